@@ -1,0 +1,172 @@
+"""Registry of girflow passes, and pipelines that mix them with upstream MLIR passes.
+
+A pass is a Python function `run(module_op: ir.Operation, options: dict[str, str]) -> None` registered
+under an mlir-opt style name. It raises `PassError` (optionally naming an op) for user-facing failures;
+the pipeline turns that into an MLIR diagnostic at the op's location and a failed pass.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from typing import Callable
+
+from torch_mlir import ir, passmanager
+
+
+class PassError(Exception):
+    """A user-facing pass failure; `op` (if given) locates the diagnostic."""
+
+    def __init__(self, message: str, op: ir.Operation | ir.OpView | None = None):
+        super().__init__(message)
+        self.op = op
+
+
+@dataclasses.dataclass
+class PassInfo:
+    name: str
+    run: Callable[[ir.Operation, dict], None]
+    summary: str
+    options: dict[str, str]  # option name -> help (default in text)
+
+
+_PASSES: dict[str, PassInfo] = {}
+# Modules whose import registers passes; imported lazily so `gir-opt --help` lists them all.
+PASS_MODULES = [
+    "girflow.passes.verify",
+    "girflow.passes.dataflow",
+    "girflow.passes.schedule",
+    "girflow.passes.lower_cpu",
+    "girflow.passes.math_approx",
+    "girflow.passes.outline_parallel",
+    "girflow.passes.emb_lower",
+    "girflow.passes.gpu",
+    "girflow.passes.mlu",
+]
+
+
+def gir_pass(name: str, summary: str, options: dict[str, str] | None = None):
+    """Decorator registering a pass function under `name`."""
+
+    def wrap(fn):
+        _PASSES[name] = PassInfo(name, fn, summary, options or {})
+        return fn
+
+    return wrap
+
+
+def all_passes() -> dict[str, PassInfo]:
+    for mod in PASS_MODULES:
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError as e:
+            if e.name != mod:
+                raise
+    return dict(_PASSES)
+
+
+def split_top_level(text: str, sep: str = ",") -> list[str]:
+    """Split on `sep` outside (), {} and quotes."""
+    parts, depth, cur, quote = [], 0, [], None
+    for ch in text:
+        if quote:
+            cur.append(ch)
+            if ch == quote:
+                quote = None
+            continue
+        if ch in "\"'":
+            quote = ch
+        elif ch in "({[":
+            depth += 1
+        elif ch in ")}]":
+            depth -= 1
+        if ch == sep and depth == 0:
+            parts.append("".join(cur).strip())
+            cur = []
+        else:
+            cur.append(ch)
+    if "".join(cur).strip():
+        parts.append("".join(cur).strip())
+    return parts
+
+
+def parse_options(text: str) -> dict[str, str]:
+    """`{a=1 b=x}` or `{a=1,b=x}` -> {'a': '1', 'b': 'x'}."""
+    text = text.strip()
+    if not text:
+        return {}
+    opts = {}
+    for item in text.replace(",", " ").split():
+        if "=" not in item:
+            opts[item] = "true"
+        else:
+            k, v = item.split("=", 1)
+            opts[k.strip()] = v.strip().strip('"')
+    return opts
+
+
+def _split_element(element: str) -> tuple[str, str]:
+    name = element
+    opts = ""
+    if "{" in element:
+        name, rest = element.split("{", 1)
+        opts = rest.rsplit("}", 1)[0]
+    return name.strip(), opts
+
+
+def _external(info: PassInfo, options: dict[str, str]):
+    unknown = set(options) - set(info.options)
+    if unknown:
+        raise ValueError(f"pass '{info.name}' has no option(s) {sorted(unknown)}; "
+                         f"known: {sorted(info.options) or 'none'}")
+
+    def run(op, pass_):
+        try:
+            info.run(op, options)
+        except PassError as e:
+            where = e.op.operation if e.op is not None and hasattr(e.op, "operation") else (e.op or op)
+            where.emit_error(str(e))
+            pass_.signal_pass_failure()
+
+    run.__name__ = info.name
+    return run
+
+
+def pipeline_elements(pipeline: str) -> list[str]:
+    """The elements of `builtin.module(a, b{..}, func.func(c))`, or of a bare `a,b` list."""
+    text = pipeline.strip()
+    if text.startswith("builtin.module(") and text.endswith(")"):
+        text = text[len("builtin.module("):-1]
+    return split_top_level(text)
+
+
+def add_to_pass_manager(pm: passmanager.PassManager, pipeline: str) -> None:
+    """Append a textual pipeline mixing girflow passes (by name) and upstream passes."""
+    passes = all_passes()
+    for element in pipeline_elements(pipeline):
+        name, opts = _split_element(element)
+        if name in passes:
+            info = passes[name]
+            pm.add(_external(info, parse_options(opts)), name=name, argument=name,
+                   description=info.summary)
+        else:
+            try:
+                pm.add(element)
+            except (ValueError, RuntimeError) as e:
+                raise ValueError(f"unknown pass or bad pipeline element '{element}': {e}") from None
+
+
+def build_pass_manager(pipeline: str, context: ir.Context, print_ir_after_all: bool = False,
+                       verify_each: bool = True) -> passmanager.PassManager:
+    with context:
+        pm = passmanager.PassManager("builtin.module")
+        add_to_pass_manager(pm, pipeline)
+        if print_ir_after_all:
+            pm.enable_ir_printing(print_after_change=False)
+        pm.enable_verifier(verify_each)
+    return pm
+
+
+def run_pipeline(module: ir.Module, pipeline: str, print_ir_after_all: bool = False) -> None:
+    """Run `pipeline` on `module` in place; raises `PipelineError` with MLIR's diagnostics on failure."""
+    pm = build_pass_manager(pipeline, module.context, print_ir_after_all)
+    pm.run(module.operation)

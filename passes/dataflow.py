@@ -76,6 +76,8 @@ def analyse(func: ir.Operation) -> Dataflow:
         ready = max((r for r, _ in ins), default=0)
         cost = sum(c for _, c in ins) + (20.0 if kind in TRANSCENDENTAL else 1.0)
         space = _space(shape_of(op.results[0]), full) if form != "transpose" else "full"
+        if kind == "reduce" and form == "row":   # a row reduction never varies along the row
+            space = "row" if space in ("full", "row") else "scalar"
         phase = ready
         if kind == "reduce" and form == "row":
             out_ready = ready + 1

@@ -124,19 +124,40 @@ def _external(info: PassInfo, options: dict[str, str]):
             info.run(op, options)
         except PassError as e:
             where = e.op.operation if e.op is not None and hasattr(e.op, "operation") else (e.op or op)
-            where.emit_error(str(e))
+            where.location.emit_error(str(e))
             pass_.signal_pass_failure()
 
     run.__name__ = info.name
     return run
 
 
+# Named pipelines: each expands to its elements wherever it appears in a pipeline.
+PIPELINES = {
+    "gir-cpu-kernel": "gir-verify,gir-dataflow,gir-schedule{target=cpu},gir-lower-cpu,gir-outline-parallel,"
+                      "gir-lower-alloc,gir-math-approx,canonicalize,cse",
+    "gir-cpu-to-llvm": "convert-vector-to-scf{full-unroll=true},convert-scf-to-cf,"
+                       "convert-vector-to-llvm{vector-transpose-lowering=shuffle16x16},expand-strided-metadata,"
+                       "lower-affine,finalize-memref-to-llvm,convert-math-to-llvm,convert-arith-to-llvm,"
+                       "convert-cf-to-llvm,convert-func-to-llvm{use-bare-ptr-memref-call-conv=1},"
+                       "reconcile-unrealized-casts",
+}
+PIPELINES["gir-cpu-pipeline"] = PIPELINES["gir-cpu-kernel"] + "," + PIPELINES["gir-cpu-to-llvm"]
+
+
 def pipeline_elements(pipeline: str) -> list[str]:
-    """The elements of `builtin.module(a, b{..}, func.func(c))`, or of a bare `a,b` list."""
+    """The elements of `builtin.module(a, b{..}, func.func(c))` or of a bare `a,b` list, with named
+    pipelines expanded."""
     text = pipeline.strip()
     if text.startswith("builtin.module(") and text.endswith(")"):
         text = text[len("builtin.module("):-1]
-    return split_top_level(text)
+    out = []
+    for element in split_top_level(text):
+        name = element.split("{", 1)[0].strip()
+        if name in PIPELINES:
+            out += pipeline_elements(PIPELINES[name])
+        else:
+            out.append(element)
+    return out
 
 
 def add_to_pass_manager(pm: passmanager.PassManager, pipeline: str) -> None:
@@ -167,6 +188,6 @@ def build_pass_manager(pipeline: str, context: ir.Context, print_ir_after_all: b
 
 
 def run_pipeline(module: ir.Module, pipeline: str, print_ir_after_all: bool = False) -> None:
-    """Run `pipeline` on `module` in place; raises `PipelineError` with MLIR's diagnostics on failure."""
+    """Run `pipeline` on `module` in place; raises ir.MLIRError with MLIR's diagnostics on failure."""
     pm = build_pass_manager(pipeline, module.context, print_ir_after_all)
     pm.run(module.operation)

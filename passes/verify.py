@@ -53,5 +53,5 @@ def verify(module: ir.Operation, options: dict) -> None:
             errors.append(e)
     if errors:
         for e in errors[1:]:
-            e.op.emit_error(str(e))
+            e.op.location.emit_error(str(e))
         raise errors[0]

@@ -1,0 +1,112 @@
+"""`girflow.compile`: a callable that traces on first use per shape/dtype, compiles for its target,
+caches the kernel, and runs it on NumPy arrays or torch CPU tensors without copying them.
+"""
+from __future__ import annotations
+
+import hashlib
+import threading
+
+import numpy as np
+
+from girflow.dialects import targets
+from girflow.frontends.array_api import DTYPES, trace_program
+from girflow.runtime.backends import get_backend
+from girflow.runtime.buffers import POOL
+
+_KERNELS: dict = {}          # (sha of GIR text, target, options) -> compiled kernel, shared by all callers
+_LOCK = threading.Lock()
+
+
+def _is_torch(x) -> bool:
+    return type(x).__module__.startswith("torch")
+
+
+def _describe(x, i: int):
+    """(shape, dtype name) of argument `i`, or a clear error."""
+    if isinstance(x, np.ndarray):
+        if not x.flags.c_contiguous:
+            raise ValueError(f"argument {i} is not C-contiguous (strides {x.strides}); "
+                             "pass np.ascontiguousarray(x)")
+        dtype = str(x.dtype)
+    elif _is_torch(x):
+        if x.device.type != "cpu":
+            raise ValueError(f"argument {i} is on device '{x.device}'; target 'cpu' takes CPU tensors")
+        if not x.is_contiguous():
+            raise ValueError(f"argument {i} is not contiguous (strides {tuple(x.stride())}); pass x.contiguous()")
+        dtype = str(x.dtype).replace("torch.", "")
+    else:
+        raise TypeError(f"argument {i} is a {type(x).__name__}; expected a NumPy array or a torch tensor")
+    if dtype not in DTYPES:
+        raise TypeError(f"argument {i} has dtype {dtype}; supported: {', '.join(DTYPES)}")
+    if dtype == "bfloat16" and not _is_torch(x):
+        raise TypeError("bfloat16 is supported for torch tensors only")
+    return tuple(x.shape), dtype
+
+
+def _pointer(x) -> int:
+    return x.ctypes.data if isinstance(x, np.ndarray) else x.data_ptr()
+
+
+def _empty_like_kind(x, shape, dtype: str):
+    if _is_torch(x):
+        import torch
+
+        if dtype == "bfloat16":
+            return torch.empty(shape, dtype=torch.bfloat16)
+        return torch.from_numpy(POOL.empty(shape, dtype))
+    return POOL.empty(shape, dtype)
+
+
+def _check_out(out, shape, dtype, like):
+    sig = _describe(out, -1)
+    if sig != (tuple(shape), dtype) or _is_torch(out) != _is_torch(like):
+        raise ValueError(f"out= must be a contiguous {'torch tensor' if _is_torch(like) else 'NumPy array'} "
+                         f"of shape {tuple(shape)} and dtype {dtype}, got shape {sig[0]} dtype {sig[1]}")
+    return out.reshape(shape) if not _is_torch(out) else out.view(shape)
+
+
+def kernel_for(mlir: str, traced, target: str, options: str = ""):
+    desc = targets.get(target)
+    key = (hashlib.sha256(mlir.encode()).hexdigest(), target, options)
+    with _LOCK:
+        if key not in _KERNELS:
+            build = get_backend(desc["kind"])
+            _KERNELS[key] = build(mlir, traced, desc, options) if options else build(mlir, traced, desc)
+        return _KERNELS[key]
+
+
+class CompiledFunction:
+    """What `girflow.compile(fn, target)` returns."""
+
+    def __init__(self, fn, target: str = "cpu", options: str = ""):
+        targets.get(target)  # fail early on an unknown target
+        self.fn, self.target, self.options = fn, target, options
+        self._by_signature: dict = {}
+
+    def specialise(self, *args):
+        """(traced program, kernel) for these arguments, compiling on first use."""
+        sig = tuple(_describe(a, i) for i, a in enumerate(args))
+        hit = self._by_signature.get(sig)
+        if hit is None:
+            traced = trace_program(self.fn, *args)
+            hit = (traced, kernel_for(traced.mlir, traced, self.target, self.options))
+            self._by_signature[sig] = hit
+        return hit
+
+    def __call__(self, *args, out=None):
+        """Run on `args`; `out` (an array or a tuple of arrays of the result shapes) is written in place."""
+        traced, kernel = self.specialise(*args)
+        if out is not None:
+            outs_given = out if isinstance(out, (tuple, list)) else (out,)
+            if len(outs_given) != len(traced.output_views):
+                raise ValueError(f"out= needs {len(traced.output_views)} array(s), got {len(outs_given)}")
+            outs = [_check_out(o, shape, traced.dtype, args[0]).reshape(view)
+                    for o, shape, view in zip(outs_given, traced.output_shapes, traced.output_views)]
+        else:
+            outs = [_empty_like_kind(args[0], view, traced.dtype) for view in traced.output_views]
+        keep = list(args) + outs
+        kernel.run([_pointer(a) for a in keep])
+        if out is not None:
+            return out
+        results = [o.reshape(shape) for o, shape in zip(outs, traced.output_shapes)]
+        return results[0] if len(results) == 1 else tuple(results)

@@ -18,6 +18,8 @@ import math
 
 import numpy as np
 
+from girflow.passes.ir_utils import mlir_float
+
 DTYPES = {"float32": "f32", "float16": "f16", "bfloat16": "bf16"}
 
 
@@ -327,7 +329,7 @@ def _emit(name, order, inputs, results, form, full, view, et):
         in_types = ", ".join(_ttype(vshape[id(i)]) for i in n.inputs)
         out_t = _ttype(shape)
         if n.op == "const":
-            lines.append(f'{v} = "gir.splat"() {{value = {float(n.attrs["value"])!r} : f32}} : () -> {out_t}')
+            lines.append(f'{v} = "gir.splat"() {{value = {mlir_float(n.attrs["value"])} : f32}} : () -> {out_t}')
         elif n.op == "reduce":
             axis = 1 if form in ("row", "column") else n.attrs["axis"]
             lines.append(f'{v} = "gir.reduce"({ins[0]}) {{axis = {axis} : i64, kind = "{n.attrs["kind"]}"}} : ({in_types}) -> {out_t}')

@@ -82,12 +82,7 @@ def vtype(width: int) -> str:
     return f"vector<{width}xf32>"
 
 
-def _float_literal(v: float) -> str:
-    if v == float("inf"):
-        return "0x7F800000"
-    if v == float("-inf"):
-        return "0xFF800000"
-    return repr(float(v))
+from girflow.passes.ir_utils import mlir_float as _float_literal
 
 
 def memref_type(shape, et) -> str:
@@ -289,7 +284,7 @@ class RowKernel:
             v = parts[0]
             if r.attrs["kind"] == "mean":
                 t = self.e.fresh("mean")
-                pre.append(f"{t} = arith.mulf {v}, {self.e.fconst(repr(1.0 / C), 'f32')} : f32")
+                pre.append(f"{t} = arith.mulf {v}, {self.e.fconst(_float_literal(1.0 / C), 'f32')} : f32")
                 v = t
             self.red_results[r.index] = v
 
@@ -452,7 +447,7 @@ class ColumnKernel:
             r = f"{res}#{u}"
             if kind == "mean":
                 m = self.e.fresh("mean")
-                out.append(f"{m} = arith.mulf {r}, {self.e.fconst(repr(1.0 / self.K), ty)} : {ty}")
+                out.append(f"{m} = arith.mulf {r}, {self.e.fconst(_float_literal(1.0 / self.K), ty)} : {ty}")
                 r = m
             memo = {}
             for oi, ref in enumerate(self.g.outputs):

@@ -114,6 +114,11 @@ class RowKernel:
         return {(True, True): "full", (True, False): "row", (False, True): "col",
                 (False, False): "scalar"}[(shape[0] == self.rows, shape[-1] == self.cols)]
 
+    def through_broadcast(self, ref):
+        while ref[0] == "node" and self.g.nodes[ref[1]].kind in ("broadcast", "alias"):
+            ref = self.g.nodes[ref[1]].operands[0]
+        return ref
+
     def space(self, ref):
         return self.arg_space(ref[1]) if ref[0] == "arg" else self.g.nodes[ref[1]].space
 
@@ -191,7 +196,7 @@ class RowKernel:
                 v = self.vec(n.operands[0], j, width, body, pre, phase)
             elif n.kind == "splat":
                 v = self.e.fconst(_float_literal(n.attrs["value"]), vtype(width))
-            elif n.kind == "div" and self.space(n.operands[1]) in ("row", "scalar"):
+            elif n.kind == "div" and self.space(self.through_broadcast(n.operands[1])) in ("row", "scalar"):
                 # dividing by a per-row value: one reciprocal per row, a multiply per element
                 key = ("recip", n.operands[1], width)
                 if key not in self.bcast_cache:

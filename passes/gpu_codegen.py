@@ -77,13 +77,14 @@ def extract(func: ir.Operation) -> GProgram:
             raise PassError(f"unexpected op '{op.name}' in a GIR function", op)
         attrs = {}
         for a in op.attributes:
-            attr = a.attr
-            if isinstance(attr, ir.StringAttr) or ir.StringAttr.isinstance(attr):
-                attrs[a.name] = ir.StringAttr(attr).value
-            elif ir.FloatAttr.isinstance(attr):
-                attrs[a.name] = ir.FloatAttr(attr).value
-            elif ir.IntegerAttr.isinstance(attr):
-                attrs[a.name] = ir.IntegerAttr(attr).value
+            key = a if isinstance(a, str) else a.name
+            attr = op.attributes[key]
+            for cls in (ir.StringAttr, ir.FloatAttr, ir.IntegerAttr):
+                try:
+                    attrs[key] = cls(attr).value
+                    break
+                except (ValueError, TypeError):
+                    continue
         r = op.results[0]
         ops.append(GOp(op.name[4:], r.get_name(), [v.get_name() for v in op.operands],
                        tuple(shape_of(r)), _dtype(r.type), attrs))
@@ -408,10 +409,10 @@ def _gen_reduce_form(prog, desc, vendor, sched, warp) -> Kernel:
             j0 = it
         lanes_vals: list[dict] = []
         vec_loaded: dict[str, str] = {}
-        for lane_i in range(vec):
+        def make_getter(lane_i):
             memo: dict[str, str] = {}
 
-            def get_inner(name, lane_i=lane_i, memo=memo):
+            def get_inner(name):
                 if not inner.get(name, False):
                     return get_outer(name)
                 if name in memo:
@@ -432,7 +433,10 @@ def _gen_reduce_form(prog, desc, vendor, sched, warp) -> Kernel:
                     v = compute(name, get_inner)
                 memo[name] = v
                 return v
-            lanes_vals.append((get_inner, memo))
+            return get_inner
+
+        for lane_i in range(vec):
+            lanes_vals.append((make_getter(lane_i), None))
         new_accs = list(accs)
         for lane_i in range(vec):
             get_inner = lanes_vals[lane_i][0]

@@ -66,9 +66,19 @@ def translate(gpu_module: ir.Operation) -> str:
     from torch_mlir.dialects import llvm as llvm_dialect
 
     body = "\n".join(str(op) for op in gpu_module.regions[0].blocks[0].operations)
-    with gpu_module.context, ir.Location.unknown():
-        m = ir.Module.parse("module {\n" + body + "\n}")
-        return llvm_dialect.translate_module_to_llvmir(m.operation)
+    with ir.Context() as ctx, ir.Location.unknown():  # a fresh context: safe inside a running pass
+        m = ir.Module.parse("module {\n" + body + "\n}", context=ctx)
+        text = llvm_dialect.translate_module_to_llvmir(m.operation)
+    return _legacy_float_literals(text)
+
+
+_SPECIAL = {"-inf": "0xFFF0000000000000", "inf": "0x7FF0000000000000", "+inf": "0x7FF0000000000000",
+            "nan": "0x7FF8000000000000", "-nan": "0xFFF8000000000000"}
+
+
+def _legacy_float_literals(text: str) -> str:
+    """MLIR's LLVM prints `inf`/`-inf`/`nan` float literals that llvmlite's parser predates."""
+    return re.sub(r"(?<=[\s,\[(<])([-+]?(?:inf|nan))(?=[\s,\])>])", lambda m: _SPECIAL[m.group(1)], text)
 
 
 def _optimise(llvm, mod, tm, keep: set[str]):
@@ -81,7 +91,7 @@ def _optimise(llvm, mod, tm, keep: set[str]):
                 g.linkage = "internal"
             except Exception:
                 pass
-    pto = llvm.create_pipeline_tuning_options(speed_level=3, size_level=0)
+    pto = llvm.create_pipeline_tuning_options(speed_level=3)
     pb = llvm.create_pass_builder(tm, pto)
     pm = pb.getModulePassManager()
     pm.run(mod, pb)

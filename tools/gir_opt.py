@@ -14,8 +14,8 @@ import sys
 from torch_mlir import ir
 
 from girflow.dialects import make_context
-from girflow.passes.registry import all_passes, build_pass_manager
-from girflow.tools.diagnostics import DiagnosticCollector
+from girflow.passes.registry import all_passes, build_pass_manager, pipeline_elements
+from girflow.tools.diagnostics import DiagnosticCollector, to_diag
 
 SPLIT_MARKER = re.compile(r"^// -----\s*$", re.M)
 EXPECTED = re.compile(r"//\s*expected-(error|warning|remark|note)\s*(@[+-]?\d+|@above|@below)?\s*\{\{(.*?)\}\}")
@@ -81,25 +81,35 @@ def _check_expected(chunk: str, diags, filename: str, offset: int) -> list[str]:
     return failures
 
 
+def _dedupe(diags):
+    seen, out = set(), []
+    for d in diags:
+        key = (d.severity, d.message, d.line, d.col)
+        if key not in seen:
+            seen.add(key)
+            out.append(d)
+    return out
+
+
 def process_chunk(chunk: str, args, filename: str, offset: int):
     """Returns (output text or None, diagnostics, ok)."""
     ctx = make_context()
     pipeline = args.pipeline
     if not args.no_implicit_verify:
-        pipeline = ",".join(e for e in [IMPLICIT_VERIFY, pipeline] if e)
+        pipeline = ",".join([IMPLICIT_VERIFY] + (pipeline_elements(pipeline) if pipeline else []))
     with DiagnosticCollector(ctx) as coll, ctx, ir.Location.unknown():
-        try:
-            module = ir.Module.parse(chunk)
-        except ir.MLIRError:
-            return None, coll.diags, False
         try:
             pm = build_pass_manager(pipeline, ctx, print_ir_after_all=args.mlir_print_ir_after_all)
         except ValueError as e:
             raise SystemExit(f"gir-opt: error: {e}")
         try:
+            module = ir.Module.parse(chunk)
+        except ir.MLIRError as e:
+            return None, _dedupe(coll.diags + [to_diag(d) for d in e.error_diagnostics]), False
+        try:
             pm.run(module.operation)
-        except ir.MLIRError:
-            return None, coll.diags, False
+        except ir.MLIRError as e:
+            return None, _dedupe(coll.diags + [to_diag(d) for d in e.error_diagnostics]), False
         text = module.operation.get_asm(print_generic_op_form=args.mlir_print_op_generic)
         return text, coll.diags, True
 

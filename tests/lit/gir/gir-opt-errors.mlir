@@ -1,0 +1,13 @@
+// RUN: not gir-opt %s 2>&1 | FileCheck %s --check-prefix=PARSE
+// RUN: not gir-opt %s --no-such-pass 2>&1 | FileCheck %s --check-prefix=PASS
+// RUN: not gir-opt %S/does-not-exist.mlir 2>&1 | FileCheck %s --check-prefix=FILE
+
+// PARSE: gir-opt-errors.mlir:9:8: error: op expects exactly 1 operands, but got 2
+// PARSE-NOT: op expects
+// PARSE-NOT: Traceback
+func.func @f(%x: tensor<4xf32>) -> tensor<4xf32> {
+  %0 = "gir.exp"(%x, %x) : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+// PASS: gir-opt: error: unknown pass or bad pipeline element 'no-such-pass'
+// FILE: gir-opt: error: cannot read '{{.*}}does-not-exist.mlir'

@@ -1,0 +1,24 @@
+// RUN: gir-opt %S/Inputs/softmax_4x37.mlir --pass-pipeline='builtin.module(gir-schedule{target=cpu tasks=2 unroll=2},gir-lower-cpu)' | FileCheck %s
+// RUN: not gir-opt %S/Inputs/softmax_4x37.mlir --gir-lower-cpu 2>&1 | FileCheck %s --check-prefix=NOSCHED
+
+// Buffers become memrefs (the output is written in place); rows are spread over cores by an
+// scf.forall; exp(x - max) lives in a local row buffer; each sweep is a vector loop plus a tail.
+// CHECK-LABEL: func.func @softmax(%arg0: memref<4x37xf32>, %arg1: memref<4x37xf32>)
+// CHECK-SAME: gir.tasks = 2
+// CHECK: scf.forall (%[[T:.*]]) in (2)
+// CHECK: %[[BUF:.*]] = "gir.alloc"() {level = "local"} : () -> memref<37xf32>
+// CHECK: scf.for %[[R:.*]] =
+// CHECK: vector.load %arg0[%[[R]], %{{.*}}] : memref<4x37xf32>, vector<{{[0-9]+}}xf32>
+// CHECK: arith.maximumf
+// CHECK: vector.reduction <maximumf>
+// CHECK: math.exp
+// CHECK: vector.store %{{.*}}, %[[BUF]]
+// CHECK: vector.reduction <add>
+// CHECK: arith.divf %{{.*}}, %{{.*}} : f32
+// CHECK: vector.load %[[BUF]]
+// CHECK: arith.mulf
+// CHECK: vector.store %{{.*}}, %arg1[%[[R]], %{{.*}}]
+// CHECK: vector<1xf32>
+// CHECK: {gir.unit = "core"}
+
+// NOSCHED: error: gir-lower-cpu needs a schedule: run gir-schedule first

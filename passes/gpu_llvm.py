@@ -78,7 +78,17 @@ _SPECIAL = {"-inf": "0xFFF0000000000000", "inf": "0x7FF0000000000000", "+inf": "
 
 def _legacy_float_literals(text: str) -> str:
     """MLIR's LLVM prints `inf`/`-inf`/`nan` float literals that llvmlite's parser predates."""
-    return re.sub(r"(?<=[\s,\[(<])([-+]?(?:inf|nan))(?=[\s,\])>])", lambda m: _SPECIAL[m.group(1)], text)
+    text = re.sub(r"(?<=[\s,\[(<])([-+]?(?:inf|nan))(?=[\s,\])>])", lambda m: _SPECIAL[m.group(1)], text)
+    return re.sub(r"\bf0x([0-9A-Fa-f]{8})\b", _float_bits_to_double_hex, text)
+
+
+def _float_bits_to_double_hex(m) -> str:
+    """`f0x3F3504F3` (float bit pattern) -> `0x3FE6A09E60000000` (the double-hex form LLVM 22 reads)."""
+    import struct
+
+    (f,) = struct.unpack("<f", int(m.group(1), 16).to_bytes(4, "little"))
+    (bits,) = struct.unpack("<Q", struct.pack("<d", f))
+    return f"0x{bits:016X}"
 
 
 def _optimise(llvm, mod, tm, keep: set[str]):
@@ -130,8 +140,9 @@ def llvm_to_amdgcn(llvm_ir: str, chipset: str = "gfx942") -> tuple[str, bytes]:
     mod.data_layout = str(tm.target_data)
     mod.verify()
     _optimise(llvm, mod, tm, set(kernels))
+    copy = llvm.parse_assembly(str(mod))  # codegen edits the module in place (control-flow annotation)
     asm = tm.emit_assembly(mod)
-    obj = tm.emit_object(mod)
+    obj = tm.emit_object(copy)
     return asm, obj
 
 

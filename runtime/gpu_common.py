@@ -1,0 +1,56 @@
+"""Shared GPU compile driver: tensor-level GIR text -> kernel binary + launch shape (NVIDIA and AMD)."""
+from __future__ import annotations
+
+import dataclasses
+
+from torch_mlir import ir
+
+from girflow.dialects import make_context
+
+
+@dataclasses.dataclass
+class GpuBinary:
+    vendor: str
+    arch: str
+    kernel: str                 # entry point name
+    grid: tuple
+    block: tuple
+    shared_bytes: int           # dynamic shared memory requested at launch (0: all static)
+    schedule: str
+    vector_width: int
+    gpu_ir: str                 # the gpu-dialect form (before NVVM/ROCDL)
+    assembly: str               # PTX or AMDGCN assembly
+    binary: bytes | None        # cubin (ptxas) or AMDGPU ELF code object
+    resources: dict             # ptxas -v: {kernel: {registers, shared_bytes, ...}}
+
+    def report(self) -> str:
+        lines = [f"{self.kernel} [{self.arch}] schedule={self.schedule} vector_width={self.vector_width} "
+                 f"grid={self.grid} block={self.block}"]
+        for k, v in self.resources.items():
+            lines.append(f"  ptxas: {k}: {v['registers']} registers, {v['shared_bytes']} bytes shared memory, "
+                         f"{v['spill_stores']} bytes spill stores, {v['stack_bytes']} bytes stack")
+        return "\n".join(lines)
+
+
+def compile_gpu(module_text: str, desc: dict, schedule: str = "auto", run_ptxas: bool = True) -> GpuBinary:
+    from girflow.passes import gpu as gpu_passes
+
+    vendor, arch = desc["kind"], desc["arch"]
+    ctx = make_context()
+    with ctx, ir.Location.unknown():
+        module = ir.Module.parse(module_text)
+        kernels = gpu_passes.lower_to_gpu(module.operation, desc, schedule)
+        if len(kernels) != 1:
+            raise ValueError(f"expected one GIR function, found {len(kernels)}")
+        k = kernels[0]
+        gpu_ir = str(module)
+        if vendor == "nvidia":
+            gpu_passes.gpu_to_nvvm(module.operation, arch)
+            (res,) = gpu_passes.nvvm_to_ptx(module.operation, arch, run_ptxas)
+            asm, binary, resources = res["ptx"], res["cubin"], res["ptxas"]
+        else:
+            gpu_passes.gpu_to_rocdl(module.operation, arch)
+            (res,) = gpu_passes.rocdl_to_amdgcn(module.operation, arch)
+            asm, binary, resources = res["asm"], res["object"], {}
+    return GpuBinary(vendor, arch, k.name, k.grid, k.block, 0, k.schedule, k.vector_width,
+                     gpu_ir, asm, binary, resources)

@@ -18,36 +18,58 @@ POOL_MIN_BYTES = 1 << 20
 POOL_MAX_BYTES = int(os.environ.get("GIRFLOW_POOL_BYTES", 1 << 30))
 
 
+ALIGNMENT = 64   # a cache line: full-width vector stores never straddle two lines
+
+
+def aligned_empty(shape: tuple, dtype) -> tuple[np.ndarray, np.ndarray]:
+    """(owner, view): a `dtype` array of `shape` starting on an ALIGNMENT boundary, and its owner."""
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    raw = np.empty(nbytes + ALIGNMENT, np.uint8)
+    offset = (-raw.ctypes.data) % ALIGNMENT
+    return raw, raw[offset:offset + nbytes].view(dtype).reshape(shape)
+
+
 class OutputPool:
     def __init__(self, max_bytes: int = POOL_MAX_BYTES):
         self.max_bytes = max_bytes
-        self._items: OrderedDict[int, np.ndarray] = OrderedDict()
+        # id -> (owner, view, refcounts of both when only the pool holds them)
+        self._items: OrderedDict[int, tuple] = OrderedDict()
         self._lock = threading.Lock()
+
+    @staticmethod
+    def _refs(entry) -> tuple[int, int]:
+        return sys.getrefcount(entry[0]), sys.getrefcount(entry[1])
 
     def empty(self, shape: tuple, dtype) -> np.ndarray:
         dtype = np.dtype(dtype)
         nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
         if nbytes < POOL_MIN_BYTES or self.max_bytes <= 0:
-            return np.empty(shape, dtype)
+            return aligned_empty(shape, dtype)[1]
         with self._lock:
             for key in list(self._items):
-                arr = self._items[key]
-                # refs: the pool's dict entry, `arr`, and getrefcount's argument
-                if arr.shape == tuple(shape) and arr.dtype == dtype and sys.getrefcount(arr) <= 3:
+                entry = self._items[key]
+                if entry[1].shape == tuple(shape) and entry[1].dtype == dtype and self._refs(entry) == entry[2]:
                     self._items.move_to_end(key)
-                    return arr
-                del arr
-            arr = np.empty(shape, dtype)
-            self._items[id(arr)] = arr
+                    return entry[1]
+            owner, view = aligned_empty(shape, dtype)
+            key = id(owner)
+            self._items[key] = (owner, view)
+            del owner, view
+            entry = self._items[key]
+            # only the pool holds them now: these are the counts that mean "idle" (measured the
+            # same way as in the check above, through one tuple bound to `entry`)
+            idle = self._refs(entry)
+            self._items[key] = entry = (entry[0], entry[1], idle)
             self._evict()
-            return arr
+            return entry[1]
 
     def _evict(self) -> None:
-        total = sum(a.nbytes for a in self._items.values())
+        total = sum(e[1].nbytes for e in self._items.values())
         for key in list(self._items):
             if total <= self.max_bytes:
                 break
-            total -= self._items.pop(key).nbytes
+            total -= self._items.pop(key)[1].nbytes
 
 
 POOL = OutputPool()

@@ -101,6 +101,7 @@ class RowKernel:
         self.unroll = s.get("unroll", 4)
         self.tasks = s.get("tasks", 1)
         self.rows_per_task = s.get("rows_per_task", self.rows)
+        self.streaming = bool(s.get("streaming_stores", 0))
         self.in_names = [f"%in{i}" for i in range(len(g.args))]
         self.out_names = [f"%out{i}" for i in range(len(g.outputs))]
         self.row_cache: dict = {}       # node -> scalar f32 SSA (per row)
@@ -306,7 +307,8 @@ class RowKernel:
             t = self.e.fresh("tr")
             body.append(f"{t} = arith.truncf {x} : {vtype(width)} to vector<{width}x{et}>")
             x = t
-        body.append(f"vector.store {x}, {self.out_names[oi]}[%r, {j}] : {memref_type(shape, et)}, vector<{width}x{et}>")
+        hint = " {nontemporal = true}" if self.streaming else ""
+        body.append(f"vector.store {x}, {self.out_names[oi]}[%r, {j}]{hint} : {memref_type(shape, et)}, vector<{width}x{et}>")
 
     def emit(self) -> str:
         g = self.g

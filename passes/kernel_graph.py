@@ -104,7 +104,7 @@ def build_graph(func: ir.Operation) -> KernelGraph:
     if "gir.schedule" in func.attributes:
         d = ir.DictAttr(func.attributes["gir.schedule"])
         sched = {k: ir.IntegerAttr(d[k]).value for k in
-                 ("tasks", "rows_per_task", "blocks_per_task", "tile_rows_per_task", "tile", "vector_width", "unroll")
+                 ("tasks", "rows_per_task", "streaming_stores", "blocks_per_task", "tile_rows_per_task", "tile", "vector_width", "unroll")
                  if k in d}
     name = ir.StringAttr(func.attributes["sym_name"]).value
     return KernelGraph(name, df.form, df.view, args, nodes, outputs, out_types, df.num_phases, sched, func)

@@ -30,7 +30,7 @@ def _users_in_later_phase(df, op) -> bool:
     return False
 
 
-def choose(df, desc: dict, unroll: int | None = None, tasks: int | None = None) -> dict:
+def choose(df, desc: dict, unroll: int | None = None, tasks: int | None = None, streaming: str = "auto"):
     width = desc["vector_bits"] // 32
     cores = int(desc["units"]["core"])
     local_cap = targets.capacity(desc, "local") or 1 << 62
@@ -58,6 +58,12 @@ def choose(df, desc: dict, unroll: int | None = None, tasks: int | None = None) 
         ntasks = tasks or min(ntiles, want)
         sched = {"tasks": ntasks, "tile_rows_per_task": -(-ntiles // ntasks), "tile": tile}
     sched.update(vector_width=width, unroll=unroll or 4)
+    if df.form == "row":
+        # Streaming (non-temporal) stores skip the read-for-ownership of output lines that will not
+        # be read again soon: worth it once the output cannot stay in the cache hierarchy.
+        out_bytes = elements * 4
+        cache = (targets.capacity(desc, "local") or 0) * cores
+        sched["streaming_stores"] = int(streaming == "1" or (streaming == "auto" and out_bytes > 4 * cache))
     materialize = []
     if df.form == "row":
         row_bytes = view[1] * 4
@@ -78,7 +84,8 @@ def _dict_attr(d: dict) -> ir.DictAttr:
 
 @gir_pass("gir-schedule", "choose tasks, vector width, unroll and which intermediates live in local memory",
           {"target": "target description name (default cpu)", "unroll": "vector unroll factor",
-           "tasks": "number of parallel tasks (default: cores)", "materialize": "auto|never"})
+           "tasks": "number of parallel tasks (default: cores)", "materialize": "auto|never",
+           "streaming": "1: write outputs with non-temporal stores, 0: never, auto (default): when they exceed the caches"})
 def schedule(module: ir.Operation, options: dict) -> None:
     name = options.get("target", "cpu")
     try:
@@ -89,7 +96,7 @@ def schedule(module: ir.Operation, options: dict) -> None:
     tasks = int(options["tasks"]) if "tasks" in options else None
     for func in gir_functions(module):
         df = analyse(func)
-        sched, materialize = choose(df, desc, unroll, tasks)
+        sched, materialize = choose(df, desc, unroll, tasks, options.get("streaming", "auto"))
         if options.get("materialize", "auto") == "never":
             materialize = []
         func.attributes["gir.target"] = ir.StringAttr.get(name)

@@ -3,7 +3,7 @@
 Every candidate is timed in the same process, round-robin (one call of each per round), and the
 median per candidate is kept, so machine noise hits all of them alike. Bandwidth counts the bytes
 an operator must move (inputs read once + outputs written once); the copy moves the same number
-of bytes as the operator's largest input, read and written. Prints a table with ratios, writes a CSV
+of bytes as the operator's largest input, read and written (torch's multi-threaded `copy_`). Prints a table with ratios, writes a CSV
 and a seaborn bar chart.
 """
 from __future__ import annotations
@@ -53,6 +53,9 @@ def time_round_robin(candidates: dict, rounds: int) -> dict:
     times = {name: [] for name in candidates}
     for _ in range(rounds):
         for name, fn in candidates.items():
+            # torch's OpenMP workers spin on the cores for a while after each parallel region; a
+            # pause keeps that spinning from being charged to whichever candidate runs next
+            time.sleep(0.02)
             t0 = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t0)

@@ -22,3 +22,7 @@
 // CHECK: {gir.unit = "core"}
 
 // NOSCHED: error: gir-lower-cpu needs a schedule: run gir-schedule first
+
+// RUN: gir-opt %S/Inputs/softmax_4x37.mlir --pass-pipeline='builtin.module(gir-schedule{target=cpu streaming=1},gir-lower-cpu)' | FileCheck %s --check-prefix=STREAM
+// Outputs too large for the caches are written with non-temporal stores (no read-for-ownership).
+// STREAM: vector.store %{{.*}}, %arg1[%{{.*}}, %{{.*}}] {nontemporal = true}

@@ -1,7 +1,68 @@
 """Operator table shared by the GPU and MLU tests: (name, fn, shapes, input domain)."""
 import numpy as np
 
-from girflow.frontends.array_api import maximum, minimum, where
+from girflow.frontends import array_api as api
+
+
+class R:
+    """A torch tensor behind girflow's array API: evaluates an operator for the PyTorch reference."""
+
+    def __init__(self, t):
+        self.t = t
+
+    def _w(self, o):
+        return o.t if isinstance(o, R) else o
+
+    shape = property(lambda self: tuple(self.t.shape))
+    T = property(lambda self: R(self.t.T))
+    def exp(self): return R(self.t.exp())
+    def log(self): return R(self.t.log())
+    def tanh(self): return R(self.t.tanh())
+    def erf(self): return R(self.t.erf())
+    def rsqrt(self): return R(self.t.rsqrt())
+    def sqrt(self): return R(self.t.sqrt())
+    def abs(self): return R(self.t.abs())
+    def sigmoid(self): return R(self.t.sigmoid())
+    def reciprocal(self): return R(self.t.reciprocal())
+    def __abs__(self): return R(self.t.abs())
+    def __neg__(self): return R(-self.t)
+    def __add__(self, o): return R(self.t + self._w(o))
+    def __radd__(self, o): return R(self._w(o) + self.t)
+    def __sub__(self, o): return R(self.t - self._w(o))
+    def __rsub__(self, o): return R(self._w(o) - self.t)
+    def __mul__(self, o): return R(self.t * self._w(o))
+    def __rmul__(self, o): return R(self._w(o) * self.t)
+    def __truediv__(self, o): return R(self.t / self._w(o))
+    def __rtruediv__(self, o): return R(self._w(o) / self.t)
+    def __gt__(self, o): return R(self.t > self._w(o))
+    def __lt__(self, o): return R(self.t < self._w(o))
+    def sum(self, axis, keepdims=False): return R(self.t.sum(dim=axis, keepdim=keepdims))
+    def mean(self, axis, keepdims=False): return R(self.t.mean(dim=axis, keepdim=keepdims))
+    def max(self, axis, keepdims=False): return R(self.t.amax(dim=axis, keepdim=keepdims))
+    def min(self, axis, keepdims=False): return R(self.t.amin(dim=axis, keepdim=keepdims))
+
+
+def maximum(a, b):
+    import torch
+    return R(torch.maximum(a.t, b.t)) if isinstance(a, R) else api.maximum(a, b)
+
+
+def minimum(a, b):
+    import torch
+    return R(torch.minimum(a.t, b.t)) if isinstance(a, R) else api.minimum(a, b)
+
+
+def where(c, a, b):
+    import torch
+    return R(torch.where(c.t, a.t, b.t)) if isinstance(c, R) else api.where(c, a, b)
+
+
+def reference(fn, xs):
+    """PyTorch result(s) of `fn` on NumPy inputs, as NumPy arrays."""
+    import torch
+    out = fn(*[R(torch.from_numpy(x)) for x in xs])
+    outs = out if isinstance(out, (tuple, list)) else [out]
+    return [o.t.numpy() for o in outs]
 
 
 def softmax(x):
@@ -68,13 +129,3 @@ def make_inputs(shapes, domain, seed=0):
     return xs
 
 
-def torch_reference(fn, xs):
-    """Run `fn` with torch tensors (array-API names mapped onto torch)."""
-    import torch
-
-    class T:
-        pass
-    ts = [torch.from_numpy(x) for x in xs]
-    import girflow.frontends.array_api as api
-    saved = api.maximum, api.minimum, api.where
-    return ts, saved

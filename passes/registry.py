@@ -126,6 +126,12 @@ def _external(info: PassInfo, options: dict[str, str]):
             where = e.op.operation if e.op is not None and hasattr(e.op, "operation") else (e.op or op)
             where.location.emit_error(str(e))
             pass_.signal_pass_failure()
+        except ValueError as e:   # bad option values and the like: a user error, not a crash
+            op.location.emit_error(f"{info.name}: {e}")
+            pass_.signal_pass_failure()
+        except Exception as e:  # noqa: BLE001 - reported as a diagnostic, never as a traceback
+            op.location.emit_error(f"{info.name}: internal error: {type(e).__name__}: {e}")
+            pass_.signal_pass_failure()
 
     run.__name__ = info.name
     return run

@@ -199,7 +199,13 @@ class MluLowering:
         if p.form == "row":
             return p.view[0]
         A, K, B = p.view
-        return A * max(1, -(-B // min(B, 256)))
+        return A * max(1, -(-B // self._bc()))
+
+    def _bc(self):
+        """Column-form chunk of B per unit: enough units for every core, 64-element granules, <= 256."""
+        A, K, B = self.prog.view
+        per_a = max(1, self.total_cores // max(A, 1))
+        return min(B, 256, max(64, _pad(-(-B // per_a), self.pad_elems)))
 
     def _ntasks(self):
         units = self._units()
@@ -229,7 +235,7 @@ class MluLowering:
             extents_inv = (1, C)
         else:
             A, K, B = p.view
-            BC = min(B, 256)
+            BC = self._bc()
             T, nbytes = self.fit_tile(bufs, 1, BC)
             extents_inv = (K, 1)
         self.tiles = getattr(self, "tiles", []) + [T]

@@ -147,7 +147,7 @@ class Emitter:
         elif math.isnan(value):
             lit = "0x7FC00000"
         else:
-            lit = repr(float(value))
+            lit = f"{float(value):.9e}"
         return self.op(f"arith.constant {lit} : f32", "c")
 
     # -- scalar f32 math ---------------------------------------------------------------------

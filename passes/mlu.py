@@ -45,6 +45,16 @@ def buffer_bytes(shape, dtype) -> int:
     return _pad(max(1, math.prod(shape)) * _BYTES.get(dtype, 4), ALIGN_BYTES)
 
 
+def _flt(v: float) -> str:
+    """An MLIR f32 literal (hex for inf/nan)."""
+    v = float(v)
+    if math.isinf(v):
+        return "0x7F800000" if v > 0 else "0xFF800000"
+    if math.isnan(v):
+        return "0x7FC00000"
+    return f"{v:.9e}"
+
+
 def _mt(shape, dt):
     return f"memref<{'x'.join(map(str, shape))}x{dt}>"
 
@@ -144,7 +154,7 @@ class MluLowering:
             shape = self.tile_shape_any(big[1], 1, BC)
             raise MluCapacityError(
                 f"NRAM overflow on target '{self.desc['name']}': one tile needs {total(1)} bytes of NRAM "
-                f"(capacity {self.nram_cap} bytes per core); largest buffer '{big[1]}' is "
+                f"(capacity {self.nram_cap} bytes per core); largest buffer '{big[1][1:]}' is "
                 f"{'x'.join(map(str, shape))} {big[2]} = {big[0]} bytes", self.func)
         lo, hi = 1, max(1, limit)
         while lo < hi:
@@ -357,8 +367,7 @@ class MluLowering:
             return
         d = nb[op.result]
         if k == "splat":
-            X.emit(f'"mlu.fill"({d[0]}) {{value = {float(op.attrs["value"])!r} : f32}} : ({ty(d)}) -> ()'
-                   .replace("inf :", "0x7F800000 :").replace("-0x7F800000", "0xFF800000"))
+            X.emit(f'"mlu.fill"({d[0]}) {{value = {_flt(op.attrs["value"])} : f32}} : ({ty(d)}) -> ()')
         elif k in _ACTIVE:
             s = b(op.operands[0])
             X.emit(f'"mlu.active"({d[0]}, {s[0]}, {rows}, {cols}) {{fn = "{k}"}} : ({ty(d, s)}, index, index) -> ()')
@@ -388,7 +397,7 @@ class MluLowering:
             if kind == "mean":
                 kb = nb[op.result + "_inv_k"]
                 n = self.prog.view[1]
-                X.emit(f'"mlu.fill"({kb[0]}) {{value = {1.0 / n!r} : f32}} : ({ty(kb)}) -> ()')
+                X.emit(f'"mlu.fill"({kb[0]}) {{value = {_flt(1.0 / n)} : f32}} : ({ty(kb)}) -> ()')
                 X.emit(f'"mlu.mul"({d[0]}, {d[0]}, {kb[0]}, {rows}, {cols}) : ({ty(d, d, kb)}, index, index) -> ()')
         else:
             raise PassError(f"gir.{k} has no MLU lowering", self.func)

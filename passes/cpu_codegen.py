@@ -423,14 +423,35 @@ class ColumnKernel:
         memo[key] = v
         return v
 
+    K_BLOCK = 64   # sums run in blocks of 64 rows, then blocks are added: error grows ~K/64 + 64, not ~K
+
+    def _k_loop(self, a, bs, width, lo, hi, out):
+        """Accumulate rows lo..hi of the reduced axis into `len(bs)` fresh vector accumulators."""
+        kind = self.red.attrs["kind"]
+        ty = vtype(width)
+        k = self.e.fresh("k")
+        accs = [self.e.fresh("acc") for _ in bs]
+        body, new, memo = [], [], {}
+        for u, bu in enumerate(bs):
+            x = self.val(self.red.operands[0], a, k, bu, width, body, memo, None)
+            t = self.e.fresh("acc")
+            body.append(f"{t} = {REDUCE_COMBINE[kind]} {accs[u]}, {x} : {ty}")
+            new.append(t)
+        res = self.e.fresh("res")
+        init = self.e.fconst(REDUCE_INIT[kind], ty)
+        types = ", ".join([ty] * len(bs))
+        out.append(f"{res}:{len(bs)} = scf.for {k} = {lo} to {hi} step {self.e.index(1)} "
+                   f"iter_args({', '.join(f'{acc} = {init}' for acc in accs)}) -> ({types}) {{")
+        out += ["  " + line for line in body]
+        out.append(f"  scf.yield {', '.join(new)} : {types}")
+        out.append("}")
+        return [f"{res}#{u}" for u in range(len(bs))]
+
     def block(self, a, b0, width, unroll, out):
         """Reduce `unroll` vectors of `width` columns starting at b0, then store the results."""
         kind = self.red.attrs["kind"]
         ty = vtype(width)
-        k = self.e.fresh("k")
-        accs = [self.e.fresh("acc") for _ in range(unroll)]
-        body, new = [], []
-        memo = {}
+        comb = REDUCE_COMBINE[kind]
         bs = []
         for u in range(unroll):
             bu = b0
@@ -438,20 +459,40 @@ class ColumnKernel:
                 bu = self.e.fresh("b")
                 out.append(f"{bu} = arith.addi {b0}, {self.e.index(u * width)} : index")
             bs.append(bu)
-            x = self.val(self.red.operands[0], a, k, bu, width, body, memo, None)
-            t = self.e.fresh("acc")
-            body.append(f"{t} = {REDUCE_COMBINE[kind]} {accs[u]}, {x} : {ty}")
-            new.append(t)
-        res = self.e.fresh("res")
-        init = self.e.fconst(REDUCE_INIT[kind], ty)
-        types = ", ".join([ty] * unroll)
-        out.append(f"{res}:{unroll} = scf.for {k} = {self.e.index(0)} to {self.e.index(self.K)} step {self.e.index(1)} "
-                   f"iter_args({', '.join(f'{acc} = {init}' for acc in accs)}) -> ({types}) {{")
-        out += ["  " + line for line in body]
-        out.append(f"  scf.yield {', '.join(new)} : {types}")
-        out.append("}")
+        kb_end = (self.K // self.K_BLOCK) * self.K_BLOCK
+        totals = None
+        if kb_end:
+            kb = self.e.fresh("kb")
+            tots = [self.e.fresh("tot") for _ in bs]
+            init = self.e.fconst(REDUCE_INIT[kind], ty)
+            types = ", ".join([ty] * unroll)
+            res = self.e.fresh("res")
+            inner = [f"%kbe{kb[1:]} = arith.addi {kb}, {self.e.index(self.K_BLOCK)} : index"]
+            parts = self._k_loop(a, bs, width, kb, f"%kbe{kb[1:]}", inner)
+            sums = []
+            for t, p in zip(tots, parts):
+                n = self.e.fresh("tot")
+                inner.append(f"{n} = {comb} {t}, {p} : {ty}")
+                sums.append(n)
+            out.append(f"{res}:{unroll} = scf.for {kb} = {self.e.index(0)} to {self.e.index(kb_end)} "
+                       f"step {self.e.index(self.K_BLOCK)} iter_args({', '.join(f'{t} = {init}' for t in tots)}) -> ({types}) {{")
+            out += ["  " + line for line in inner]
+            out.append(f"  scf.yield {', '.join(sums)} : {types}")
+            out.append("}")
+            totals = [f"{res}#{u}" for u in range(unroll)]
+        if kb_end < self.K:
+            rest = self._k_loop(a, bs, width, self.e.index(kb_end), self.e.index(self.K), out)
+            if totals is None:
+                totals = rest
+            else:
+                merged = []
+                for t, r in zip(totals, rest):
+                    n = self.e.fresh("tot")
+                    out.append(f"{n} = {comb} {t}, {r} : {ty}")
+                    merged.append(n)
+                totals = merged
         for u in range(unroll):
-            r = f"{res}#{u}"
+            r = totals[u]
             if kind == "mean":
                 m = self.e.fresh("mean")
                 out.append(f"{m} = arith.mulf {r}, {self.e.fconst(_float_literal(1.0 / self.K), ty)} : {ty}")

@@ -89,7 +89,7 @@ def bench_operator(name, rows, cols, rounds, inductor=True):
         candidates["inductor"] = lambda: opt(*args)
     got = compiled(*args)
     for g, w in zip(got if isinstance(got, tuple) else (got,), outs):
-        torch.testing.assert_close(g, w, atol=2e-5, rtol=2e-5)
+        torch.testing.assert_close(g, w, atol=1e-4, rtol=1e-4)   # sanity check; tests hold the precise bounds
     med = time_round_robin(candidates, rounds)
     copy_bytes = 2 * src.numel() * src.element_size()
     gbs = {k: (copy_bytes if k == "copy" else moved) / t / 1e9 for k, t in med.items()}

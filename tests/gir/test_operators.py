@@ -108,3 +108,21 @@ def test_bad_input_gives_clear_errors(bad, message):
 def test_trace_prints_gir():
     text = str(girflow.trace(ops.softmax, (8, 16)))
     assert '"gir.reduce"' in text and 'kind = "max"' in text and '"gir.exp"' in text
+
+
+def test_long_reductions_stay_accurate():
+    """Sums over 8192 values, against a float64 reference: blocked accumulation keeps float32 error small."""
+    x = torch.randn(8192, 33, generator=torch.Generator().manual_seed(1))
+    exact_first, exact_last = x.double().sum(0), x.t().contiguous().double().sum(-1)
+    assert (girflow.compile(ops.sum_first)(x).double() - exact_first).abs().max() < 3e-4
+    assert (girflow.compile(ops.sum_last)(x.t().contiguous()).double() - exact_last).abs().max() < 3e-4
+
+
+def test_numpy_output_views_keep_their_data():
+    f = girflow.compile(lambda x: x * 2.0)
+    x = np.random.default_rng(0).standard_normal((1024, 512)).astype(np.float32)
+    a = f(x)
+    tail = a[3:]
+    del a
+    f(x + 1)
+    np.testing.assert_allclose(tail, x[3:] * 2.0)

@@ -1,0 +1,73 @@
+// RUN: gir-opt %s --split-input-file --gir-to-gpu='target=nvidia_sm90' | FileCheck %s
+// RUN: gir-opt %s --split-input-file --gir-to-gpu='target=nvidia_sm90 schedule=block' | FileCheck %s --check-prefix=BLOCK
+
+// Short rows: row-per-warp, 4 warps per block, warp-shuffle reductions in registers, 128-bit loads.
+// CHECK: module attributes {gpu.container_module}
+// CHECK: gpu.module @softmax_gpu attributes {gir.arch = "sm_90", gir.target = "nvidia_sm90"}
+// CHECK: gpu.func @softmax_kernel(%{{.*}}: memref<64x256xf32>, %{{.*}}: memref<64x256xf32>) kernel
+// CHECK-SAME: gir.launch = {block = array<i64: 128, 1, 1>, grid = array<i64: 16, 1, 1>, shared_bytes = 0 : i64}
+// CHECK-SAME: gir.schedule = "row-per-warp", gir.vector_width = 4
+// CHECK: gpu.thread_id x
+// CHECK: gpu.block_id x
+// CHECK: scf.for
+// CHECK: vector.load %{{.*}} {alignment = 16 : i64} : memref<64x256xf32>, vector<4xf32>
+// CHECK: arith.maximumf
+// CHECK: gpu.shuffle xor %{{.*}}, %{{.*}}, %{{.*}} : f32
+// CHECK: math.exp
+// CHECK: gpu.shuffle xor
+// CHECK: vector.store %{{.*}} {alignment = 16 : i64} : memref<64x256xf32>, vector<4xf32>
+// CHECK: gpu.return
+
+// BLOCK: gpu.func @softmax_kernel({{.*}}) workgroup(%{{.*}} : memref<16xf32, #gpu.address_space<workgroup>>) kernel
+// BLOCK-SAME: gir.schedule = "row-per-block"
+// BLOCK: gpu.shuffle xor
+// BLOCK: memref.store %{{.*}} : memref<16xf32, #gpu.address_space<workgroup>>
+// BLOCK: gpu.barrier
+func.func @softmax(%x: tensor<64x256xf32>) -> tensor<64x256xf32> attributes {gir.form = "row"} {
+  %m = "gir.reduce"(%x) {kind = "max", axis = 1 : i64} : (tensor<64x256xf32>) -> tensor<64x1xf32>
+  %mb = "gir.broadcast"(%m) : (tensor<64x1xf32>) -> tensor<64x256xf32>
+  %d = "gir.sub"(%x, %mb) : (tensor<64x256xf32>, tensor<64x256xf32>) -> tensor<64x256xf32>
+  %e = "gir.exp"(%d) : (tensor<64x256xf32>) -> tensor<64x256xf32>
+  %s = "gir.reduce"(%e) {kind = "sum", axis = 1 : i64} : (tensor<64x256xf32>) -> tensor<64x1xf32>
+  %sb = "gir.broadcast"(%s) : (tensor<64x1xf32>) -> tensor<64x256xf32>
+  %y = "gir.div"(%e, %sb) : (tensor<64x256xf32>, tensor<64x256xf32>) -> tensor<64x256xf32>
+  return %y : tensor<64x256xf32>
+}
+
+// -----
+
+// Long rows: row-per-block with one partial per warp in shared memory.
+// CHECK-LABEL: gpu.func @rowsum_kernel
+// CHECK-SAME: workgroup(%{{.*}} : memref<8xf32, #gpu.address_space<workgroup>>)
+// CHECK-SAME: gir.launch = {block = array<i64: 256, 1, 1>, grid = array<i64: 3, 1, 1>, shared_bytes = 32 : i64}
+// CHECK-SAME: gir.schedule = "row-per-block"
+// CHECK: gpu.barrier
+func.func @rowsum(%x: tensor<3x5000xf32>) -> tensor<3x1xf32> attributes {gir.form = "row"} {
+  %s = "gir.reduce"(%x) {kind = "sum", axis = 1 : i64} : (tensor<3x5000xf32>) -> tensor<3x1xf32>
+  return %s : tensor<3x1xf32>
+}
+
+// -----
+
+// Transpose: 32x32 tiles through a padded shared tile, block 32x8.
+// CHECK-LABEL: gpu.func @tr_kernel
+// CHECK-SAME: workgroup(%{{.*}} : memref<32x33xf32, #gpu.address_space<workgroup>>)
+// CHECK-SAME: block = array<i64: 32, 8, 1>, grid = array<i64: 2, 3, 1>, shared_bytes = 4224 : i64
+// CHECK: gpu.thread_id y
+// CHECK: gpu.barrier
+func.func @tr(%x: tensor<70x37xf32>) -> tensor<37x70xf32> attributes {gir.form = "transpose"} {
+  %t = "gir.transpose"(%x) {permutation = array<i64: 1, 0>} : (tensor<70x37xf32>) -> tensor<37x70xf32>
+  return %t : tensor<37x70xf32>
+}
+
+// -----
+
+// Column programs: one thread per (a, b) column, a sequential sweep over K.
+// CHECK-LABEL: gpu.func @colmax_kernel
+// CHECK-SAME: gir.schedule = "column-per-thread"
+// CHECK-NOT: gpu.shuffle
+// CHECK: gpu.return
+func.func @colmax(%x: tensor<4x9x7xf32>) -> tensor<4x1x7xf32> attributes {gir.form = "column"} {
+  %s = "gir.reduce"(%x) {kind = "max", axis = 1 : i64} : (tensor<4x9x7xf32>) -> tensor<4x1x7xf32>
+  return %s : tensor<4x1x7xf32>
+}

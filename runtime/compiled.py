@@ -21,16 +21,16 @@ def _is_torch(x) -> bool:
     return type(x).__module__.startswith("torch")
 
 
-def _describe(x, i: int):
-    """(shape, dtype name) of argument `i`, or a clear error."""
+def _describe(x, i: int, host: bool = True):
+    """(shape, dtype name) of argument `i`, or a clear error; `host`: the target reads host memory."""
     if isinstance(x, np.ndarray):
         if not x.flags.c_contiguous:
             raise ValueError(f"argument {i} is not C-contiguous (strides {x.strides}); "
                              "pass np.ascontiguousarray(x)")
         dtype = str(x.dtype)
     elif _is_torch(x):
-        if x.device.type != "cpu":
-            raise ValueError(f"argument {i} is on device '{x.device}'; target 'cpu' takes CPU tensors")
+        if host and x.device.type != "cpu":
+            raise ValueError(f"argument {i} is on device '{x.device}'; this target takes CPU tensors")
         if not x.is_contiguous():
             raise ValueError(f"argument {i} is not contiguous (strides {tuple(x.stride())}); pass x.contiguous()")
         dtype = str(x.dtype).replace("torch.", "")
@@ -79,13 +79,13 @@ class CompiledFunction:
     """What `girflow.compile(fn, target)` returns."""
 
     def __init__(self, fn, target: str = "cpu", options: str = ""):
-        targets.get(target)  # fail early on an unknown target
+        self.kind = targets.get(target)["kind"]  # fails early on an unknown target
         self.fn, self.target, self.options = fn, target, options
         self._by_signature: dict = {}
 
     def specialise(self, *args):
         """(traced program, kernel) for these arguments, compiling on first use."""
-        sig = tuple(_describe(a, i) for i, a in enumerate(args))
+        sig = tuple(_describe(a, i, host=self.kind != "nvidia") for i, a in enumerate(args))
         hit = self._by_signature.get(sig)
         if hit is None:
             traced = trace_program(self.fn, *args)
@@ -96,6 +96,8 @@ class CompiledFunction:
     def __call__(self, *args, out=None):
         """Run on `args`; `out` (an array or a tuple of arrays of the result shapes) is written in place."""
         traced, kernel = self.specialise(*args)
+        if not hasattr(kernel, "run"):
+            return self._call_array_kernel(traced, kernel, args, out)
         if out is not None:
             outs_given = out if isinstance(out, (tuple, list)) else (out,)
             if len(outs_given) != len(traced.output_views):
@@ -110,3 +112,16 @@ class CompiledFunction:
             return out
         results = [o.reshape(shape) for o, shape in zip(outs, traced.output_shapes)]
         return results[0] if len(results) == 1 else tuple(results)
+
+    def _call_array_kernel(self, traced, kernel, args, out):
+        """Backends whose kernels take arrays in the kernel's view shapes and return their outputs."""
+        views = [a.reshape(v) for a, v in zip(args, traced.input_views)]
+        got = kernel(*views)
+        got = got if isinstance(got, tuple) else (got,)
+        results = tuple(g.reshape(shape) for g, shape in zip(got, traced.output_shapes))
+        if out is not None:
+            outs = out if isinstance(out, (tuple, list)) else (out,)
+            for o, r in zip(outs, results):
+                o[...] = r
+            return out
+        return results[0] if len(results) == 1 else results

@@ -16,7 +16,7 @@ import ctypes
 import functools
 
 from girflow.runtime.backends import register_backend
-from girflow.runtime.gpu_common import GpuBinary, compile_gpu
+from girflow.passes.gpu_compile import GpuBinary, compile_gpu
 
 _TORCH_DTYPES = {"float32": "float32", "float16": "float16", "bfloat16": "bfloat16"}
 

@@ -85,6 +85,13 @@ def vtype(width: int) -> str:
 from girflow.passes.ir_utils import mlir_float as _float_literal
 
 
+def task_range(e: Emitter, prefix: str, per_task: int, total: int) -> list[str]:
+    """Lines computing [%{prefix}b, %{prefix}e): task %t's share of `total` items, `per_task` each."""
+    return [f"%{prefix}b = arith.muli %t, {e.index(per_task)} : index",
+            f"%{prefix}e0 = arith.addi %{prefix}b, {e.index(per_task)} : index",
+            f"%{prefix}e = arith.minsi %{prefix}e0, {e.index(total)} : index"]
+
+
 def memref_type(shape, et) -> str:
     return f"memref<{'x'.join(map(str, shape))}x{et}>"
 
@@ -337,10 +344,7 @@ class RowKernel:
                     s = t
                 row_body.append(f"memref.store {s}, {self.out_names[i]}[%r, {self.e.index(0)}] : {memref_type((self.rows, 1), et)}")
         rpt = self.rows_per_task
-        task = []
-        task.append(f"%rb = arith.muli %t, {self.e.index(rpt)} : index")
-        task.append(f"%re0 = arith.addi %rb, {self.e.index(rpt)} : index")
-        task.append(f"%re = arith.minsi %re0, {self.e.index(self.rows)} : index")
+        task = task_range(self.e, "r", rpt, self.rows)
         for i in self.scratch:
             task.append(f'{self.scratch[i]} = "gir.alloc"() {{level = "local"}} : () -> memref<{self.cols}xf32>')
         task.append(f"scf.for %r = %rb to %re step {self.e.index(1)} {{")
@@ -512,9 +516,7 @@ class ColumnKernel:
         g, W, U = self.g, self.width, self.unroll
         block = W * U
         nb = -(-self.B // block)
-        task = [f"%bb = arith.muli %t, {self.e.index(self.bpt)} : index",
-                f"%be0 = arith.addi %bb, {self.e.index(self.bpt)} : index",
-                f"%be = arith.minsi %be0, {self.e.index(self.A * nb)} : index",
+        task = task_range(self.e, "b", self.bpt, self.A * nb) + [
                 f"scf.for %blk = %bb to %be step {self.e.index(1)} {{",
                 f"  %a = arith.divui %blk, {self.e.index(nb)} : index",
                 f"  %bi = arith.remui %blk, {self.e.index(nb)} : index",
@@ -556,10 +558,7 @@ class TransposeKernel:
         vt, vtt = f"vector<{T}x{T}x{et}>", f"vector<{T}x{T}x{et}>"
         ntr = -(-self.R // T)
         pad = e.fresh("pad")
-        task = [f"{pad} = arith.constant 0.0 : {et}",
-                f"%tb = arith.muli %t, {e.index(self.tpt)} : index",
-                f"%te0 = arith.addi %tb, {e.index(self.tpt)} : index",
-                f"%te = arith.minsi %te0, {e.index(ntr)} : index",
+        task = [f"{pad} = arith.constant 0.0 : {et}"] + task_range(e, "t", self.tpt, ntr) + [
                 f"scf.for %ti = %tb to %te step {e.index(1)} {{",
                 f"  %i0 = arith.muli %ti, {e.index(T)} : index",
                 f"  %iend = arith.addi %i0, {e.index(T)} : index",

@@ -68,10 +68,12 @@ def extract(func: ir.Operation) -> GProgram:
     body = func.regions[0].blocks[0]
     args = [(a.get_name(), tuple(shape_of(a)), _dtype(a.type)) for a in body.arguments]
     ops, outputs = [], []
+    seen, same = {}, {}
     for op in body.operations:
         op = op.operation
         if op.name in ("func.return", "return"):
-            outputs = [(v.get_name(), tuple(shape_of(v)), _dtype(v.type)) for v in op.operands]
+            outputs = [(same.get(v.get_name(), v.get_name()), tuple(shape_of(v)), _dtype(v.type))
+                       for v in op.operands]
             continue
         if not op.name.startswith("gir."):
             raise PassError(f"unexpected op '{op.name}' in a GIR function", op)
@@ -86,8 +88,15 @@ def extract(func: ir.Operation) -> GProgram:
                 except (ValueError, TypeError):
                     continue
         r = op.results[0]
-        ops.append(GOp(op.name[4:], r.get_name(), [v.get_name() for v in op.operands],
-                       tuple(shape_of(r)), _dtype(r.type), attrs))
+        g = GOp(op.name[4:], r.get_name(), [same.get(v.get_name(), v.get_name()) for v in op.operands],
+                tuple(shape_of(r)), _dtype(r.type), attrs)
+        # value numbering: GIR ops are pure, so a repeated (op, operands, attributes) is the same value
+        key = (g.kind, tuple(g.operands), tuple(sorted(attrs.items())), g.shape, g.dtype)
+        if key in seen:
+            same[g.result] = seen[key]
+            continue
+        seen[key] = g.result
+        ops.append(g)
     full = None
     for _, s, _ in args:
         full = s if full is None else tuple(max(x, y) for x, y in zip(full, s))

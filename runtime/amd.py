@@ -35,8 +35,23 @@ class AmdFunction:
                            "HIP runtime, which girflow does not wrap yet (the code object is emitted)")
 
 
-def build(module_text: str, traced, desc: dict, schedule: str = "auto") -> AmdFunction:
-    return AmdFunction(compile_gpu(module_text, desc, schedule), traced, desc)
+def build(module_text: str, traced, desc: dict, options: str = "") -> AmdFunction:
+    return AmdFunction(compile_gpu(module_text, desc, _schedule(options, "auto")), traced, desc)
+
+
+
+def _schedule(options: str, default: str) -> str:
+    """`options` from compile(): "" | "<schedule>" | "schedule=<schedule>"."""
+    options = (options or "").strip()
+    if not options:
+        return default
+    for item in options.replace(",", " ").split():
+        key, _, val = item.partition("=")
+        if not val:
+            return key
+        if key == "schedule":
+            return val
+    return default
 
 
 register_backend("amd", build)

@@ -492,8 +492,23 @@ class MluFunction:
             self.stats.summary() if self.stats else "not run yet")
 
 
-def build(module_text: str, traced, desc: dict, schedule: str = "fused") -> MluFunction:
-    return MluFunction(module_text, traced, desc, schedule)
+def build(module_text: str, traced, desc: dict, options: str = "") -> MluFunction:
+    return MluFunction(module_text, traced, desc, _schedule(options, "fused"))
+
+
+
+def _schedule(options: str, default: str) -> str:
+    """`options` from compile(): "" | "<schedule>" | "schedule=<schedule>"."""
+    options = (options or "").strip()
+    if not options:
+        return default
+    for item in options.replace(",", " ").split():
+        key, _, val = item.partition("=")
+        if not val:
+            return key
+        if key == "schedule":
+            return val
+    return default
 
 
 register_backend("mlu", build)

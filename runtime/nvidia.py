@@ -113,9 +113,24 @@ class NvidiaFunction:
         return outs[0] if len(outs) == 1 else tuple(outs)
 
 
-def build(module_text: str, traced, desc: dict, schedule: str = "auto") -> NvidiaFunction:
+def build(module_text: str, traced, desc: dict, options: str = "") -> NvidiaFunction:
     """The backend entry point registered for kind "nvidia"."""
-    return NvidiaFunction(compile_gpu(module_text, desc, schedule), traced, desc)
+    return NvidiaFunction(compile_gpu(module_text, desc, _schedule(options, "auto")), traced, desc)
+
+
+
+def _schedule(options: str, default: str) -> str:
+    """`options` from compile(): "" | "<schedule>" | "schedule=<schedule>"."""
+    options = (options or "").strip()
+    if not options:
+        return default
+    for item in options.replace(",", " ").split():
+        key, _, val = item.partition("=")
+        if not val:
+            return key
+        if key == "schedule":
+            return val
+    return default
 
 
 register_backend("nvidia", build)

@@ -17,3 +17,21 @@ func.func @softmax(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
   %y = "gir.div"(%e, %sb) : (tensor<4x8xf32>, tensor<4x8xf32>) -> tensor<4x8xf32>
   return %y : tensor<4x8xf32>
 }
+
+// Data movement between memory levels, inside a strategy-carrying forall.
+// CHECK-LABEL: func.func @tile_copy
+// CHECK: scf.forall
+// CHECK: "gir.alloc"() {level = "shared"} : () -> memref<4x32xf32>
+// CHECK: "gir.load"(%arg0, %{{.*}}) {level = "global"} : (memref<64x32xf32>, index) -> vector<32xf32>
+// CHECK: "gir.store"(%{{.*}}, %{{.*}}, %{{.*}}) : (vector<32xf32>, memref<4x32xf32>, index) -> ()
+// CHECK: "gir.copy"(%{{.*}}, %{{.*}}) : (memref<4x32xf32>, memref<4x32xf32>) -> ()
+// CHECK: {gir.unit = "block"}
+func.func @tile_copy(%src: memref<64x32xf32>, %dst: memref<4x32xf32>) attributes {gir.target = "nvidia"} {
+  scf.forall (%b) in (16) {
+    %buf = "gir.alloc"() {level = "shared"} : () -> memref<4x32xf32>
+    %row = "gir.load"(%src, %b) {level = "global"} : (memref<64x32xf32>, index) -> vector<32xf32>
+    "gir.store"(%row, %buf, %b) : (vector<32xf32>, memref<4x32xf32>, index) -> ()
+    "gir.copy"(%buf, %dst) : (memref<4x32xf32>, memref<4x32xf32>) -> ()
+  } {gir.unit = "block"}
+  return
+}

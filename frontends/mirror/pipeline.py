@@ -1,0 +1,146 @@
+"""The Mirror pipeline: question -> linked schema -> prompt -> constrained SQL -> validation/repair ->
+guarded execution -> summary -> chart. Every stage's output is kept in `trace` (and can be printed as it
+happens, like `--mlir-print-ir-after-all`).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .chart import draw_chart
+from .errors import MirrorError
+from .fewshot import EXAMPLE_SCHEMA, choose_examples
+from .grammar import build_grammar, join_plans
+from .guard import Guard, Result, single_statement
+from .linking import Link, link
+from .models import make_model
+from .schema import Schema, introspect, open_source
+from .summary import summarise
+
+MAX_REPAIRS = 2
+
+
+@dataclass
+class Stage:
+    name: str
+    output: str
+    seconds: float = 0.0
+
+
+@dataclass
+class Answer:
+    question: str | None
+    sql: str
+    columns: list[str] = field(default_factory=list)
+    rows: list[tuple] = field(default_factory=list)
+    summary: str = ""
+    chart: str | None = None
+    trace: list[Stage] = field(default_factory=list)
+    truncated: bool = False
+    error: str | None = None
+
+    def stage(self, name: str) -> str | None:
+        return next((s.output for s in self.trace if s.name == name), None)
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "girflow" / "mirror"
+
+
+class Mirror:
+    """Ask questions of one SQLite database (or a CSV file/folder, imported first)."""
+
+    def __init__(self, source, model=None, *, model_name: str | None = None, out_dir=None, row_cap: int = 1000,
+                 time_limit_s: float = 5.0, print_stages: bool = False, model_summary: bool = True,
+                 charts: bool = True, chart_format: str = "png"):
+        self.source = source
+        self.out_dir = Path(out_dir) if out_dir else cache_dir()
+        self.db_path = open_source(source, self.out_dir)
+        self.schema: Schema = introspect(self.db_path)
+        self.guard = Guard(self.db_path, time_limit_s=time_limit_s, row_cap=row_cap)
+        self.model = make_model(model, model_name)
+        self.print_stages = print_stages
+        self.model_summary = model_summary
+        self.charts = charts
+        self.chart_format = chart_format
+
+    # -- stages -----------------------------------------------------------------------------------
+    def _record(self, trace: list[Stage], name: str, output: str, t0: float) -> None:
+        stage = Stage(name, output, time.perf_counter() - t0)
+        trace.append(stage)
+        if self.print_stages:
+            print(f"// ----- {name} ({stage.seconds * 1000:.0f} ms) -----\n{output}\n", flush=True)
+
+    def prompt(self, question: str, linked: Link) -> str:
+        examples = choose_examples(question)
+        shots = "\n\n".join(f"Question: {q}\nSQL: {s}" for q, s in examples)
+        joins = [clause for names, clause in join_plans(linked.tables, self.schema) if len(names) > 1]
+        hints = "".join(f"\nThe question mentions {t}.{c} = '{v}'." for t, c, v in linked.values)
+        return ("Write one SQLite SELECT query that answers the question.\n\n"
+                f"Tables:\n{EXAMPLE_SCHEMA}\n\n{shots}\n\n"
+                f"Tables:\n{self.schema.describe(linked.tables)}"
+                + ("\nJoins: " + "; ".join(joins) if joins else "") + hints +
+                f"\n\nQuestion: {' '.join(question.split())}\nSQL: ")
+
+    def compile(self, question: str, trace: list[Stage] | None = None) -> str:
+        """Question -> SQL that SQLite accepts (EXPLAIN), with a repair loop; each stage into `trace`."""
+        trace = [] if trace is None else trace
+        if not question or not question.strip():
+            raise MirrorError("empty question")
+        t0 = time.perf_counter()
+        self._record(trace, "schema", self.schema.describe(), t0)
+        t0 = time.perf_counter()
+        linked = link(question, self.schema)
+        self._record(trace, "schema-linking", linked.describe(), t0)
+        t0 = time.perf_counter()
+        grammar = build_grammar(self.schema, linked)
+        self._record(trace, "grammar", grammar, t0)
+        t0 = time.perf_counter()
+        prompt = self.prompt(question, linked)
+        self._record(trace, "prompt", prompt, t0)
+        t0 = time.perf_counter()
+        sql = self.model.sql(prompt, grammar)
+        self._record(trace, "generation", sql, t0)
+        for attempt in range(MAX_REPAIRS + 1):
+            t0 = time.perf_counter()
+            try:
+                error = self.guard.explain(sql)
+            except MirrorError as e:
+                error = str(e)
+            self._record(trace, "validation" if attempt == 0 else f"validation-{attempt}", error or "ok (EXPLAIN)", t0)
+            if error is None:
+                return single_statement(sql)
+            if attempt == MAX_REPAIRS:
+                break
+            t0 = time.perf_counter()
+            sql = self.model.sql(prompt + f"{sql}\nSQLite error: {error}\nCorrected SQL: ", grammar)
+            self._record(trace, f"repair-{attempt + 1}", sql, t0)
+        raise MirrorError(f"could not produce a valid query for this question; last attempt was:\n{sql}\n"
+                          f"SQLite said: {error}")
+
+    def run(self, sql: str, question: str | None = None, trace: list[Stage] | None = None) -> Answer:
+        """Run SQL (the model's or the user's) through the guard, then summarise and chart the result."""
+        trace = [] if trace is None else trace
+        t0 = time.perf_counter()
+        result: Result = self.guard.run(sql)
+        self._record(trace, "execution", f"{len(result.rows)} rows{' (capped)' if result.truncated else ''}, "
+                                         f"columns {result.columns}", t0)
+        t0 = time.perf_counter()
+        summary = summarise(self.model if self.model_summary else None, question or sql, result)
+        self._record(trace, "summary", summary, t0)
+        chart = None
+        if self.charts:
+            t0 = time.perf_counter()
+            name = hashlib.sha1(f"{self.db_path}\n{sql}".encode()).hexdigest()[:16]
+            chart = draw_chart(result, self.out_dir / "charts" / f"{name}.{self.chart_format}", title=question or "")
+            self._record(trace, "chart", str(chart) if chart else "no chart suits this result", t0)
+        return Answer(question, single_statement(sql), result.columns, result.rows, summary,
+                      str(chart) if chart else None, trace, result.truncated)
+
+    def ask(self, question: str) -> Answer:
+        trace: list[Stage] = []
+        sql = self.compile(question, trace)
+        return self.run(sql, question, trace)

@@ -1,0 +1,198 @@
+"""Stage 1, schema introspection: what tables, columns, keys and values the database holds (via sqlite-utils).
+
+CSV folders are imported into a fresh SQLite file first, with column types detected, so every later stage
+only ever sees SQLite.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlite_utils
+from sqlite_utils.utils import TypeTracker
+
+from .errors import MirrorError
+
+DISTINCT_VALUE_LIMIT = 200  # text columns with at most this many values get all of them indexed for linking
+SAMPLE_VALUES = 3
+
+
+@dataclass
+class Column:
+    name: str
+    type: str
+    is_pk: bool = False
+    samples: list = field(default_factory=list)
+    values: list = field(default_factory=list)  # all distinct text values when there are few of them
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.type.upper() in ("INTEGER", "REAL", "FLOAT", "NUMERIC", "INT", "DOUBLE")
+
+
+@dataclass
+class ForeignKey:
+    table: str
+    column: str
+    other_table: str
+    other_column: str
+
+
+@dataclass
+class Table:
+    name: str
+    columns: list[Column]
+    row_count: int
+
+    def column(self, name: str) -> Column | None:
+        return next((c for c in self.columns if c.name == name), None)
+
+
+@dataclass
+class Schema:
+    tables: list[Table]
+    foreign_keys: list[ForeignKey]
+
+    def table(self, name: str) -> Table | None:
+        return next((t for t in self.tables if t.name == name), None)
+
+    def describe(self, names=None) -> str:
+        """Compact text for the prompt and for `--print-stages`: one line per table."""
+        lines = []
+        for t in self.tables:
+            if names is not None and t.name not in names:
+                continue
+            cols = []
+            for c in t.columns:
+                extra = " PK" if c.is_pk else ""
+                fk = next((f for f in self.foreign_keys if f.table == t.name and f.column == c.name), None)
+                if fk:
+                    extra += f" -> {fk.other_table}.{fk.other_column}"
+                if c.samples:
+                    extra += " e.g. " + ", ".join(_quote_sample(s) for s in c.samples)
+                cols.append(f"{c.name} {c.type}{extra}")
+            lines.append(f"{t.name}({'; '.join(cols)})  -- {t.row_count} rows")
+        return "\n".join(lines)
+
+
+def _quote_sample(value) -> str:
+    # Data is untrusted: short, single-line and quoted so it reads as a value, never as an instruction.
+    text = re.sub(r"\s+", " ", str(value))[:24]
+    return "'" + text.replace("'", "''") + "'"
+
+
+def introspect(db_path: str | os.PathLike) -> Schema:
+    """Read the schema through a read-only connection; refuse empty databases plainly."""
+    import sqlite3
+
+    con = sqlite3.connect(f"file:{Path(db_path).resolve()}?mode=ro", uri=True)
+    try:
+        db = sqlite_utils.Database(con)
+        tables, fks = [], []
+        for tbl in db.tables:
+            if tbl.name.startswith("sqlite_"):
+                continue
+            cols = []
+            pks = set(tbl.pks)
+            for col in tbl.columns:
+                ctype = (col.type or "TEXT").upper() or "TEXT"
+                c = Column(col.name, ctype, is_pk=col.name in pks and ctype.startswith("INT"))
+                if not c.is_numeric and not c.is_pk:
+                    q = f'SELECT DISTINCT "{col.name}" FROM "{tbl.name}" WHERE "{col.name}" IS NOT NULL LIMIT {DISTINCT_VALUE_LIMIT + 1}'
+                    vals = [r[0] for r in con.execute(q)]
+                    c.samples = vals[:SAMPLE_VALUES]
+                    if len(vals) <= DISTINCT_VALUE_LIMIT:
+                        c.values = [v for v in vals if isinstance(v, str)]
+                cols.append(c)
+            tables.append(Table(tbl.name, cols, tbl.count))
+            for fk in tbl.foreign_keys:
+                fks.append(ForeignKey(fk.table, fk.column, fk.other_table, fk.other_column))
+    except sqlite3.DatabaseError as e:
+        raise MirrorError(f"cannot read {db_path} as a SQLite database: {e}") from None
+    finally:
+        con.close()
+    if not tables:
+        raise MirrorError(f"the database {db_path} has no tables: nothing to ask questions about")
+    return Schema(tables, fks)
+
+
+def _table_name(csv_path: Path) -> str:
+    name = re.sub(r"\W+", "_", csv_path.stem).strip("_").lower() or "data"
+    return ("t_" + name) if name[0].isdigit() else name
+
+
+def import_csv_files(paths: list[Path], db_path: Path) -> Path:
+    """Import CSV files into a new SQLite database, one table each, detecting column types."""
+    if db_path.exists():
+        db_path.unlink()
+    db = sqlite_utils.Database(db_path)
+    try:
+        for p in paths:
+            rows = read_csv_rows(p.read_bytes(), p.name)
+            tracker = TypeTracker()
+            db[_table_name(p)].insert_all(tracker.wrap(rows))
+            db[_table_name(p)].transform(types=tracker.types)
+    except Exception:
+        db.close()
+        db_path.unlink(missing_ok=True)
+        raise
+    db.close()
+    return db_path
+
+
+def read_csv_rows(data: bytes, name: str) -> list[dict]:
+    """Parse CSV bytes into row dicts, refusing files that are not a proper table."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise MirrorError(f"{name}: not UTF-8 text, so not a CSV file Mirror can read") from None
+    if "\x00" in text:
+        raise MirrorError(f"{name}: contains NUL bytes; this looks like a binary file, not CSV")
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t|")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.reader(io.StringIO(text), dialect)
+    try:
+        lines = [r for r in reader if r]
+    except csv.Error as e:
+        raise MirrorError(f"{name}: malformed CSV ({e})") from None
+    if not lines:
+        raise MirrorError(f"{name}: empty CSV file")
+    header = [h.strip() for h in lines[0]]
+    if any(not h for h in header) or len(set(header)) != len(header):
+        raise MirrorError(f"{name}: the header row needs unique, non-empty column names; got {header}")
+    rows = []
+    for i, r in enumerate(lines[1:], start=2):
+        if len(r) != len(header):
+            raise MirrorError(f"{name}: line {i} has {len(r)} fields but the header has {len(header)}")
+        rows.append(dict(zip(header, r)))
+    if not rows:
+        raise MirrorError(f"{name}: the CSV has a header but no data rows")
+    return rows
+
+
+def open_source(source: str | os.PathLike, cache_dir: Path) -> Path:
+    """Turn the user's source (SQLite file, CSV file or folder of CSVs) into a SQLite file path."""
+    src = Path(source)
+    if not src.exists():
+        raise MirrorError(f"{source}: no such file or folder")
+    if src.is_dir() or src.suffix.lower() == ".csv":
+        csvs = sorted(src.glob("*.csv")) if src.is_dir() else [src]
+        if not csvs:
+            raise MirrorError(f"{source}: the folder holds no .csv files")
+        digest = hashlib.sha1()
+        for p in csvs:
+            digest.update(p.name.encode() + p.read_bytes())
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        return import_csv_files(csvs, cache_dir / f"csv_{digest.hexdigest()[:16]}.db")
+    with open(src, "rb") as f:
+        head = f.read(16)
+    if head and not head.startswith(b"SQLite format 3"):
+        raise MirrorError(f"{source}: not a SQLite database (nor a CSV file or folder)")
+    return src

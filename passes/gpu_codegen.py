@@ -35,6 +35,7 @@ ROW_PER_WARP_MAX_COLS = 1024
 WARPS_PER_BLOCK = 4
 BLOCK_THREADS = 256
 COLUMN_BLOCK = 256
+REGISTER_ROW_ELEMENTS = 32   # row-per-warp rows of up to 32 x warp elements stay in registers across sweeps
 
 
 @dataclasses.dataclass
@@ -380,7 +381,45 @@ def _gen_reduce_form(prog, desc, vendor, sched, warp) -> Kernel:
         outer_vals[name] = v
         return v
 
+    def make_getter(lane_i, j0, memo, vec_loaded):
+        def get_inner(name):
+            if not inner.get(name, False):
+                return get_outer(name)
+            if name in memo:
+                return memo[name]
+            if name in argshape:
+                shape, dt = argshape[name]
+                if vec > 1:
+                    if name not in vec_loaded:
+                        vt = f"vector<{vec}x{dt}>"
+                        vec_loaded[name] = E.op(
+                            f"vector.load {name}[{', '.join(index_list(shape, j0))}] {{alignment = {vec * _bytes(dt)}}}"
+                            f" : {_memref(shape, dt)}, {vt}")
+                    v = E.op(f"vector.extract {vec_loaded[name]}[{lane_i}] : {dt} from vector<{vec}x{dt}>")
+                    v = _to_f32(E, v, dt)
+                else:
+                    v = load_scalar(name, j0)
+            else:
+                v = compute(name, get_inner)
+            memo[name] = v
+            return v
+        return get_inner
+
     nlevels = max([level[o.result] for o in reduces] + [0]) + 1
+    reg_groups = []
+    groups_per_lane = -(-(K // vec) // warp) if sched == "row-per-warp" else 0
+    if sched == "row-per-warp" and nlevels > 1 and groups_per_lane * vec <= REGISTER_ROW_ELEMENTS:
+        ng = K // vec
+        last = E.const(ng - 1, "index")
+        for g in range(groups_per_lane):
+            itg = E.op(f"arith.addi {t_in}, {E.const(g * warp, 'index')} : index", "it")
+            valid = None
+            if (g + 1) * warp > ng:   # the last group of a row not a multiple of the warp: clamp + mask
+                valid = E.op(f"arith.cmpi ult, {itg}, {E.const(ng, 'index')} : index", "valid")
+                itg = E.op(f"arith.minui {itg}, {last} : index", "it")
+            j0g = E.op(f"arith.muli {itg}, {E.const(vec, 'index')} : index", "j") if vec > 1 else itg
+            vl: dict[str, str] = {}
+            reg_groups.append((j0g, valid, [make_getter(l, j0g, {}, vl) for l in range(vec)]))
     out_specs = [(i, n, s, d) for i, (n, s, d) in enumerate(prog.outputs)]
     for L in range(nlevels):
         sweep_reduces = [op for op in reduces if level[op.operands[0]] == L and inner[op.operands[0]]]
@@ -400,75 +439,61 @@ def _gen_reduce_form(prog, desc, vendor, sched, warp) -> Kernel:
         for name in [o.result for o in prog.ops if o.result in needed] + [a for a in argshape if a in needed]:
             get_outer(name)
         inits = [E.const(_REDUCE_INIT[op.attrs["kind"]]) for op in sweep_reduces]
-        ngroups = E.const(K // vec, "index")
-        it = E.fresh("it")
-        accs = [E.fresh("acc") for _ in sweep_reduces]
-        res = E.fresh("red") if sweep_reduces else None
-        iter_args = ""
-        if sweep_reduces:
-            iter_args = " iter_args(" + ", ".join(f"{a} = {i}" for a, i in zip(accs, inits)) + ")"
-            iter_args += " -> (" + ", ".join("f32" for _ in accs) + ")"
-        lhs = f"{res}:{len(accs)} = " if sweep_reduces else ""
-        E.emit(f"{lhs}scf.for {it} = {t_in} to {ngroups} step {nthr}{iter_args} {{")
-        E.indent += 2
-        if vec > 1:
-            vconst = E.const(vec, "index")
-            j0 = E.op(f"arith.muli {it}, {vconst} : index", "j")
+        if reg_groups:
+            # "register" level: the row's groups are unrolled and every loaded / computed full-row value
+            # stays in registers (SSA values) across sweeps, so later sweeps re-read nothing
+            new_accs = list(inits)
+            for g, (j0g, valid, getters) in enumerate(reg_groups):
+                for lane_i in range(vec):
+                    for r_i, op in enumerate(sweep_reduces):
+                        x = getters[lane_i](op.operands[0])
+                        nv = E.bin(_REDUCE_COMBINE[op.attrs["kind"]], new_accs[r_i], x)
+                        new_accs[r_i] = nv if valid is None else E.op(f"arith.select {valid}, {nv}, {new_accs[r_i]} : f32")
+                stores = []
+                for i, name, shape, dt in sweep_outs:
+                    stores.append((i, shape, dt, [_from_f32(E, getters[l](name), dt) for l in range(vec)]))
+                if stores:
+                    if valid is not None:
+                        E.emit(f"scf.if {valid} {{")
+                        E.indent += 2
+                    for i, shape, dt, vals in stores:
+                        _emit_store(E, i, shape, dt, vals, index_list(shape, j0g), vec)
+                    if valid is not None:
+                        E.indent -= 2
+                        E.emit("}")
+            red_vals = new_accs
         else:
-            j0 = it
-        lanes_vals: list[dict] = []
-        vec_loaded: dict[str, str] = {}
-        def make_getter(lane_i):
-            memo: dict[str, str] = {}
-
-            def get_inner(name):
-                if not inner.get(name, False):
-                    return get_outer(name)
-                if name in memo:
-                    return memo[name]
-                if name in argshape:
-                    shape, dt = argshape[name]
-                    if vec > 1:
-                        if name not in vec_loaded:
-                            vt = f"vector<{vec}x{dt}>"
-                            vec_loaded[name] = E.op(
-                                f"vector.load {name}[{', '.join(index_list(shape, j0))}] {{alignment = {vec * _bytes(dt)}}}"
-                                f" : {_memref(shape, dt)}, {vt}")
-                        v = E.op(f"vector.extract {vec_loaded[name]}[{lane_i}] : {dt} from vector<{vec}x{dt}>")
-                        v = _to_f32(E, v, dt)
-                    else:
-                        v = load_scalar(name, j0)
-                else:
-                    v = compute(name, get_inner)
-                memo[name] = v
-                return v
-            return get_inner
-
-        for lane_i in range(vec):
-            lanes_vals.append((make_getter(lane_i), None))
-        new_accs = list(accs)
-        for lane_i in range(vec):
-            get_inner = lanes_vals[lane_i][0]
-            for r_i, op in enumerate(sweep_reduces):
-                x = get_inner(op.operands[0])
-                new_accs[r_i] = E.bin(_REDUCE_COMBINE[op.attrs["kind"]], new_accs[r_i], x)
-        for i, name, shape, dt in sweep_outs:
-            vals = [_from_f32(E, lanes_vals[l][0](name), dt) for l in range(vec)]
-            idx = ", ".join(index_list(shape, j0))
-            if vec > 1:
-                vt = f"vector<{vec}x{dt}>"
-                vv = E.op(f"vector.from_elements {', '.join(vals)} : {vt}")
-                E.emit(f"vector.store {vv}, %out{i}[{idx}] {{alignment = {vec * _bytes(dt)}}} : {_memref(shape, dt)}, {vt}")
-            else:
-                E.emit(f"memref.store {vals[0]}, %out{i}[{idx}] : {_memref(shape, dt)}")
-        if sweep_reduces:
-            E.emit(f"scf.yield {', '.join(new_accs)} : {', '.join('f32' for _ in new_accs)}")
-        E.indent -= 2
-        E.emit("}")
+            ngroups = E.const(K // vec, "index")
+            it = E.fresh("it")
+            accs = [E.fresh("acc") for _ in sweep_reduces]
+            res = E.fresh("red") if sweep_reduces else None
+            iter_args = ""
+            if sweep_reduces:
+                iter_args = " iter_args(" + ", ".join(f"{a} = {i}" for a, i in zip(accs, inits)) + ")"
+                iter_args += " -> (" + ", ".join("f32" for _ in accs) + ")"
+            lhs = f"{res}:{len(accs)} = " if sweep_reduces else ""
+            E.emit(f"{lhs}scf.for {it} = {t_in} to {ngroups} step {nthr}{iter_args} {{")
+            E.indent += 2
+            j0 = E.op(f"arith.muli {it}, {E.const(vec, 'index')} : index", "j") if vec > 1 else it
+            vec_loaded: dict[str, str] = {}
+            getters = [make_getter(lane_i, j0, {}, vec_loaded) for lane_i in range(vec)]
+            new_accs = list(accs)
+            for lane_i in range(vec):
+                for r_i, op in enumerate(sweep_reduces):
+                    x = getters[lane_i](op.operands[0])
+                    new_accs[r_i] = E.bin(_REDUCE_COMBINE[op.attrs["kind"]], new_accs[r_i], x)
+            for i, name, shape, dt in sweep_outs:
+                vals = [_from_f32(E, getters[l](name), dt) for l in range(vec)]
+                _emit_store(E, i, shape, dt, vals, index_list(shape, j0), vec)
+            if sweep_reduces:
+                E.emit(f"scf.yield {', '.join(new_accs)} : {', '.join('f32' for _ in new_accs)}")
+            E.indent -= 2
+            E.emit("}")
+            red_vals = [f"{res}#{r_i}" for r_i in range(len(sweep_reduces))]
         # cross-thread combine
         for r_i, op in enumerate(sweep_reduces):
             comb = _REDUCE_COMBINE[op.attrs["kind"]]
-            v = f"{res}#{r_i}"
+            v = red_vals[r_i]
             if sched in ("row-per-warp", "row-per-block"):
                 v = _warp_reduce(E, v, comb, warp)
             if sched == "row-per-block":
@@ -495,11 +520,22 @@ def _gen_reduce_form(prog, desc, vendor, sched, warp) -> Kernel:
         wg = f" workgroup(%smem : {_wg_memref((max(1, len(reduces)) * nwarps,), 'f32')})"
     attrs = (f"gpu.known_block_size = array<i32: {block[0]}, {block[1]}, {block[2]}>, "
              f"gir.schedule = \"{sched}\", gir.vector_width = {vec} : i64, "
+             f"gir.row_cache = \"{'register' if reg_groups else 'none'}\", "
              f"gir.launch = {{grid = array<i64: {grid[0]}, {grid[1]}, {grid[2]}>, "
              f"block = array<i64: {block[0]}, {block[1]}, {block[2]}>, shared_bytes = {shared_bytes} : i64}}")
     text = (f"  gpu.func @{name}({_signature(prog)}){wg} kernel attributes {{{attrs}}} {{\n"
             + "\n".join(E.lines) + "\n  }\n")
     return Kernel(text, name, grid, block, shared_bytes, sched, vec)
+
+
+def _emit_store(E, i, shape, dt, vals, idx_list, vec):
+    idx = ", ".join(idx_list)
+    if vec > 1:
+        vt = f"vector<{vec}x{dt}>"
+        vv = E.op(f"vector.from_elements {', '.join(vals)} : {vt}")
+        E.emit(f"vector.store {vv}, %out{i}[{idx}] {{alignment = {vec * _bytes(dt)}}} : {_memref(shape, dt)}, {vt}")
+    else:
+        E.emit(f"memref.store {vals[0]}, %out{i}[{idx}] : {_memref(shape, dt)}")
 
 
 def _inner_deps(names, defs, inner):

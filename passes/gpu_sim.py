@@ -270,6 +270,8 @@ def _scalar(name, g, attrs, rtypes):
             return g[0] // g[1]
         if name == "arith.remui":
             return g[0] % g[1]
+        if name == "arith.minui":
+            return np.minimum(g[0], g[1])
         if name == "arith.andi":
             return g[0] & g[1]
         if name == "arith.cmpi":

@@ -1,25 +1,28 @@
 // RUN: gir-opt %s --split-input-file --gir-to-gpu='target=nvidia_sm90' | FileCheck %s
 // RUN: gir-opt %s --split-input-file --gir-to-gpu='target=nvidia_sm90 schedule=block' | FileCheck %s --check-prefix=BLOCK
 
-// Short rows: row-per-warp, 4 warps per block, warp-shuffle reductions in registers, 128-bit loads.
+// Short rows: row-per-warp, 4 warps per block, warp-shuffle reductions, 128-bit loads; the row
+// (2 groups of 4 per lane) is loaded once and stays in registers across the three sweeps.
 // CHECK: module attributes {gpu.container_module}
 // CHECK: gpu.module @softmax_gpu attributes {gir.arch = "sm_90", gir.target = "nvidia_sm90"}
 // CHECK: gpu.func @softmax_kernel(%{{.*}}: memref<64x256xf32>, %{{.*}}: memref<64x256xf32>) kernel
 // CHECK-SAME: gir.launch = {block = array<i64: 128, 1, 1>, grid = array<i64: 16, 1, 1>, shared_bytes = 0 : i64}
-// CHECK-SAME: gir.schedule = "row-per-warp", gir.vector_width = 4
+// CHECK-SAME: gir.row_cache = "register", gir.schedule = "row-per-warp", gir.vector_width = 4
 // CHECK: gpu.thread_id x
 // CHECK: gpu.block_id x
-// CHECK: scf.for
+// CHECK: vector.load %{{.*}} {alignment = 16 : i64} : memref<64x256xf32>, vector<4xf32>
 // CHECK: vector.load %{{.*}} {alignment = 16 : i64} : memref<64x256xf32>, vector<4xf32>
 // CHECK: arith.maximumf
 // CHECK: gpu.shuffle xor %{{.*}}, %{{.*}}, %{{.*}} : f32
+// CHECK-NOT: vector.load
 // CHECK: math.exp
 // CHECK: gpu.shuffle xor
 // CHECK: vector.store %{{.*}} {alignment = 16 : i64} : memref<64x256xf32>, vector<4xf32>
 // CHECK: gpu.return
 
 // BLOCK: gpu.func @softmax_kernel({{.*}}) workgroup(%{{.*}} : memref<16xf32, #gpu.address_space<workgroup>>) kernel
-// BLOCK-SAME: gir.schedule = "row-per-block"
+// BLOCK-SAME: gir.row_cache = "none", gir.schedule = "row-per-block"
+// BLOCK: scf.for
 // BLOCK: gpu.shuffle xor
 // BLOCK: memref.store %{{.*}} : memref<16xf32, #gpu.address_space<workgroup>>
 // BLOCK: gpu.barrier

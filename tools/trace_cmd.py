@@ -3,6 +3,7 @@
     girflow trace softmax --shape 8192x4096
     girflow trace layernorm --shape 64x1000 --print-stages          # the CPU pipeline, pass by pass
     girflow trace rmsnorm --shape 4x128 --pipeline 'gir-dataflow,gir-schedule{target=cpu}'
+    girflow trace softmax --shape 1024x4096 --target nvidia_sm90    # compile and report the kernel
 """
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ def configure(p):
     p.add_argument("--pipeline", default=None, help="run this pipeline and print the result")
     p.add_argument("--print-stages", action="store_true", help="print the IR after each pass of the CPU pipeline")
     p.add_argument("--list", action="store_true", help="list the built-in operators")
+    p.add_argument("--target", default=None,
+                   help="also compile for this target description and print the backend's kernel report")
 
 
 def run(args) -> int:
@@ -36,6 +39,17 @@ def run(args) -> int:
     example = ops.example_args(args.operator, rows, cols, dtype=getattr(torch, args.dtype))
     traced = girflow.trace(fn, *example)
     print(traced.mlir)
+    if args.target:
+        from girflow.dialects import targets
+        from girflow.runtime.compiled import kernel_for
+
+        try:
+            targets.get(args.target)
+        except ValueError as e:
+            raise UserError(str(e))
+        kernel = kernel_for(traced.mlir, traced, args.target)
+        report = kernel.report() if hasattr(kernel, "report") else kernel.kernel_ir
+        print(f"// kernel for target '{args.target}':\n{report}")
     if not (args.pipeline or args.print_stages):
         return 0
     from torch_mlir import ir

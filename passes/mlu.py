@@ -143,6 +143,37 @@ class MluLowering:
                 bufs[op.result + "_inv_k"] = "f32"
         return bufs
 
+    def share_buffers(self, ops, needed, bufs, stores):
+        """value -> NRAM slot (a representative value): values of the unit loop whose live ranges do not
+        overlap share one buffer (same shape class and dtype); invariants keep their own."""
+        slot_of = {v: v for v in bufs}
+        if self.schedule != "fused":
+            return slot_of
+        body = [op for op in ops if not self.invariant(op.result) and op.result in bufs]
+        last = {}
+        for i, op in enumerate(body):
+            for o in op.operands:
+                last[self.real(o)] = i
+        for v in stores:
+            last[self.real(v)] = len(body)
+            last[v] = len(body)
+        free: dict = {}
+        live: list = [v for v in needed if v in bufs and not self.invariant(v)]
+
+        def key(v):
+            return (self.tile_shape(v, -1, -1), bufs[v])
+        for i, op in enumerate(body):
+            for u in list(live):
+                if last.get(u, -1) < i:
+                    live.remove(u)
+                    free.setdefault(key(u), []).append(slot_of[u])
+            v = op.result
+            pool = free.get(key(v))
+            if pool:
+                slot_of[v] = pool.pop()
+            live.append(v)
+        return slot_of
+
     def fit_tile(self, bufs, limit, BC=None, what="rows"):
         """Largest T (<= limit) whose buffers fit NRAM; a compile error naming the buffers otherwise."""
         def total(T):
@@ -237,6 +268,11 @@ class MluLowering:
         if self.schedule == "naive":
             stores = [ops[0].result]
         bufs = self.stage_buffers(ops, needed)
+        slot_of = self.share_buffers(ops, needed, bufs, stores)
+        slots = {}
+        for v, dt in bufs.items():
+            slots.setdefault(slot_of[v], dt)
+        bufs_all, bufs = bufs, slots
         if p.form == "row":
             R, C = p.view
             rpt = -(-R // self.ntasks)
@@ -256,6 +292,8 @@ class MluLowering:
             shape = self.tile_shape_any(v, T, BC)
             nb[v] = (X.op(f'"mlu.alloc"() {{space = "NRAM", name = "{v[1:]}"}} : () -> {_mt(shape, dt)}', "n"),
                      shape, dt)
+        for v in bufs_all:
+            nb[v] = nb[slot_of[v]]
         c0, c1 = X.idx(0), X.idx(1)
         inv_rows, inv_cols = X.idx(extents_inv[0]), X.idx(extents_inv[1])
         # invariant inputs: once per task (fused: through the cluster's SRAM)

@@ -199,7 +199,7 @@ class TracedProgram:
 
 
 def _full_shape(order: list[Node]) -> tuple:
-    shapes = [n.shape for n in order if n.op == "input"]
+    shapes = [n.shape for n in order if n.op in ("input", "const")]
     full = ()
     for s in shapes:
         full = _broadcast_shape(full, s)
@@ -282,7 +282,8 @@ def trace_program(fn, *examples, name: str | None = None) -> TracedProgram:
     for r in results:
         if not isinstance(r, Array):
             raise TraceError("the traced function must return traced arrays")
-    order = _nodes_in_order([r.node for r in results])
+    # every input belongs to the iteration space, also one the results do not read
+    order = _nodes_in_order([i.node for i in inputs] + [r.node for r in results])
     form, full, view = _canonical_view(order)
     name = name or getattr(fn, "__name__", "kernel").replace("<lambda>", "kernel")
     et = DTYPES[dtype]

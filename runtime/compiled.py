@@ -7,6 +7,7 @@ import hashlib
 import threading
 
 import numpy as np
+from torch_mlir import ir
 
 from girflow.dialects import targets
 from girflow.frontends.array_api import DTYPES, trace_program
@@ -71,7 +72,11 @@ def kernel_for(mlir: str, traced, target: str, options: str = ""):
     with _LOCK:
         if key not in _KERNELS:
             build = get_backend(desc["kind"])
-            _KERNELS[key] = build(mlir, traced, desc, options) if options else build(mlir, traced, desc)
+            try:
+                _KERNELS[key] = build(mlir, traced, desc, options) if options else build(mlir, traced, desc)
+            except ir.MLIRError as e:
+                notes = "; ".join(d.message for d in e.error_diagnostics) or str(e)
+                raise ValueError(f"cannot compile '{traced.name}' for target '{target}': {notes}") from None
         return _KERNELS[key]
 
 

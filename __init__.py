@@ -4,6 +4,7 @@ Public entry points:
   girflow.trace(fn, *shapes_or_arrays)  -> GIR text of a traced array program
   girflow.compile(fn, target="cpu")     -> a callable on NumPy arrays / torch CPU tensors
   girflow.Mirror(db_or_csv_folder)      -> natural-language questions to SQL (lazy import)
+  girflow.fiited                        -> FIITED embedding bags and DLRM training (lazy import)
 """
 
 __version__ = "0.1.0"
@@ -16,6 +17,10 @@ def __getattr__(name):
 
         return getattr(array_api, name) if name != "ops" else __import__(
             "girflow.frontends.ops", fromlist=["ops"])
+    if name == "fiited":   # girflow.fiited: FIITED embedding modules and training
+        import importlib
+
+        return importlib.import_module("girflow.frontends.fiited")
     if name == "Mirror":
         from .frontends.mirror import Mirror
 

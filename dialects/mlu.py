@@ -17,6 +17,8 @@ A kernel is a `func.func` whose memref arguments live in GDRAM; it runs once per
   mlu.cmp {predicate}, mlu.select, mlu.fill {value} (__bang_write_value), mlu.convert (f16/bf16 <->
   f32), mlu.move (broadcasting copy), mlu.transpose (__bang_transpose)
   mlu.sync_cluster (__sync_cluster), mlu.sync (__sync: this core's DMA and compute queues)
+  mlu.launch_boundary: the end of one kernel launch in a sequence of launches (op-by-op execution):
+  every task finishes, and the on-chip buffers allocated since the previous boundary are released
 Structure (loops over tiles) uses upstream scf/arith ops. Execution: girflow.runtime.mlu (emulator).
 """
 from __future__ import annotations
@@ -123,7 +125,7 @@ def _irdl_source() -> str:
     irdl.operands(dst: %a, src: %b, rows: %i, cols: %i)
     irdl.results()
   }}""")
-    for name in ["sync_cluster", "sync"]:
+    for name in ["sync_cluster", "sync", "launch_boundary"]:
         ops.append(f"""  irdl.operation @{name} {{
     irdl.operands()
     irdl.results()

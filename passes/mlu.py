@@ -364,6 +364,8 @@ class MluLowering:
         X.ind -= 2
         X.emit("}")
         X.emit('"mlu.sync"() : () -> ()')
+        if self.schedule == "naive" and not last:
+            X.emit('"mlu.launch_boundary"() : () -> ()')
 
     def _gdram_geometry_inv(self, X, v):
         s, _ = self.shapes[v]
@@ -441,46 +443,55 @@ class MluLowering:
             raise PassError(f"gir.{k} has no MLU lowering", self.func)
 
     def _transpose(self):
+        """Tiles of T rows x NC columns: GDRAM->NRAM (strided), mlu.transpose, NRAM->GDRAM (strided)."""
         p = self.prog
         (src, (M, N), dt), = p.args
         odt = p.outputs[0][2]
         X = _Text()
         self.ntasks = _pad(min(self.total_cores, M), self.cores_per_cluster)
         rpt = -(-M // self.ntasks)
-        Np = _pad(N, self.pad_elems)
-        per_row = _pad(N, self.pad_elems) * 4 * 2
-        T = max(1, min(rpt, self.nram_cap // max(per_row, 1), 256))
-        T = min(T, rpt)
-        if buffer_bytes((1, Np), "f32") * 2 > self.nram_cap:
-            raise MluCapacityError(f"NRAM overflow on target '{self.desc['name']}': transpose row buffer "
-                                   f"1x{Np} f32 = {buffer_bytes((1, Np), 'f32')} bytes (x2) exceeds NRAM capacity "
-                                   f"{self.nram_cap} bytes", self.func)
+        T = max(1, min(rpt, self.pad_elems))
         Tp = _pad(T, self.pad_elems)
-        self.tiles = [T]
+
+        def cost(nc):
+            return buffer_bytes((T, _pad(nc, self.pad_elems)), dt) + buffer_bytes((nc, Tp), dt)
+        NC = min(_pad(N, self.pad_elems), 4096)
+        while NC > self.pad_elems and cost(NC) > self.nram_cap:
+            NC -= self.pad_elems
+        if cost(NC) > self.nram_cap:
+            raise MluCapacityError(f"NRAM overflow on target '{self.desc['name']}': transpose tiles need "
+                                   f"{cost(NC)} bytes, capacity {self.nram_cap} bytes", self.func)
+        NCp = _pad(NC, self.pad_elems)
+        self.tiles = [T, NC]
         task = X.op('"mlu.task_id"() : () -> index', "task")
-        ib = X.op(f'"mlu.alloc"() {{space = "NRAM", name = "in_tile"}} : () -> {_mt((T, Np), dt)}', "n")
-        ob = X.op(f'"mlu.alloc"() {{space = "NRAM", name = "out_tile"}} : () -> {_mt((Np, Tp), dt)}', "n")
+        ib = X.op(f'"mlu.alloc"() {{space = "NRAM", name = "in_tile"}} : () -> {_mt((T, NCp), dt)}', "n")
+        ob = X.op(f'"mlu.alloc"() {{space = "NRAM", name = "out_tile"}} : () -> {_mt((NC, Tp), dt)}', "n")
         c0 = X.idx(0)
         start = X.op(f"arith.muli {task}, {X.idx(rpt)} : index")
         end = X.op(f"arith.minui {X.op(f'arith.addi {start}, {X.idx(rpt)} : index')}, {X.idx(M)} : index")
-        Tc = X.idx(T)
+        Tc, NCc, cN, cM = X.idx(T), X.idx(NC), X.idx(N), X.idx(M)
         X.emit(f"scf.for %r0 = {start} to {end} step {Tc} {{")
         X.ind += 2
         n = X.op(f"arith.minui {Tc}, {X.op(f'arith.subi {end}, %r0 : index')} : index", "rows")
-        off = X.op(f"arith.muli %r0, {X.idx(N)} : index")
-        cN, cM = X.idx(N), X.idx(M)
-        X.emit(f'"mlu.memcpy"({ib}, {src}, {c0}, {off}, {n}, {cN}, {X.idx(Np)}, {cN}) {{direction = "GDRAM2NRAM"}} '
-               f': ({_mt((T, Np), dt)}, {_mt((M, N), dt)}, {", ".join(["index"] * 6)}) -> ()')
-        X.emit(f'"mlu.transpose"({ob}, {ib}, {n}, {cN}) : ({_mt((Np, Tp), dt)}, {_mt((T, Np), dt)}, index, index) -> ()')
-        X.emit(f'"mlu.memcpy"(%out0, {ob}, %r0, {c0}, {cN}, {n}, {cM}, {X.idx(Tp)}) {{direction = "NRAM2GDRAM"}} '
-               f': ({_mt((N, M), odt)}, {_mt((Np, Tp), dt)}, {", ".join(["index"] * 6)}) -> ()')
+        X.emit(f"scf.for %q0 = {c0} to {cN} step {NCc} {{")
+        X.ind += 2
+        nc = X.op(f"arith.minui {NCc}, {X.op(f'arith.subi {cN}, %q0 : index')} : index", "cols")
+        soff = X.op(f"arith.addi {X.op(f'arith.muli %r0, {cN} : index')}, %q0 : index")
+        X.emit(f'"mlu.memcpy"({ib}, {src}, {c0}, {soff}, {n}, {nc}, {X.idx(NCp)}, {cN}) {{direction = "GDRAM2NRAM"}} '
+               f': ({_mt((T, NCp), dt)}, {_mt((M, N), dt)}, {", ".join(["index"] * 6)}) -> ()')
+        X.emit(f'"mlu.transpose"({ob}, {ib}, {n}, {nc}) : ({_mt((NC, Tp), dt)}, {_mt((T, NCp), dt)}, index, index) -> ()')
+        doff = X.op(f"arith.addi {X.op(f'arith.muli %q0, {cM} : index')}, %r0 : index")
+        X.emit(f'"mlu.memcpy"(%out0, {ob}, {doff}, {c0}, {nc}, {n}, {cM}, {X.idx(Tp)}) {{direction = "NRAM2GDRAM"}} '
+               f': ({_mt((N, M), odt)}, {_mt((NC, Tp), dt)}, {", ".join(["index"] * 6)}) -> ()')
+        X.ind -= 2
+        X.emit("}")
         X.ind -= 2
         X.emit("}")
         X.emit("return")
         attrs = (f'mlu.target = "{self.desc["name"]}", mlu.schedule = "{self.schedule}", '
                  f'mlu.launch = {{clusters = {self.ntasks // self.cores_per_cluster} : i64, '
                  f'cores_per_cluster = {self.cores_per_cluster} : i64, tasks = {self.ntasks} : i64}}, '
-                 f'mlu.tile = array<i64: {T}>')
+                 f'mlu.tile = array<i64: {T}, {NC}>')
         return (f"func.func @{p.name}_mlu({src}: {_mt((M, N), dt)}, %out0: {_mt((N, M), odt)}) attributes {{{attrs}}} {{\n"
                 + "\n".join(X.lines) + "\n}\n")
 
@@ -528,7 +539,12 @@ def check_function(func, desc):
     """Capacity and alignment checks of an MLU-form function (raises PassError naming the buffer)."""
     lv = desc["memory_levels"]
     used = {"NRAM": 0, "WRAM": 0, "SRAM": 0}
-    for op in collect_ops(func, "mlu.alloc"):
+    for op in collect_ops(func, "mlu."):
+        if op.name == "mlu.launch_boundary":
+            used = {k: 0 for k in used}
+            continue
+        if op.name != "mlu.alloc":
+            continue
         space = str_attr(op, "space")
         if space == "GDRAM":
             continue

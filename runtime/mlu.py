@@ -212,6 +212,10 @@ class _Emulator:
                 yield "sync"
             elif name == "mlu.sync":
                 self.stats.instructions["sync"] += 1
+            elif name == "mlu.launch_boundary":
+                core["used"].clear()
+                core["sram"].clear()
+                yield "launch"
             elif name in ("mlu.task_id", "mlu.task_dim", "mlu.cluster_id", "mlu.core_id"):
                 env[res[0]] = {"mlu.task_id": core["task"], "mlu.task_dim": core["ntasks"],
                                "mlu.cluster_id": core["cluster"], "mlu.core_id": core["core"]}[name]

@@ -96,3 +96,18 @@ def test_benchmark_reports_fused_vs_naive(capsys):
     assert row["fused"]["GDRAM"] == 2 * 64 * 512 * 4      # read x once, write y once
     assert row["naive"]["GDRAM"] > 3 * row["fused"]["GDRAM"]
     assert "GDRAM saved" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("shape", [(70, 37), (3, 5000), (130, 2100)])
+def test_transpose_tiles_rows_and_columns(shape):
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    tr = girflow.trace(lambda x: x.T, shape)
+    f = mlu.build(tr.mlir, tr, DESC)
+    np.testing.assert_array_equal(f(x), x.T)
+    assert f.stats.bytes_moved("GDRAM") == 2 * x.nbytes
+
+
+def test_naive_stages_are_separate_launches():
+    tr = girflow.trace(softmax, (256, 4096))   # naive stages each fit NRAM only if released between launches
+    f = mlu.build(tr.mlir, tr, DESC, "naive")
+    assert f.mlu.count('"mlu.launch_boundary"') >= 3

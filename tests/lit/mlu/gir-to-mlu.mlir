@@ -30,6 +30,7 @@
 // NAIVE: "mlu.alloc"() {name = "0_scratch", space = "GDRAM"} : () -> memref<64x300xf32>
 // NAIVE-NOT: SRAM
 // NAIVE: "mlu.memcpy"({{.*}}) {direction = "NRAM2GDRAM"}
+// NAIVE: "mlu.launch_boundary"()
 // NAIVE: "mlu.memcpy"({{.*}}) {direction = "GDRAM2NRAM"}
 func.func @rmsnorm(%x: tensor<64x300xf32>, %w: tensor<1x300xf32>) -> tensor<64x300xf32> attributes {gir.form = "row"} {
   %x2 = "gir.mul"(%x, %x) : (tensor<64x300xf32>, tensor<64x300xf32>) -> tensor<64x300xf32>

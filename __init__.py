@@ -7,7 +7,37 @@ Public entry points:
   girflow.fiited                        -> FIITED embedding bags and DLRM training (lazy import)
 """
 
+import importlib
+import importlib.abc
+import importlib.util
+import sys
+
 __version__ = "0.1.0"
+
+# Public short names for modules that live deeper in the layout; imported only when used.
+_ALIASES = {"girflow.fiited": "girflow.frontends.fiited"}
+
+
+class _AliasLoader(importlib.abc.Loader):
+    def __init__(self, target: str):
+        self.target = target
+
+    def create_module(self, spec):
+        return importlib.import_module(self.target)
+
+    def exec_module(self, module):
+        pass
+
+
+class _AliasFinder(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name in _ALIASES:
+            return importlib.util.spec_from_loader(name, _AliasLoader(_ALIASES[name]))
+        return None
+
+
+if not any(isinstance(f, _AliasFinder) for f in sys.meta_path):
+    sys.meta_path.insert(0, _AliasFinder())
 
 
 def __getattr__(name):
@@ -18,9 +48,7 @@ def __getattr__(name):
         return getattr(array_api, name) if name != "ops" else __import__(
             "girflow.frontends.ops", fromlist=["ops"])
     if name == "fiited":   # girflow.fiited: FIITED embedding modules and training
-        import importlib
-
-        return importlib.import_module("girflow.frontends.fiited")
+        return importlib.import_module("girflow.fiited")
     if name == "Mirror":
         from .frontends.mirror import Mirror
 

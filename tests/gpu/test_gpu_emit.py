@@ -99,6 +99,7 @@ def _gpu_reason():
     return gpu_available()
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not _gpu_reason()[0], reason=f"needs a CUDA GPU: {_gpu_reason()[1]}")
 @pytest.mark.parametrize("op", [o[0] for o in OPS])
 def test_cuda_matches_torch(op):

@@ -22,7 +22,6 @@ from torch_mlir import ir, passmanager
 
 from girflow.dialects import targets
 from girflow.passes import gpu_codegen, gpu_llvm
-from girflow.passes.dataflow import gir_functions
 from girflow.passes.ir_utils import collect_ops, str_attr
 from girflow.passes.registry import PassError, gir_pass
 
@@ -43,7 +42,7 @@ def lower_to_gpu(module: ir.Operation, desc: dict, schedule: str = "auto") -> li
         raise PassError(f"target '{desc['name']}' is not a GPU target (kind '{vendor}')")
     kernels = []
     shared_cap = targets.capacity(desc, "shared")
-    for func in gir_functions(module):
+    for func in gpu_codegen.gir_funcs(module):
         prog = gpu_codegen.extract(func)
         text, k = gpu_codegen.gpu_module_text(prog, desc, vendor, schedule)
         if shared_cap is not None and k.shared_bytes > shared_cap:

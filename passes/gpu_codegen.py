@@ -58,6 +58,18 @@ class GProgram:
     outputs: list     # (value name, shape, dtype)
 
 
+def gir_funcs(module) -> list:
+    """Tensor-level GIR functions: those with GIR ops, or a `gir.form` (an identity has no ops)."""
+    from girflow.passes.dataflow import gir_functions
+    from girflow.passes.ir_utils import collect_ops
+
+    found = gir_functions(module)
+    for f in collect_ops(module, "func.func"):
+        if "gir.form" in f.attributes and f not in found:
+            found.append(f)
+    return found
+
+
 def _dtype(t) -> str:
     s = str(t)
     return s.rsplit("x", 1)[-1].rstrip(">") if "tensor" in s else s

@@ -21,8 +21,7 @@ import math
 from torch_mlir import ir
 
 from girflow.dialects import targets
-from girflow.passes.dataflow import gir_functions
-from girflow.passes.gpu_codegen import extract, levels
+from girflow.passes.gpu_codegen import extract, gir_funcs, levels
 from girflow.passes.ir_utils import collect_ops, shape_of, str_attr
 from girflow.passes.registry import PassError, gir_pass
 
@@ -225,13 +224,25 @@ class MluLowering:
         else:
             stages = [list(p.ops)]
         self.ntasks = self._ntasks()
+        self.tiles = []
         for k, ops in enumerate(stages):
-            self._stage(X, task, ops, k, last=(k == len(stages) - 1))
+            if ops:
+                self._stage(X, task, ops, k, last=(k == len(stages) - 1))
+        # outputs that are inputs: one GDRAM->GDRAM copy by task 0
+        arg_names = {n for n, _, _ in p.args}
+        for i, (n, s, d) in enumerate(p.outputs):
+            if self.real(n) in arg_names and tuple(self.shapes[self.real(n)][0]) == tuple(s):
+                c0, size = X.idx(0), X.idx(math.prod(s))
+                first = X.op(f"arith.cmpi eq, {task}, {c0} : index")
+                X.emit(f"scf.if {first} {{")
+                X.emit(f'  "mlu.memcpy"(%out{i}, {self.real(n)}, {c0}, {c0}, {X.idx(1)}, {size}, {size}, {size}) '
+                       f'{{direction = "GDRAM2GDRAM"}} : ({_mt(s, d)}, {_mt(s, d)}, {", ".join(["index"] * 6)}) -> ()')
+                X.emit("}")
         X.emit("return")
         attrs = (f'mlu.target = "{self.desc["name"]}", mlu.schedule = "{self.schedule}", '
                  f'mlu.launch = {{clusters = {-(-self.ntasks // self.cores_per_cluster)} : i64, '
                  f'cores_per_cluster = {self.cores_per_cluster} : i64, tasks = {self.ntasks} : i64}}, '
-                 f'mlu.tile = array<i64: {", ".join(map(str, self.tiles))}>')
+                 f'mlu.tile = array<i64: {", ".join(map(str, self.tiles or [1]))}>')
         return (f"func.func @{p.name}_mlu({', '.join(args + outs)}) attributes {{{attrs}}} {{\n"
                 + "\n".join(X.lines) + "\n}\n")
 
@@ -284,7 +295,7 @@ class MluLowering:
             BC = self._bc()
             T, nbytes = self.fit_tile(bufs, 1, BC)
             extents_inv = (K, 1)
-        self.tiles = getattr(self, "tiles", []) + [T]
+        self.tiles.append(T)
         X.emit(f"// stage {k}: {', '.join(op.kind for op in ops)}; tile {T} x "
                f"{'x'.join(map(str, self.tile_shape(ops[-1].result, T, BC)))}, {nbytes} bytes NRAM per core")
         nb = {}
@@ -512,7 +523,7 @@ def resolve(name):
 
 def lower_module(module, desc, schedule="fused"):
     out = []
-    for func in gir_functions(module):
+    for func in gir_funcs(module):
         text = lower_function(func, desc, schedule)
         try:
             parsed = ir.Module.parse(text, context=module.context)

@@ -33,7 +33,7 @@ from girflow.passes.registry import PassError
 
 ROW_PER_WARP_MAX_COLS = 1024
 WARPS_PER_BLOCK = 4
-BLOCK_THREADS = 256
+_BLOCK_THREADS = 256
 COLUMN_BLOCK = 256
 REGISTER_ROW_ELEMENTS = 32   # row-per-warp rows of up to 32 x warp elements stay in registers across sweeps
 
@@ -295,8 +295,10 @@ def _gen_reduce_form(prog, desc, vendor, sched, warp) -> Kernel:
     else:
         A, K, B = prog.view
         outer_count = A * B
-    vec = 4 if row_form and C % 4 == 0 and C >= 4 else 1
-    threads_per_outer = {"row-per-warp": warp, "row-per-block": BLOCK_THREADS, "column-per-thread": 1}[sched]
+    # widest global access of the target (128-bit: 4 x f32) when rows split into whole vectors
+    width = max(1, int(desc.get("vector_bits", 128)) // 32)
+    vec = width if row_form and C % width == 0 and C >= width else 1
+    BLOCK_THREADS = min(_BLOCK_THREADS, int(desc["units"].get("max_threads_per_block", _BLOCK_THREADS)))
     nwarps = BLOCK_THREADS // warp
     if sched == "row-per-warp":
         block = (warp * WARPS_PER_BLOCK, 1, 1)

@@ -1,0 +1,109 @@
+"""PyTorch modules whose forward/backward run on the FIITED runtime through an autograd Function.
+
+The optimiser is fused into backward (as TorchRec's fused sparse optimisers): the runtime applies
+SGD/Adagrad to exactly the rows touched and updates their importance, so no dense gradient of the
+table ever exists in PyTorch. A zero-size anchor parameter makes autograd call backward.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from girflow.runtime.fiited import Table
+
+
+class _PooledLookup(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, anchor, table: Table, ids: torch.Tensor, offsets: torch.Tensor, mode: str):
+        out = torch.from_numpy(table.lookup(ids.numpy(), offsets.numpy(), mode))
+        ctx.table, ctx.ids, ctx.offsets, ctx.mode = table, ids, offsets, mode
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad = grad.detach().contiguous().to(torch.float32)
+        ctx.table.apply_gradients(ctx.ids.numpy(), ctx.offsets.numpy(), grad.numpy(), ctx.mode)
+        return None, None, None, None, None
+
+
+def _flatten_bags(input: torch.Tensor, offsets: torch.Tensor | None):
+    """nn.EmbeddingBag's input conventions: 2-D input = fixed-size bags, or 1-D input + offsets."""
+    if input.dtype not in (torch.int64, torch.int32):
+        raise TypeError(f"embedding ids must be an integer tensor, got {input.dtype}")
+    if input.dim() == 2:
+        if offsets is not None:
+            raise ValueError("offsets must be None when input is 2-D")
+        b, n = input.shape
+        return input.reshape(-1).to(torch.int64).contiguous(), torch.arange(0, b * n, n, dtype=torch.int64)
+    if input.dim() != 1 or offsets is None:
+        raise ValueError("input must be 2-D, or 1-D with offsets")
+    return input.to(torch.int64).contiguous(), offsets.to(torch.int64).contiguous()
+
+
+class FiitedEmbeddingBag(nn.Module):
+    """Drop-in for `nn.EmbeddingBag(num_embeddings, embedding_dim, mode)` with per-row dimensions.
+
+    Rows shorter than `embedding_dim` read as zeros beyond their length. Training updates happen
+    inside backward with the runtime's optimiser (`optimizer`, `lr`).
+    """
+
+    def __init__(self, num_embeddings: int, embedding_dim: int, mode: str = "sum", chunk_size: int = 8,
+                 optimizer: str = "adagrad", lr: float = 0.01, init_dim: int | None = None, seed: int = 0,
+                 _weight: np.ndarray | None = None):
+        super().__init__()
+        if mode not in ("sum", "mean"):
+            raise ValueError(f"mode must be 'sum' or 'mean', got {mode!r}")
+        self.num_embeddings, self.embedding_dim, self.mode = num_embeddings, embedding_dim, mode
+        self.table = Table(num_embeddings, embedding_dim, chunk_size, init_dim, optimizer, lr, seed=seed)
+        if _weight is not None:
+            self.table.set_rows(np.arange(num_embeddings, dtype=np.int64), np.asarray(_weight, np.float32))
+        self._anchor = nn.Parameter(torch.zeros(0), requires_grad=True)
+
+    def forward(self, input: torch.Tensor, offsets: torch.Tensor | None = None) -> torch.Tensor:
+        ids, offsets = _flatten_bags(input, offsets)
+        return _PooledLookup.apply(self._anchor, self.table, ids, offsets, self.mode)
+
+    @property
+    def weight(self) -> torch.Tensor:
+        """A dense copy (zeros beyond each row's dimension), for inspection and export."""
+        return torch.from_numpy(self.table.get_rows())
+
+    def value_bytes(self) -> int:
+        return self.table.counters()["value_bytes"]
+
+    def extra_repr(self) -> str:
+        return f"{self.num_embeddings}, {self.embedding_dim}, mode={self.mode!r}, chunk_size={self.table.chunk_size}"
+
+
+class FiitedEmbeddingBagCollection(nn.Module):
+    """A list of FIITED tables looked up together: forward(sparse[B, T]) -> [B, T, D] (one id per
+    feature, Criteo-style), or forward(list of (ids, offsets)) -> list of [B, D]."""
+
+    def __init__(self, num_embeddings: list[int], embedding_dim: int, **kwargs):
+        super().__init__()
+        self.bags = nn.ModuleList(FiitedEmbeddingBag(n, embedding_dim, seed=i, **kwargs)
+                                  for i, n in enumerate(num_embeddings))
+        self.embedding_dim = embedding_dim
+
+    @property
+    def tables(self) -> list[Table]:
+        return [b.table for b in self.bags]
+
+    def forward(self, sparse):
+        if isinstance(sparse, torch.Tensor):
+            return torch.stack([bag(sparse[:, t:t + 1]) for t, bag in enumerate(self.bags)], dim=1)
+        return [bag(ids, offsets) for bag, (ids, offsets) in zip(self.bags, sparse)]
+
+    def value_bytes(self) -> int:
+        return sum(b.value_bytes() for b in self.bags)
+
+    def full_value_bytes(self) -> int:
+        return sum(b.num_embeddings * self.embedding_dim * 4 for b in self.bags)
+
+    def counters(self) -> dict:
+        total: dict[str, int] = {}
+        for b in self.bags:
+            for k, v in b.table.counters().items():
+                total[k] = total.get(k, 0) + v
+        return total

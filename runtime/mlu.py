@@ -546,3 +546,31 @@ def benchmark_mlu(ops, target: str = "mlu370", print_table: bool = True, seed: i
                   f"NRAM {na['NRAM']:>10d} B | GDRAM saved {1 - fu['GDRAM'] / max(na['GDRAM'], 1):.0%}, "
                   f"speed-up {na['time_us'] / max(fu['time_us'], 1e-9):.2f}x")
     return rows
+
+
+def _standard_ops(rows=1024, cols=4096):
+    def softmax(x):
+        e = (x - x.max(axis=-1, keepdims=True)).exp()
+        return e / e.sum(axis=-1, keepdims=True)
+
+    def layernorm(x, w, b):
+        d = x - x.mean(axis=-1, keepdims=True)
+        return d * ((d * d).mean(axis=-1, keepdims=True) + 1e-5).rsqrt() * w + b
+
+    def rmsnorm(x, w):
+        return x * ((x * x).mean(axis=-1, keepdims=True) + 1e-6).rsqrt() * w
+
+    def gelu(x):
+        return 0.5 * x * (1.0 + (x * 0.7071067811865476).erf())
+
+    return [("softmax", softmax, [(rows, cols)]), ("layernorm", layernorm, [(rows, cols), (cols,), (cols,)]),
+            ("rmsnorm", rmsnorm, [(rows, cols), (cols,)]), ("gelu", gelu, [(rows, cols)]),
+            ("colsum", lambda x: x.sum(axis=0, keepdims=True), [(rows, cols)]),
+            ("transpose", lambda x: x.T, [(rows, cols)])]
+
+
+if __name__ == "__main__":  # python -m girflow.runtime.mlu [ROWS COLS]
+    import sys
+
+    r, c = (int(v) for v in sys.argv[1:3]) if len(sys.argv) >= 3 else (1024, 4096)
+    benchmark_mlu(_standard_ops(r, c))

@@ -68,7 +68,7 @@ class CudaModule:
         from cuda.bindings import driver
 
         params = (tuple(pointers), tuple(ctypes.c_void_p for _ in pointers))
-        _check(driver.cuLaunchKernel(self.function, *grid, *block, shared_bytes, stream, params, 0))
+        _check(driver.cuLaunchKernel(self.function, *grid, *block, shared_bytes, driver.CUstream(stream), params, 0))
 
 
 class NvidiaFunction:
@@ -239,3 +239,21 @@ def benchmark_gpu(ops, target: str = "nvidia", repeats: int = 50, warmup: int = 
                   f"{row['schedule']}, {row['registers']} regs)  eager {row['eager_ms']:.3f} ms  "
                   f"torch.compile {row.get('compile_ms', float('nan')):.3f} ms  copy {row['copy_ms']:.3f} ms")
     return rows
+
+
+if __name__ == "__main__":  # python -m girflow.runtime.nvidia [ARCH]: ptxas report per kernel; benchmark on a GPU
+    import sys
+
+    import girflow
+    from girflow.dialects import targets
+    from girflow.runtime.mlu import _standard_ops
+
+    desc = targets.get({"sm_80": "nvidia_sm80", "sm_90": "nvidia_sm90"}.get(sys.argv[1] if len(sys.argv) > 1 else "sm_90"))
+    ops = _standard_ops(4096, 1024)
+    for name, fn, shapes in ops:
+        tr = girflow.trace(fn, *shapes)
+        print(f"{name:10s} {build(tr.mlir, tr, desc).report()}")
+    if gpu_available()[0]:
+        benchmark_gpu(ops, target=desc["name"])
+    else:
+        print(f"(no GPU benchmark: {gpu_available()[1]})")

@@ -580,3 +580,36 @@ def mlu_check_capacity(module, options):
     for func in collect_ops(module, "func.func"):
         name = options.get("target") or str_attr(func, "mlu.target", "mlu370")
         check_function(func, resolve(name))
+
+
+@gir_pass("mlu-estimate", "run each MLU-form function on the emulator (random inputs) and attach its modelled "
+          "time, bytes per memory level and instructions per unit as `mlu.model`",
+          options={"seed": "random seed for the inputs (default 0)"})
+def mlu_estimate(module, options):
+    import numpy as np
+
+    from girflow.runtime.mlu import MluError, emulate
+
+    rng = np.random.default_rng(int(options.get("seed", "0")))
+    for func in collect_ops(module, "func.func"):
+        if "mlu.launch" not in func.attributes:
+            continue
+        name = str_attr(func, "mlu.target", "mlu370")
+        desc = resolve(name)
+        body = func.regions[0].blocks[0]
+        outs = sum(1 for a in body.arguments if a.get_name().startswith("%out"))
+        ins = [rng.uniform(0.5, 1.5, shape_of(a)).astype(np.float32) for a in list(body.arguments)[:len(body.arguments) - outs]]
+        text = "module {\n" + str(func) + "\n}"
+        try:
+            _, st = emulate(text, ins, desc)
+        except MluError as e:
+            raise PassError(f"emulation failed: {e}", func)
+        i64 = ir.IntegerType.get_signless(64, module.context)
+        with module.context:
+            fields = {"time_ns": ir.IntegerAttr.get(i64, int(round(st.model["time_us"] * 1000))),
+                      "bound": ir.StringAttr.get(st.model["bound"])}
+            for lvl in ("GDRAM", "SRAM", "NRAM"):
+                fields[f"{lvl}_bytes"] = ir.IntegerAttr.get(i64, st.bytes_moved(lvl))
+            for unit, n in sorted(st.instructions.items()):
+                fields[f"{unit}_instructions"] = ir.IntegerAttr.get(i64, n)
+            func.attributes["mlu.model"] = ir.DictAttr.get(fields)

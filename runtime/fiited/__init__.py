@@ -187,3 +187,12 @@ def resident_bytes() -> int:
     """The process's resident set size from /proc/self/statm."""
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def take_status() -> None:
+    """Raise the first error recorded by MLIR-lowered runtime calls since the last check, and clear it."""
+    L = lib()
+    L.fiited_take_status.restype, L.fiited_take_status.argtypes = ctypes.c_int32, [ctypes.c_char_p, ctypes.c_int64]
+    buf = ctypes.create_string_buffer(512)
+    if L.fiited_take_status(buf, 512):
+        raise FiitedError(buf.value.decode())

@@ -106,3 +106,21 @@ void fiited_pool_compact(fiited_table *t) {
     qsort(p->free_stack, (size_t)n, sizeof(int64_t), cmp_desc);
     p->nfree = n;
 }
+
+/* Sticky status for code that cannot inspect return codes (MLIR-lowered calls record theirs here;
+ * the caller reads and clears it after the program ran). */
+static int sticky_status;
+static char sticky_message[512];
+void fiited_record_status(int32_t rc) {
+    if (rc != 0 && sticky_status == 0) {
+        sticky_status = rc;
+        snprintf(sticky_message, sizeof sticky_message, "%s", last_error);
+    }
+}
+int32_t fiited_take_status(char *message, int64_t capacity) {
+    int rc = sticky_status;
+    if (message && capacity > 0) snprintf(message, (size_t)capacity, "%s", rc ? sticky_message : "");
+    sticky_status = 0;
+    sticky_message[0] = 0;
+    return rc;
+}

@@ -418,8 +418,9 @@ def _active(fn, x):
     raise MluError(f"unknown active function '{fn}'")
 
 
-def lower_text(module_text: str, desc: dict, schedule: str = "fused") -> str:
-    """The MLU-form module text of a tensor-level GIR module (runs gir-to-mlu)."""
+def lower_text(module_text: str, desc: dict, schedule: str = "fused", usage: dict | None = None) -> str:
+    """The MLU-form module text of a tensor-level GIR module (runs gir-to-mlu and the capacity check;
+    `usage`, if given, receives the on-chip bytes per level)."""
     from torch_mlir import ir
 
     from girflow.dialects import make_context
@@ -430,7 +431,9 @@ def lower_text(module_text: str, desc: dict, schedule: str = "fused") -> str:
         module = ir.Module.parse(module_text)
         mlu_passes.lower_module(module.operation, desc, schedule)
         for func in module.body.operations:
-            mlu_passes.check_function(func.operation, desc)
+            used = mlu_passes.check_function(func.operation, desc)
+            if usage is not None:
+                usage.update(used)
         return str(module)
 
 
@@ -470,7 +473,8 @@ def emulate(mlu_text: str, inputs, desc: dict, output_specs=None):
 class MluFunction:
     def __init__(self, module_text, traced, desc, schedule="fused"):
         self.traced, self.desc, self.schedule = traced, desc, schedule
-        self.mlu = lower_text(module_text, desc, schedule)
+        self.usage = {}
+        self.mlu = lower_text(module_text, desc, schedule, self.usage)
         self.stats = None
 
     def __call__(self, *arrays):
@@ -492,8 +496,15 @@ class MluFunction:
         return outs[0] if len(outs) == 1 else tuple(outs)
 
     def report(self) -> str:
-        return f"mlu [{self.desc['name']}] schedule={self.schedule}: " + (
-            self.stats.summary() if self.stats else "not run yet")
+        import re
+
+        launch = re.search(r"mlu.launch = \{clusters = (\d+) : i64, cores_per_cluster = (\d+) : i64, tasks = (\d+)", self.mlu)
+        tile = re.search(r"mlu.tile = array<i64: ([\d, ]+)>", self.mlu)
+        head = (f"mlu [{self.desc['name']}] schedule={self.schedule} tasks={launch.group(3) if launch else '?'} "
+                f"({launch.group(1) if launch else '?'} clusters x {launch.group(2) if launch else '?'} cores) "
+                f"tile rows={tile.group(1) if tile else '?'}; on-chip per core/cluster: "
+                + ", ".join(f"{k} {v} B" for k, v in self.usage.items() if v))
+        return head + ("\n  last run: " + self.stats.summary() if self.stats else "")
 
 
 def build(module_text: str, traced, desc: dict, options: str = "") -> MluFunction:

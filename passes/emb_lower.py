@@ -86,10 +86,29 @@ def _check_table_attrs(op) -> None:
                         f"0 <= init_dim <= max_dim; got rows={rows} max_dim={dim} init_dim={init}", op)
 
 
-def _lower_op(op, b: _Builder) -> None:
+def _verify(op) -> None:
+    """Checks IRDL cannot express; run on every op before any is rewritten."""
     name = op.name
     if name == "emb.table":
         _check_table_attrs(op)
+    elif name in ("emb.lookup", "emb.apply_gradients"):
+        what = "out" if name == "emb.lookup" else "grad"
+        _memref(op.operands[1], 1, "i64", "ids", op)
+        _memref(op.operands[2], 1, "i64", "offsets", op)
+        dt = _memref(op.operands[3], 2, "f32", what, op)
+        decl = _table_of(op)
+        if decl is not None and dt.shape[1] >= 0 and dt.shape[1] != int_attr(decl, "max_dim"):
+            raise PassError(f"{what} has {dt.shape[1]} columns but the table's max_dim is {int_attr(decl, 'max_dim')}", op)
+    elif name == "emb.adjust_dims":
+        it = _memref(op.operands[1], 1, "i64", "ids", op)
+        dt = _memref(op.operands[2], 1, "i64", "dims", op)
+        if it.shape[0] >= 0 and dt.shape[0] >= 0 and it.shape[0] != dt.shape[0]:
+            raise PassError(f"ids ({it.shape[0]}) and dims ({dt.shape[0]}) differ in length", op)
+
+
+def _lower_op(op, b: _Builder) -> None:
+    name = op.name
+    if name == "emb.table":
         lr = ir.FloatAttr(op.attributes["lr"]).value
         rows = int_attr(op, "rows")
         args = [b.const(int_attr(op, k), b.i64) for k in ("rows", "max_dim", "chunk", "init_dim")]
@@ -102,23 +121,12 @@ def _lower_op(op, b: _Builder) -> None:
     table = b.to_ptr(op.operands[0])
     if name in ("emb.lookup", "emb.apply_gradients"):
         ids, offsets, dense = op.operands[1], op.operands[2], op.operands[3]
-        what = "out" if name == "emb.lookup" else "grad"
-        _memref(ids, 1, "i64", "ids", op)
-        _memref(offsets, 1, "i64", "offsets", op)
-        dt = _memref(dense, 2, "f32", what, op)
-        decl = _table_of(op)
-        if decl is not None and dt.shape[1] >= 0 and dt.shape[1] != int_attr(decl, "max_dim"):
-            raise PassError(f"{what} has {dt.shape[1]} columns but the table's max_dim is {int_attr(decl, 'max_dim')}", op)
         mode = b.const(MODES[str_attr(op, "mode")], b.i64)
         fn = "fiited_lookup" if name == "emb.lookup" else "fiited_apply_gradients"
         b.checked_call(fn, [table, b.memref_ptr(ids), b.dim(ids, 0), b.memref_ptr(offsets), b.dim(offsets, 0),
                             mode, b.memref_ptr(dense)])
     elif name == "emb.adjust_dims":
         ids, dims = op.operands[1], op.operands[2]
-        it = _memref(ids, 1, "i64", "ids", op)
-        dt = _memref(dims, 1, "i64", "dims", op)
-        if it.shape[0] >= 0 and dt.shape[0] >= 0 and it.shape[0] != dt.shape[0]:
-            raise PassError(f"ids ({it.shape[0]}) and dims ({dt.shape[0]}) differ in length", op)
         b.checked_call("fiited_resize", [table, b.memref_ptr(ids), b.memref_ptr(dims), b.dim(ids, 0),
                                          b.const(1, b.i64), b.const(0.25, b.f64)])
     elif name == "emb.destroy":
@@ -132,6 +140,8 @@ def lower_emb_to_runtime(module_op: ir.Operation, options: dict[str, str]) -> No
     ops = collect_ops(module_op, "emb.")
     if not ops:
         return
+    for op in ops:
+        _verify(op)
     b = _Builder()
     for op in ops:
         with ir.InsertionPoint(op), op.location:
@@ -141,7 +151,6 @@ def lower_emb_to_runtime(module_op: ir.Operation, options: dict[str, str]) -> No
     existing = {ir.StringAttr(f.attributes["sym_name"]).value for f in collect_ops(module_op, "func.func")}
     decls = [f"func.func private @{n}({', '.join(a)}){' -> ' + r if r else ''}"
              for n, (a, r) in RUNTIME_DECLS.items() if n not in existing]
-    with ir.InsertionPoint.at_block_begin(body):
-        parsed = ir.Module.parse("\n".join(decls))
-        for f in list(parsed.body.operations):
-            f.operation.move_before(body.operations[0]) if len(body.operations) else None
+    parsed = ir.Module.parse("\n".join(decls))
+    for f in reversed(list(parsed.body.operations)):
+        f.operation.move_before(body.operations[0])

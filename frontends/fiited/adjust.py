@@ -60,11 +60,20 @@ class DimensionAdjuster:
             frac = 1.0 - (1.0 - self.budget_fraction) * min(1.0, self.adjustments / max(self.anneal, 1))
             budget_floats = frac * full
             all_scores = np.concatenate([s.ravel() for _, _, s in scored])
-            all_sizes = np.concatenate([np.full(s.size, t.chunk_size) for t, _, s in scored])
-            order = np.argsort(-all_scores, kind="stable")
-            fits = np.cumsum(all_sizes[order]) <= budget_floats
-            keep_flat = np.zeros(all_scores.size, bool)
-            keep_flat[order[fits]] = True
+            sizes = {t.chunk_size for t, _, _ in scored}
+            if len(sizes) == 1:  # one chunk size: the k best chunks, found in linear time
+                k = int(budget_floats // sizes.pop())
+                keep_flat = np.zeros(all_scores.size, bool)
+                if k >= all_scores.size:
+                    keep_flat[:] = True
+                elif k > 0:
+                    keep_flat[np.argpartition(-all_scores, k - 1)[:k]] = True
+            else:
+                all_sizes = np.concatenate([np.full(s.size, t.chunk_size) for t, _, s in scored])
+                order = np.argsort(-all_scores, kind="stable")
+                fits = np.cumsum(all_sizes[order]) <= budget_floats
+                keep_flat = np.zeros(all_scores.size, bool)
+                keep_flat[order[fits]] = True
         else:
             means = [s[s > 0].mean() if (s > 0).any() else 1.0 for _, _, s in scored]
             keep_flat = np.concatenate([(s > self.threshold * m).ravel() for (_, _, s), m in zip(scored, means)])

@@ -166,7 +166,7 @@ int fiited_lookup(void *h, const int64_t *ids, int64_t n, const int64_t *offsets
     if (rc) return rc;
     int64_t D = t->max_chunks * t->chunk_size;
     pthread_rwlock_rdlock(&t->lock);
-    #pragma omp parallel for schedule(static) if (nbags * D > 16384)
+    #pragma omp parallel for schedule(static) if (n * D > (1 << 20))
     for (int64_t b = 0; b < nbags; b++) {
         float *o = out + b * D;
         memset(o, 0, (size_t)D * sizeof(float));
@@ -215,7 +215,7 @@ int fiited_apply_gradients(void *h, const int64_t *ids, int64_t n, const int64_t
     for (int64_t i = 0; i < n; i++) if (i == 0 || pairs[i].id != pairs[i - 1].id) starts[nuniq++] = i;
     starts[nuniq] = n;
     pthread_rwlock_wrlock(&t->lock);
-    #pragma omp parallel if (nuniq > 256)
+    #pragma omp parallel if (nuniq * D > (1 << 18))
     {
         float *g = malloc((size_t)D * sizeof(float));
         #pragma omp for schedule(dynamic, 64)

@@ -35,7 +35,7 @@ ROW_PER_WARP_MAX_COLS = 1024
 WARPS_PER_BLOCK = 4
 _BLOCK_THREADS = 256
 COLUMN_BLOCK = 256
-REGISTER_ROW_ELEMENTS = 32   # row-per-warp rows of up to 32 x warp elements stay in registers across sweeps
+REGISTER_ROW_ELEMENTS = 32   # rows of up to 32 elements per thread stay in registers across sweeps
 
 
 @dataclasses.dataclass
@@ -421,14 +421,15 @@ def _gen_reduce_form(prog, desc, vendor, sched, warp) -> Kernel:
 
     nlevels = max([level[o.result] for o in reduces] + [0]) + 1
     reg_groups = []
-    groups_per_lane = -(-(K // vec) // warp) if sched == "row-per-warp" else 0
-    if sched == "row-per-warp" and nlevels > 1 and groups_per_lane * vec <= REGISTER_ROW_ELEMENTS:
+    row_threads = {"row-per-warp": warp, "row-per-block": BLOCK_THREADS}.get(sched, 0)
+    groups_per_lane = -(-(K // vec) // row_threads) if row_threads else 0
+    if row_threads and nlevels > 1 and groups_per_lane * vec <= REGISTER_ROW_ELEMENTS:
         ng = K // vec
         last = E.const(ng - 1, "index")
         for g in range(groups_per_lane):
-            itg = E.op(f"arith.addi {t_in}, {E.const(g * warp, 'index')} : index", "it")
+            itg = E.op(f"arith.addi {t_in}, {E.const(g * row_threads, 'index')} : index", "it")
             valid = None
-            if (g + 1) * warp > ng:   # the last group of a row not a multiple of the warp: clamp + mask
+            if (g + 1) * row_threads > ng:   # a last group not covering every thread: clamp + mask
                 valid = E.op(f"arith.cmpi ult, {itg}, {E.const(ng, 'index')} : index", "valid")
                 itg = E.op(f"arith.minui {itg}, {last} : index", "it")
             j0g = E.op(f"arith.muli {itg}, {E.const(vec, 'index')} : index", "j") if vec > 1 else itg

@@ -20,7 +20,7 @@ def test_kernel_semantics_match_torch(op, schedule, target):
     np.testing.assert_allclose(out, reference(fn, xs)[0].reshape(tr.output_views[0]), rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("shape", [(1, 1), (5, 3), (9, 1025), (3, 4100), (2, 3, 4, 8)])
+@pytest.mark.parametrize("shape", [(1, 1), (5, 3), (9, 1025), (3, 4100), (3, 8196), (2, 40000), (2, 3, 4, 8)])
 def test_odd_shapes(shape):
     tr = girflow.trace(softmax, shape)
     xs = make_inputs([shape], "normal", seed=1)

@@ -21,8 +21,7 @@
 // CHECK: gpu.return
 
 // BLOCK: gpu.func @softmax_kernel({{.*}}) workgroup(%{{.*}} : memref<16xf32, #gpu.address_space<workgroup>>) kernel
-// BLOCK-SAME: gir.row_cache = "none", gir.schedule = "row-per-block"
-// BLOCK: scf.for
+// BLOCK-SAME: gir.row_cache = "register", gir.schedule = "row-per-block"
 // BLOCK: gpu.shuffle xor
 // BLOCK: memref.store %{{.*}} : memref<16xf32, #gpu.address_space<workgroup>>
 // BLOCK: gpu.barrier
@@ -73,4 +72,20 @@ func.func @tr(%x: tensor<70x37xf32>) -> tensor<37x70xf32> attributes {gir.form =
 func.func @colmax(%x: tensor<4x9x7xf32>) -> tensor<4x1x7xf32> attributes {gir.form = "column"} {
   %s = "gir.reduce"(%x) {kind = "max", axis = 1 : i64} : (tensor<4x9x7xf32>) -> tensor<4x1x7xf32>
   return %s : tensor<4x1x7xf32>
+}
+
+// -----
+
+// Rows longer than 32 elements per thread are swept with loops (re-read from L2 in each sweep).
+// CHECK-LABEL: gpu.func @center_kernel
+// CHECK-SAME: gir.row_cache = "none", gir.schedule = "row-per-block"
+// CHECK: scf.for
+// CHECK: gpu.barrier
+// CHECK: scf.for
+// CHECK: vector.store
+func.func @center(%x: tensor<2x40000xf32>) -> tensor<2x40000xf32> attributes {gir.form = "row"} {
+  %m = "gir.reduce"(%x) {kind = "mean", axis = 1 : i64} : (tensor<2x40000xf32>) -> tensor<2x1xf32>
+  %mb = "gir.broadcast"(%m) : (tensor<2x1xf32>) -> tensor<2x40000xf32>
+  %d = "gir.sub"(%x, %mb) : (tensor<2x40000xf32>, tensor<2x40000xf32>) -> tensor<2x40000xf32>
+  return %d : tensor<2x40000xf32>
 }

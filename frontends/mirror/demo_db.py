@@ -77,8 +77,8 @@ def build_demo_db(path: str | os.PathLike | None = None, *, force: bool = False,
     con.executemany("INSERT INTO products VALUES (?,?,?,?)", products)
     orders = []
     for oid in range(1, 4001):
-        cust = rng.choice(customers)
-        prod = rng.choice(products)
+        cust = rng.choice(customers[:460])  # the last 40 customers never ordered
+        prod = rng.choice(products[:70])  # and 5 products were never sold
         qty = rng.choice([1, 1, 1, 2, 2, 3, 4, 5])
         day = dt.date.fromisoformat(cust[5]) + dt.timedelta(days=rng.randrange(400))
         orders.append((oid, cust[0], prod[0], qty, round(qty * prod[3], 2), day.isoformat(), rng.choice(STATUSES)))

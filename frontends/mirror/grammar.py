@@ -51,7 +51,11 @@ def join_plans(tables: list[str], schema: Schema) -> list[tuple[list[str], str]]
 
 def build_grammar(schema: Schema, linked: Link) -> str:
     plans = join_plans(linked.tables, schema)
-    lines = ["start: query", "query: " + " | ".join(f"q{i}" for i in range(len(plans)))]
+    # Top-level FROM must cover every table whose columns or values the question names ("amount per country"
+    # needs orders and customers); subqueries may use any linked table.
+    needed = {t for t in linked.tables if linked.columns.get(t)}
+    top = [i for i, (names, _) in enumerate(plans) if needed <= set(names)] or list(range(len(plans)))
+    lines = ["start: query", "query: " + " | ".join(f"q{i}" for i in top)]
     value_alts = sorted({lit("'" + v.replace("'", "''") + "'") for _, _, v in linked.values})
     lines.append("value: NUMBER | STRING" + "".join(" | " + v for v in value_alts))
     lines += [
@@ -63,31 +67,48 @@ def build_grammar(schema: Schema, linked: Link) -> str:
         'limit: " LIMIT " /[1-9][0-9]{0,3}/',
         'andor: " AND " | " OR "',
     ]
-    group_mark = "" if "group" in linked.intent else "?"
-    rank_mark = "" if "rank" in linked.intent else "?"
+    lines.append("sub: " + " | ".join(f"s{i}" for i in range(len(plans))))
     for i, (names, from_clause) in enumerate(plans):
         qualify = len(names) > 1
-        cols = []
-        for t in names:
-            for c in schema.table(t).columns:
-                cols.append(f"{ident(t)}.{ident(c.name)}" if qualify else ident(c.name))
-        p = f"q{i}"
-        lines += [
-            f'{p}: "SELECT " {p}_list " FROM " {lit(from_clause)}'
-            f' {p}_where? {p}_group{group_mark} {p}_order{rank_mark} limit{rank_mark}',
-            (f'{p}_list: "COUNT(*)" | "COUNT(DISTINCT " {p}_col ")"' if "count" in linked.intent else
-             f'{p}_list: distinct? {p}_sel ("," " " {p}_sel)? ("," " " {p}_sel)? ("," " " {p}_sel)?'),
-            f"{p}_col: " + " | ".join(lit(c) for c in cols),
-            f'{p}_agg: agg "(" {p}_col ")" | "COUNT(*)" | "COUNT(DISTINCT " {p}_col ")" | "ROUND(AVG(" {p}_col "), 2)"',
-            f"{p}_sel: {p}_expr | {p}_agg",
-            f'{p}_expr: {p}_col | "strftime(' + "'%Y-%m'" + f', " {p}_col ")" | "strftime(' + "'%Y'" + f', " {p}_col ")"',
-            f'{p}_where: " WHERE " {p}_cond (andor {p}_cond)*',
-            f'{p}_cond: {p}_expr op value | {p}_col " IN (" query ")" | {p}_col " NOT IN (" query ")"'
-            f' | {p}_col op "(" query ")" | {p}_col " BETWEEN " value " AND " value'
-            f' | {p}_col " IS NULL" | {p}_col " IS NOT NULL"',
-            f'{p}_group: " GROUP BY " {p}_expr ("," " " {p}_expr)* {p}_having?',
-            f'{p}_having: " HAVING " {p}_agg op value',
-            f'{p}_order: " ORDER BY " ({p}_expr | {p}_agg) dir?',
-        ]
+        cols = [f"{ident(t)}.{ident(c.name)}" if qualify else ident(c.name)
+                for t in names for c in schema.table(t).columns]
+        if i in top:
+            lines += branch_rules(f"q{i}", from_clause, cols, linked.intent, nested=True)
+        lines += branch_rules(f"s{i}", from_clause, cols, set(), nested=False)
     lines.append('distinct: "DISTINCT "')
     return "\n".join(lines) + "\n"
+
+
+def branch_rules(p: str, from_clause: str, cols: list[str], intent: set[str], nested: bool) -> list[str]:
+    """Rules for one FROM clause. Lists are bounded (a weak model otherwise repeats itself until the token
+    limit); subqueries (`nested=False`) cannot nest further and do not carry the question's intent."""
+    group_mark = "" if "group" in intent else "?"
+    rank_mark = "" if "rank" in intent else "?"
+    more = f'(andor {p}_cond)? (andor {p}_cond)?'
+    nested_conds = (f' | {p}_col " IN (" sub ")" | {p}_col " NOT IN (" sub ")" | {p}_col op "(" sub ")"'
+                    if nested else "")
+    if "group" in intent:
+        # SELECT <key>, <aggregate> ... GROUP BY <the same key>: one alternative per key, so they always agree.
+        plain = [c for c in cols if not re.search(r"(^|\.)(id|\w+_id)$", c)]  # grouping by a key is rarely asked
+        dates = [c for c in plain if re.search(r"date|day|time", c)]
+        keys = [lit(c) for c in plain] + [f'"strftime(\'{f}\', " {lit(c)} ")"' for c in dates for f in ("%Y-%m", "%Y")]
+        head = [f'{p}: ' + " | ".join(f"{p}_k{j}" for j in range(len(keys)))]
+        head += [f'{p}_k{j}: "SELECT " {k} ", " {p}_agg " FROM " {lit(from_clause)} {p}_where? " GROUP BY " {k}'
+                 f' {p}_having? {p}_order{rank_mark} limit{rank_mark}' for j, k in enumerate(keys)]
+    else:
+        head = [f'{p}: "SELECT " {p}_list " FROM " {lit(from_clause)}'
+                f' {p}_where? {p}_group? {p}_order{rank_mark} limit{rank_mark}']
+    return head + [
+        (f'{p}_list: "COUNT(*)" | "COUNT(DISTINCT " {p}_col ")"' if "count" in intent else
+         f'{p}_list: distinct? {p}_sel ("," " " {p}_sel)? ("," " " {p}_sel)?'),
+        f"{p}_col: " + " | ".join(lit(c) for c in cols),
+        f'{p}_agg: agg "(" {p}_col ")" | "COUNT(*)" | "COUNT(DISTINCT " {p}_col ")" | "ROUND(AVG(" {p}_col "), 2)"',
+        f"{p}_sel: {p}_expr | {p}_agg",
+        f'{p}_expr: {p}_col | "strftime(' + "'%Y-%m'" + f', " {p}_col ")" | "strftime(' + "'%Y'" + f', " {p}_col ")"',
+        f'{p}_where: " WHERE " {p}_cond {more}',
+        f'{p}_cond: {p}_expr op value | {p}_col " BETWEEN " value " AND " value'
+        f' | {p}_col " IS NULL" | {p}_col " IS NOT NULL"' + nested_conds,
+        f'{p}_group: " GROUP BY " {p}_expr ("," " " {p}_expr)? {p}_having?',
+        f'{p}_having: " HAVING " {p}_agg op value',
+        f'{p}_order: " ORDER BY " ({p}_expr | {p}_agg) dir?',
+    ]

@@ -129,16 +129,20 @@ def link(question: str, schema: Schema) -> Link:
                               "in it matches the question. Try naming what you want, e.g. a table or column.")
     chosen = add_bridges(chosen, schema)
     chosen.sort(key=lambda t: -scores.get(t, 0))
-    return Link(chosen, {t: columns.get(t, []) for t in chosen}, values, scores, detect_intent(question))
+    return Link(chosen, {t: columns.get(t, []) for t in chosen}, values, scores,
+                detect_intent(question, {stem(t.name) for t in schema.tables}))
 
 
-def detect_intent(question: str) -> set[str]:
+def detect_intent(question: str, table_words: set[str] = frozenset()) -> set[str]:
     """Question shapes that are safe to enforce in the grammar (a weak model often ignores them)."""
     q = " ".join(words(question))
     intent = set()
     grouped = re.search(r"\b(each|per|every|by)\b", q)
     if grouped:
         intent.add("group")
+    m = re.search(r"\b(most|fewest|least) (\w+)", q)
+    if m and stem(m.group(2)) in table_words:
+        intent.add("group")  # "which country has the most customers" counts customers per country
     if re.search(r"\bhow many\b", q) and not grouped and not re.search(r"\b(which|what|who)\b", q):
         intent.add("count")
     if re.search(r"\b(top \d+|most|least|highest|lowest|largest|smallest|best|biggest|cheapest|fewest)\b", q):

@@ -56,7 +56,8 @@ class LocalModel:
 
                 with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
                     warnings.simplefilter("ignore")
-                    _LOADED[key] = guidance.models.LlamaCpp(self.path, n_ctx=self.n_ctx, echo=False, verbose=False)
+                    _LOADED[key] = guidance.models.LlamaCpp(self.path, n_ctx=self.n_ctx, echo=False, verbose=False,
+                                                            n_threads=os.cpu_count() or 1)
             return _LOADED[key]
 
     def sql(self, prompt: str, grammar: str, max_tokens: int = 80) -> str:
@@ -70,7 +71,7 @@ class LocalModel:
         from guidance import gen
 
         with self.lock:
-            out = self.lm + prompt + gen("text", max_tokens=max_tokens, stop=["\n\n", "Question:", "SQL:"],
+            out = self.lm + prompt + gen("text", max_tokens=max_tokens, stop=["\n", "Question:", "SQL:"],
                                          temperature=0.0)
         return str(out["text"]).strip()
 

@@ -1,0 +1,77 @@
+"""`girflow mirror eval`: execution accuracy, parse/run rate and latency over the graded demo questions.
+
+Execution accuracy compares result sets exactly as SQLite returns them: as multisets of rows, or as
+ordered lists when the gold query has ORDER BY. Floats are rounded to 4 decimals.
+"""
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections import Counter
+
+from .errors import MirrorError
+from .eval_questions import QUESTIONS
+
+LATENCY_TARGET_S = 2.0
+
+
+def normalise(rows, ordered: bool):
+    norm = [tuple(round(v, 4) if isinstance(v, float) else v for v in r) for r in rows]
+    return norm if ordered else Counter(norm)
+
+
+def same_result(pred_rows, gold_rows, gold_sql: str) -> bool:
+    ordered = "ORDER BY" in gold_sql.upper()
+    return normalise(pred_rows, ordered) == normalise(gold_rows, ordered)
+
+
+def evaluate(mirror, limit: int | None = None, progress=print) -> dict:
+    items = QUESTIONS[:limit] if limit else QUESTIONS
+    mirror.model.sql("SELECT", 'start: "SELECT 1"')  # load the model outside the timings
+    results = []
+    for level, question, gold in items:
+        gold_rows = mirror.guard.run(gold).rows
+        t0 = time.perf_counter()
+        rec = {"level": level, "question": question, "gold": gold, "sql": None, "runs": False, "correct": False}
+        try:
+            answer = mirror.ask(question)
+            rec.update(sql=answer.sql, runs=True, correct=same_result(answer.rows, gold_rows, gold),
+                       repairs=sum(s.name.startswith("repair") for s in answer.trace))
+        except MirrorError as e:
+            rec["error"] = str(e).splitlines()[0]
+        rec["seconds"] = time.perf_counter() - t0
+        results.append(rec)
+        if progress:
+            progress(f"[{'ok' if rec['correct'] else 'runs' if rec['runs'] else 'FAIL':4}] {rec['seconds']:5.2f}s L{level} "
+                     f"{question}\n        -> {rec['sql'] or rec.get('error')}")
+    lat = [r["seconds"] for r in results]
+    report = {
+        "questions": len(results),
+        "execution_accuracy": sum(r["correct"] for r in results) / len(results),
+        "parse_run_rate": sum(r["runs"] for r in results) / len(results),
+        "median_latency_s": statistics.median(lat),
+        "p90_latency_s": sorted(lat)[int(0.9 * (len(lat) - 1))],
+        "by_level": {lvl: {"n": sum(r["level"] == lvl for r in results),
+                           "accuracy": sum(r["correct"] for r in results if r["level"] == lvl) /
+                           max(1, sum(r["level"] == lvl for r in results))}
+                     for lvl in sorted({r["level"] for r in results})},
+        "results": results,
+    }
+    return report
+
+
+def run_eval(mirror, limit: int | None = None, json_path: str | None = None) -> int:
+    report = evaluate(mirror, limit)
+    print(f"\nMirror eval on {mirror.db_path} with model {getattr(mirror.model, 'name', mirror.model)}")
+    print(f"  questions:            {report['questions']}")
+    print(f"  execution accuracy:   {report['execution_accuracy']:.1%}")
+    print(f"  SQL parses and runs:  {report['parse_run_rate']:.1%}   (target 100%)")
+    print(f"  median latency:       {report['median_latency_s']:.2f} s (target <= {LATENCY_TARGET_S:g} s: "
+          f"{'met' if report['median_latency_s'] <= LATENCY_TARGET_S else 'NOT met'}), p90 {report['p90_latency_s']:.2f} s")
+    for lvl, d in report["by_level"].items():
+        print(f"  level {lvl}: {d['accuracy']:.0%} of {d['n']}")
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump(report, f, indent=1, default=str)
+    return 0

@@ -1,0 +1,23 @@
+"""Helpers the Mirror tests share: an independent look at the database through plain sqlite3."""
+import hashlib
+import sqlite3
+
+
+def db_fingerprint(path) -> str:
+    """Hash of every row of every table: proves that nothing in the database changed."""
+    con = sqlite3.connect(path)
+    h = hashlib.sha256()
+    for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name"):
+        h.update(name.encode())
+        for row in con.execute(f'SELECT * FROM "{name}" ORDER BY rowid'):
+            h.update(repr(row).encode())
+    con.close()
+    return h.hexdigest()
+
+
+def sqlite_rows(path, sql):
+    con = sqlite3.connect(path)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()

@@ -1,0 +1,61 @@
+"""`girflow mirror ...` commands and the evaluation harness's comparison rules."""
+import io
+from types import SimpleNamespace
+
+from mirror_helpers import db_fingerprint, sqlite_rows
+
+from girflow.frontends.mirror import cli
+from girflow.frontends.mirror.eval_questions import QUESTIONS
+from girflow.frontends.mirror.evaluate import same_result
+from girflow.frontends.mirror.guard import Guard
+from girflow.tools.cli import main
+
+
+def test_build_demo_is_deterministic(tmp_path, capsys):
+    assert main(["mirror", "build-demo", str(tmp_path / "a.db")]) == 0
+    assert main(["mirror", "build-demo", str(tmp_path / "b.db")]) == 0
+    assert db_fingerprint(tmp_path / "a.db") == db_fingerprint(tmp_path / "b.db")
+    assert sqlite_rows(tmp_path / "a.db", "SELECT COUNT(*) FROM orders") == [(4000,)]
+
+
+def test_ask_sql_prints_table_and_refuses_writes(demo_db, tmp_path, capsys):
+    rc = main(["mirror", "ask", "--db", str(demo_db), "--out-dir", str(tmp_path), "--sql",
+               "SELECT status, COUNT(*) FROM orders GROUP BY status ORDER BY status"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    for status, n in sqlite_rows(demo_db, "SELECT status, COUNT(*) FROM orders GROUP BY status"):
+        assert status in out and str(n) in out
+    assert "Chart: " in out and ".png" in out
+    before = db_fingerprint(demo_db)
+    assert main(["mirror", "ask", "--db", str(demo_db), "--sql", "DELETE FROM orders"]) == 2
+    assert "refused" in capsys.readouterr().err
+    assert db_fingerprint(demo_db) == before
+    assert main(["mirror", "ask", "--db", str(tmp_path / "missing.db"), "hello"]) == 2
+
+
+def test_shell_lets_the_user_edit_sql(demo_db, tmp_path, capsys):
+    args = SimpleNamespace(db=str(demo_db), model="embedded", model_name=None, row_cap=1000, time_limit=5.0,
+                           out_dir=str(tmp_path), print_stages=False)
+    script = io.StringIO("How many orders were cancelled?\ne\nSELECT COUNT(*) FROM orders WHERE status = 'returned'\n"
+                         ":sql DROP TABLE orders\n:quit\n")
+    assert cli.run_shell(args, stdin=script) == 0
+    out = capsys.readouterr().out
+    assert "Proposed SQL: SELECT" in out
+    returned = sqlite_rows(demo_db, "SELECT COUNT(*) FROM orders WHERE status = 'returned'")[0][0]
+    assert f"The answer is {returned}" in out
+    assert "error: refused" in out
+
+
+def test_eval_set_is_graded_and_gold_sql_runs(demo_db):
+    assert len(QUESTIONS) >= 60
+    assert {lvl for lvl, _, _ in QUESTIONS} == {1, 2, 3, 4, 5}
+    g = Guard(demo_db)
+    for _, _, gold in QUESTIONS:
+        assert g.run(gold).rows, gold
+
+
+def test_result_comparison_rules():
+    assert same_result([(1, "a"), (2, "b")], [(2, "b"), (1, "a")], "SELECT x, y FROM t")
+    assert not same_result([(1, "a"), (2, "b")], [(2, "b"), (1, "a")], "SELECT x, y FROM t ORDER BY x DESC")
+    assert not same_result([(1,), (1,)], [(1,)], "SELECT x FROM t")
+    assert same_result([(0.333333333,)], [(1 / 3,)], "SELECT AVG(x) FROM t")

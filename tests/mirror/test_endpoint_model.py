@@ -1,0 +1,102 @@
+"""OpenAI-compatible endpoint models, against a tiny fake server on 127.0.0.1: replies are parsed, bad SQL is
+repaired with SQLite's error fed back, and destructive replies are refused without touching the database."""
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+from mirror_helpers import db_fingerprint, sqlite_rows
+
+from girflow.frontends.mirror.errors import MirrorError
+
+
+class FakeOpenAI:
+    """Answers /v1/chat/completions with the next scripted reply; records the prompts it got."""
+
+    def __init__(self, replies):
+        self.replies = list(replies)
+        self.prompts = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                fake.prompts.append((self.path, body))
+                reply = fake.replies.pop(0) if len(fake.replies) > 1 else fake.replies[0]
+                data = json.dumps({"choices": [{"message": {"role": "assistant", "content": reply}}]}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def fake():
+    servers = []
+
+    def start(replies):
+        servers.append(FakeOpenAI(replies))
+        return servers[-1]
+
+    yield start
+    for s in servers:
+        s.close()
+
+
+def test_endpoint_answer_is_extracted_and_run(fake, demo_db, tmp_path):
+    from girflow import Mirror
+
+    server = fake(["Sure!\n```sql\nSELECT country, COUNT(*) FROM customers GROUP BY country\n```", "Germany leads."])
+    m = Mirror(demo_db, model=server.url, model_name="fake-model", out_dir=tmp_path)
+    answer = m.ask("How many customers are there in each country?")
+    assert answer.rows == sqlite_rows(demo_db, "SELECT country, COUNT(*) FROM customers GROUP BY country")
+    path, body = server.prompts[0]
+    assert path == "/v1/chat/completions" and body["model"] == "fake-model"
+    assert "customers" in body["messages"][-1]["content"]
+
+
+def test_repair_loop_feeds_sqlite_error_back(fake, demo_db, tmp_path):
+    from girflow import Mirror
+
+    server = fake(["SELECT colour FROM products", "SELECT COUNT(*) FROM products", "ok"])
+    m = Mirror(demo_db, model=server.url, model_name="m", out_dir=tmp_path, model_summary=False)
+    answer = m.ask("How many products are there?")
+    assert answer.rows == [(75,)]
+    assert "no such column: colour" in server.prompts[1][1]["messages"][-1]["content"]
+    assert any(s.name == "repair-1" for s in answer.trace)
+
+
+def test_destructive_model_output_is_refused(fake, demo_db, tmp_path):
+    from girflow import Mirror
+
+    before = db_fingerprint(demo_db)
+    server = fake(["DROP TABLE orders"])
+    m = Mirror(demo_db, model=server.url, model_name="m", out_dir=tmp_path)
+    with pytest.raises(MirrorError, match="could not produce a valid query"):
+        m.ask("How many orders are there?")
+    server2 = fake(["SELECT 1; DELETE FROM orders"])
+    with pytest.raises(MirrorError):
+        Mirror(demo_db, model=server2.url, model_name="m", out_dir=tmp_path).ask("How many orders are there?")
+    assert db_fingerprint(demo_db) == before
+
+
+def test_unreachable_endpoint_is_a_clear_error(demo_db, tmp_path):
+    from girflow import Mirror
+
+    m = Mirror(demo_db, model="http://127.0.0.1:9/v1", model_name="m", out_dir=tmp_path)
+    with pytest.raises(MirrorError, match="cannot reach model endpoint"):
+        m.ask("How many orders are there?")
+    with pytest.raises(MirrorError, match="model name"):
+        Mirror(demo_db, model="http://127.0.0.1:9/v1")

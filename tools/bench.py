@@ -23,7 +23,9 @@ def configure(p):
     p.add_argument("--no-inductor", action="store_true", help="skip torch.compile (it compiles for minutes)")
     p.add_argument("--csv", default="girflow-bench.csv", help="CSV output path")
     p.add_argument("--chart", default="girflow-bench.png", help="bar chart path (.png or .svg)")
-    p.add_argument("--target", default="cpu", choices=["cpu"], help="device to benchmark")
+    p.add_argument("--target", default="cpu", choices=["cpu", "nvidia", "mlu"],
+                   help="cpu (this machine), nvidia (a CUDA GPU: CUDA-event timings beside eager, "
+                        "torch.compile and a device copy) or mlu (modelled time and traffic, fused vs naive)")
 
 
 def _parse_shapes(text):
@@ -107,6 +109,8 @@ def run(args) -> int:
     if unknown:
         raise UserError(f"unknown operator(s) {unknown}; known: {', '.join(sorted(ops.OPERATORS))}")
     shapes = _parse_shapes(args.shapes)
+    if args.target != "cpu":
+        return _run_device(args.target, names, shapes, not args.no_inductor)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; median of {args.rounds} interleaved rounds")
     rows_out = []
     header = f"{'operator':14s} {'shape':>10s} " + " ".join(f"{k:>14s}" for k in
@@ -155,3 +159,31 @@ def _chart(rows, shape, path):
     g.figure.suptitle(f"girflow vs torch on the CPU, float32 {shape[0]}x{shape[1]}")
     g.figure.tight_layout()
     g.savefig(path)
+
+
+def _shapes_for(name, rows, cols):
+    from girflow.frontends import ops
+
+    return [(rows, cols) if kind == "x" else (cols,) for kind in ops.OPERATORS[name][1]]
+
+
+def _run_device(target, names, shapes, inductor) -> int:
+    """GPU and MLU modes: the backends own their timing (CUDA events / the emulator's cost model)."""
+    from girflow.frontends import ops
+    from girflow.tools.cli import UserError
+
+    if target == "nvidia":
+        from girflow.runtime.nvidia import benchmark_gpu
+
+        table = [(n, ops.OPERATORS[n][0], _shapes_for(n, r, c), ops.reference(n))
+                 for r, c in shapes for n in names]
+        try:
+            benchmark_gpu(table, inductor=inductor)
+        except RuntimeError as e:
+            raise UserError(str(e))
+    else:
+        from girflow.runtime.mlu import benchmark_mlu
+
+        for r, c in shapes:
+            benchmark_mlu([(n, ops.OPERATORS[n][0], _shapes_for(n, r, c)) for n in names])
+    return 0

@@ -295,7 +295,7 @@ def trace_program(fn, *examples, name: str | None = None) -> TracedProgram:
 def _emit(name, order, inputs, results, form, full, view, et):
     """Tensor-level GIR: f32 compute; inputs/outputs in storage type `et` with gir.cast at the edges."""
     names, lines, counter = {}, [], [0]
-    vshape = {}
+    vshape, etype = {}, {}   # kernel shape and element type ("f32", or "i1" for comparisons)
 
     def fresh():
         counter[0] += 1
@@ -321,14 +321,16 @@ def _emit(name, order, inputs, results, form, full, view, et):
         if n.op in ("squeeze", "reshape"):  # views: same kernel shape
             names[id(n)] = names[id(n.inputs[0])]
             vshape[id(n)] = vshape[id(n.inputs[0])]
+            etype[id(n)] = etype.get(id(n.inputs[0]), "f32")
             continue
         shape = kview(n) if n.shape else (1,) * (len(view) if view else 2)
         vshape[id(n)] = shape
         v = fresh()
         names[id(n)] = v
         ins = [names[id(i)] for i in n.inputs]
-        in_types = ", ".join(_ttype(vshape[id(i)]) for i in n.inputs)
-        out_t = _ttype(shape)
+        in_types = ", ".join(_ttype(vshape[id(i)], etype.get(id(i), "f32")) for i in n.inputs)
+        etype[id(n)] = "i1" if n.op == "cmp" or (n.op == "broadcast" and etype.get(id(n.inputs[0])) == "i1") else "f32"
+        out_t = _ttype(shape, etype[id(n)])
         if n.op == "const":
             lines.append(f'{v} = "gir.splat"() {{value = {mlir_float(n.attrs["value"])} : f32}} : () -> {out_t}')
         elif n.op == "reduce":
@@ -343,7 +345,7 @@ def _emit(name, order, inputs, results, form, full, view, et):
         elif n.op == "transpose":
             lines.append(f'{v} = "gir.transpose"({ins[0]}) {{permutation = array<i64: 1, 0>}} : ({in_types}) -> {out_t}')
         elif n.op == "cmp":
-            lines.append(f'{v} = "gir.cmp"({", ".join(ins)}) {{predicate = "{n.attrs["predicate"]}"}} : ({in_types}) -> {_ttype(shape, "i1")}')
+            lines.append(f'{v} = "gir.cmp"({", ".join(ins)}) {{predicate = "{n.attrs["predicate"]}"}} : ({in_types}) -> {out_t}')
         else:
             lines.append(f'{v} = "gir.{n.op}"({", ".join(ins)}) : ({in_types}) -> {out_t}')
     rets, ret_types, out_views = [], [], []

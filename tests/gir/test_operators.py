@@ -126,3 +126,13 @@ def test_numpy_output_views_keep_their_data():
     del a
     f(x + 1)
     np.testing.assert_allclose(tail, x[3:] * 2.0)
+
+
+def test_where_with_comparisons_against_per_row_values():
+    from girflow.frontends.array_api import where
+
+    x, y = torch.randn(5, 37), torch.randn(5, 37)
+    f = girflow.compile(lambda a, b: where(a > b, a * 2.0, b - 1.0))
+    torch.testing.assert_close(f(x, y), torch.where(x > y, x * 2, y - 1))
+    g = girflow.compile(lambda a: where(a < a.mean(axis=-1, keepdims=True), 0.0, a))
+    torch.testing.assert_close(g(x), torch.where(x < x.mean(-1, keepdim=True), 0.0, x))

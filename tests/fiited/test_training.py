@@ -1,0 +1,124 @@
+"""FIITED PyTorch modules, dimension adjustment, data, metrics and the CLI (small sizes)."""
+import numpy as np
+import pytest
+import torch
+
+from girflow.frontends.fiited import DimensionAdjuster, FiitedEmbeddingBag, FiitedEmbeddingBagCollection
+from girflow.frontends.fiited.data import NUM_SPARSE, generate, load
+from girflow.frontends.fiited.metrics import auc, log_loss
+
+SIZES = [500, 300] + [200] * 10 + [50] * 14
+
+
+@pytest.mark.parametrize("mode", ["sum", "mean"])
+def test_module_is_a_drop_in_for_embedding_bag_in_a_model(mode):
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    emb = FiitedEmbeddingBag(100, 16, mode=mode, chunk_size=8, optimizer="sgd", lr=0.1)
+    ref = torch.nn.EmbeddingBag(100, 16, mode=mode, sparse=True)
+    with torch.no_grad():
+        ref.weight.copy_(emb.weight)
+    head = torch.nn.Linear(16, 1)
+    opt = torch.optim.SGD(list(ref.parameters()), lr=0.1)
+    for _ in range(3):
+        ids = torch.from_numpy(rng.integers(0, 100, 40))
+        offsets = torch.tensor([0, 7, 7, 20, 33])
+        y = torch.randn(5)
+        out, expect = emb(ids, offsets), ref(ids, offsets)
+        torch.testing.assert_close(out, expect, rtol=1e-5, atol=1e-6)
+        ((head(out).squeeze(1) - y) ** 2).sum().backward()
+        opt.zero_grad()
+        ((head(expect).squeeze(1) - y) ** 2).sum().backward()
+        opt.step()
+    torch.testing.assert_close(emb.weight, ref.weight.detach(), rtol=1e-4, atol=1e-5)
+    ids2d = torch.from_numpy(rng.integers(0, 100, (6, 3)))
+    torch.testing.assert_close(emb(ids2d), ref(ids2d), rtol=1e-5, atol=1e-6)
+    with pytest.raises(TypeError):
+        emb(torch.tensor([1.0, 2.0]), torch.tensor([0]))
+
+
+def test_budget_adjustment_hits_budget_and_keeps_important_rows():
+    coll = FiitedEmbeddingBagCollection([1000, 1000], 32, chunk_size=8, optimizer="sgd", lr=0.01)
+    adj = DimensionAdjuster(coll.tables, every=1, budget_fraction=0.1, anneal=3)
+    rng = np.random.default_rng(1)
+    for step in range(1, 7):
+        ids = np.concatenate([rng.integers(0, 20, 500), rng.integers(0, 1000, 20)])  # rows 0..19 hot
+        offsets = np.arange(len(ids))
+        for t in coll.tables:
+            t.apply_gradients(ids, offsets, rng.normal(size=(len(ids), 32)).astype(np.float32))
+        adj.maybe_adjust(step)
+    assert coll.value_bytes() <= 0.1 * coll.full_value_bytes() + 8 * 4
+    assert coll.value_bytes() >= 0.09 * coll.full_value_bytes()
+    for t in coll.tables:
+        dims = t.dims()
+        assert (dims[:20] == 32).all()             # hot rows at full dimension
+        assert (dims[20:] == 0).mean() > 0.8       # most cold rows pruned
+
+
+def test_adjustment_follows_drift_and_threshold_mode():
+    coll = FiitedEmbeddingBagCollection([400], 16, chunk_size=8, optimizer="sgd", lr=0.01)
+    t = coll.tables[0]
+    adj = DimensionAdjuster(coll.tables, every=1, threshold=0.5, decay=0.1)
+    rng = np.random.default_rng(2)
+    for step in range(1, 9):
+        hot = np.arange(0, 10) if step <= 4 else np.arange(200, 210)
+        ids = np.repeat(hot, 20)
+        t.apply_gradients(ids, np.arange(len(ids)), rng.normal(size=(len(ids), 16)).astype(np.float32))
+        adj.maybe_adjust(step)
+        if step == 4:
+            assert (t.dims()[:10] == 16).all() and (t.dims()[200:210] == 0).all()
+    dims = t.dims()
+    assert (dims[200:210] == 16).all()   # newly popular rows grew back, chunk by chunk
+    assert (dims[:10] == 0).all()        # formerly popular rows decayed and were pruned
+
+
+def test_auc_and_logloss_match_brute_force():
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, 200)
+    s = np.round(rng.random(200), 1)  # many ties
+    pos, neg = s[y == 1], s[y == 0]
+    brute = ((pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()) / (len(pos) * len(neg))
+    assert auc(y, s) == pytest.approx(brute)
+    p = np.clip(s, 0.01, 0.99)
+    assert log_loss(y, p) == pytest.approx(float(torch.nn.functional.binary_cross_entropy(
+        torch.tensor(p), torch.tensor(y, dtype=torch.float64))))
+
+
+def test_generated_data_is_criteo_format_and_loads(tmp_path):
+    path = tmp_path / "d.tsv"
+    generate(str(path), 3000, SIZES, seed=1)
+    line = path.read_text().splitlines()[0].split("\t")
+    assert len(line) == 1 + 13 + 26 and line[0] in ("0", "1")
+    assert all(len(c) == 8 and int(c, 16) >= 0 for c in line[14:])
+    dense, sparse, label = load(str(path), SIZES, cache=False)
+    assert dense.shape == (3000, 13) and sparse.shape == (3000, NUM_SPARSE) and label.shape == (3000,)
+    assert (sparse < np.array(SIZES)).all() and (sparse >= 0).all()
+    assert 0.05 < label.mean() < 0.95
+    # power law: the most frequent id of the largest table is far above uniform frequency
+    counts = np.bincount(sparse[:, 0])
+    assert counts.max() > 20 * len(sparse) / SIZES[0]
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("1\t2\tzz\n")
+    with pytest.raises(ValueError):
+        load(str(bad), SIZES, cache=False)
+
+
+def test_cli_gen_train_eval_bench(tmp_path, capsys):
+    from girflow.tools.cli import main
+
+    data = tmp_path / "d.tsv"
+    sizes = ",".join(map(str, SIZES))
+    assert main(["fiited", "gen-data", str(data), "--samples", "6000", "--table-sizes", sizes]) == 0
+    assert main(["fiited", "train", str(data), "--table-sizes", sizes, "--method", "all", "--dim", "16",
+                 "--batch-size", "256", "--adjust-every", "5", "--budget", "0.3", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "fiited budget=  0.3" in out and "AUC=" in out and "step time x" in out
+    plot = tmp_path / "p.png"
+    assert main(["fiited", "eval", str(data), "--table-sizes", sizes, "--dim", "16", "--batch-size", "512",
+                 "--budgets", "0.2", "--pep-inits=-6", "--no-progress", "--plot", str(plot)]) == 0
+    assert plot.stat().st_size > 1000
+    assert main(["fiited", "bench", "--rows", "5000", "--bags", "256"]) == 0
+    assert "results match: True" in capsys.readouterr().out
+    assert main(["fiited", "train", str(tmp_path / "none.tsv")]) == 2
+    assert main(["fiited", "train", str(data), "--table-sizes", "1,2"]) == 2
+    assert main(["fiited", "train", str(data), "--table-sizes", sizes, "--dim", "12", "--chunk", "8"]) == 2

@@ -4,11 +4,13 @@ A chunk's importance is its decayed sum of squared gradients (kept by the runtim
 by the row's decayed access frequency. Scores are made non-increasing along a row (a row is a prefix
 of chunks), then either the globally best chunks that fit the budget are kept (budget mode, the
 budget annealed from full size over `anneal` adjustments so rows shrink chunk by chunk), or chunks
-scoring above `threshold` times the mean are kept. A row may grow by one chunk per adjustment when
-its last chunk scores in the kept set; rows cut to zero chunks are pruned. Importance then decays,
+scoring above `threshold` times the mean are kept. A row may grow by up to `max_growth` chunks per adjustment
+(a pruned row competes by access frequency); rows cut to zero chunks are pruned. Importance then decays,
 so the dimensions follow the data when popularity drifts.
 """
 from __future__ import annotations
+
+import threading
 
 import numpy as np
 
@@ -18,19 +20,44 @@ from girflow.runtime.fiited import Table
 class DimensionAdjuster:
     def __init__(self, tables: list[Table], every: int = 100, budget_fraction: float | None = None,
                  threshold: float | None = None, decay: float = 0.5, anneal: int = 5,
-                 freq_weight: float = 1.0, min_steps: int = 0):
+                 freq_weight: float = 1.0, min_steps: int = 0, max_growth: int = 2, background: bool = False):
         if (budget_fraction is None) == (threshold is None):
             raise ValueError("give exactly one of budget_fraction or threshold")
         self.tables, self.every, self.decay, self.anneal = tables, every, decay, anneal
         self.budget_fraction, self.threshold, self.freq_weight = budget_fraction, threshold, freq_weight
-        self.min_steps = min_steps
+        self.min_steps, self.max_growth, self.background = min_steps, max_growth, background
         self.adjustments = 0
+        self._worker: threading.Thread | None = None
+        self.error: BaseException | None = None
 
     def maybe_adjust(self, step: int) -> bool:
+        """Adjust at every `every`-th step. With `background`, the adjustment runs in a second thread
+        while training goes on (the runtime's per-table locks make that safe); a step that comes while
+        the previous adjustment still runs skips."""
+        if self.error:
+            raise self.error
         if step < self.min_steps or step == 0 or step % self.every:
             return False
-        self.adjust()
+        if not self.background:
+            self.adjust()
+            return True
+        if self._worker and self._worker.is_alive():
+            return False
+        self._worker = threading.Thread(target=self._adjust_catching, daemon=True)
+        self._worker.start()
         return True
+
+    def _adjust_catching(self) -> None:
+        try:
+            self.adjust()
+        except BaseException as e:  # re-raised in the training thread
+            self.error = e
+
+    def wait(self) -> None:
+        if self._worker:
+            self._worker.join()
+        if self.error:
+            raise self.error
 
     def _scores(self):
         """(table, dims, chunk scores[rows, max_chunks]) with scores non-increasing along each row."""
@@ -43,12 +70,14 @@ class DimensionAdjuster:
             g_mean = g[k < nc[:, None]].mean() if (k < nc[:, None]).any() else 1.0
             f_mean = freq.mean() or 1.0
             # a missing chunk borrows its row's last live chunk score (or, pruned, the row's frequency)
+            g = g / (g_mean + 1e-30)
             last = np.take_along_axis(g, np.maximum(nc - 1, 0)[:, None], 1)[:, 0]
-            g = np.where(k < nc[:, None], g, np.where(nc[:, None] > 0, last[:, None], 0.0))
-            score = (g / (g_mean + 1e-30) + 1e-3) * (freq[:, None] / f_mean) ** self.freq_weight
+            # a missing chunk borrows its row's last chunk score; a pruned row has no gradient
+            # signal, so it gets the table mean (1.0) and competes by access frequency alone
+            g = np.where(k < nc[:, None], g, np.where(nc[:, None] > 0, last[:, None], 1.0))
+            score = (g + 1e-3) * (freq[:, None] / f_mean) ** self.freq_weight
             score = np.minimum.accumulate(score, axis=1)
-            # a row grows by at most one chunk per adjustment
-            score[k > nc[:, None]] = 0.0
+            score[k >= (nc + self.max_growth)[:, None]] = 0.0  # bounded growth per adjustment
             out.append((t, dims, score))
         return out
 

@@ -32,6 +32,7 @@ class TrainConfig:
     adjust_every: int = 50
     anneal: int = 4
     decay: float = 0.5
+    background_adjust: bool = True   # FIITED adjustments in a second thread
     pep_init: float = -8.0
     test_fraction: float = 0.1
     seed: int = 0
@@ -74,7 +75,7 @@ def train(cfg: TrainConfig, dense: np.ndarray, sparse: np.ndarray, label: np.nda
     if cfg.method == "fiited" and (cfg.budget is not None or cfg.threshold is not None) and cfg.budget != 1.0:
         adjuster = DimensionAdjuster(emb.tables, every=cfg.adjust_every, budget_fraction=cfg.budget,
                                      threshold=cfg.threshold if cfg.budget is None else None,
-                                     decay=cfg.decay, anneal=cfg.anneal)
+                                     decay=cfg.decay, anneal=cfg.anneal, background=cfg.background_adjust)
     n_test = int(len(label) * cfg.test_fraction)
     n_train = len(label) - n_test
     loss_fn = torch.nn.BCEWithLogitsLoss()
@@ -101,6 +102,8 @@ def train(cfg: TrainConfig, dense: np.ndarray, sparse: np.ndarray, label: np.nda
             if step % 20 == 0:
                 bar.set_postfix(loss=f"{loss.item():.4f}", mem=f"{emb.value_bytes() / emb.full_value_bytes():.2f}")
     bar.close()
+    if adjuster:
+        adjuster.wait()
     probs = _predict(model, dense[n_train:], sparse[n_train:])
     result = {
         "method": cfg.method,

@@ -67,6 +67,7 @@ class Link:
     values: list[tuple[str, str, str]] = field(default_factory=list)  # (table, column, value) found in question
     scores: dict[str, float] = field(default_factory=dict)
     intent: set[str] = field(default_factory=set)  # shapes the question asks for: count, group, rank
+    question: str = ""
 
     def describe(self) -> str:
         lines = [f"tables: {', '.join(self.tables)}"]
@@ -109,7 +110,7 @@ def link(question: str, schema: Schema) -> Link:
         for c in t.columns:
             if c.name in fk_cols:
                 continue  # `customer_id` says nothing about what the question wants from orders
-            parts = name_parts(c.name) - {"id"}
+            parts = name_parts(c.name) - {"id"} - name_parts(t.name)  # "order" names the table, not order_date
             if parts & toks:
                 cols.append(c.name)
                 score += 1.0
@@ -130,7 +131,7 @@ def link(question: str, schema: Schema) -> Link:
     chosen = add_bridges(chosen, schema)
     chosen.sort(key=lambda t: -scores.get(t, 0))
     return Link(chosen, {t: columns.get(t, []) for t in chosen}, values, scores,
-                detect_intent(question, {stem(t.name) for t in schema.tables}))
+                detect_intent(question, {stem(t.name) for t in schema.tables}), question)
 
 
 def detect_intent(question: str, table_words: set[str] = frozenset()) -> set[str]:

@@ -26,7 +26,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         p.add_argument("--batch-size", type=int, default=2048)
         p.add_argument("--epochs", type=int, default=1)
         p.add_argument("--emb-lr", type=float, default=0.05)
-        p.add_argument("--adjust-every", type=int, default=50)
+        p.add_argument("--adjust-every", type=int, default=50, help="FIITED: steps between dimension adjustments")
+        p.add_argument("--anneal", type=int, default=4, help="FIITED: adjustments to reach the budget")
+        p.add_argument("--decay", type=float, default=0.5, help="FIITED: importance decay per adjustment")
         p.add_argument("--json", default=None, help="also write the results as JSON here")
         p.add_argument("--no-progress", action="store_true")
 
@@ -40,7 +42,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     e = sub.add_parser("eval", help="sweep FIITED budgets and PEP thresholds; plot AUC vs embedding memory")
     common(e)
     e.add_argument("--budgets", default="0.35,0.2,0.1,0.05")
-    e.add_argument("--pep-inits", default="-6,-4")
+    e.add_argument("--pep-inits", default="-10,-8", help="PEP threshold inits s (threshold = sigmoid(s))")
     e.add_argument("--plot", default="fiited_auc_vs_memory.png")
 
     b = sub.add_parser("bench", help="pooled-lookup throughput: runtime vs nn.EmbeddingBag at full dimension")
@@ -81,7 +83,7 @@ def _config(args, **over):
     from .train import TrainConfig
 
     base = dict(embedding_dim=args.dim, chunk_size=args.chunk, batch_size=args.batch_size, epochs=args.epochs,
-                emb_lr=args.emb_lr, adjust_every=args.adjust_every, progress=not args.no_progress)
+                emb_lr=args.emb_lr, adjust_every=args.adjust_every, anneal=args.anneal, decay=args.decay, progress=not args.no_progress)
     base.update(over)
     if args.dim % args.chunk:
         raise UserError(f"--dim {args.dim} must be a multiple of --chunk {args.chunk}")

@@ -65,19 +65,23 @@ class DimensionAdjuster:
         for t in self.tables:
             dims, imp, freq = t.stats()
             nc = dims // t.chunk_size
-            k = np.arange(imp.shape[1])[None, :]
-            g = np.sqrt(np.maximum(imp, 0))
-            g_mean = g[k < nc[:, None]].mean() if (k < nc[:, None]).any() else 1.0
-            f_mean = freq.mean() or 1.0
-            # a missing chunk borrows its row's last live chunk score (or, pruned, the row's frequency)
-            g = g / (g_mean + 1e-30)
-            last = np.take_along_axis(g, np.maximum(nc - 1, 0)[:, None], 1)[:, 0]
+            g = np.sqrt(imp, out=imp)  # chunks a row does not have hold importance 0
+            live = int(nc.sum())
+            g *= np.float32(live / float(g.sum()) if live and g.sum() > 0 else 1.0)  # table mean -> 1
+            f_mean = float(freq.mean()) or 1.0
+            row_w = (freq / np.float32(f_mean)) ** np.float32(self.freq_weight) if self.freq_weight != 1 else freq / np.float32(f_mean)
             # a missing chunk borrows its row's last chunk score; a pruned row has no gradient
             # signal, so it gets the table mean (1.0) and competes by access frequency alone
-            g = np.where(k < nc[:, None], g, np.where(nc[:, None] > 0, last[:, None], 1.0))
-            score = (g + 1e-3) * (freq[:, None] / f_mean) ** self.freq_weight
-            score = np.minimum.accumulate(score, axis=1)
-            score[k >= (nc + self.max_growth)[:, None]] = 0.0  # bounded growth per adjustment
+            fill = np.where(nc > 0, g[np.arange(len(nc)), np.maximum(nc - 1, 0)], np.float32(1.0))
+            score = g
+            for j in range(score.shape[1]):  # columns are few: per-column passes beat 2-D where/accumulate
+                col = score[:, j]
+                np.copyto(col, fill, where=nc <= j)
+                col += np.float32(1e-3)
+                col *= row_w
+                if j:
+                    np.minimum(col, score[:, j - 1], out=col)
+                col[nc + self.max_growth <= j] = 0.0  # bounded growth per adjustment
             out.append((t, dims, score))
         return out
 

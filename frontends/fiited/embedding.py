@@ -6,6 +6,8 @@ table ever exists in PyTorch. A zero-size anchor parameter makes autograd call b
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import torch
 from torch import nn
@@ -72,6 +74,17 @@ class FiitedEmbeddingBag(nn.Module):
     def value_bytes(self) -> int:
         return self.table.counters()["value_bytes"]
 
+    def save_table(self, path: str) -> None:
+        """Checkpoint values, dimensions, optimiser state and importance (exact round trip)."""
+        self.table.save(path)
+
+    def load_table(self, path: str) -> None:
+        table = Table.load(path)
+        if (table.num_rows, table.max_dim) != (self.num_embeddings, self.embedding_dim):
+            raise ValueError(f"checkpoint {path} holds a {table.num_rows}x{table.max_dim} table, "
+                             f"expected {self.num_embeddings}x{self.embedding_dim}")
+        self.table = table
+
     def extra_repr(self) -> str:
         return f"{self.num_embeddings}, {self.embedding_dim}, mode={self.mode!r}, chunk_size={self.table.chunk_size}"
 
@@ -97,6 +110,15 @@ class FiitedEmbeddingBagCollection(nn.Module):
 
     def value_bytes(self) -> int:
         return sum(b.value_bytes() for b in self.bags)
+
+    def save_tables(self, directory: str) -> None:
+        os.makedirs(directory, exist_ok=True)
+        for i, b in enumerate(self.bags):
+            b.save_table(os.path.join(directory, f"table_{i:03d}.fiited"))
+
+    def load_tables(self, directory: str) -> None:
+        for i, b in enumerate(self.bags):
+            b.load_table(os.path.join(directory, f"table_{i:03d}.fiited"))
 
     def full_value_bytes(self) -> int:
         return sum(b.num_embeddings * self.embedding_dim * 4 for b in self.bags)

@@ -122,3 +122,19 @@ def test_cli_gen_train_eval_bench(tmp_path, capsys):
     assert main(["fiited", "train", str(tmp_path / "none.tsv")]) == 2
     assert main(["fiited", "train", str(data), "--table-sizes", "1,2"]) == 2
     assert main(["fiited", "train", str(data), "--table-sizes", sizes, "--dim", "12", "--chunk", "8"]) == 2
+
+
+def test_collection_checkpoint_round_trip_after_adjustment(tmp_path):
+    coll = FiitedEmbeddingBagCollection([300, 200], 16, chunk_size=8, lr=0.1)
+    rng = np.random.default_rng(5)
+    sparse = torch.from_numpy(rng.integers(0, 200, (64, 2)))
+    coll(sparse).sum().backward()
+    DimensionAdjuster(coll.tables, every=1, budget_fraction=0.5, anneal=1).adjust()
+    coll.save_tables(str(tmp_path / "ck"))
+    other = FiitedEmbeddingBagCollection([300, 200], 16, chunk_size=8, lr=0.1)
+    other.load_tables(str(tmp_path / "ck"))
+    torch.testing.assert_close(other(sparse), coll(sparse), rtol=0, atol=0)
+    for a, b in zip(coll.tables, other.tables):
+        np.testing.assert_array_equal(a.dims(), b.dims())
+    with pytest.raises(ValueError, match="expected"):
+        FiitedEmbeddingBagCollection([300, 201], 16, chunk_size=8).load_tables(str(tmp_path / "ck"))

@@ -59,78 +59,94 @@ def question_literals(linked: Link) -> set[str]:
 
 def build_grammar(schema: Schema, linked: Link) -> str:
     plans = join_plans(linked.tables, schema)
-    # Top-level FROM must cover every table whose columns or values the question names ("amount per country"
-    # needs orders and customers); subqueries may use any linked table.
+    # Top-level FROM: the smallest plans covering every table whose columns or values the question names
+    # ("amount per country" needs orders and customers); subqueries may use any linked table.
     needed = {t for t in linked.tables if linked.columns.get(t)}
-    top = [i for i, (names, _) in enumerate(plans) if needed <= set(names)] or list(range(len(plans)))
+    covering = [i for i, (names, _) in enumerate(plans) if needed <= set(names)] or list(range(len(plans)))
+    fewest = min(len(plans[i][0]) for i in covering)
+    top = [i for i in covering if len(plans[i][0]) == fewest]
     lines = ["start: query", "query: " + " | ".join(f"q{i}" for i in top)]
-    # Text literals are only those the question itself supplies (known cell values, quoted text, years):
-    # a weak model otherwise invents filters such as country = 'USA'.
-    values = sorted({"'" + v.replace("'", "''") + "'" for v in question_literals(linked)})
-    values += sorted(set(re.findall(r"(?<![\w.-])-?\d+(?:\.\d+)?(?![\w-])", linked.question)))
-    has_values = bool(values)
-    if has_values:
-        lines.append("value: " + " | ".join(lit(v) for v in values))
     lines += [
-        'op: " = " | " != " | " > " | " < " | " >= " | " <= " | " LIKE "',
-        'agg: "SUM" | "AVG" | "MIN" | "MAX" | "COUNT"',
+        'op: " = " | " != " | " > " | " < " | " >= " | " <= "',
+        'cmp: " > " | " < " | " >= " | " <= " | " = "',
+        'agg: "SUM" | "AVG" | "MIN" | "MAX"',
         'dir: " DESC" | " ASC"',
         'limit: " LIMIT " /[1-9][0-9]{0,3}/',
-        'NUMBER: /[0-9]{1,6}/',
         'andor: " AND " | " OR "',
+        'distinct: "DISTINCT "',
     ]
+    numbers = sorted(set(re.findall(r"(?<![\w.-])-?\d+(?:\.\d+)?(?![\w-])", linked.question)))
+    years = sorted(set(re.findall(r"\b(?:19|20)\d\d\b", linked.question)))
+    lines.append("number: " + (" | ".join(lit(n) for n in numbers) if numbers else "/[0-9]{1,6}/"))
     lines.append("sub: " + " | ".join(f"s{i}" for i in range(len(plans))))
     for i, (names, from_clause) in enumerate(plans):
         qualify = len(names) > 1
-        cols = [f"{ident(t)}.{ident(c.name)}" if qualify else ident(c.name)
+        cols = [(f"{ident(t)}.{ident(c.name)}" if qualify else ident(c.name), t, c)
                 for t in names for c in schema.table(t).columns]
         if i in top:
-            linked_cols = [f"{ident(t)}.{ident(c)}" if qualify else ident(c) for t in names for c in linked.columns.get(t, [])]
-            lines += branch_rules(f"q{i}", from_clause, cols, linked.intent, True, has_values, linked_cols)
-        lines += branch_rules(f"s{i}", from_clause, cols, set(), False, has_values)
-    lines.append('distinct: "DISTINCT "')
+            lines += branch_rules(f"q{i}", from_clause, cols, linked, True, numbers, years)
+        lines += branch_rules(f"s{i}", from_clause, cols, linked, False, numbers, years)
     return "\n".join(lines) + "\n"
 
 
-def branch_rules(p: str, from_clause: str, cols: list[str], intent: set[str], nested: bool, has_values: bool,
-                 linked_cols: list[str] = ()) -> list[str]:
-    """Rules for one FROM clause. Lists are bounded (a weak model otherwise repeats itself until the token
-    limit); subqueries (`nested=False`) cannot nest further and do not carry the question's intent."""
-    group_mark = "" if "group" in intent else "?"
+def branch_rules(p: str, from_clause: str, cols, linked: Link, top: bool, numbers, years) -> list[str]:
+    """Rules for one FROM clause. Filters pair each literal with its column (Paris -> city = 'Paris'); numbers
+    only compare with numeric columns; lists are bounded (a weak model otherwise repeats itself until the
+    token limit). Subqueries (`top=False`) cannot nest and do not carry the question's intent."""
+    intent = linked.intent if top else set()
+    names = [q for q, _, _ in cols]
+    linked_names = [q for q, t, c in cols if c.name in linked.columns.get(t, [])]
+    numeric = [q for q, _, c in cols if c.is_numeric and not c.is_pk and not c.name.endswith("_id")]
+    measures = [q for q in numeric if q in linked_names] or numeric
+    dates = [q for q, _, c in cols if re.search(r"date|day|time", c.name)]
     rank_mark = "" if "rank" in intent else "?"
-    more = f'(andor {p}_cond)? (andor {p}_cond)?'
+
+    conds = []
+    for t, c, v in linked.values:
+        q = next((q for q, tt, cc in cols if tt == t and cc.name == c), None)
+        if q:
+            conds.append(lit(f"{q} = '" + v.replace("'", "''") + "'"))
+    if numbers and measures:
+        conds.append(f'({" | ".join(lit(m) for m in measures)}) cmp number')
+    for y in years:
+        conds += [lit(f"strftime('%Y', {d}) = '{y}'") for d in dates]
+    if top and "nested" in intent and measures:
+        conds.append(f'({" | ".join(lit(m) for m in measures)}) cmp "(" sub ")"')
+    if top and "nested" in intent:
+        keys = [q for q, _, c in cols if c.is_pk or c.name.endswith("_id")]
+        if keys:
+            conds.append(f'({" | ".join(lit(k) for k in keys)}) (" IN (" | " NOT IN (") sub ")"')
+    where = f'{p}_where?' if conds else ""
+
+    agg = f'{p}_agg: "COUNT(*)" | "COUNT(DISTINCT " {p}_col ")"'
+    if measures:
+        agg += f' | agg "(" {p}_num ")" | "ROUND(AVG(" {p}_num "), 2)"'
+    rules = [f"{p}_col: " + " | ".join(lit(c) for c in names), agg]
+    if measures:
+        rules.append(f"{p}_num: " + " | ".join(lit(m) for m in measures))
+    if conds:
+        rules += [f'{p}_where: " WHERE " {p}_cond (andor {p}_cond)? (andor {p}_cond)?',
+                  f"{p}_cond: " + " | ".join(conds)]
+    rules.append(f'{p}_expr: {p}_col' + "".join(f' | "strftime(\'{f}\', " {lit(d)} ")"' for d in dates
+                                                 for f in ("%Y-%m", "%Y")))
+    having = f' " HAVING " {p}_agg cmp number' if numbers else ""
     if "group" in intent:
         # SELECT <key>, <aggregate> ... GROUP BY <the same key>: one alternative per key, so they always agree.
-        plain = [c for c in cols if not re.search(r"(^|\.)(id|\w+_id)$", c)]  # grouping by a key is rarely asked
-        # "amount per country": when the question names a text column, group by one of those.
-        named = [c for c in plain if c in linked_cols and not re.search(r"amount|price|quantity|total", c)]
-        plain = named or plain
-        dates = [c for c in plain if re.search(r"date|day|time", c)]
-        keys = [lit(c) for c in plain] + [f'"strftime(\'{f}\', " {lit(c)} ")"' for c in dates for f in ("%Y-%m", "%Y")]
-        head = [f'{p}: ' + " | ".join(f"{p}_k{j}" for j in range(len(keys)))]
-        measures = [c for c in linked_cols if re.search(r"amount|price|quantity|total|salary|score|count|value", c)]
-        head.append(f'{p}_gagg: "COUNT(*)" | agg "(" ({" | ".join(lit(c) for c in measures)}) ")"' if measures
-                    else f'{p}_gagg: {p}_agg')
-        head += [f'{p}_k{j}: "SELECT " {k} ", " {p}_gagg " FROM " {lit(from_clause)} {p}_where? " GROUP BY " {k}'
-                 f' {p}_having? {p}_order{rank_mark} limit{rank_mark}' for j, k in enumerate(keys)]
+        plain = [q for q, _, c in cols if not c.is_pk and not c.name.endswith("_id") and q not in numeric]
+        named = [q for q in plain if q in linked_names]
+        keys = [lit(q) for q in (named or plain)]
+        keys += [f'"strftime(\'{f}\', " {lit(d)} ")"' for d in dates for f in ("%Y-%m", "%Y") if not named]
+        rules.append(f'{p}: ' + " | ".join(f"{p}_k{j}" for j in range(len(keys))))
+        rules += [f'{p}_k{j}: "SELECT " {k} ", " {p}_agg " FROM " {lit(from_clause)} {where} " GROUP BY " {k}'
+                  f'{(" (" + having + ")?") if having else ""} {p}_order{rank_mark} limit{rank_mark}'
+                  for j, k in enumerate(keys)]
     else:
-        head = [f'{p}: "SELECT " {p}_list " FROM " {lit(from_clause)}'
-                f' {p}_where? {p}_group? {p}_order{rank_mark} limit{rank_mark}']
-    value_conds = [f'{p}_expr op value', f'{p}_col " BETWEEN " value " AND " value'] if has_values else []
-    nested = nested and "group" not in intent  # "per country" never needs a subquery filter
-    conds = value_conds + (
-        [f'{p}_col " IN (" sub ")"', f'{p}_col " NOT IN (" sub ")"', f'{p}_col op "(" sub ")"'] if nested else [])
-    rules = head + [
-        (f'{p}_list: "COUNT(*)" | "COUNT(DISTINCT " {p}_col ")"' if "count" in intent else
-         f'{p}_list: distinct? {p}_sel ("," " " {p}_sel)? ("," " " {p}_sel)?'),
-        f"{p}_col: " + " | ".join(lit(c) for c in cols),
-        f'{p}_agg: agg "(" {p}_col ")" | "COUNT(*)" | "COUNT(DISTINCT " {p}_col ")" | "ROUND(AVG(" {p}_col "), 2)"',
-        f"{p}_sel: {p}_expr | {p}_agg",
-        f'{p}_expr: {p}_col | "strftime(' + "'%Y-%m'" + f', " {p}_col ")" | "strftime(' + "'%Y'" + f', " {p}_col ")"',
-        f'{p}_where: " WHERE " {p}_cond {more}' if conds else f'{p}_where: " WHERE " {p}_col " IS NOT NULL"',
-        f'{p}_cond: ' + " | ".join(conds),
-        f'{p}_group: " GROUP BY " {p}_expr ("," " " {p}_expr)? {p}_having?',
-        f'{p}_having: " HAVING " {p}_agg op ' + ("value" if has_values else '"(" sub ")"' if nested else "NUMBER"),
-        f'{p}_order: " ORDER BY " ({p}_expr | {p}_agg) dir?',
-    ]
+        if "count" in intent:
+            rules.append(f'{p}_list: "COUNT(*)" | "COUNT(DISTINCT " {p}_col ")"')
+        else:
+            d = "distinct " if "distinct" in intent else "distinct? "
+            rules.append(f'{p}_list: {d}{p}_sel ("," " " {p}_sel)? ("," " " {p}_sel)?')
+        rules.append(f"{p}_sel: {p}_expr | {p}_agg")
+        rules.append(f'{p}: "SELECT " {p}_list " FROM " {lit(from_clause)} {where} {p}_order{rank_mark} limit{rank_mark}')
+    rules.append(f'{p}_order: " ORDER BY " ({p}_expr | {p}_agg) dir?')
     return rules

@@ -144,6 +144,10 @@ def detect_intent(question: str, table_words: set[str] = frozenset()) -> set[str
     m = re.search(r"\b(most|fewest|least) (\w+)", q)
     if m and stem(m.group(2)) in table_words:
         intent.add("group")  # "which country has the most customers" counts customers per country
+    if re.search(r"\b(than the|than any|than all|never|not|no|without|average \w+ price)\b", q) and not grouped:
+        intent.add("nested")
+    if re.search(r"\b(different|distinct|unique)\b", q) and not re.search(r"\bhow many\b", q):
+        intent.add("distinct")
     if re.search(r"\bhow many\b", q) and not grouped and not re.search(r"\b(which|what|who)\b", q):
         intent.add("count")
     if re.search(r"\b(top \d+|most|least|highest|lowest|largest|smallest|best|biggest|cheapest|fewest)\b", q):

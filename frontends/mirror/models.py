@@ -34,6 +34,13 @@ def embedded_gguf_path() -> str:
     return found[0]
 
 
+def llama_threads() -> int:
+    """Threads for llama.cpp: GIRFLOW_MIRROR_THREADS, else half the cores (llama.cpp's threads spin at
+    barriers, so using every core of a busy machine is much slower than using fewer)."""
+    env = os.environ.get("GIRFLOW_MIRROR_THREADS")
+    return int(env) if env and env.isdigit() and int(env) > 0 else max(1, (os.cpu_count() or 2) // 2)
+
+
 class LocalModel:
     """A GGUF file run by llama-cpp-python through guidance, so generation can follow a grammar."""
 
@@ -57,7 +64,7 @@ class LocalModel:
                 with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
                     warnings.simplefilter("ignore")
                     _LOADED[key] = guidance.models.LlamaCpp(self.path, n_ctx=self.n_ctx, echo=False, verbose=False,
-                                                            n_threads=os.cpu_count() or 1)
+                                                            n_threads=llama_threads())
             return _LOADED[key]
 
     def sql(self, prompt: str, grammar: str, max_tokens: int = 80) -> str:

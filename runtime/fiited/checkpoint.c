@@ -47,6 +47,7 @@ int fiited_save(void *h, const char *path) {
 }
 
 void fiited_table_destroy(void *h);
+void fiited_hash_insert(fiited_table *t, int64_t id, int64_t entry);
 
 void *fiited_load(const char *path) {
     FILE *f = fopen(path, "rb");
@@ -71,15 +72,7 @@ void *fiited_load(const char *path) {
         if (rec[0] < 0 || rec[0] >= t->num_rows || rec[1] < 0 || rec[1] > t->max_chunks || fiited_find_entry(t, rec[0]) >= 0) goto bad;
         t->entry_id[e] = rec[0];
         t->nentries = e + 1;
-        /* hash insert (same probing as the table) */
-        {
-            extern int64_t fiited_find_entry(const fiited_table *, int64_t);
-            uint64_t m = (uint64_t)t->hcap - 1, x = (uint64_t)rec[0] + 0x9E3779B97F4A7C15ull;
-            x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull; x = (x ^ (x >> 27)) * 0x94D049BB133111EBull; x ^= x >> 31;
-            uint64_t hh = x & m;
-            while (t->hkeys[hh] >= 0) hh = (hh + 1) & m;
-            t->hkeys[hh] = rec[0]; t->hvals[hh] = e;
-        }
+        fiited_hash_insert(t, rec[0], e);
         why = "truncated row data";
         if (r_bytes(&r, &t->frequency[e], 4) || r_bytes(&r, t->importance + e * t->max_chunks, (size_t)t->max_chunks * 4)) goto bad;
         if (fiited_set_row_chunks(t, e, rec[1], 1)) { why = "out of memory"; goto bad; }

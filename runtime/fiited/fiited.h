@@ -53,8 +53,30 @@ void fiited_pool_free(fiited_pool *p);
 int64_t fiited_pool_take(fiited_pool *p, int64_t owner);
 void fiited_pool_give(fiited_pool *p, int64_t chunk);
 void fiited_pool_compact(fiited_table *t);
+/* Slabs hold a power-of-two number of chunks so a chunk address is a shift and a mask. */
+#define FIITED_SLAB_SHIFT 10
 static inline float *fiited_chunk(const fiited_pool *p, int64_t c) {
-    return p->slabs[c / p->slab_chunks] + (size_t)(c % p->slab_chunks) * p->chunk_floats;
+    return p->slabs[c >> FIITED_SLAB_SHIFT] + (size_t)(c & ((1 << FIITED_SLAB_SHIFT) - 1)) * p->chunk_floats;
+}
+/* VHPI hash probe, inline here so the hot loops can use it (exported functions are not inlined under -fPIC). */
+static inline uint64_t fiited_mix64(uint64_t x) {
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+/* Home slot of a row id: Fibonacci hashing (one multiply, top bits), cheap on the lookup path. */
+static inline uint64_t fiited_hash_slot(const fiited_table *t, int64_t id) {
+    return ((uint64_t)id * 0x9E3779B97F4A7C15ull) >> (64 - __builtin_ctzll((uint64_t)t->hcap));
+}
+static inline int64_t fiited_find_entry_inline(const fiited_table *t, int64_t id) {
+    uint64_t m = (uint64_t)t->hcap - 1, h = fiited_hash_slot(t, id);
+    for (;;) {
+        int64_t k = t->hkeys[h];
+        if (k == id) return t->hvals[h];
+        if (k < 0) return -1;
+        h = (h + 1) & m;
+    }
 }
 int64_t fiited_find_entry(const fiited_table *t, int64_t id);
 int fiited_set_row_chunks(fiited_table *t, int64_t entry, int64_t nchunks, int zero_init);

@@ -5,12 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t mix64(uint64_t x) {
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
-}
+#define mix64 fiited_mix64
 static float next_uniform(uint64_t *s) {  /* in [-1, 1) */
     *s = mix64(*s);
     return (float)((*s >> 40) * (1.0 / 8388608.0)) - 1.0f;
@@ -20,18 +15,11 @@ static int64_t state_floats(const fiited_table *t) {
     return t->optimizer == FIITED_OPT_ADAGRAD ? t->chunk_size : 0;
 }
 
-int64_t fiited_find_entry(const fiited_table *t, int64_t id) {
-    uint64_t m = (uint64_t)t->hcap - 1, h = mix64((uint64_t)id) & m;
-    for (;;) {
-        int64_t k = t->hkeys[h];
-        if (k == id) return t->hvals[h];
-        if (k < 0) return -1;
-        h = (h + 1) & m;
-    }
-}
+int64_t fiited_find_entry(const fiited_table *t, int64_t id) { return fiited_find_entry_inline(t, id); }
+#define fiited_find_entry fiited_find_entry_inline
 
-static void hash_insert(fiited_table *t, int64_t id, int64_t entry) {
-    uint64_t m = (uint64_t)t->hcap - 1, h = mix64((uint64_t)id) & m;
+void fiited_hash_insert(fiited_table *t, int64_t id, int64_t entry) {
+    uint64_t m = (uint64_t)t->hcap - 1, h = fiited_hash_slot(t, id);
     while (t->hkeys[h] >= 0) h = (h + 1) & m;
     t->hkeys[h] = id; t->hvals[h] = entry;
 }
@@ -83,7 +71,7 @@ fiited_table *fiited_table_alloc(int64_t num_rows, int64_t max_chunks, int64_t c
     }
     memset(t->hkeys, 0xff, (size_t)t->hcap * sizeof(int64_t));
     memset(t->entry_chunks, 0xff, (size_t)(num_rows * max_chunks) * sizeof(int64_t));
-    fiited_pool_init(&t->pool, (int32_t)(chunk_size + (optimizer == FIITED_OPT_ADAGRAD ? chunk_size : 0)), 1024);
+    fiited_pool_init(&t->pool, (int32_t)(chunk_size + (optimizer == FIITED_OPT_ADAGRAD ? chunk_size : 0)), 1 << FIITED_SLAB_SHIFT);
     pthread_rwlock_init(&t->lock, NULL);
     return t;
 }
@@ -104,7 +92,7 @@ void *fiited_table_create(int64_t num_rows, int64_t max_dim, int64_t chunk_size,
     for (int64_t id = 0; id < num_rows; id++) {
         int64_t e = t->nentries++;
         t->entry_id[e] = id;
-        hash_insert(t, id, e);
+        fiited_hash_insert(t, id, e);
         if (fiited_set_row_chunks(t, e, init_dim / chunk_size, 0)) return NULL;
     }
     return t;
@@ -143,15 +131,45 @@ static int check_bags(const int64_t *offsets, int64_t nbags, int64_t n) {
 }
 
 /* Add row `id`'s values into out[0:max_dim]; columns beyond the row's dimension contribute zero. */
-static inline void add_row(const fiited_table *t, int64_t id, float *out, float w) {
+static inline void add_row(const fiited_table *t, int64_t id, float *restrict out) {
     int64_t e = fiited_find_entry(t, id);
     if (e < 0) return;
     const int64_t *ch = t->entry_chunks + e * t->max_chunks;
     int64_t nc = t->entry_nchunks[e], cs = t->chunk_size;
+    if (cs == 8) {  /* the common chunk size: fixed-width loops the compiler turns into one vector op */
+        for (int64_t k = 0; k < nc; k++) {
+            const float *restrict v = fiited_chunk(&t->pool, ch[k]);
+            float *restrict o = out + k * 8;
+            for (int j = 0; j < 8; j++) o[j] += v[j];
+        }
+        return;
+    }
     for (int64_t k = 0; k < nc; k++) {
-        const float *v = fiited_chunk(&t->pool, ch[k]);
-        float *o = out + k * cs;
-        for (int64_t j = 0; j < cs; j++) o[j] += w * v[j];
+        const float *restrict v = fiited_chunk(&t->pool, ch[k]);
+        float *restrict o = out + k * cs;
+        for (int64_t j = 0; j < cs; j++) o[j] += v[j];
+    }
+}
+
+/* Software prefetch in two stages ahead of use: the hash slot of ids[i + 8], then the entry and
+ * first chunk of ids[i + 4] (whose slot is cached by then), hiding the VHPI indirections' misses. */
+static inline void prefetch_ahead(const fiited_table *t, const int64_t *ids, int64_t n, int64_t i) {
+    if (i + 8 < n) {
+        uint64_t h = fiited_hash_slot(t, ids[i + 8]);
+        __builtin_prefetch(&t->hkeys[h]);
+        __builtin_prefetch(&t->hvals[h]);
+    }
+    if (i + 4 < n) {
+        int64_t e = fiited_find_entry(t, ids[i + 4]);
+        if (e >= 0) {
+            __builtin_prefetch(&t->entry_nchunks[e]);
+            __builtin_prefetch(&t->entry_chunks[e * t->max_chunks]);
+        }
+    }
+    if (i + 2 < n) {
+        int64_t e = fiited_find_entry(t, ids[i + 2]);
+        if (e >= 0 && t->entry_nchunks[e] > 0)  /* a row's chunks are usually allocated together */
+            __builtin_prefetch(fiited_chunk(&t->pool, t->entry_chunks[e * t->max_chunks]));
     }
 }
 
@@ -171,7 +189,10 @@ int fiited_lookup(void *h, const int64_t *ids, int64_t n, const int64_t *offsets
         float *o = out + b * D;
         memset(o, 0, (size_t)D * sizeof(float));
         int64_t lo = offsets[b], hi = b + 1 < nbags ? offsets[b + 1] : n;
-        for (int64_t i = lo; i < hi; i++) add_row(t, ids[i], o, 1.0f);
+        for (int64_t i = lo; i < hi; i++) {
+            prefetch_ahead(t, ids, hi, i);
+            add_row(t, ids[i], o);
+        }
         if (mode == 1 && hi > lo) {
             float s = 1.0f / (float)(hi - lo);
             for (int64_t j = 0; j < D; j++) o[j] *= s;

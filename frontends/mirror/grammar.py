@@ -61,7 +61,12 @@ def build_grammar(schema: Schema, linked: Link) -> str:
     plans = join_plans(linked.tables, schema)
     # Top-level FROM: the smallest plans covering every table whose columns or values the question names
     # ("amount per country" needs orders and customers); subqueries may use any linked table.
-    needed = {t for t in linked.tables if linked.columns.get(t)}
+    owners: dict[str, set] = {}
+    for t in linked.tables:
+        for c in linked.columns.get(t, []):
+            owners.setdefault(c, set()).add(t)
+    # a column name found in several tables ("name") does not say which table is needed
+    needed = set(linked.named) | {t for c, ts in owners.items() if len(ts) == 1 for t in ts}
     covering = [i for i, (names, _) in enumerate(plans) if needed <= set(names)] or list(range(len(plans)))
     fewest = min(len(plans[i][0]) for i in covering)
     top = [i for i in covering if len(plans[i][0]) == fewest]
@@ -75,8 +80,8 @@ def build_grammar(schema: Schema, linked: Link) -> str:
         'andor: " AND " | " OR "',
         'distinct: "DISTINCT "',
     ]
-    numbers = sorted(set(re.findall(r"(?<![\w.-])-?\d+(?:\.\d+)?(?![\w-])", linked.question)))
     years = sorted(set(re.findall(r"\b(?:19|20)\d\d\b", linked.question)))
+    numbers = sorted(set(re.findall(r"(?<![\w.-])-?\d+(?:\.\d+)?(?![\w-])", linked.question)) - set(years))
     lines.append("number: " + (" | ".join(lit(n) for n in numbers) if numbers else "/[0-9]{1,6}/"))
     lines.append("sub: " + " | ".join(f"s{i}" for i in range(len(plans))))
     for i, (names, from_clause) in enumerate(plans):
@@ -116,7 +121,10 @@ def branch_rules(p: str, from_clause: str, cols, linked: Link, top: bool, number
         keys = [q for q, _, c in cols if c.is_pk or c.name.endswith("_id")]
         if keys:
             conds.append(f'({" | ".join(lit(k) for k in keys)}) (" IN (" | " NOT IN (") sub ")"')
-    where = f'{p}_where?' if conds else ""
+    must_filter = top and (linked.values or years)  # a value named in the question is a filter
+    where = (f'{p}_where' if must_filter else f'{p}_where?') if conds else ""
+    direction = " DESC" if "desc" in intent else " ASC" if "asc" in intent else ""
+    order_dir = lit(direction) if direction else "dir?"
 
     agg = f'{p}_agg: "COUNT(*)" | "COUNT(DISTINCT " {p}_col ")"'
     if measures:
@@ -133,20 +141,25 @@ def branch_rules(p: str, from_clause: str, cols, linked: Link, top: bool, number
     if "group" in intent:
         # SELECT <key>, <aggregate> ... GROUP BY <the same key>: one alternative per key, so they always agree.
         plain = [q for q, _, c in cols if not c.is_pk and not c.name.endswith("_id") and q not in numeric]
-        named = [q for q in plain if q in linked_names]
-        keys = [lit(q) for q in (named or plain)]
-        keys += [f'"strftime(\'{f}\', " {lit(d)} ")"' for d in dates for f in ("%Y-%m", "%Y") if not named]
+        named = [q for q in plain if q in linked_names and q not in dates]
+        formats = ["%Y-%m"] if "month" in intent else ["%Y"] if "year" in intent else []
+        keys = [f'"strftime(\'{f}\', " {lit(d)} ")"' for d in dates for f in formats]
+        if not keys:
+            keys = [lit(q) for q in (named or plain)]
         rules.append(f'{p}: ' + " | ".join(f"{p}_k{j}" for j in range(len(keys))))
         rules += [f'{p}_k{j}: "SELECT " {k} ", " {p}_agg " FROM " {lit(from_clause)} {where} " GROUP BY " {k}'
-                  f'{(" (" + having + ")?") if having else ""} {p}_order{rank_mark} limit{rank_mark}'
+                  f'{(" (" + having + ")?") if having else ""} {p}_gorder{rank_mark} limit{rank_mark}'
                   for j, k in enumerate(keys)]
+        rules.append(f'{p}_gorder: " ORDER BY " {p}_agg {order_dir}')
     else:
-        if "count" in intent:
+        if "count-distinct" in intent:
+            rules.append(f'{p}_list: "COUNT(DISTINCT " {p}_col ")"')
+        elif "count" in intent:
             rules.append(f'{p}_list: "COUNT(*)" | "COUNT(DISTINCT " {p}_col ")"')
         else:
             d = "distinct " if "distinct" in intent else "distinct? "
             rules.append(f'{p}_list: {d}{p}_sel ("," " " {p}_sel)? ("," " " {p}_sel)?')
         rules.append(f"{p}_sel: {p}_expr | {p}_agg")
         rules.append(f'{p}: "SELECT " {p}_list " FROM " {lit(from_clause)} {where} {p}_order{rank_mark} limit{rank_mark}')
-    rules.append(f'{p}_order: " ORDER BY " ({p}_expr | {p}_agg) dir?')
+    rules.append(f'{p}_order: " ORDER BY " ({p}_expr | {p}_agg) {order_dir}')
     return rules

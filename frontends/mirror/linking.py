@@ -66,6 +66,7 @@ class Link:
     columns: dict[str, list[str]]  # table -> linked columns (for the report; grammar keeps all columns)
     values: list[tuple[str, str, str]] = field(default_factory=list)  # (table, column, value) found in question
     scores: dict[str, float] = field(default_factory=dict)
+    named: set[str] = field(default_factory=set)  # tables the question names, or whose values it quotes
     intent: set[str] = field(default_factory=set)  # shapes the question asks for: count, group, rank
     question: str = ""
 
@@ -102,9 +103,11 @@ def find_values(question: str, schema: Schema) -> list[tuple[str, str, str]]:
 def link(question: str, schema: Schema) -> Link:
     toks = expand(question)
     values = find_values(question, schema)
-    scores, columns = {}, {}
+    scores, columns, named = {}, {}, {t for t, _, _ in values}
     for t in schema.tables:
         score = 3.0 if name_parts(t.name) & toks else 0.0
+        if score:
+            named.add(t.name)
         cols = []
         fk_cols = {f.column for f in schema.foreign_keys if f.table == t.name}
         for c in t.columns:
@@ -130,7 +133,7 @@ def link(question: str, schema: Schema) -> Link:
                               "in it matches the question. Try naming what you want, e.g. a table or column.")
     chosen = add_bridges(chosen, schema)
     chosen.sort(key=lambda t: -scores.get(t, 0))
-    return Link(chosen, {t: columns.get(t, []) for t in chosen}, values, scores,
+    return Link(chosen, {t: columns.get(t, []) for t in chosen}, values, scores, named,
                 detect_intent(question, {stem(t.name) for t in schema.tables}), question)
 
 
@@ -150,8 +153,16 @@ def detect_intent(question: str, table_words: set[str] = frozenset()) -> set[str
         intent.add("distinct")
     if re.search(r"\bhow many\b", q) and not grouped and not re.search(r"\b(which|what|who)\b", q):
         intent.add("count")
+        if re.search(r"\b(different|distinct|unique)\b", q):
+            intent.add("count-distinct")
     if re.search(r"\b(top \d+|most|least|highest|lowest|largest|smallest|best|biggest|cheapest|fewest)\b", q):
         intent.add("rank")
+        low = re.search(r"\b(least|lowest|smallest|cheapest|fewest)\b", q)
+        intent.add("asc" if low else "desc")
+    if re.search(r"\b(month|monthly)\b", q):
+        intent.add("month")
+    elif re.search(r"\b(year|yearly|annual)\b", q):
+        intent.add("year")
     return intent
 
 

@@ -124,7 +124,7 @@ def branch_rules(p: str, from_clause: str, cols, linked: Link, top: bool, number
     must_filter = top and (linked.values or years)  # a value named in the question is a filter
     where = (f'{p}_where' if must_filter else f'{p}_where?') if conds else ""
     direction = " DESC" if "desc" in intent else " ASC" if "asc" in intent else ""
-    order_dir = lit(direction) if direction else "dir?"
+    order_dir = "dir?"  # forcing the direction as a literal made decoding very slow (measured); left to the model
 
     agg = f'{p}_agg: "COUNT(*)" | "COUNT(DISTINCT " {p}_col ")"'
     if measures:

@@ -12,7 +12,7 @@ from .errors import MirrorError
 from .schema import Schema
 
 SYNONYMS = {
-    "customer": {"client", "buyer", "people", "person", "user", "who"},
+    "customer": {"client", "buyer", "people", "person", "user"},
     "product": {"item", "article", "good", "merchandise"},
     "order": {"purchase", "sale", "sold", "bought", "buy", "transaction"},
     "amount": {"revenue", "spent", "spend", "spending", "sales", "total", "value", "money", "income", "turnover"},

@@ -26,6 +26,7 @@ if fiited_sources:
             sources=fiited_sources,
             extra_compile_args=["-O3", "-march=native", "-std=c11", "-fopenmp"],
             extra_link_args=["-fopenmp"],
+            libraries=["m"],
         )
     )
 

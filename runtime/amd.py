@@ -6,7 +6,7 @@ Running it needs the ROCm HIP runtime, which this build does not wrap: calling r
 """
 from __future__ import annotations
 
-from girflow.runtime.backends import register_backend
+from girflow.runtime.backends import register_backend, schedule_option as _schedule
 from girflow.passes.gpu_compile import GpuBinary, compile_gpu
 
 
@@ -38,20 +38,6 @@ class AmdFunction:
 def build(module_text: str, traced, desc: dict, options: str = "") -> AmdFunction:
     return AmdFunction(compile_gpu(module_text, desc, _schedule(options, "auto")), traced, desc)
 
-
-
-def _schedule(options: str, default: str) -> str:
-    """`options` from compile(): "" | "<schedule>" | "schedule=<schedule>"."""
-    options = (options or "").strip()
-    if not options:
-        return default
-    for item in options.replace(",", " ").split():
-        key, _, val = item.partition("=")
-        if not val:
-            return key
-        if key == "schedule":
-            return val
-    return default
 
 
 register_backend("amd", build)

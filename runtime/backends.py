@@ -34,3 +34,17 @@ def get_backend(kind: str):
     if kind not in _BACKENDS:
         raise ValueError(f"no backend for target kind '{kind}' (known: {', '.join(BACKEND_MODULES)})")
     return _BACKENDS[kind]
+
+
+def schedule_option(options: str, default: str) -> str:
+    """The schedule named by compile()'s `options`: "" | "<schedule>" | "schedule=<schedule>"."""
+    options = (options or "").strip()
+    if not options:
+        return default
+    for item in options.replace(",", " ").split():
+        key, _, val = item.partition("=")
+        if not val:
+            return key
+        if key == "schedule":
+            return val
+    return default

@@ -31,7 +31,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from girflow.runtime.backends import register_backend
+from girflow.runtime.backends import register_backend, schedule_option as _schedule
 
 ALIGN = 64
 VECTOR_ROW_BYTES = 128
@@ -510,20 +510,6 @@ class MluFunction:
 def build(module_text: str, traced, desc: dict, options: str = "") -> MluFunction:
     return MluFunction(module_text, traced, desc, _schedule(options, "fused"))
 
-
-
-def _schedule(options: str, default: str) -> str:
-    """`options` from compile(): "" | "<schedule>" | "schedule=<schedule>"."""
-    options = (options or "").strip()
-    if not options:
-        return default
-    for item in options.replace(",", " ").split():
-        key, _, val = item.partition("=")
-        if not val:
-            return key
-        if key == "schedule":
-            return val
-    return default
 
 
 register_backend("mlu", build)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import ctypes
 import functools
 
-from girflow.runtime.backends import register_backend
+from girflow.runtime.backends import register_backend, schedule_option as _schedule
 from girflow.passes.gpu_compile import GpuBinary, compile_gpu
 
 _TORCH_DTYPES = {"float32": "float32", "float16": "float16", "bfloat16": "bfloat16"}
@@ -117,20 +117,6 @@ def build(module_text: str, traced, desc: dict, options: str = "") -> NvidiaFunc
     """The backend entry point registered for kind "nvidia"."""
     return NvidiaFunction(compile_gpu(module_text, desc, _schedule(options, "auto")), traced, desc)
 
-
-
-def _schedule(options: str, default: str) -> str:
-    """`options` from compile(): "" | "<schedule>" | "schedule=<schedule>"."""
-    options = (options or "").strip()
-    if not options:
-        return default
-    for item in options.replace(",", " ").split():
-        key, _, val = item.partition("=")
-        if not val:
-            return key
-        if key == "schedule":
-            return val
-    return default
 
 
 register_backend("nvidia", build)

@@ -55,9 +55,10 @@ def time_round_robin(candidates: dict, rounds: int) -> dict:
     times = {name: [] for name in candidates}
     for _ in range(rounds):
         for name, fn in candidates.items():
-            # torch's OpenMP workers spin on the cores for a while after each parallel region; a
-            # pause keeps that spinning from being charged to whichever candidate runs next
-            time.sleep(0.02)
+            # one untimed call first: torch's OpenMP workers spin for a while after a parallel
+            # region, and parked thread pools take time to wake; neither is charged to the next
+            # candidate's timed call
+            fn()
             t0 = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t0)

@@ -286,7 +286,7 @@ class RowKernel:
                 loop.append(f"scf.for {j} = {self.e.index(lo)} to {self.e.index(hi)} step {self.e.index(step)} {{")
                 loop += ["  " + line for line in body]
                 loop.append("}")
-            self.lines_after_pre(pre, loop)
+            pre.extend(loop)   # the loop follows the per-row values its body needed
         for r in reductions:
             parts = partials[r.index]
             comb = REDUCE_COMBINE[r.attrs["kind"]]
@@ -300,9 +300,6 @@ class RowKernel:
                 pre.append(f"{t} = arith.mulf {v}, {self.e.fconst(_float_literal(1.0 / C), 'f32')} : f32")
                 v = t
             self.red_results[r.index] = v
-
-    def lines_after_pre(self, pre, loop):
-        pre.extend(loop)
 
     def scratch_writes(self, phase):
         return [i for i in self.scratch if self.g.nodes[i].phase == phase]

@@ -64,7 +64,7 @@ class CpuKernel:
 
     def run(self, pointers: list[int]) -> None:
         if self.workers <= 1:
-            slots, keep = self._slots(pointers)
+            slots, _storage = self._slots(pointers)   # _storage keeps the ctypes slots alive
             for t in range(self.tasks):
                 self._call_task(slots, t)
             return

@@ -239,12 +239,15 @@ class MluLowering:
                        f'{{direction = "GDRAM2GDRAM"}} : ({_mt(s, d)}, {_mt(s, d)}, {", ".join(["index"] * 6)}) -> ()')
                 X.emit("}")
         X.emit("return")
+        return self._func_text(p.name, args + outs, self.tiles or [1], X.lines)
+
+    def _func_text(self, name, params, tile, lines) -> str:
+        """The MLU-form function: launch shape (clusters x cores, tasks) and tile as attributes."""
         attrs = (f'mlu.target = "{self.desc["name"]}", mlu.schedule = "{self.schedule}", '
                  f'mlu.launch = {{clusters = {-(-self.ntasks // self.cores_per_cluster)} : i64, '
                  f'cores_per_cluster = {self.cores_per_cluster} : i64, tasks = {self.ntasks} : i64}}, '
-                 f'mlu.tile = array<i64: {", ".join(map(str, self.tiles or [1]))}>')
-        return (f"func.func @{p.name}_mlu({', '.join(args + outs)}) attributes {{{attrs}}} {{\n"
-                + "\n".join(X.lines) + "\n}\n")
+                 f'mlu.tile = array<i64: {", ".join(map(str, tile))}>')
+        return f"func.func @{name}_mlu({', '.join(params)}) attributes {{{attrs}}} {{\n" + "\n".join(lines) + "\n}\n"
 
     def _units(self):
         p = self.prog
@@ -499,12 +502,7 @@ class MluLowering:
         X.ind -= 2
         X.emit("}")
         X.emit("return")
-        attrs = (f'mlu.target = "{self.desc["name"]}", mlu.schedule = "{self.schedule}", '
-                 f'mlu.launch = {{clusters = {self.ntasks // self.cores_per_cluster} : i64, '
-                 f'cores_per_cluster = {self.cores_per_cluster} : i64, tasks = {self.ntasks} : i64}}, '
-                 f'mlu.tile = array<i64: {T}, {NC}>')
-        return (f"func.func @{p.name}_mlu({src}: {_mt((M, N), dt)}, %out0: {_mt((N, M), odt)}) attributes {{{attrs}}} {{\n"
-                + "\n".join(X.lines) + "\n}\n")
+        return self._func_text(p.name, [f"{src}: {_mt((M, N), dt)}", f"%out0: {_mt((N, M), odt)}"], [T, NC], X.lines)
 
 
 def lower_function(func, desc, schedule="fused") -> str:

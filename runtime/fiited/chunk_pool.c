@@ -1,5 +1,5 @@
-/* Chunk pool: fixed-size chunks in mmap'ed slabs; whole free slabs are unmapped after compaction
- * so the process's resident memory really falls when rows shrink. */
+/* Chunk pool: fixed-size chunks in slabs of one reserved address range per array; whole free slabs
+ * are mapped back to PROT_NONE after compaction so the process's resident memory really falls. */
 #define _GNU_SOURCE
 #include "fiited.h"
 #include <stdarg.h>
@@ -17,94 +17,153 @@ void fiited_set_error(const char *fmt, ...) {
 }
 const char *fiited_last_error(void) { return last_error; }
 
-int fiited_pool_init(fiited_pool *p, int32_t chunk_floats, int32_t slab_chunks) {
+#define PAGE ((size_t)4096)
+
+static size_t values_slab_bytes(const fiited_pool *p) { return (size_t)FIITED_SLAB_CHUNKS * p->chunk_size * sizeof(float); }
+static size_t importance_slab_bytes(void) { return (size_t)FIITED_SLAB_CHUNKS * sizeof(float); }
+
+/* Address space only: PROT_NONE + NORESERVE costs neither memory nor commit charge. */
+static void *reserve(size_t bytes) {
+    void *m = mmap(NULL, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return m == MAP_FAILED ? NULL : m;
+}
+
+/* Fresh zero pages over [addr, addr + bytes) (commit) or back to reserved-only (decommit). */
+static int remap(void *addr, size_t bytes, int commit) {
+    int prot = commit ? PROT_READ | PROT_WRITE : PROT_NONE;
+    int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | (commit ? 0 : MAP_NORESERVE);
+    return mmap(addr, bytes, prot, flags, -1, 0) == MAP_FAILED ? -1 : 0;
+}
+
+static void release(void *base, size_t bytes) { if (base) munmap(base, bytes); }
+
+int fiited_pool_init(fiited_pool *p, int32_t chunk_size, int has_state, int64_t max_live) {
     memset(p, 0, sizeof *p);
-    p->chunk_floats = chunk_floats;
-    p->slab_chunks = slab_chunks;
+    p->chunk_size = chunk_size;
+    p->free_head = -1;
+    int64_t limit = (INT32_MAX / FIITED_SLAB_CHUNKS) * (int64_t)FIITED_SLAB_CHUNKS;
+    int64_t cap = (max_live + FIITED_SLAB_CHUNKS - 1) / FIITED_SLAB_CHUNKS * FIITED_SLAB_CHUNKS;
+    p->cap_chunks = cap < limit ? cap : limit;
+    size_t vbytes = (size_t)p->cap_chunks * chunk_size * sizeof(float);
+    p->lead_bytes = ((size_t)chunk_size * sizeof(float) + PAGE - 1) / PAGE * PAGE;
+    char *v = reserve(p->lead_bytes + vbytes);
+    if (!v) return FIITED_ENOMEM;
+    /* the zero chunk's lead: read-only zero pages (a stray write faults instead of corrupting) */
+    if (mmap(v, p->lead_bytes, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED) {
+        release(v, p->lead_bytes + vbytes);
+        return FIITED_ENOMEM;
+    }
+    p->values = (float *)(v + p->lead_bytes);
+    p->importance = reserve((size_t)p->cap_chunks * sizeof(float));
+    if (has_state) p->state = reserve(vbytes);
+    if (!p->importance || (has_state && !p->state)) { fiited_pool_free(p); return FIITED_ENOMEM; }
     return FIITED_OK;
 }
 
 void fiited_pool_free(fiited_pool *p) {
-    size_t bytes = (size_t)p->slab_chunks * p->chunk_floats * sizeof(float);
-    for (int64_t s = 0; s < p->nslabs; s++) if (p->slabs[s]) munmap(p->slabs[s], bytes);
-    free(p->slabs); free(p->owner); free(p->free_stack);
+    size_t vbytes = (size_t)p->cap_chunks * p->chunk_size * sizeof(float);
+    if (p->values) release((char *)p->values - p->lead_bytes, p->lead_bytes + vbytes);
+    release(p->state, vbytes);
+    release(p->importance, (size_t)p->cap_chunks * sizeof(float));
     memset(p, 0, sizeof *p);
 }
 
-static int grow_array(void **arr, int64_t *cap, int64_t need, size_t elem) {
-    if (need <= *cap) return 0;
-    int64_t nc = *cap ? *cap : 64;
-    while (nc < need) nc *= 2;
-    void *n = realloc(*arr, (size_t)nc * elem);
-    if (!n) return -1;
-    *arr = n; *cap = nc;
-    return 0;
+/* The free list is threaded through the free chunks' first value. */
+static int32_t next_free(const fiited_pool *p, int64_t c) {
+    int32_t n; memcpy(&n, fiited_values(p, c), sizeof n); return n;
+}
+static void push_free(fiited_pool *p, int64_t c) {
+    int32_t head = p->free_head;
+    memcpy(fiited_values(p, c), &head, sizeof head);
+    p->free_head = (int32_t)c;
+    p->nfree++;
+}
+
+/* Commit or decommit slabs [s0, s1) of every array. */
+static int map_slabs(fiited_pool *p, int64_t s0, int64_t s1, int commit) {
+    size_t vs = values_slab_bytes(p), is = importance_slab_bytes(), k = (size_t)(s1 - s0);
+    int rc = remap((char *)p->values + s0 * vs, k * vs, commit);
+    rc |= remap((char *)p->importance + s0 * is, k * is, commit);
+    if (p->state) rc |= remap((char *)p->state + s0 * vs, k * vs, commit);
+    return rc;
 }
 
 static int add_slab(fiited_pool *p) {
-    size_t bytes = (size_t)p->slab_chunks * p->chunk_floats * sizeof(float);
-    if (grow_array((void **)&p->slabs, &p->slab_cap, p->nslabs + 1, sizeof(float *))) return -1;
-    int64_t total = (p->nslabs + 1) * p->slab_chunks;
-    if (grow_array((void **)&p->owner, &p->owner_cap, total, sizeof(int64_t))) return -1;
-    if (grow_array((void **)&p->free_stack, &p->free_cap, total, sizeof(int64_t))) return -1;
-    void *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (m == MAP_FAILED) return -1;
-    int64_t s = p->nslabs++;
-    p->slabs[s] = m;
-    /* push in reverse so low indices are handed out first */
-    for (int64_t k = p->slab_chunks - 1; k >= 0; k--) {
-        p->owner[s * p->slab_chunks + k] = -1;
-        p->free_stack[p->nfree++] = s * p->slab_chunks + k;
-    }
+    int64_t s = p->nslabs;
+    if ((s + 1) * FIITED_SLAB_CHUNKS > p->cap_chunks || map_slabs(p, s, s + 1, 1)) return -1;
+    p->nslabs++;
+    /* push in reverse so low indices are handed out first (a row's chunks end up adjacent) */
+    for (int64_t k = FIITED_SLAB_CHUNKS - 1; k >= 0; k--) push_free(p, s * FIITED_SLAB_CHUNKS + k);
     return 0;
 }
 
-int64_t fiited_pool_take(fiited_pool *p, int64_t owner) {
-    if (p->nfree == 0 && add_slab(p)) return -1;
-    int64_t c = p->free_stack[--p->nfree];
-    p->owner[c] = owner;
+/* A zeroed chunk (values, state, importance), or -1 when out of memory. */
+int64_t fiited_pool_take(fiited_pool *p) {
+    if (p->free_head < 0 && add_slab(p)) return -1;
+    int64_t c = p->free_head;
+    p->free_head = next_free(p, c);
+    p->nfree--;
     p->live++;
+    size_t cbytes = (size_t)p->chunk_size * sizeof(float);
+    memset(fiited_values(p, c), 0, cbytes);
+    if (p->state) memset(fiited_state(p, c), 0, cbytes);
+    p->importance[c] = 0.f;
     return c;
 }
 
 void fiited_pool_give(fiited_pool *p, int64_t chunk) {
-    p->owner[chunk] = -1;
-    p->free_stack[p->nfree++] = chunk;  /* capacity always covers every chunk */
+    push_free(p, chunk);
     p->live--;
 }
 
-static int cmp_desc(const void *a, const void *b) {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x < y) - (x > y);
+int64_t fiited_pool_mapped_bytes(const fiited_pool *p) {
+    size_t per_slab = values_slab_bytes(p) * (p->state ? 2 : 1) + importance_slab_bytes();
+    return p->nslabs * (int64_t)per_slab;
 }
 
-/* Move live chunks out of the top slabs into free holes below, then unmap the emptied slabs. */
+static void move_chunk(fiited_pool *p, int64_t dst, int64_t src) {
+    size_t cbytes = (size_t)p->chunk_size * sizeof(float);
+    memcpy(fiited_values(p, dst), fiited_values(p, src), cbytes);
+    if (p->state) memcpy(fiited_state(p, dst), fiited_state(p, src), cbytes);
+    p->importance[dst] = p->importance[src];
+}
+
+/* free[c] = 1 for every free chunk below `limit`. */
+static unsigned char *free_map(const fiited_pool *p, int64_t limit) {
+    unsigned char *is_free = calloc((size_t)limit, 1);
+    if (!is_free) return NULL;
+    for (int64_t c = p->free_head; c >= 0; c = next_free(p, c))
+        if (c < limit) is_free[c] = 1;
+    return is_free;
+}
+
+/* Move live chunks out of the top slabs into free holes below, then give the emptied slabs back.
+ * The slots are the only references to chunks, so one pass over them finds every chunk to move. */
 void fiited_pool_compact(fiited_table *t) {
     fiited_pool *p = &t->pool;
-    int64_t keep = (p->live + p->slab_chunks - 1) / p->slab_chunks;
+    int64_t keep = (p->live + FIITED_SLAB_CHUNKS - 1) / FIITED_SLAB_CHUNKS;
     if (keep >= p->nslabs) return;
-    int64_t limit = keep * p->slab_chunks;
-    /* holes below the limit, ascending */
-    int64_t nholes = 0;
-    for (int64_t c = 0; c < limit; c++) if (p->owner[c] < 0) p->free_stack[nholes++] = c;
-    int64_t h = 0;
-    size_t cbytes = (size_t)p->chunk_floats * sizeof(float);
-    for (int64_t c = limit; c < p->nslabs * p->slab_chunks; c++) {
-        int64_t own = p->owner[c];
-        if (own < 0) continue;
-        int64_t dst = p->free_stack[h++];
-        memcpy(fiited_chunk(p, dst), fiited_chunk(p, c), cbytes);
-        p->owner[dst] = own; p->owner[c] = -1;
-        t->entry_chunks[own] = dst;
+    int64_t limit = keep * FIITED_SLAB_CHUNKS;
+    unsigned char *is_free = free_map(p, limit);
+    if (!is_free) return;  /* compaction is an optimisation: skip it rather than fail */
+    int64_t hole = 0;
+    for (int64_t h = 0; h < t->hcap; h++) {
+        fiited_slot *s = fiited_slot_at(t, h);
+        if (s->key < 0) continue;
+        for (int32_t k = 0; k < s->nchunks; k++) {
+            if (s->chunk[k] < limit) continue;
+            while (!is_free[hole]) hole++;
+            move_chunk(p, hole, s->chunk[k]);
+            s->chunk[k] = (int32_t)hole++;
+        }
     }
-    size_t bytes = (size_t)p->slab_chunks * p->chunk_floats * sizeof(float);
-    for (int64_t s = keep; s < p->nslabs; s++) { munmap(p->slabs[s], bytes); p->slabs[s] = NULL; }
+    map_slabs(p, keep, p->nslabs, 0);
     p->nslabs = keep;
-    /* remaining holes become the free stack, lowest on top */
-    int64_t n = 0;
-    for (int64_t k = h; k < nholes; k++) p->free_stack[n++] = p->free_stack[k];
-    qsort(p->free_stack, (size_t)n, sizeof(int64_t), cmp_desc);
-    p->nfree = n;
+    /* every hole below the cursor was filled; the rest become the free list, lowest on top */
+    p->free_head = -1;
+    p->nfree = 0;
+    for (int64_t c = limit - 1; c >= hole; c--) if (is_free[c]) push_free(p, c);
+    free(is_free);
 }
 
 /* Sticky status for code that cannot inspect return codes (MLIR-lowered calls record theirs here;

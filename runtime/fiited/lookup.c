@@ -1,0 +1,198 @@
+/* Pooled lookup: out[b] = sum/mean of rows ids[offsets[b]:offsets[b+1]].
+ *
+ * Each id is resolved once, in a three-stage software pipeline: hash the id and prefetch its slot,
+ * later probe the slot and prefetch the row's chunks, later still add the row. Many misses are in
+ * flight at once instead of queueing behind each other. The bag sum lives in a local array that the compiler
+ * keeps in registers for the common shapes (chunk size 8 or 16, up to 16 chunks per row). */
+#include "fiited.h"
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Software pipeline: while adding row p, probe row p + DISTANCE and hash row p + 2 * DISTANCE, so
+ * every miss has DISTANCE rows' worth of time to arrive. */
+#define DISTANCE 12
+#define RING 64
+#define RING_MASK (RING - 1)
+/* Below this many floats of work a second thread costs more than it saves. */
+#define PARALLEL_MIN_WORK (1 << 15)
+
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+
+typedef struct {
+    const fiited_table *t;
+    const int64_t *ids, *offsets;
+    int64_t n, nbags, mode;
+    float *out;
+} lookup_args;
+
+/* The fields the hot loop reads, copied into locals: stores through the ring buffers could alias
+ * the table's int64 fields, which would make the compiler reload them for every id. */
+typedef struct {
+    const char *slots;
+    uint64_t hcap, slot_bytes;
+    const float *values;
+} index_view;
+
+static inline index_view view_of(const fiited_table *t) {
+    return (index_view){t->slots, (uint64_t)t->hcap, (uint64_t)t->slot_bytes, t->pool.values};
+}
+
+ALWAYS_INLINE const fiited_slot *slot_at(const index_view *v, uint64_t h) {
+    return (const fiited_slot *)(v->slots + h * v->slot_bytes);
+}
+
+/* Stage 1 for position p: hash the id and prefetch its slot (same hash as fiited_hash_slot). */
+ALWAYS_INLINE void stage_hash(const index_view *v, const int64_t *ids, int64_t p, uint64_t *home) {
+    uint64_t f = (uint64_t)ids[p] * 0x9E3779B97F4A7C15ull;
+    uint64_t h = (uint64_t)(((unsigned __int128)f * v->hcap) >> 64);
+    home[p & RING_MASK] = h;
+    __builtin_prefetch(slot_at(v, h));
+}
+
+/* Stage 2 for position p (its slot is cached by now): probe it and prefetch the row's first chunk.
+ * Only the first: a row's chunks are usually allocated together and 128-byte aligned, so the
+ * hardware's adjacent-line prefetch brings the rest, and each extra prefetch costs more in hot
+ * loops than it saves (measured). */
+ALWAYS_INLINE void stage_probe(const index_view *v, const int64_t *ids, int64_t p, const uint64_t *home,
+                               const int32_t **chunks, int64_t cs, int64_t mc) {
+    uint64_t h = home[p & RING_MASK];
+    const fiited_slot *s = slot_at(v, h);
+    while (s->key != ids[p]) {  /* every row has a slot, so this ends */
+        if (++h == v->hcap) h = 0;
+        s = slot_at(v, h);
+    }
+    chunks[p & RING_MASK] = s->chunk;
+    __builtin_prefetch(v->values + (int64_t)s->chunk[0] * cs);
+}
+
+/* Eight floats; chunks of a multiple of 8 floats are 32-byte aligned (page-aligned array, and the
+ * zero chunk sits right below it). may_alias: these alias the float arrays. */
+typedef float v8f __attribute__((vector_size(32), may_alias));
+typedef float v8f_unaligned __attribute__((vector_size(32), may_alias, aligned(4)));
+
+/* acc[0:mc*cs] += the row's chunks (unused positions point at the zero chunk). */
+ALWAYS_INLINE void add_row(float *restrict acc, const float *restrict values, const int32_t *ch, int64_t cs, int64_t mc) {
+    for (int64_t k = 0; k < mc; k++) {
+        const float *restrict v = values + (int64_t)ch[k] * cs;
+        for (int64_t j = 0; j < cs; j++) acc[k * cs + j] += v[j];
+    }
+}
+
+/* The same with vectors (cs a multiple of 8): with constant sizes `acc` stays in registers. */
+ALWAYS_INLINE void add_row_v8(v8f *restrict acc, const float *restrict values, const int32_t *ch, int64_t cs, int64_t mc) {
+    for (int64_t k = 0; k < mc; k++) {
+        const v8f *v = (const v8f *)(values + (int64_t)ch[k] * cs);
+        for (int64_t q = 0; q < cs / 8; q++) acc[k * (cs / 8) + q] += v[q];
+    }
+}
+
+/* out[b] = acc (scaled for mean), then acc = 0. */
+ALWAYS_INLINE void flush_bag(const lookup_args *a, int64_t b, float *restrict acc, int64_t D) {
+    int64_t count = fiited_bag_end(a->offsets, a->nbags, a->n, b) - a->offsets[b];
+    float scale = a->mode == 1 && count > 0 ? 1.0f / (float)count : 1.0f;
+    float *restrict o = a->out + b * D;
+    if (scale == 1.0f) for (int64_t j = 0; j < D; j++) o[j] = acc[j];
+    else for (int64_t j = 0; j < D; j++) o[j] = acc[j] * scale;
+    for (int64_t j = 0; j < D; j++) acc[j] = 0.f;
+}
+
+ALWAYS_INLINE void flush_bag_v8(const lookup_args *a, int64_t b, v8f *restrict acc, int64_t nv) {
+    int64_t count = fiited_bag_end(a->offsets, a->nbags, a->n, b) - a->offsets[b];
+    float scale = a->mode == 1 && count > 0 ? 1.0f / (float)count : 1.0f;
+    v8f_unaligned *o = (v8f_unaligned *)(a->out + b * nv * 8);
+    for (int64_t q = 0; q < nv; q++) { o[q] = acc[q] * scale; acc[q] = (v8f){0}; }
+}
+
+/* Pool bags [b0, b1): walk their ids (contiguous) through the pipeline, flushing at bag ends. Vector
+ * accumulators when `accv` is given (cs a multiple of 8), else scalar ones in `acc`. */
+ALWAYS_INLINE void pool_bags(const lookup_args *a, int64_t b0, int64_t b1, float *restrict acc, v8f *restrict accv,
+                             int64_t cs, int64_t mc) {
+    if (b0 >= b1) return;
+    const index_view v = view_of(a->t);
+    const int64_t *ids = a->ids;
+    int64_t D = cs * mc, b = b0, bag_end = fiited_bag_end(a->offsets, a->nbags, a->n, b0);
+    int64_t lo = a->offsets[b0], hi = fiited_bag_end(a->offsets, a->nbags, a->n, b1 - 1);
+    uint64_t home[RING];
+    const int32_t *chunks[RING];
+    if (accv) for (int64_t q = 0; q < D / 8; q++) accv[q] = (v8f){0};
+    else for (int64_t j = 0; j < D; j++) acc[j] = 0.f;
+    for (int64_t p = lo; p < hi && p < lo + 2 * DISTANCE; p++) stage_hash(&v, ids, p, home);
+    for (int64_t p = lo; p < hi && p < lo + DISTANCE; p++) stage_probe(&v, ids, p, home, chunks, cs, mc);
+    for (int64_t p = lo; p < hi; p++) {
+        if (p + 2 * DISTANCE < hi) stage_hash(&v, ids, p + 2 * DISTANCE, home);
+        if (p + DISTANCE < hi) stage_probe(&v, ids, p + DISTANCE, home, chunks, cs, mc);
+        while (p >= bag_end) {  /* also steps over empty bags */
+            if (accv) flush_bag_v8(a, b++, accv, D / 8); else flush_bag(a, b++, acc, D);
+            bag_end = fiited_bag_end(a->offsets, a->nbags, a->n, b);
+        }
+        const int32_t *ch = chunks[p & RING_MASK];
+        if (accv) add_row_v8(accv, v.values, ch, cs, mc); else add_row(acc, v.values, ch, cs, mc);
+    }
+    while (b < b1) { if (accv) flush_bag_v8(a, b++, accv, D / 8); else flush_bag(a, b++, acc, D); }
+}
+
+/* One copy of pool_bags per common shape, so the sizes are constants and `acc` is registers. */
+#define SHAPE(CS, MC) \
+    static void pool_##CS##x##MC(const lookup_args *a, int64_t b0, int64_t b1) { \
+        v8f acc[CS * MC / 8]; pool_bags(a, b0, b1, NULL, acc, CS, MC); }
+SHAPE(8, 1) SHAPE(8, 2) SHAPE(8, 3) SHAPE(8, 4) SHAPE(8, 6) SHAPE(8, 8) SHAPE(8, 16)
+SHAPE(16, 1) SHAPE(16, 2) SHAPE(16, 4) SHAPE(16, 8)
+#undef SHAPE
+
+static void pool_generic(const lookup_args *a, int64_t b0, int64_t b1) {
+    const fiited_table *t = a->t;
+    float *acc = malloc((size_t)(t->chunk_size * t->max_chunks) * sizeof(float));
+    if (!acc) abort();  /* a few KiB; nothing sensible to return from inside a parallel region */
+    pool_bags(a, b0, b1, acc, NULL, t->chunk_size, t->max_chunks);
+    free(acc);
+}
+
+typedef void (*pool_fn)(const lookup_args *, int64_t, int64_t);
+
+static pool_fn pick_kernel(int64_t cs, int64_t mc) {
+#define CASE(CS, MC) if (cs == CS && mc == MC) return pool_##CS##x##MC;
+    CASE(8, 1) CASE(8, 2) CASE(8, 3) CASE(8, 4) CASE(8, 6) CASE(8, 8) CASE(8, 16)
+    CASE(16, 1) CASE(16, 2) CASE(16, 4) CASE(16, 8)
+#undef CASE
+    return pool_generic;
+}
+
+/* First bag whose ids start at or after position p (offsets are non-decreasing). */
+static int64_t bag_at(const int64_t *offsets, int64_t nbags, int64_t p) {
+    int64_t lo = 0, hi = nbags;
+    while (lo < hi) {
+        int64_t mid = (lo + hi) / 2;
+        if (offsets[mid] < p) lo = mid + 1; else hi = mid;
+    }
+    return lo;
+}
+
+/* Split bags among threads by id count (not bag count), so uneven bags still balance. */
+static void pool_parallel(const lookup_args *a, pool_fn fn, int threads) {
+    int64_t first = a->nbags ? a->offsets[0] : 0, ids = a->n - first;
+    #pragma omp parallel num_threads(threads) if (threads > 1)
+    {
+        int k = omp_get_thread_num(), nth = omp_get_num_threads();
+        int64_t b0 = k == 0 ? 0 : bag_at(a->offsets, a->nbags, first + ids * k / nth);
+        int64_t b1 = k + 1 == nth ? a->nbags : bag_at(a->offsets, a->nbags, first + ids * (k + 1) / nth);
+        fn(a, b0, b1);
+    }
+}
+
+int fiited_lookup(void *h, const int64_t *ids, int64_t n, const int64_t *offsets, int64_t nbags,
+                  int64_t mode, float *out) {
+    fiited_table *t = h;
+    if (!t) { fiited_set_error("null table"); return FIITED_EINVAL; }
+    if (mode != 0 && mode != 1) { fiited_set_error("pooling mode must be 0 (sum) or 1 (mean), got %lld", (long long)mode); return FIITED_EINVAL; }
+    int rc = fiited_check_ids(t, ids, n);
+    if (!rc) rc = fiited_check_bags(offsets, nbags, n);
+    if (rc) return rc;
+    lookup_args a = {t, ids, offsets, n, nbags, mode, out};
+    int64_t D = t->max_chunks * t->chunk_size;
+    int threads = (n + nbags) * D >= PARALLEL_MIN_WORK ? omp_get_max_threads() : 1;
+    pthread_rwlock_rdlock(&t->lock);
+    pool_parallel(&a, pick_kernel(t->chunk_size, t->max_chunks), threads);
+    pthread_rwlock_unlock(&t->lock);
+    return FIITED_OK;
+}

@@ -18,21 +18,33 @@ void fiited_set_error(const char *fmt, ...) {
 const char *fiited_last_error(void) { return last_error; }
 
 #define PAGE ((size_t)4096)
+#define HUGE_PAGE ((size_t)2 << 20)
 
 static size_t values_slab_bytes(const fiited_pool *p) { return (size_t)FIITED_SLAB_CHUNKS * p->chunk_size * sizeof(float); }
 static size_t importance_slab_bytes(void) { return (size_t)FIITED_SLAB_CHUNKS * sizeof(float); }
 
-/* Address space only: PROT_NONE + NORESERVE costs neither memory nor commit charge. */
-static void *reserve(size_t bytes) {
-    void *m = mmap(NULL, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    return m == MAP_FAILED ? NULL : m;
+/* Address space only: PROT_NONE + NORESERVE costs neither memory nor commit charge. The range is
+ * 2 MiB-aligned (after `lead` bytes) and asks for transparent huge pages: uniformly random lookups
+ * over a large table otherwise miss the TLB on nearly every row. */
+static char *reserve(size_t lead, size_t bytes) {
+    size_t span = lead + bytes + HUGE_PAGE;
+    char *m = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (m == MAP_FAILED) return NULL;
+    char *base = m + (HUGE_PAGE - (uintptr_t)(m + lead) % HUGE_PAGE) % HUGE_PAGE;
+    if (base > m) munmap(m, (size_t)(base - m));
+    size_t tail = (size_t)(m + span - (base + lead + bytes));
+    if (tail) munmap(base + lead + bytes, tail);
+    madvise(base + lead, bytes, MADV_HUGEPAGE);
+    return base;
 }
 
-/* Fresh zero pages over [addr, addr + bytes) (commit) or back to reserved-only (decommit). */
+/* Commit: make [addr, addr + bytes) writable (pages appear, zeroed, on first touch). Decommit:
+ * drop the pages (RSS falls) and make the range inaccessible again. mprotect keeps the huge-page
+ * advice of the reservation, which a fresh mmap over it would lose. */
 static int remap(void *addr, size_t bytes, int commit) {
-    int prot = commit ? PROT_READ | PROT_WRITE : PROT_NONE;
-    int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | (commit ? 0 : MAP_NORESERVE);
-    return mmap(addr, bytes, prot, flags, -1, 0) == MAP_FAILED ? -1 : 0;
+    if (commit) return mprotect(addr, bytes, PROT_READ | PROT_WRITE);
+    int rc = madvise(addr, bytes, MADV_DONTNEED);
+    return rc | mprotect(addr, bytes, PROT_NONE);
 }
 
 static void release(void *base, size_t bytes) { if (base) munmap(base, bytes); }
@@ -46,16 +58,16 @@ int fiited_pool_init(fiited_pool *p, int32_t chunk_size, int has_state, int64_t 
     p->cap_chunks = cap < limit ? cap : limit;
     size_t vbytes = (size_t)p->cap_chunks * chunk_size * sizeof(float);
     p->lead_bytes = ((size_t)chunk_size * sizeof(float) + PAGE - 1) / PAGE * PAGE;
-    char *v = reserve(p->lead_bytes + vbytes);
+    char *v = reserve(p->lead_bytes, vbytes);
     if (!v) return FIITED_ENOMEM;
     /* the zero chunk's lead: read-only zero pages (a stray write faults instead of corrupting) */
-    if (mmap(v, p->lead_bytes, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED) {
+    if (mprotect(v, p->lead_bytes, PROT_READ)) {
         release(v, p->lead_bytes + vbytes);
         return FIITED_ENOMEM;
     }
     p->values = (float *)(v + p->lead_bytes);
-    p->importance = reserve((size_t)p->cap_chunks * sizeof(float));
-    if (has_state) p->state = reserve(vbytes);
+    p->importance = (float *)reserve(0, (size_t)p->cap_chunks * sizeof(float));
+    if (has_state) p->state = (float *)reserve(0, vbytes);
     if (!p->importance || (has_state && !p->state)) { fiited_pool_free(p); return FIITED_ENOMEM; }
     return FIITED_OK;
 }
@@ -88,18 +100,28 @@ static int map_slabs(fiited_pool *p, int64_t s0, int64_t s1, int commit) {
     return rc;
 }
 
-static int add_slab(fiited_pool *p) {
-    int64_t s = p->nslabs;
-    if ((s + 1) * FIITED_SLAB_CHUNKS > p->cap_chunks || map_slabs(p, s, s + 1, 1)) return -1;
-    p->nslabs++;
+/* Slabs to commit next: doubling up to a 2 MiB extent of values, then whole aligned extents, so
+ * small tables stay small and large ones are backed by huge pages. */
+static int64_t growth_slabs(const fiited_pool *p) {
+    int64_t extent = (int64_t)(HUGE_PAGE / values_slab_bytes(p));
+    if (extent < 1) extent = 1;
+    int64_t n = p->nslabs < extent ? (p->nslabs > 0 ? p->nslabs : 1) : extent - p->nslabs % extent;
+    int64_t room = p->cap_chunks / FIITED_SLAB_CHUNKS - p->nslabs;
+    return n < room ? n : room;
+}
+
+static int add_slabs(fiited_pool *p) {
+    int64_t s0 = p->nslabs, n = growth_slabs(p);
+    if (n <= 0 || map_slabs(p, s0, s0 + n, 1)) return -1;
+    p->nslabs += n;
     /* push in reverse so low indices are handed out first (a row's chunks end up adjacent) */
-    for (int64_t k = FIITED_SLAB_CHUNKS - 1; k >= 0; k--) push_free(p, s * FIITED_SLAB_CHUNKS + k);
+    for (int64_t c = (s0 + n) * FIITED_SLAB_CHUNKS - 1; c >= s0 * FIITED_SLAB_CHUNKS; c--) push_free(p, c);
     return 0;
 }
 
 /* A zeroed chunk (values, state, importance), or -1 when out of memory. */
 int64_t fiited_pool_take(fiited_pool *p) {
-    if (p->free_head < 0 && add_slab(p)) return -1;
+    if (p->free_head < 0 && add_slabs(p)) return -1;
     int64_t c = p->free_head;
     p->free_head = next_free(p, c);
     p->nfree--;

@@ -80,11 +80,11 @@ static inline float *fiited_state(const fiited_pool *p, int64_t c) { return p->s
 static inline fiited_slot *fiited_slot_at(const fiited_table *t, uint64_t h) {
     return (fiited_slot *)(t->slots + h * (uint64_t)t->slot_bytes);
 }
-/* Home slot of a row id: Fibonacci hashing, then a multiply-shift into [0, hcap) so the table can
- * have any size (dense ids spread almost evenly, which keeps probes short at a high load factor). */
+/* Home slot of a row id: Fibonacci hashing, then a multiply-shift of its top 32 bits into
+ * [0, hcap) (hcap < 2^32) so the table can have any size; dense ids spread almost evenly, which
+ * keeps probes short at a high load factor. lookup.c repeats this expression. */
 static inline uint64_t fiited_hash_slot(const fiited_table *t, int64_t id) {
-    uint64_t f = (uint64_t)id * 0x9E3779B97F4A7C15ull;
-    return (uint64_t)(((unsigned __int128)f * (uint64_t)t->hcap) >> 64);
+    return (((uint64_t)id * 0x9E3779B97F4A7C15ull) >> 32) * (uint64_t)t->hcap >> 32;
 }
 /* Probe from home slot h; NULL if the id has no slot. Inline so the hot loops can use it. */
 static inline fiited_slot *fiited_probe(const fiited_table *t, int64_t id, uint64_t h) {

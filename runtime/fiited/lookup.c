@@ -44,8 +44,7 @@ ALWAYS_INLINE const fiited_slot *slot_at(const index_view *v, uint64_t h) {
 
 /* Stage 1 for position p: hash the id and prefetch its slot (same hash as fiited_hash_slot). */
 ALWAYS_INLINE void stage_hash(const index_view *v, const int64_t *ids, int64_t p, uint64_t *home) {
-    uint64_t f = (uint64_t)ids[p] * 0x9E3779B97F4A7C15ull;
-    uint64_t h = (uint64_t)(((unsigned __int128)f * v->hcap) >> 64);
+    uint64_t h = (((uint64_t)ids[p] * 0x9E3779B97F4A7C15ull) >> 32) * v->hcap >> 32;
     home[p & RING_MASK] = h;
     __builtin_prefetch(slot_at(v, h));
 }
@@ -104,6 +103,18 @@ ALWAYS_INLINE void flush_bag_v8(const lookup_args *a, int64_t b, v8f *restrict a
     for (int64_t q = 0; q < nv; q++) { o[q] = acc[q] * scale; acc[q] = (v8f){0}; }
 }
 
+/* Stage 3 for position p: flush the bags that end before p, then add row p. */
+ALWAYS_INLINE void stage_add(const lookup_args *a, const index_view *v, int64_t p, const int32_t *const *chunks,
+                             int64_t *b, int64_t *bag_end, float *restrict acc, v8f *restrict accv, int64_t cs, int64_t mc) {
+    int64_t D = cs * mc;
+    while (p >= *bag_end) {  /* also steps over empty bags */
+        if (accv) flush_bag_v8(a, (*b)++, accv, D / 8); else flush_bag(a, (*b)++, acc, D);
+        *bag_end = fiited_bag_end(a->offsets, a->nbags, a->n, *b);
+    }
+    const int32_t *ch = chunks[p & RING_MASK];
+    if (accv) add_row_v8(accv, v->values, ch, cs, mc); else add_row(acc, v->values, ch, cs, mc);
+}
+
 /* Pool bags [b0, b1): walk their ids (contiguous) through the pipeline, flushing at bag ends. Vector
  * accumulators when `accv` is given (cs a multiple of 8), else scalar ones in `acc`. */
 ALWAYS_INLINE void pool_bags(const lookup_args *a, int64_t b0, int64_t b1, float *restrict acc, v8f *restrict accv,
@@ -119,15 +130,15 @@ ALWAYS_INLINE void pool_bags(const lookup_args *a, int64_t b0, int64_t b1, float
     else for (int64_t j = 0; j < D; j++) acc[j] = 0.f;
     for (int64_t p = lo; p < hi && p < lo + 2 * DISTANCE; p++) stage_hash(&v, ids, p, home);
     for (int64_t p = lo; p < hi && p < lo + DISTANCE; p++) stage_probe(&v, ids, p, home, chunks, cs, mc);
-    for (int64_t p = lo; p < hi; p++) {
-        if (p + 2 * DISTANCE < hi) stage_hash(&v, ids, p + 2 * DISTANCE, home);
+    int64_t p = lo;
+    for (; p + 2 * DISTANCE < hi; p++) {  /* steady state: all three stages */
+        stage_hash(&v, ids, p + 2 * DISTANCE, home);
+        stage_probe(&v, ids, p + DISTANCE, home, chunks, cs, mc);
+        stage_add(a, &v, p, chunks, &b, &bag_end, acc, accv, cs, mc);
+    }
+    for (; p < hi; p++) {  /* drain */
         if (p + DISTANCE < hi) stage_probe(&v, ids, p + DISTANCE, home, chunks, cs, mc);
-        while (p >= bag_end) {  /* also steps over empty bags */
-            if (accv) flush_bag_v8(a, b++, accv, D / 8); else flush_bag(a, b++, acc, D);
-            bag_end = fiited_bag_end(a->offsets, a->nbags, a->n, b);
-        }
-        const int32_t *ch = chunks[p & RING_MASK];
-        if (accv) add_row_v8(accv, v.values, ch, cs, mc); else add_row(acc, v.values, ch, cs, mc);
+        stage_add(a, &v, p, chunks, &b, &bag_end, acc, accv, cs, mc);
     }
     while (b < b1) { if (accv) flush_bag_v8(a, b++, accv, D / 8); else flush_bag(a, b++, acc, D); }
 }

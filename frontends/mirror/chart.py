@@ -40,11 +40,8 @@ def chart_kind(result: Result) -> str | None:
     return None
 
 
-def draw_chart(result: Result, path: str | Path, title: str = "") -> Path | None:
-    """Save the chart (PNG or SVG, by suffix) and return its path; None when no chart suits the result."""
-    kind = chart_kind(result)
-    if kind is None:
-        return None
+def import_plotting():
+    """matplotlib (Agg), pandas and seaborn: about a second to import, so a session does it once, early."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -52,6 +49,15 @@ def draw_chart(result: Result, path: str | Path, title: str = "") -> Path | None
     import pandas as pd
     import seaborn as sns
 
+    return plt, pd, sns
+
+
+def draw_chart(result: Result, path: str | Path, title: str = "") -> Path | None:
+    """Save the chart (PNG or SVG, by suffix) and return its path; None when no chart suits the result."""
+    kind = chart_kind(result)
+    if kind is None:
+        return None
+    plt, pd, sns = import_plotting()
     df = pd.DataFrame(result.rows, columns=[f"{c}" if list(result.columns).count(c) == 1 else f"{c}_{i}"
                                             for i, c in enumerate(result.columns)])
     x, y = df.columns[0], df.columns[-1]

@@ -38,7 +38,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     serve.add_argument("--port", type=int, default=8765)
     ev = sub.add_parser("eval", help="execution accuracy, parse/run rate and latency on the demo questions")
     _add_source_args(ev)
-    ev.add_argument("--limit", type=int, help="only the first N questions")
+    ev.add_argument("--limit", type=int, help="only the first N questions (after --levels)")
+    ev.add_argument("--levels", type=lambda v: {int(x) for x in v.split(",")},
+                    help="only these difficulty levels, e.g. 4,5 (1 single table .. 5 nested)")
     ev.add_argument("--json", help="also write per-question results to this JSON file")
     demo = sub.add_parser("build-demo", help="build the demo database")
     demo.add_argument("path", nargs="?", help="where to write it (default: ~/.cache/girflow/mirror_demo.db)")
@@ -137,7 +139,7 @@ def run(args) -> int:
         if cmd == "eval":
             from .evaluate import run_eval
 
-            return run_eval(make_mirror(args), limit=args.limit, json_path=args.json)
+            return run_eval(make_mirror(args), limit=args.limit, json_path=args.json, levels=args.levels)
     except MirrorError as e:
         raise _user_error(e) from None
     return 2

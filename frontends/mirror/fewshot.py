@@ -49,6 +49,25 @@ EXAMPLES = [
      "GROUP BY employees.name ORDER BY SUM(sales.total) DESC LIMIT 1"),
 ]
 
+# A few examples also show a result and a one-sentence answer, so the summary can be asked for as a
+# continuation of the SQL prompt (the model has seen the pattern; nothing is re-read).
+ANSWERS = {
+    "How many employees are there?": ("COUNT(*)\n42", "There are 42 employees."),
+    "How many sales are there in each region?": ("region | COUNT(*)\nNorth | 120\nSouth | 95",
+                                                 "North has the most sales (120), South has 95."),
+    "Show the 5 best paid employees.": ("name | salary\nAda | 91000.00\nBen | 87000.00",
+                                        "Ada is the best paid employee, earning 91,000."),
+}
+
+
+def example_text(question: str, sql: str) -> str:
+    text = f"Question: {question}\nSQL: {sql}"
+    if question in ANSWERS:
+        result, answer = ANSWERS[question]
+        text += f"\nResult:\n{result}\nAnswer: {answer}"
+    return text
+
+
 SHAPE_WORDS = {"how", "many", "average", "total", "each", "per", "most", "least", "highest", "lowest", "more",
                "than", "distinct", "different", "list", "which", "top", "best", "month", "year", "no", "not"}
 

@@ -34,11 +34,16 @@ def embedded_gguf_path() -> str:
     return found[0]
 
 
-def llama_threads() -> int:
-    """Threads for llama.cpp: GIRFLOW_MIRROR_THREADS, else half the cores (llama.cpp's threads spin at
-    barriers, so using every core of a busy machine is much slower than using fewer)."""
+def llama_threads() -> tuple[int, int]:
+    """(decode threads, prompt threads) for llama.cpp. Prompt prefill is one big matrix product and scales
+    with cores; decoding one token of a 135M model is too small to split, and llama.cpp's threads spin at
+    barriers while llguidance computes the next mask on another core, so decoding keeps half the cores.
+    GIRFLOW_MIRROR_THREADS=N sets both."""
     env = os.environ.get("GIRFLOW_MIRROR_THREADS")
-    return int(env) if env and env.isdigit() and int(env) > 0 else max(1, (os.cpu_count() or 2) // 2)
+    if env and env.isdigit() and int(env) > 0:
+        return int(env), int(env)
+    cores = os.cpu_count() or 2
+    return max(1, cores // 2), cores
 
 
 class LocalModel:
@@ -63,9 +68,20 @@ class LocalModel:
 
                 with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
                     warnings.simplefilter("ignore")
-                    _LOADED[key] = guidance.models.LlamaCpp(self.path, n_ctx=self.n_ctx, echo=False, verbose=False,
-                                                            n_threads=llama_threads())
+                    decode_threads, prompt_threads = llama_threads()
+                    lm = guidance.models.LlamaCpp(self.path, n_ctx=self.n_ctx, echo=False, verbose=False,
+                                                  n_threads=decode_threads, n_threads_batch=prompt_threads)
+                    last_logits_only(lm)
+                    _LOADED[key] = lm
             return _LOADED[key]
+
+    def prefill(self, text: str) -> None:
+        """Run `text` through the model once so its KV cache holds it: guidance reuses the longest cached
+        token prefix, so later prompts that start with `text` only pay for their own tail."""
+        from guidance import gen
+
+        with self.lock:
+            self.lm + text + gen("warm", max_tokens=1)
 
     def sql(self, prompt: str, grammar: str, max_tokens: int = 80) -> str:
         from guidance import lark
@@ -81,6 +97,65 @@ class LocalModel:
             out = self.lm + prompt + gen("text", max_tokens=max_tokens, stop=["\n", "Question:", "SQL:"],
                                          temperature=0.0)
         return str(out["text"]).strip()
+
+
+def last_logits_only(lm) -> None:
+    """guidance's llama.cpp engine asks llama.cpp for logits at every prompt token and copies them all
+    (vocabulary 49k x prompt length), though with echo=False it only reads the last row. Asking for the last
+    row only cuts about a fifth of prefill time. Left as is if guidance's internals are not the ones known."""
+    try:
+        from guidance.models._llama_cpp import LlamaCppEngine
+    except ImportError:
+        return
+    engine = getattr(getattr(lm, "_interpreter", None), "engine", None)
+    if type(engine) is LlamaCppEngine and not engine._enable_token_probabilities:
+        engine.__class__ = _LastLogitsEngine
+
+
+def _make_last_logits_engine():
+    try:
+        import llama_cpp
+        import numpy as np
+        from guidance.models._llama_cpp import LlamaCppEngine
+    except ImportError:
+        return None
+
+    class LastLogitsEngine(LlamaCppEngine):
+        def get_logits(self, token_ids, include_all_uncached_tokens=False):
+            if include_all_uncached_tokens or not token_ids or len(token_ids) >= self.model_obj.n_ctx():
+                return super().get_logits(token_ids, include_all_uncached_tokens)
+            cached = self._cached_token_ids
+            n_cached = 0
+            for a, b in zip(token_ids, cached):
+                if a != b:
+                    break
+                n_cached += 1
+            if n_cached == len(token_ids) == len(cached) and self._cached_logits is not None:
+                return {"logits": self._cached_logits, "n_tokens": len(token_ids), "n_cached": n_cached}
+            n_cached = min(n_cached, len(token_ids) - 1)
+            llama_cpp.llama_memory_seq_rm(llama_cpp.llama_get_memory(self.model_obj.ctx), -1, n_cached, -1)
+            batch, n_batch = self._context.batch, self.model_obj.n_batch
+            for i in range(n_cached, len(token_ids), n_batch):
+                n = min(i + n_batch, len(token_ids)) - i
+                batch.n_tokens = n
+                for j in range(n):
+                    batch.token[j] = token_ids[i + j]
+                    batch.pos[j] = i + j
+                    batch.seq_id[j][0] = 0
+                    batch.n_seq_id[j] = 1
+                    batch.logits[j] = i + j == len(token_ids) - 1
+                if llama_cpp.llama_decode(self.model_obj.ctx, batch) != 0:
+                    raise MirrorError("llama.cpp could not evaluate the prompt")
+            row = llama_cpp.llama_get_logits_ith(self.model_obj.ctx, -1)
+            logits = np.ctypeslib.as_array(row, shape=(1, self._n_vocab)).copy()
+            self._cached_token_ids = list(token_ids)
+            self._cached_logits = logits
+            return {"logits": logits, "n_tokens": len(token_ids), "n_cached": n_cached}
+
+    return LastLogitsEngine
+
+
+_LastLogitsEngine = _make_last_logits_engine()
 
 
 class EndpointModel:

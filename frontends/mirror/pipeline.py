@@ -12,11 +12,11 @@ from pathlib import Path
 
 from .chart import draw_chart
 from .errors import MirrorError
-from .fewshot import EXAMPLE_SCHEMA, choose_examples
-from .grammar import build_grammar, join_plans
+from .grammar import build_grammar
 from .guard import Guard, Result, single_statement
 from .linking import Link, link
 from .models import make_model
+from .prompt import prompt_prefix, prompt_tail
 from .schema import Schema, introspect, open_source
 from .summary import summarise
 
@@ -66,6 +66,17 @@ class Mirror:
         self.model_summary = model_summary
         self.charts = charts
         self.chart_format = chart_format
+        self.prefix = prompt_prefix(self.schema)
+
+    def warm_up(self) -> None:
+        """One-time session costs, paid before the first question rather than inside it: load the model,
+        compute the KV cache of the static prompt head, import the charting libraries."""
+        if hasattr(self.model, "prefill"):
+            self.model.prefill(self.prefix)
+        if self.charts:
+            from .chart import import_plotting
+
+            import_plotting()
 
     # -- stages -----------------------------------------------------------------------------------
     def _record(self, trace: list[Stage], name: str, output: str, t0: float) -> None:
@@ -75,17 +86,12 @@ class Mirror:
             print(f"// ----- {name} ({stage.seconds * 1000:.0f} ms) -----\n{output}\n", flush=True)
 
     def prompt(self, question: str, linked: Link) -> str:
-        examples = choose_examples(question)
-        shots = "\n\n".join(f"Question: {q}\nSQL: {s}" for q, s in examples)
-        joins = [clause for names, clause in join_plans(linked.tables, self.schema) if len(names) > 1]
-        hints = "".join(f"\nThe question mentions {t}.{c} = '{v}'." for t, c, v in linked.values)
-        return ("Write one SQLite SELECT query that answers the question.\n\n"
-                f"Tables:\n{EXAMPLE_SCHEMA}\n\n{shots}\n\n"
-                f"Tables:\n{self.schema.describe(linked.tables)}"
-                + ("\nJoins: " + "; ".join(joins) if joins else "") + hints +
-                f"\n\nQuestion: {' '.join(question.split())}\nSQL: ")
+        return self.prefix + prompt_tail(question, linked, self.schema)
 
     def compile(self, question: str, trace: list[Stage] | None = None) -> str:
+        return self._compile(question, trace)[0]
+
+    def _compile(self, question: str, trace: list[Stage] | None = None) -> tuple[str, str]:
         """Question -> SQL that SQLite accepts (EXPLAIN), with a repair loop; each stage into `trace`."""
         trace = [] if trace is None else trace
         if not question or not question.strip():
@@ -100,7 +106,8 @@ class Mirror:
         self._record(trace, "grammar", grammar, t0)
         t0 = time.perf_counter()
         prompt = self.prompt(question, linked)
-        self._record(trace, "prompt", prompt, t0)
+        self._record(trace, "prompt", "[static head: instruction, examples, tables]" + prompt[len(self.prefix):]
+                     if prompt.startswith(self.prefix) else prompt, t0)
         t0 = time.perf_counter()
         sql = self.model.sql(prompt, grammar)
         self._record(trace, "generation", sql, t0)
@@ -112,7 +119,7 @@ class Mirror:
                 error = str(e)
             self._record(trace, "validation" if attempt == 0 else f"validation-{attempt}", error or "ok (EXPLAIN)", t0)
             if error is None:
-                return single_statement(sql)
+                return single_statement(sql), prompt
             if attempt == MAX_REPAIRS:
                 break
             t0 = time.perf_counter()
@@ -121,15 +128,18 @@ class Mirror:
         raise MirrorError(f"could not produce a valid query for this question; last attempt was:\n{sql}\n"
                           f"SQLite said: {error}")
 
-    def run(self, sql: str, question: str | None = None, trace: list[Stage] | None = None) -> Answer:
-        """Run SQL (the model's or the user's) through the guard, then summarise and chart the result."""
+    def run(self, sql: str, question: str | None = None, trace: list[Stage] | None = None,
+            prompt: str | None = None) -> Answer:
+        """Run SQL (the model's or the user's) through the guard, then summarise and chart the result.
+        `prompt` is the one the SQL was written from; the summary continues it (cheap: it is cached)."""
         trace = [] if trace is None else trace
         t0 = time.perf_counter()
         result: Result = self.guard.run(sql)
         self._record(trace, "execution", f"{len(result.rows)} rows{' (capped)' if result.truncated else ''}, "
                                          f"columns {result.columns}", t0)
         t0 = time.perf_counter()
-        summary = summarise(self.model if self.model_summary else None, question or sql, result)
+        lead = (prompt or self.prefix + f"Question: {question or 'What does this query return?'}\nSQL: ") + sql
+        summary = summarise(self.model if self.model_summary else None, question or sql, result, lead=lead)
         self._record(trace, "summary", summary, t0)
         chart = None
         if self.charts:
@@ -142,5 +152,5 @@ class Mirror:
 
     def ask(self, question: str) -> Answer:
         trace: list[Stage] = []
-        sql = self.compile(question, trace)
-        return self.run(sql, question, trace)
+        sql, prompt = self._compile(question, trace)
+        return self.run(sql, question, trace, prompt=prompt)

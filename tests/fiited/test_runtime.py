@@ -204,3 +204,111 @@ def test_two_threads_train_and_read_one_table_safely():
             for r in ids[lo:hi]:
                 ref[r] -= 0.01 * g[b]
     np.testing.assert_allclose(t.get_rows(), ref, rtol=1e-4, atol=1e-5)
+
+
+def _ids(rng, kind, rows, n):
+    if kind == "zipf":
+        return np.minimum(rng.zipf(1.1, n) - 1, rows - 1).astype(np.int64)
+    return rng.integers(0, rows, n).astype(np.int64)
+
+
+def _ref_apply(W, S, imp, freq, ids, offsets, g, mode, lr, eps, chunk, dims):
+    """NumPy Adagrad reference: coalesced grads, only the row's live chunks step, importance per chunk."""
+    ends = list(offsets[1:]) + [len(ids)]
+    coal = {}
+    for b, (lo, hi) in enumerate(zip(offsets, ends)):
+        for r in ids[lo:hi]:
+            coal.setdefault(int(r), [np.zeros(W.shape[1], np.float64), 0])
+            coal[int(r)][0] += g[b] / ((hi - lo) if mode == "mean" else 1)
+            coal[int(r)][1] += 1
+    for r, (gr, cnt) in coal.items():
+        freq[r] += cnt
+        d = dims[r]
+        S[r, :d] += gr[:d] ** 2
+        W[r, :d] -= lr * gr[:d] / (np.sqrt(S[r, :d]) + eps)
+        imp[r, :d // chunk] += (gr[:d] ** 2).reshape(-1, chunk).sum(1)
+
+
+@pytest.mark.parametrize("chunk,max_dim", [(8, 32), (16, 64), (8, 24), (4, 12)])
+@pytest.mark.parametrize("kind", ["uniform", "zipf"])
+@pytest.mark.parametrize("mode", ["sum", "mean"])
+def test_lookup_after_shrink_grow_and_compaction_matches_numpy(chunk, max_dim, kind, mode):
+    rng = np.random.default_rng(10)
+    rows = 3000
+    t = Table(rows, max_dim, chunk_size=chunk, optimizer="sgd", seed=3)
+    W = t.get_rows()
+    dims = rng.choice(np.arange(0, max_dim + 1, chunk), rows).astype(np.int64)
+    t.resize(np.arange(rows, dtype=np.int64), dims, compact_fraction=0.0)  # prune most, compact now
+    W[np.arange(max_dim)[None, :] >= dims[:, None]] = 0.0
+    grow = rng.choice(rows, 500, replace=False).astype(np.int64)  # grown chunks come from freed holes
+    t.resize(grow, np.full(500, max_dim, np.int64))
+    grown = t.get_rows(grow)
+    assert (grown[np.arange(max_dim)[None, :] >= dims[grow][:, None]] == 0).all()  # grown chunks start at zero
+    W[grow] = grown
+    t.compact()
+    for n, nbags in [(50, 7), (20000, 900)]:  # small batches run on one thread, large ones on all
+        ids = _ids(rng, kind, rows, n)
+        cuts = np.sort(rng.integers(0, n + 1, nbags - 1))
+        offsets = np.concatenate([[0], cuts]).astype(np.int64)  # includes empty bags
+        np.testing.assert_allclose(t.lookup(ids, offsets, mode), _ref_pool(W, ids, offsets, mode), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("chunk", [8, 16, 4])
+@pytest.mark.parametrize("mode", ["sum", "mean"])
+def test_adagrad_apply_after_compaction_matches_numpy(chunk, mode):
+    rng = np.random.default_rng(11)
+    rows, D, lr, eps = 2000, 4 * chunk, 0.05, 1e-10
+    t = Table(rows, D, chunk_size=chunk, optimizer="adagrad", lr=lr, eps=eps, seed=4)
+    dims = rng.choice(np.arange(0, D + 1, chunk), rows).astype(np.int64)
+    t.resize(np.arange(rows, dtype=np.int64), dims, compact_fraction=0.0)
+    W, S = (x.astype(np.float64) for x in t.get_rows(with_state=True))
+    imp = t.stats()[1].astype(np.float64)
+    freq = t.stats()[2].astype(np.float64)
+    for n, nbags in [(40, 10), (30000, 1500)]:
+        ids = _ids(rng, "zipf", rows, n)  # many duplicates, within and across bags
+        offsets = np.concatenate([[0], np.sort(rng.integers(0, n + 1, nbags - 1))]).astype(np.int64)
+        g = rng.normal(size=(nbags, D)).astype(np.float32)
+        t.apply_gradients(ids, offsets, g, mode)
+        _ref_apply(W, S, imp, freq, ids, offsets, g.astype(np.float64), mode, lr, eps, chunk, dims)
+    got_w, got_s = t.get_rows(with_state=True)
+    np.testing.assert_allclose(got_w, W, rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(got_s, S, rtol=1e-3, atol=1e-4)
+    d2, imp2, freq2 = t.stats()
+    np.testing.assert_array_equal(d2, dims)
+    np.testing.assert_allclose(imp2, imp, rtol=1e-3, atol=1e-4)
+    np.testing.assert_array_equal(freq2, freq)
+
+
+def test_ids_before_the_first_bag_are_ignored_and_empty_batches_work():
+    t = Table(20, 16, chunk_size=8, optimizer="sgd", lr=1.0, seed=5)
+    W = t.get_rows()
+    ids, offsets = np.array([3, 4, 5], np.int64), np.array([1, 2], np.int64)
+    np.testing.assert_allclose(t.lookup(ids, offsets), W[[4, 5]], rtol=1e-6)
+    t.apply_gradients(ids, offsets, np.ones((2, 16), np.float32))
+    after = t.get_rows()
+    np.testing.assert_array_equal(after[3], W[3])
+    np.testing.assert_allclose(after[[4, 5]], W[[4, 5]] - 1.0, rtol=1e-6)
+    np.testing.assert_array_equal(t.stats()[2][[3, 4, 5]], [0, 1, 1])
+    empty = np.zeros(0, np.int64)
+    assert t.lookup(empty, empty).shape == (0, 16)
+    t.apply_gradients(empty, empty, np.zeros((0, 16), np.float32))
+    np.testing.assert_array_equal(t.lookup(empty, np.zeros(3, np.int64)), np.zeros((3, 16), np.float32))
+
+
+def test_index_is_small_per_row():
+    rows = 100_000
+    t = Table(rows, 32, chunk_size=8, optimizer="adagrad")
+    c = t.counters()
+    assert c["index_bytes"] / rows < 40  # one 32-byte slot per row at load factor 15/16
+    ids = np.arange(rows, dtype=np.int64)
+    t.resize(ids, np.where(ids % 10 == 0, 32, 0).astype(np.int64))
+    c = t.counters()
+    assert c["value_bytes"] == rows // 10 * 128
+    assert c["mapped_bytes"] < 1.2 * c["chunk_bytes"] + (8 << 20)  # pruned chunk memory was given back
+
+
+def test_tables_beyond_the_index_limits_are_refused():
+    with pytest.raises(FiitedError, match="invalid table"):
+        Table(2 ** 31, 8, chunk_size=8)
+    with pytest.raises(FiitedError, match="invalid table"):
+        Table(10, 8 * 5000, chunk_size=8)

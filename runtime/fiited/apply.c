@@ -14,7 +14,7 @@
 #include <string.h>
 
 #define GROUP 32
-#define PARALLEL_MIN_WORK (1 << 15)
+#define PARALLEL_MIN_WORK (1 << 17)
 #define PREFETCH_DISTANCE 8
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 

@@ -15,7 +15,7 @@
 #define RING 64
 #define RING_MASK (RING - 1)
 /* Below this many floats of work a second thread costs more than it saves. */
-#define PARALLEL_MIN_WORK (1 << 15)
+#define PARALLEL_MIN_WORK (1 << 18)
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 

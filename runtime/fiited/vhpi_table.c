@@ -25,17 +25,21 @@ static int64_t slot_bytes_for(int64_t max_chunks) {
     return b;
 }
 
-/* The slot array: 2 MiB-aligned and on transparent huge pages where the system allows, because
- * hashing scatters even hot ids over the whole array and 4 KiB pages would make most probes TLB
- * misses. */
+/* The slot array: when it spans at least one huge page, 2 MiB-aligned and on transparent huge pages
+ * (hashing scatters even hot ids over the whole array, and with 4 KiB pages most probes would miss
+ * the TLB); smaller arrays take whole 4 KiB pages, so small tables stay small. */
 #define HUGE_PAGE ((size_t)2 << 20)
+#define SMALL_PAGE ((size_t)4096)
 static size_t slots_mapping_bytes(const fiited_table *t) {
-    return ((size_t)t->hcap * t->slot_bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+    size_t bytes = (size_t)t->hcap * t->slot_bytes, unit = bytes >= HUGE_PAGE ? HUGE_PAGE : SMALL_PAGE;
+    return (bytes + unit - 1) / unit * unit;
 }
 
 static char *map_slots(size_t bytes) {
-    char *m = mmap(NULL, bytes + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    size_t align = bytes >= HUGE_PAGE ? HUGE_PAGE : 0;
+    char *m = mmap(NULL, bytes + align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED) return NULL;
+    if (!align) return m;
     size_t lead = (HUGE_PAGE - (uintptr_t)m % HUGE_PAGE) % HUGE_PAGE;
     if (lead) munmap(m, lead);
     munmap(m + lead + bytes, HUGE_PAGE - lead);

@@ -60,64 +60,104 @@ class DimensionAdjuster:
             raise self.error
 
     def _scores(self):
-        """(table, dims, chunk scores[rows, max_chunks]) with scores non-increasing along each row."""
+        """(table, dims, chunk scores[rows, max_chunks]) with scores non-increasing along each row.
+
+        Column by column over contiguous row vectors: the tables hold millions of rows and few chunks
+        per row, and this runs while training goes on."""
         out = []
         for t in self.tables:
             dims, imp, freq = t.stats()
             nc = dims // t.chunk_size
             g = np.sqrt(imp, out=imp)  # chunks a row does not have hold importance 0
-            live = int(nc.sum())
-            g *= np.float32(live / float(g.sum()) if live and g.sum() > 0 else 1.0)  # table mean -> 1
+            live, total = int(nc.sum()), float(g.sum())
+            scale = np.float32(live / total if live and total > 0 else 1.0)  # table mean -> 1
             f_mean = float(freq.mean()) or 1.0
-            row_w = (freq / np.float32(f_mean)) ** np.float32(self.freq_weight) if self.freq_weight != 1 else freq / np.float32(f_mean)
+            row_w = freq / np.float32(f_mean)
+            if self.freq_weight != 1:
+                row_w **= np.float32(self.freq_weight)
+            pruned = nc == 0
             # a missing chunk borrows its row's last chunk score; a pruned row has no gradient
-            # signal, so it gets the table mean (1.0) and competes by access frequency alone
-            fill = np.where(nc > 0, g[np.arange(len(nc)), np.maximum(nc - 1, 0)], np.float32(1.0))
-            score = g
-            for j in range(score.shape[1]):  # columns are few: per-column passes beat 2-D where/accumulate
-                col = score[:, j]
-                np.copyto(col, fill, where=nc <= j)
+            # signal, so it gets the table mean and competes by access frequency alone
+            fill = g[np.arange(len(nc)), np.maximum(nc - 1, 0)] * scale
+            fill[pruned] = 1.0
+            score = np.empty((g.shape[1], len(nc)), np.float32)  # column-major while building
+            for j in range(g.shape[1]):
+                col = score[j]
+                np.multiply(g[:, j], scale, out=col)
+                missing = nc <= j
+                np.copyto(col, fill, where=missing)
                 col += np.float32(1e-3)
                 col *= row_w
                 if j:
-                    np.minimum(col, score[:, j - 1], out=col)
-                col[nc + self.max_growth <= j] = 0.0  # bounded growth per adjustment
+                    np.minimum(col, score[j - 1], out=col)
+                if j >= self.max_growth:
+                    col[nc + self.max_growth <= j] = 0.0  # bounded growth per adjustment
             out.append((t, dims, score))
         return out
+
+    @staticmethod
+    def _prefix_chunks(score: np.ndarray, thr: np.float32) -> np.ndarray:
+        """Chunks kept per row: the scores are non-increasing along a row, so those above `thr`
+        form a prefix and counting them per column gives its length."""
+        count = np.zeros(score.shape[1], np.int64)
+        for col in score:
+            count += col > thr
+        return count
 
     def adjust(self) -> None:
         self.adjustments += 1
         scored = self._scores()
         if self.budget_fraction is not None:
-            full = sum(t.num_rows * t.max_dim for t, _, _ in scored)
-            frac = 1.0 - (1.0 - self.budget_fraction) * min(1.0, self.adjustments / max(self.anneal, 1))
-            budget_floats = frac * full
-            all_scores = np.concatenate([s.ravel() for _, _, s in scored])
-            sizes = {t.chunk_size for t, _, _ in scored}
-            if len(sizes) == 1:  # one chunk size: the k best chunks, found in linear time
-                k = int(budget_floats // sizes.pop())
-                keep_flat = np.zeros(all_scores.size, bool)
-                if k >= all_scores.size:
-                    keep_flat[:] = True
-                elif k > 0:
-                    keep_flat[np.argpartition(-all_scores, k - 1)[:k]] = True
-            else:
-                all_sizes = np.concatenate([np.full(s.size, t.chunk_size) for t, _, s in scored])
-                order = np.argsort(-all_scores, kind="stable")
-                fits = np.cumsum(all_sizes[order]) <= budget_floats
-                keep_flat = np.zeros(all_scores.size, bool)
-                keep_flat[order[fits]] = True
+            thresholds = [self._budget_threshold(scored)] * len(scored)
         else:
-            means = [s[s > 0].mean() if (s > 0).any() else 1.0 for _, _, s in scored]
-            keep_flat = np.concatenate([(s > self.threshold * m).ravel() for (_, _, s), m in zip(scored, means)])
-        pos = 0
-        for t, dims, s in scored:
-            keep = keep_flat[pos:pos + s.size].reshape(s.shape)
-            pos += s.size
-            # non-increasing scores make `keep` a prefix, except ties; count the leading run
-            new_chunks = np.cumprod(keep, axis=1).sum(axis=1)
+            thresholds = [np.float32(self.threshold * (s[s > 0].mean() if (s > 0).any() else 1.0))
+                          for _, _, s in scored]
+        one_size = len({t.chunk_size for t, _, _ in scored}) == 1
+        spare = self._budget_ties(scored, thresholds[0]) if self.budget_fraction is not None and one_size else None
+        for i, ((t, dims, s), thr) in enumerate(zip(scored, thresholds)):
+            new_chunks = self._prefix_chunks(s, thr)
+            if spare is not None and spare[i] is not None:
+                np.add.at(new_chunks, spare[i], 1)
             new_dims = new_chunks * t.chunk_size
             changed = np.nonzero(new_dims != dims)[0].astype(np.int64)
             if changed.size:
                 t.resize(changed, new_dims[changed].astype(np.int64), zero_init=True)
             t.decay_importance(self.decay)
+
+    def _budget_ties(self, scored, thr: np.float32) -> list:
+        """Budget left after the chunks above `thr` goes to chunks scoring exactly `thr`, in row
+        order (so each row still keeps a prefix): ties are common (rows seen equally often,
+        rows never seen) and dropping them all could leave much of the budget unused."""
+        chunk = scored[0][0].chunk_size
+        left = self._budget_chunks(scored, chunk) - sum(int((s > thr).sum()) for _, _, s in scored)
+        spare = []
+        for _, _, s in scored:
+            if left <= 0 or not np.isfinite(thr):
+                spare.append(None)
+                continue
+            rows = np.nonzero((s.T == thr).ravel())[0][:left] // s.shape[0]
+            left -= len(rows)
+            spare.append(rows)
+        return spare
+
+    def _budget_chunks(self, scored, chunk: int) -> int:
+        full = sum(t.num_rows * t.max_dim for t, _, _ in scored)
+        frac = 1.0 - (1.0 - self.budget_fraction) * min(1.0, self.adjustments / max(self.anneal, 1))
+        return int(frac * full // chunk)
+
+    def _budget_threshold(self, scored) -> np.float32:
+        """The score a chunk must beat to be kept: the budget (annealed from full size over `anneal`
+        adjustments, so rows shrink chunk by chunk) filled with the globally best chunks."""
+        all_scores = np.concatenate([s.ravel() for _, _, s in scored])
+        sizes = {t.chunk_size for t, _, _ in scored}
+        if len(sizes) == 1:  # one chunk size: the k-th best score, found in linear time
+            k = self._budget_chunks(scored, sizes.pop())
+            if k >= all_scores.size:
+                return np.float32(-1.0)
+            if k <= 0:
+                return np.float32(np.inf)
+            return np.partition(all_scores, all_scores.size - k - 1)[all_scores.size - k - 1]
+        all_sizes = np.concatenate([np.full(s.size, t.chunk_size) for t, _, s in scored])
+        order = np.argsort(-all_scores, kind="stable")
+        n_fit = int((np.cumsum(all_sizes[order]) <= self._budget_chunks(scored, 1)).sum())
+        return np.float32(-1.0) if n_fit == all_scores.size else all_scores[order[n_fit]]

@@ -7,6 +7,7 @@ table ever exists in PyTorch. A zero-size anchor parameter makes autograd call b
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -27,6 +28,47 @@ class _PooledLookup(torch.autograd.Function):
         grad = grad.detach().contiguous().to(torch.float32)
         ctx.table.apply_gradients(ctx.ids.numpy(), ctx.offsets.numpy(), grad.numpy(), ctx.mode)
         return None, None, None, None, None
+
+
+_WORKERS = max(1, min(os.cpu_count() or 1, 8))
+_pool: ThreadPoolExecutor | None = None
+
+
+def _for_each_table(fn, count: int) -> None:
+    """fn(t) for t in range(count), spread over the cores: runtime calls release the GIL, and one
+    task per worker (tables interleaved) keeps the dispatch cost to a few tasks per batch."""
+    global _pool
+    workers = min(_WORKERS, count)
+    if workers <= 1:
+        for t in range(count):
+            fn(t)
+        return
+    if _pool is None:
+        _pool = ThreadPoolExecutor(_WORKERS, thread_name_prefix="fiited")
+    futures = [_pool.submit(lambda w=w: [fn(t) for t in range(w, count, workers)]) for w in range(workers)]
+    for f in futures:
+        f.result()
+
+
+class _CollectionLookup(torch.autograd.Function):
+    """Every table of a one-id-per-feature batch in one autograd node: the runtime writes the
+    [T, B, D] output in place, and one backward applies every table's fused optimiser step."""
+
+    @staticmethod
+    def forward(ctx, anchor, tables: list[Table], sparse: torch.Tensor, mode: str):
+        ids = sparse.to(torch.int64).t().contiguous().numpy()          # [T, B]
+        offsets = np.arange(ids.shape[1], dtype=np.int64)
+        out = np.empty((len(tables), ids.shape[1], tables[0].max_dim), np.float32)
+        _for_each_table(lambda t: tables[t].lookup(ids[t], offsets, mode, out=out[t]), len(tables))
+        ctx.tables, ctx.ids, ctx.offsets, ctx.mode = tables, ids, offsets, mode
+        return torch.from_numpy(out).permute(1, 0, 2)                   # [B, T, D] view
+
+    @staticmethod
+    def backward(ctx, grad):
+        g = grad.detach().to(torch.float32).permute(1, 0, 2).contiguous().numpy()  # [T, B, D]
+        _for_each_table(lambda t: ctx.tables[t].apply_gradients(ctx.ids[t], ctx.offsets, g[t], ctx.mode),
+                        len(ctx.tables))
+        return None, None, None, None
 
 
 def _flatten_bags(input: torch.Tensor, offsets: torch.Tensor | None):
@@ -93,11 +135,17 @@ class FiitedEmbeddingBagCollection(nn.Module):
     """A list of FIITED tables looked up together: forward(sparse[B, T]) -> [B, T, D] (one id per
     feature, Criteo-style), or forward(list of (ids, offsets)) -> list of [B, D]."""
 
-    def __init__(self, num_embeddings: list[int], embedding_dim: int, **kwargs):
+    def __init__(self, num_embeddings: list[int], embedding_dim: int, weights: list | None = None, **kwargs):
+        """`weights`: optional initial values per table (e.g. a baseline's, so a comparison starts
+        from the same point)."""
         super().__init__()
-        self.bags = nn.ModuleList(FiitedEmbeddingBag(n, embedding_dim, seed=i, **kwargs)
+        if weights is not None and len(weights) != len(num_embeddings):
+            raise ValueError(f"weights has {len(weights)} tables, num_embeddings {len(num_embeddings)}")
+        self.bags = nn.ModuleList(FiitedEmbeddingBag(n, embedding_dim, seed=i,
+                                                     _weight=None if weights is None else weights[i], **kwargs)
                                   for i, n in enumerate(num_embeddings))
         self.embedding_dim = embedding_dim
+        self._anchor = nn.Parameter(torch.zeros(0), requires_grad=True)
 
     @property
     def tables(self) -> list[Table]:
@@ -105,7 +153,11 @@ class FiitedEmbeddingBagCollection(nn.Module):
 
     def forward(self, sparse):
         if isinstance(sparse, torch.Tensor):
-            return torch.stack([bag(sparse[:, t:t + 1]) for t, bag in enumerate(self.bags)], dim=1)
+            if sparse.dim() != 2 or sparse.shape[1] != len(self.bags):
+                raise ValueError(f"sparse must be [batch, {len(self.bags)}] (one id per table), got {tuple(sparse.shape)}")
+            if sparse.dtype not in (torch.int64, torch.int32):
+                raise TypeError(f"embedding ids must be an integer tensor, got {sparse.dtype}")
+            return _CollectionLookup.apply(self._anchor, self.tables, sparse, self.bags[0].mode)
         return [bag(ids, offsets) for bag, (ids, offsets) in zip(self.bags, sparse)]
 
     def value_bytes(self) -> int:

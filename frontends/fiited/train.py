@@ -42,8 +42,12 @@ class TrainConfig:
 def build_model(cfg: TrainConfig, table_sizes: list[int]):
     torch.manual_seed(cfg.seed)
     if cfg.method == "fiited":
-        emb = FiitedEmbeddingBagCollection(table_sizes, cfg.embedding_dim, chunk_size=cfg.chunk_size,
+        # the same initial values as the full baseline (drawn the same way, then copied), so the AUC
+        # difference measures dimension adjustment, not initialisation noise
+        start = [b.weight.detach().numpy() for b in FullEmbeddingBags(table_sizes, cfg.embedding_dim).bags]
+        emb = FiitedEmbeddingBagCollection(table_sizes, cfg.embedding_dim, weights=start, chunk_size=cfg.chunk_size,
                                            optimizer="adagrad", lr=cfg.emb_lr)
+        del start
     elif cfg.method == "full":
         emb = FullEmbeddingBags(table_sizes, cfg.embedding_dim)
     elif cfg.method == "pep":

@@ -138,3 +138,30 @@ def test_collection_checkpoint_round_trip_after_adjustment(tmp_path):
         np.testing.assert_array_equal(a.dims(), b.dims())
     with pytest.raises(ValueError, match="expected"):
         FiitedEmbeddingBagCollection([300, 201], 16, chunk_size=8).load_tables(str(tmp_path / "ck"))
+
+
+def test_collection_at_full_dimension_trains_like_embedding_bags_with_adagrad():
+    """One-id-per-feature batches through the collection's single autograd node, started from the
+    baseline's values, follow nn.EmbeddingBag + torch's sparse Adagrad step for step."""
+    from girflow.frontends.fiited.baselines import FullEmbeddingBags
+
+    torch.manual_seed(0)
+    sizes = [50, 7, 300]
+    ref = FullEmbeddingBags(sizes, 16)
+    coll = FiitedEmbeddingBagCollection(sizes, 16, weights=[b.weight.detach().numpy() for b in ref.bags],
+                                        chunk_size=8, optimizer="adagrad", lr=0.05)
+    opt = torch.optim.Adagrad(ref.sparse_parameters(), lr=0.05, eps=1e-10)
+    rng = np.random.default_rng(5)
+    w = torch.randn(16)
+    for _ in range(4):
+        sparse = torch.from_numpy(np.stack([rng.integers(0, n, 64) for n in sizes], axis=1))
+        out, expect = coll(sparse), ref(sparse)
+        torch.testing.assert_close(out, expect, rtol=1e-6, atol=1e-7)
+        (out @ w).square().sum().backward()
+        opt.zero_grad()
+        (expect @ w).square().sum().backward()
+        opt.step()
+    for bag, b in zip(coll.bags, ref.bags):
+        torch.testing.assert_close(bag.weight, b.weight.detach(), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="one id per table"):
+        coll(torch.zeros((4, 2), dtype=torch.int64))

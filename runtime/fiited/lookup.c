@@ -49,10 +49,10 @@ ALWAYS_INLINE void stage_hash(const index_view *v, const int64_t *ids, int64_t p
     __builtin_prefetch(slot_at(v, h));
 }
 
-/* Stage 2 for position p (its slot is cached by now): probe it and prefetch the row's first chunk.
- * Only the first: a row's chunks are usually allocated together and 128-byte aligned, so the
- * hardware's adjacent-line prefetch brings the rest, and each extra prefetch costs more in hot
- * loops than it saves (measured). */
+/* Stage 2 for position p (its slot is cached by now): probe it and prefetch the row's chunks that
+ * start a 128-byte pair of lines. Only those: a row's chunks are usually allocated together and
+ * aligned, the hardware's adjacent-line prefetch brings the other line of each pair, and each extra
+ * prefetch costs more in hot loops than it saves (measured). */
 ALWAYS_INLINE void stage_probe(const index_view *v, const int64_t *ids, int64_t p, const uint64_t *home,
                                const int32_t **chunks, int64_t cs, int64_t mc) {
     uint64_t h = home[p & RING_MASK];
@@ -62,100 +62,103 @@ ALWAYS_INLINE void stage_probe(const index_view *v, const int64_t *ids, int64_t 
         s = slot_at(v, h);
     }
     chunks[p & RING_MASK] = s->chunk;
-    __builtin_prefetch(v->values + (int64_t)s->chunk[0] * cs);
+    int64_t step = cs * 4 >= 128 ? 1 : 128 / (cs * 4);
+    for (int64_t k = 0; k < mc; k += step) __builtin_prefetch(v->values + (int64_t)s->chunk[k] * cs);
 }
 
-/* Eight floats; chunks of a multiple of 8 floats are 32-byte aligned (page-aligned array, and the
- * zero chunk sits right below it). may_alias: these alias the float arrays. */
+/* Vectors of 8 and 4 floats. Chunks of a multiple of 8 (4) floats are 32 (16)-byte aligned: the
+ * array is page-aligned and the zero chunk sits right below it. may_alias: they alias float arrays. */
 typedef float v8f __attribute__((vector_size(32), may_alias));
 typedef float v8f_unaligned __attribute__((vector_size(32), may_alias, aligned(4)));
+typedef float v4f __attribute__((vector_size(16), may_alias));
+typedef float v4f_unaligned __attribute__((vector_size(16), may_alias, aligned(4)));
 
-/* acc[0:mc*cs] += the row's chunks (unused positions point at the zero chunk). */
-ALWAYS_INLINE void add_row(float *restrict acc, const float *restrict values, const int32_t *ch, int64_t cs, int64_t mc) {
-    for (int64_t k = 0; k < mc; k++) {
-        const float *restrict v = values + (int64_t)ch[k] * cs;
-        for (int64_t j = 0; j < cs; j++) acc[k * cs + j] += v[j];
-    }
+/* A bag's running sum: exactly one of the three is set. The vector forms, with constant sizes,
+ * stay in registers; the scalar form serves any chunk size. */
+typedef struct {
+    float *s;
+    v8f *v8;
+    v4f *v4;
+} accumulator;
+
+ALWAYS_INLINE void acc_zero(accumulator acc, int64_t D) {
+    if (acc.v8) for (int64_t q = 0; q < D / 8; q++) acc.v8[q] = (v8f){0};
+    else if (acc.v4) for (int64_t q = 0; q < D / 4; q++) acc.v4[q] = (v4f){0};
+    else for (int64_t j = 0; j < D; j++) acc.s[j] = 0.f;
 }
 
-/* The same with vectors (cs a multiple of 8): with constant sizes `acc` stays in registers. */
-ALWAYS_INLINE void add_row_v8(v8f *restrict acc, const float *restrict values, const int32_t *ch, int64_t cs, int64_t mc) {
+/* acc += the row's chunks (unused positions point at the zero chunk). */
+ALWAYS_INLINE void acc_add_row(accumulator acc, const float *restrict values, const int32_t *ch, int64_t cs, int64_t mc) {
     for (int64_t k = 0; k < mc; k++) {
-        const v8f *v = (const v8f *)(values + (int64_t)ch[k] * cs);
-        for (int64_t q = 0; q < cs / 8; q++) acc[k * (cs / 8) + q] += v[q];
+        const float *restrict v = values + (int64_t)ch[k] * cs;
+        if (acc.v8) for (int64_t q = 0; q < cs / 8; q++) acc.v8[k * (cs / 8) + q] += ((const v8f *)v)[q];
+        else if (acc.v4) for (int64_t q = 0; q < cs / 4; q++) acc.v4[k * (cs / 4) + q] += ((const v4f *)v)[q];
+        else for (int64_t j = 0; j < cs; j++) acc.s[k * cs + j] += v[j];
     }
 }
 
 /* out[b] = acc (scaled for mean), then acc = 0. */
-ALWAYS_INLINE void flush_bag(const lookup_args *a, int64_t b, float *restrict acc, int64_t D) {
+ALWAYS_INLINE void acc_flush(const lookup_args *a, int64_t b, accumulator acc, int64_t D) {
     int64_t count = fiited_bag_end(a->offsets, a->nbags, a->n, b) - a->offsets[b];
     float scale = a->mode == 1 && count > 0 ? 1.0f / (float)count : 1.0f;
-    float *restrict o = a->out + b * D;
-    if (scale == 1.0f) for (int64_t j = 0; j < D; j++) o[j] = acc[j];
-    else for (int64_t j = 0; j < D; j++) o[j] = acc[j] * scale;
-    for (int64_t j = 0; j < D; j++) acc[j] = 0.f;
-}
-
-ALWAYS_INLINE void flush_bag_v8(const lookup_args *a, int64_t b, v8f *restrict acc, int64_t nv) {
-    int64_t count = fiited_bag_end(a->offsets, a->nbags, a->n, b) - a->offsets[b];
-    float scale = a->mode == 1 && count > 0 ? 1.0f / (float)count : 1.0f;
-    v8f_unaligned *o = (v8f_unaligned *)(a->out + b * nv * 8);
-    for (int64_t q = 0; q < nv; q++) { o[q] = acc[q] * scale; acc[q] = (v8f){0}; }
+    float *o = a->out + b * D;
+    if (acc.v8) for (int64_t q = 0; q < D / 8; q++) ((v8f_unaligned *)o)[q] = acc.v8[q] * scale;
+    else if (acc.v4) for (int64_t q = 0; q < D / 4; q++) ((v4f_unaligned *)o)[q] = acc.v4[q] * scale;
+    else for (int64_t j = 0; j < D; j++) o[j] = acc.s[j] * scale;
+    acc_zero(acc, D);
 }
 
 /* Stage 3 for position p: flush the bags that end before p, then add row p. */
 ALWAYS_INLINE void stage_add(const lookup_args *a, const index_view *v, int64_t p, const int32_t *const *chunks,
-                             int64_t *b, int64_t *bag_end, float *restrict acc, v8f *restrict accv, int64_t cs, int64_t mc) {
-    int64_t D = cs * mc;
+                             int64_t *b, int64_t *bag_end, accumulator acc, int64_t cs, int64_t mc) {
     while (p >= *bag_end) {  /* also steps over empty bags */
-        if (accv) flush_bag_v8(a, (*b)++, accv, D / 8); else flush_bag(a, (*b)++, acc, D);
+        acc_flush(a, (*b)++, acc, cs * mc);
         *bag_end = fiited_bag_end(a->offsets, a->nbags, a->n, *b);
     }
-    const int32_t *ch = chunks[p & RING_MASK];
-    if (accv) add_row_v8(accv, v->values, ch, cs, mc); else add_row(acc, v->values, ch, cs, mc);
+    acc_add_row(acc, v->values, chunks[p & RING_MASK], cs, mc);
 }
 
-/* Pool bags [b0, b1): walk their ids (contiguous) through the pipeline, flushing at bag ends. Vector
- * accumulators when `accv` is given (cs a multiple of 8), else scalar ones in `acc`. */
-ALWAYS_INLINE void pool_bags(const lookup_args *a, int64_t b0, int64_t b1, float *restrict acc, v8f *restrict accv,
-                             int64_t cs, int64_t mc) {
+/* Pool bags [b0, b1): walk their ids (contiguous) through the pipeline, flushing at bag ends. */
+ALWAYS_INLINE void pool_bags(const lookup_args *a, int64_t b0, int64_t b1, accumulator acc, int64_t cs, int64_t mc) {
     if (b0 >= b1) return;
     const index_view v = view_of(a->t);
     const int64_t *ids = a->ids;
-    int64_t D = cs * mc, b = b0, bag_end = fiited_bag_end(a->offsets, a->nbags, a->n, b0);
+    int64_t b = b0, bag_end = fiited_bag_end(a->offsets, a->nbags, a->n, b0);
     int64_t lo = a->offsets[b0], hi = fiited_bag_end(a->offsets, a->nbags, a->n, b1 - 1);
     uint64_t home[RING];
     const int32_t *chunks[RING];
-    if (accv) for (int64_t q = 0; q < D / 8; q++) accv[q] = (v8f){0};
-    else for (int64_t j = 0; j < D; j++) acc[j] = 0.f;
+    acc_zero(acc, cs * mc);
     for (int64_t p = lo; p < hi && p < lo + 2 * DISTANCE; p++) stage_hash(&v, ids, p, home);
     for (int64_t p = lo; p < hi && p < lo + DISTANCE; p++) stage_probe(&v, ids, p, home, chunks, cs, mc);
     int64_t p = lo;
     for (; p + 2 * DISTANCE < hi; p++) {  /* steady state: all three stages */
         stage_hash(&v, ids, p + 2 * DISTANCE, home);
         stage_probe(&v, ids, p + DISTANCE, home, chunks, cs, mc);
-        stage_add(a, &v, p, chunks, &b, &bag_end, acc, accv, cs, mc);
+        stage_add(a, &v, p, chunks, &b, &bag_end, acc, cs, mc);
     }
     for (; p < hi; p++) {  /* drain */
         if (p + DISTANCE < hi) stage_probe(&v, ids, p + DISTANCE, home, chunks, cs, mc);
-        stage_add(a, &v, p, chunks, &b, &bag_end, acc, accv, cs, mc);
+        stage_add(a, &v, p, chunks, &b, &bag_end, acc, cs, mc);
     }
-    while (b < b1) { if (accv) flush_bag_v8(a, b++, accv, D / 8); else flush_bag(a, b++, acc, D); }
+    while (b < b1) acc_flush(a, b++, acc, cs * mc);
 }
 
-/* One copy of pool_bags per common shape, so the sizes are constants and `acc` is registers. */
-#define SHAPE(CS, MC) \
+/* One copy of pool_bags per common shape, so the sizes are constants and the sum is registers. */
+#define SHAPE(CS, MC, VEC, FIELD) \
     static void pool_##CS##x##MC(const lookup_args *a, int64_t b0, int64_t b1) { \
-        v8f acc[CS * MC / 8]; pool_bags(a, b0, b1, NULL, acc, CS, MC); }
-SHAPE(8, 1) SHAPE(8, 2) SHAPE(8, 3) SHAPE(8, 4) SHAPE(8, 6) SHAPE(8, 8) SHAPE(8, 16)
-SHAPE(16, 1) SHAPE(16, 2) SHAPE(16, 4) SHAPE(16, 8)
+        VEC sum[CS * MC * 4 / sizeof(VEC)]; \
+        pool_bags(a, b0, b1, (accumulator){.FIELD = sum}, CS, MC); }
+SHAPE(8, 1, v8f, v8) SHAPE(8, 2, v8f, v8) SHAPE(8, 3, v8f, v8) SHAPE(8, 4, v8f, v8) SHAPE(8, 6, v8f, v8)
+SHAPE(8, 8, v8f, v8) SHAPE(8, 16, v8f, v8)
+SHAPE(16, 1, v8f, v8) SHAPE(16, 2, v8f, v8) SHAPE(16, 4, v8f, v8) SHAPE(16, 8, v8f, v8)
+SHAPE(4, 2, v4f, v4) SHAPE(4, 4, v4f, v4) SHAPE(4, 8, v4f, v4) SHAPE(4, 16, v4f, v4)
 #undef SHAPE
 
 static void pool_generic(const lookup_args *a, int64_t b0, int64_t b1) {
     const fiited_table *t = a->t;
     float *acc = malloc((size_t)(t->chunk_size * t->max_chunks) * sizeof(float));
     if (!acc) abort();  /* a few KiB; nothing sensible to return from inside a parallel region */
-    pool_bags(a, b0, b1, acc, NULL, t->chunk_size, t->max_chunks);
+    pool_bags(a, b0, b1, (accumulator){.s = acc}, t->chunk_size, t->max_chunks);
     free(acc);
 }
 
@@ -165,6 +168,7 @@ static pool_fn pick_kernel(int64_t cs, int64_t mc) {
 #define CASE(CS, MC) if (cs == CS && mc == MC) return pool_##CS##x##MC;
     CASE(8, 1) CASE(8, 2) CASE(8, 3) CASE(8, 4) CASE(8, 6) CASE(8, 8) CASE(8, 16)
     CASE(16, 1) CASE(16, 2) CASE(16, 4) CASE(16, 8)
+    CASE(4, 2) CASE(4, 4) CASE(4, 8) CASE(4, 16)
 #undef CASE
     return pool_generic;
 }

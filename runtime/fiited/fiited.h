@@ -77,6 +77,16 @@ void fiited_pool_compact(fiited_table *t);
 static inline float *fiited_values(const fiited_pool *p, int64_t c) { return p->values + c * p->chunk_size; }
 static inline float *fiited_state(const fiited_pool *p, int64_t c) { return p->state + c * p->chunk_size; }
 
+/* Slot size: header + chunk list, rounded to a power of two up to a cache line (so a slot never
+ * straddles two lines), else to whole lines. Inline so kernels with a constant max_chunks get a
+ * constant (a shift). */
+static inline int64_t fiited_slot_bytes(int64_t max_chunks) {
+    int64_t raw = (int64_t)sizeof(fiited_slot) + 4 * max_chunks, b = 16;
+    if (raw > 64) return (raw + 63) / 64 * 64;
+    while (b < raw) b *= 2;
+    return b;
+}
+
 static inline fiited_slot *fiited_slot_at(const fiited_table *t, uint64_t h) {
     return (fiited_slot *)(t->slots + h * (uint64_t)t->slot_bytes);
 }

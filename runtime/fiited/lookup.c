@@ -26,42 +26,41 @@ typedef struct {
     float *out;
 } lookup_args;
 
-/* The fields the hot loop reads, copied into locals: stores through the ring buffers could alias
- * the table's int64 fields, which would make the compiler reload them for every id. */
+/* The fields the hot loop reads, copied into locals: stores through the ring buffer could alias
+ * the table's int64 fields, which would make the compiler reload them for every id. The slot size
+ * comes from max_chunks, so it is a constant in the kernels specialised for one shape. */
 typedef struct {
-    const char *slots;
+    const char *slots, *slots_end;
     uint64_t hcap, slot_bytes;
     const float *values;
 } index_view;
 
-static inline index_view view_of(const fiited_table *t) {
-    return (index_view){t->slots, (uint64_t)t->hcap, (uint64_t)t->slot_bytes, t->pool.values};
+ALWAYS_INLINE index_view view_of(const fiited_table *t, int64_t mc) {
+    uint64_t sb = (uint64_t)fiited_slot_bytes(mc);
+    return (index_view){t->slots, t->slots + (uint64_t)t->hcap * sb, (uint64_t)t->hcap, sb, t->pool.values};
 }
 
-ALWAYS_INLINE const fiited_slot *slot_at(const index_view *v, uint64_t h) {
-    return (const fiited_slot *)(v->slots + h * v->slot_bytes);
-}
-
-/* Stage 1 for position p: hash the id and prefetch its slot (same hash as fiited_hash_slot). */
-ALWAYS_INLINE void stage_hash(const index_view *v, const int64_t *ids, int64_t p, uint64_t *home) {
+/* Stage 1 for position p: hash the id (as fiited_hash_slot) and prefetch its home slot. */
+ALWAYS_INLINE void stage_hash(const index_view *v, const int64_t *ids, int64_t p, const fiited_slot **ring) {
     uint64_t h = (((uint64_t)ids[p] * 0x9E3779B97F4A7C15ull) >> 32) * v->hcap >> 32;
-    home[p & RING_MASK] = h;
-    __builtin_prefetch(slot_at(v, h));
+    const fiited_slot *s = (const fiited_slot *)(v->slots + h * v->slot_bytes);
+    ring[p & RING_MASK] = s;
+    __builtin_prefetch(s);
 }
 
-/* Stage 2 for position p (its slot is cached by now): probe it and prefetch the row's chunks that
- * start a 128-byte pair of lines. Only those: a row's chunks are usually allocated together and
- * aligned, the hardware's adjacent-line prefetch brings the other line of each pair, and each extra
- * prefetch costs more in hot loops than it saves (measured). */
-ALWAYS_INLINE void stage_probe(const index_view *v, const int64_t *ids, int64_t p, const uint64_t *home,
-                               const int32_t **chunks, int64_t cs, int64_t mc) {
-    uint64_t h = home[p & RING_MASK];
-    const fiited_slot *s = slot_at(v, h);
+/* Stage 2 for position p (its slot is cached by now): probe from the home slot, keep the row's
+ * slot, and prefetch the row's chunks that start a 128-byte pair of lines. Only those: a row's
+ * chunks are usually allocated together and aligned, the hardware's adjacent-line prefetch brings
+ * the other line of each pair, and each extra prefetch costs more in hot loops than it saves
+ * (measured). */
+ALWAYS_INLINE void stage_probe(const index_view *v, const int64_t *ids, int64_t p, const fiited_slot **ring,
+                               int64_t cs, int64_t mc) {
+    const fiited_slot *s = ring[p & RING_MASK];
     while (s->key != ids[p]) {  /* every row has a slot, so this ends */
-        if (++h == v->hcap) h = 0;
-        s = slot_at(v, h);
+        s = (const fiited_slot *)((const char *)s + v->slot_bytes);
+        if ((const char *)s == v->slots_end) s = (const fiited_slot *)v->slots;
     }
-    chunks[p & RING_MASK] = s->chunk;
+    ring[p & RING_MASK] = s;
     int64_t step = cs * 4 >= 128 ? 1 : 128 / (cs * 4);
     for (int64_t k = 0; k < mc; k += step) __builtin_prefetch(v->values + (int64_t)s->chunk[k] * cs);
 }
@@ -109,36 +108,35 @@ ALWAYS_INLINE void acc_flush(const lookup_args *a, int64_t b, accumulator acc, i
 }
 
 /* Stage 3 for position p: flush the bags that end before p, then add row p. */
-ALWAYS_INLINE void stage_add(const lookup_args *a, const index_view *v, int64_t p, const int32_t *const *chunks,
+ALWAYS_INLINE void stage_add(const lookup_args *a, const index_view *v, int64_t p, const fiited_slot *const *ring,
                              int64_t *b, int64_t *bag_end, accumulator acc, int64_t cs, int64_t mc) {
     while (p >= *bag_end) {  /* also steps over empty bags */
         acc_flush(a, (*b)++, acc, cs * mc);
         *bag_end = fiited_bag_end(a->offsets, a->nbags, a->n, *b);
     }
-    acc_add_row(acc, v->values, chunks[p & RING_MASK], cs, mc);
+    acc_add_row(acc, v->values, ring[p & RING_MASK]->chunk, cs, mc);
 }
 
 /* Pool bags [b0, b1): walk their ids (contiguous) through the pipeline, flushing at bag ends. */
 ALWAYS_INLINE void pool_bags(const lookup_args *a, int64_t b0, int64_t b1, accumulator acc, int64_t cs, int64_t mc) {
     if (b0 >= b1) return;
-    const index_view v = view_of(a->t);
+    const index_view v = view_of(a->t, mc);
     const int64_t *ids = a->ids;
     int64_t b = b0, bag_end = fiited_bag_end(a->offsets, a->nbags, a->n, b0);
     int64_t lo = a->offsets[b0], hi = fiited_bag_end(a->offsets, a->nbags, a->n, b1 - 1);
-    uint64_t home[RING];
-    const int32_t *chunks[RING];
+    const fiited_slot *ring[RING];  /* home slot after stage 1, the row's slot after stage 2 */
     acc_zero(acc, cs * mc);
-    for (int64_t p = lo; p < hi && p < lo + 2 * DISTANCE; p++) stage_hash(&v, ids, p, home);
-    for (int64_t p = lo; p < hi && p < lo + DISTANCE; p++) stage_probe(&v, ids, p, home, chunks, cs, mc);
+    for (int64_t p = lo; p < hi && p < lo + 2 * DISTANCE; p++) stage_hash(&v, ids, p, ring);
+    for (int64_t p = lo; p < hi && p < lo + DISTANCE; p++) stage_probe(&v, ids, p, ring, cs, mc);
     int64_t p = lo;
     for (; p + 2 * DISTANCE < hi; p++) {  /* steady state: all three stages */
-        stage_hash(&v, ids, p + 2 * DISTANCE, home);
-        stage_probe(&v, ids, p + DISTANCE, home, chunks, cs, mc);
-        stage_add(a, &v, p, chunks, &b, &bag_end, acc, cs, mc);
+        stage_hash(&v, ids, p + 2 * DISTANCE, ring);
+        stage_probe(&v, ids, p + DISTANCE, ring, cs, mc);
+        stage_add(a, &v, p, ring, &b, &bag_end, acc, cs, mc);
     }
     for (; p < hi; p++) {  /* drain */
-        if (p + DISTANCE < hi) stage_probe(&v, ids, p + DISTANCE, home, chunks, cs, mc);
-        stage_add(a, &v, p, chunks, &b, &bag_end, acc, cs, mc);
+        if (p + DISTANCE < hi) stage_probe(&v, ids, p + DISTANCE, ring, cs, mc);
+        stage_add(a, &v, p, ring, &b, &bag_end, acc, cs, mc);
     }
     while (b < b1) acc_flush(a, b++, acc, cs * mc);
 }

@@ -16,15 +16,6 @@ static float next_uniform(uint64_t *s) {  /* in [-1, 1) */
     return (float)((*s >> 40) * (1.0 / 8388608.0)) - 1.0f;
 }
 
-/* Slot size: header + chunk list, rounded to a power of two up to a cache line (so a slot never
- * straddles two lines), else to whole lines. */
-static int64_t slot_bytes_for(int64_t max_chunks) {
-    int64_t raw = (int64_t)sizeof(fiited_slot) + 4 * max_chunks, b = 16;
-    if (raw > 64) return (raw + 63) / 64 * 64;
-    while (b < raw) b *= 2;
-    return b;
-}
-
 /* The slot array: when it spans at least one huge page, 2 MiB-aligned and on transparent huge pages
  * (hashing scatters even hot ids over the whole array, and with 4 KiB pages most probes would miss
  * the TLB); smaller arrays take whole 4 KiB pages, so small tables stay small. */
@@ -94,7 +85,7 @@ fiited_table *fiited_table_alloc(int64_t num_rows, int64_t max_chunks, int64_t c
     t->optimizer = optimizer; t->lr = lr; t->eps = eps; t->init_scale = init_scale;
     t->rng = seed ^ 0x5DEECE66Dull;
     t->hcap = (num_rows * LOAD_DEN + LOAD_NUM - 1) / LOAD_NUM + 1;
-    t->slot_bytes = slot_bytes_for(max_chunks);
+    t->slot_bytes = fiited_slot_bytes(max_chunks);
     t->slots = map_slots(slots_mapping_bytes(t));
     if (!t->slots || fiited_pool_init(&t->pool, (int32_t)chunk_size, optimizer == FIITED_OPT_ADAGRAD,
                                       num_rows * max_chunks)) {

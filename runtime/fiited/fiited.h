@@ -31,9 +31,10 @@
 #define FIITED_ZERO_CHUNK (-1)
 
 /* A pool of fixed-size chunks in one reserved address range per array (values, optimiser state,
- * importance), indexed by the same chunk index. Slabs [0, nslabs) are committed; compaction moves
- * live chunks below a limit and maps the emptied slabs back to PROT_NONE, so RSS really falls.
- * Free chunks form a list threaded through their own value memory. */
+ * importance), indexed by the same chunk index, so lookups read values only. Slabs [0, nslabs) are
+ * committed; compaction moves live chunks below a limit, drops the emptied slabs' pages and makes
+ * them inaccessible again, so RSS really falls. Free chunks form a list threaded through their own
+ * value memory. */
 typedef struct {
     int32_t chunk_size;         /* floats per chunk in `values` (and in `state`) */
     int64_t cap_chunks;         /* reserved chunks (a multiple of FIITED_SLAB_CHUNKS) */

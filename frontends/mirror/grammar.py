@@ -9,9 +9,11 @@ from __future__ import annotations
 import itertools
 import json
 import re
+from dataclasses import dataclass
 
-from .linking import Link
+from .linking import Link, name_parts, stem
 from .schema import Schema
+from .shape import Shape, read_shape
 
 MAX_TABLES_PER_JOIN = 3
 
@@ -58,7 +60,13 @@ def question_literals(linked: Link) -> set[str]:
 
 
 def build_grammar(schema: Schema, linked: Link) -> str:
+    shape = linked.shape or read_shape(linked.question)
     plans = join_plans(linked.tables, schema)
+    entity = asked_entity(linked.question, schema, linked.tables)
+    outer_values, sub_values = split_values(linked, shape)
+    membership = membership_conds(schema, linked, shape, entity, plans)
+    if membership:
+        outer_values = []
     # Top-level FROM: the smallest plans covering every table whose columns or values the question names
     # ("amount per country" needs orders and customers); subqueries may use any linked table.
     owners: dict[str, set] = {}
@@ -66,13 +74,15 @@ def build_grammar(schema: Schema, linked: Link) -> str:
         for c in linked.columns.get(t, []):
             owners.setdefault(c, set()).add(t)
     # a column name found in several tables ("name") does not say which table is needed
-    needed = set(linked.named) | {t for c, ts in owners.items() if len(ts) == 1 for t in ts}
+    needed = {t for t, _, _ in outer_values} | {t for c, ts in owners.items() if len(ts) == 1 for t in ts}
+    needed |= set(linked.named) - {t for t, _, _ in sub_values}
+    if membership or shape.subquery_agg:
+        needed = {entity[1]} if membership else needed - {t for t, _, _ in sub_values} or needed
     covering = [i for i, (names, _) in enumerate(plans) if needed <= set(names)] or list(range(len(plans)))
     fewest = min(len(plans[i][0]) for i in covering)
     top = [i for i in covering if len(plans[i][0]) == fewest]
     lines = ["start: query", "query: " + " | ".join(f"q{i}" for i in top)]
     lines += [
-        'op: " = " | " != " | " > " | " < " | " >= " | " <= "',
         'cmp: " > " | " < " | " >= " | " <= " | " = "',
         'agg: "SUM" | "AVG" | "MIN" | "MAX"',
         'dir: " DESC" | " ASC"',
@@ -81,85 +91,234 @@ def build_grammar(schema: Schema, linked: Link) -> str:
         'distinct: "DISTINCT "',
     ]
     years = sorted(set(re.findall(r"\b(?:19|20)\d\d\b", linked.question)))
-    numbers = sorted(set(re.findall(r"(?<![\w.-])-?\d+(?:\.\d+)?(?![\w-])", linked.question)) - set(years))
+    numbers = sorted(set(re.findall(r"(?<![\w.-])-?\d+(?:\.\d+)?(?![\w-])", linked.question)) - set(years)
+                     - {shape.limit})
     lines.append("number: " + (" | ".join(lit(n) for n in numbers) if numbers else "/[0-9]{1,6}/"))
-    lines.append("sub: " + " | ".join(f"s{i}" for i in range(len(plans))))
+    ctx = Context(schema, linked, shape, entity, numbers, years, outer_values, sub_values, membership)
     for i, (names, from_clause) in enumerate(plans):
-        qualify = len(names) > 1
-        cols = [(f"{ident(t)}.{ident(c.name)}" if qualify else ident(c.name), t, c)
-                for t in names for c in schema.table(t).columns]
         if i in top:
-            lines += branch_rules(f"q{i}", from_clause, cols, linked, True, numbers, years)
-        lines += branch_rules(f"s{i}", from_clause, cols, linked, False, numbers, years)
+            lines += branch_rules(f"q{i}", names, from_clause, ctx, True)
     return "\n".join(lines) + "\n"
 
 
-def branch_rules(p: str, from_clause: str, cols, linked: Link, top: bool, numbers, years) -> list[str]:
-    """Rules for one FROM clause. Filters pair each literal with its column (Paris -> city = 'Paris'); numbers
-    only compare with numeric columns; lists are bounded (a weak model otherwise repeats itself until the
-    token limit). Subqueries (`top=False`) cannot nest and do not carry the question's intent."""
-    intent = linked.intent if top else set()
-    names = [q for q, _, _ in cols]
+@dataclass
+class Context:
+    """What every branch of one question's grammar is built from."""
+    schema: Schema
+    linked: Link
+    shape: Shape
+    entity: tuple | None
+    numbers: list[str]
+    years: list[str]
+    outer_values: list
+    sub_values: list
+    membership: list[str]
+
+
+def split_values(linked: Link, shape: Shape):
+    """Values named after "than the average/cheapest" belong to the subquery ("cheaper than the cheapest
+    Electronics product"); the others filter the outer query."""
+    if not shape.subquery_agg:
+        return list(linked.values), []
+    m = re.search(r"\b(than|above|below|over|under) the\b", linked.question.lower())
+    cut = m.start() if m else len(linked.question)
+    after = [v for v in linked.values if linked.question.lower().find(v[2].lower()) > cut]
+    return [v for v in linked.values if v not in after], after
+
+
+def asked_entity(question: str, schema: Schema, tables: list[str]):
+    """What a "which X" / "how many X" question asks for: ("table", T) or ("column", T, column)."""
+    m = re.search(r"\b(?:which|how many|what) (?:\d+ )?([a-z]+)(?: ([a-z]+))?", question.lower())
+    if not m:
+        return None
+    first, second = m.group(1), m.group(2) or ""
+
+    def table_of(word):
+        return next((t for t in tables if stem(word) in name_parts(t) or word in name_parts(t)), None)
+
+    def column_of(word, among):
+        for t in among:
+            for c in schema.table(t).columns:
+                if not c.is_numeric and not c.is_pk and (stem(word) in name_parts(c.name) or word == c.name):
+                    return t, c.name
+        return None
+
+    table = table_of(first)
+    if table and second and column_of(second, [table]):
+        return ("column", *column_of(second, [table]))
+    if table:
+        return ("table", table)
+    col = column_of(first, tables)
+    return ("column", *col) if col else None
+
+
+def membership_conds(schema: Schema, linked: Link, shape: Shape, entity, plans) -> list[str]:
+    """`id NOT IN (SELECT fk FROM other)` for "which customers never ordered", and `id IN (SELECT fk FROM
+    ... WHERE value)` for "how many customers placed a returned order": joining the many side would
+    repeat each customer once per order."""
+    if not entity or entity[0] != "table":
+        return []
+    t = entity[1]
+    pk = next((c.name for c in schema.table(t).columns if c.is_pk), None)
+    refs = [f for f in schema.foreign_keys if f.other_table == t and f.table in linked.tables and f.table != t]
+    if not pk or not refs:
+        return []
+    if shape.membership:
+        return [f"{ident(pk)} NOT IN (SELECT {ident(f.column)} FROM {ident(f.table)})" for f in refs]
+    values = [v for v in linked.values if v[0] != t]
+    if not values or any(v[0] == t for v in linked.values) or not re.match(r"\s*(which|how many)\b", linked.question.lower()):
+        return []
+    conds = []
+    for f in refs:
+        want = {f.table} | {v[0] for v in values}
+        plan = min((p for p in plans if want <= set(p[0]) and t not in p[0]), key=lambda p: len(p[0]), default=None)
+        if plan:
+            q = len(plan[0]) > 1
+            where = " AND ".join(value_text(v, q) for v in values)
+            col = f"{ident(f.table)}.{ident(f.column)}" if q else ident(f.column)
+            conds.append(f"{ident(pk)} IN (SELECT {col} FROM {plan[1]} WHERE {where})")
+    return conds
+
+
+def value_text(value, qualify: bool) -> str:
+    t, c, v = value
+    col = f"{ident(t)}.{ident(c)}" if qualify else ident(c)
+    return f"{col} = '" + v.replace("'", "''") + "'"
+
+
+def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: bool) -> list[str]:
+    """Rules for one FROM clause. What the question spells out (values, comparison operators, direction,
+    LIMIT, subquery) is fixed text; the model chooses columns and aggregates. Lists are bounded (a weak
+    model otherwise repeats itself until the token limit)."""
+    schema, linked, shape = ctx.schema, ctx.linked, ctx.shape
+    qualify = len(names) > 1
+    cols = [(f"{ident(t)}.{ident(c.name)}" if qualify else ident(c.name), t, c)
+            for t in names for c in schema.table(t).columns]
+    intent = linked.intent
+    q_lower = linked.question.lower()
+    all_names = [q for q, _, _ in cols]
     linked_names = [q for q, t, c in cols if c.name in linked.columns.get(t, [])]
     numeric = [q for q, _, c in cols if c.is_numeric and not c.is_pk and not c.name.endswith("_id")]
     measures = [q for q in numeric if q in linked_names] or numeric
     dates = [q for q, _, c in cols if re.search(r"date|day|time", c.name)]
-    rank_mark = "" if "rank" in intent else "?"
+    table_words = {stem(t.name) for t in schema.tables} | {t.name for t in schema.tables}
+    having_n = next((n for n in ctx.numbers if n in shape.comparisons and re.search(
+        rf"\b{re.escape(n)} ([a-z]+)", q_lower) and stem(re.search(rf"\b{re.escape(n)} ([a-z]+)", q_lower).group(1))
+        in table_words), None)
+    entity = ctx.entity if ctx.entity and ctx.entity[1] in names else None
+    rank_group = bool(shape.limit and entity and not shape.extreme and not ctx.membership and (
+        entity[0] == "column" or (len(names) > 1 and "count" not in intent)))
+    grouped = ("group" in intent or having_n or rank_group) and not ctx.membership and not shape.subquery_agg
 
-    conds = []
-    for t, c, v in linked.values:
-        q = next((q for q, tt, cc in cols if tt == t and cc.name == c), None)
-        if q:
-            conds.append(lit(f"{q} = '" + v.replace("'", "''") + "'"))
-    if numbers and measures:
-        conds.append(f'({" | ".join(lit(m) for m in measures)}) cmp number')
-    for y in years:
-        conds += [lit(f"strftime('%Y', {d}) = '{y}'") for d in dates]
-    if top and "nested" in intent and measures:
-        conds.append(f'({" | ".join(lit(m) for m in measures)}) cmp "(" sub ")"')
-    if top and "nested" in intent:
-        keys = [q for q, _, c in cols if c.is_pk or c.name.endswith("_id")]
-        if keys:
-            conds.append(f'({" | ".join(lit(k) for k in keys)}) (" IN (" | " NOT IN (") sub ")"')
-    must_filter = top and (linked.values or years)  # a value named in the question is a filter
-    where = (f'{p}_where' if must_filter else f'{p}_where?') if conds else ""
-    direction = " DESC" if "desc" in intent else " ASC" if "asc" in intent else ""
-    order_dir = "dir?"  # forcing the direction as a literal made decoding very slow (measured); left to the model
+    rules = []
+    required = [lit(value_text(v, qualify)) for v in ctx.outer_values
+                if any(t == v[0] for t in names)]
+    if ctx.membership:
+        rules.append(f"{p}_member: " + " | ".join(lit(c) for c in ctx.membership))
+        required.append(f"{p}_member")
+    if ctx.years and dates:
+        rules.append(f"{p}_year: " + " | ".join(lit(f"strftime('%Y', {d}) = '{y}'") for d in dates for y in ctx.years))
+        required.append(f"{p}_year")
+    for n, op in shape.comparisons.items():
+        if n in ctx.numbers and n != having_n and measures:
+            required.append(f'({" | ".join(lit(m) for m in measures)}) {lit(op + n)}')
+    if shape.subquery_agg and measures:
+        sub_where = " AND ".join(value_text(v, False) for v in ctx.sub_values if v[0] in names)
+        sub_from = names[0] if len(names) == 1 else None
+        if sub_from:
+            alts = [lit(f"{m}{shape.subquery_op}(SELECT {shape.subquery_agg}({m}) FROM {ident(sub_from)}"
+                        + (f" WHERE {sub_where}" if sub_where else "") + ")") for m in measures]
+            required.append("(" + " | ".join(alts) + ")")
+    loose = [f'({" | ".join(lit(m) for m in measures)}) cmp number'] if (
+        measures and [n for n in ctx.numbers if n not in shape.comparisons]) else []
+    if required:
+        where = '" WHERE " ' + ' " AND " '.join(required)
+    elif loose:
+        rules.append(f'{p}_cond: ' + " | ".join(loose))
+        where = f'(" WHERE " {p}_cond)?'
+    else:
+        where = ""
 
-    agg = f'{p}_agg: "COUNT(*)" | "COUNT(DISTINCT " {p}_col ")"'
-    if measures:
-        agg += f' | agg "(" {p}_num ")" | "ROUND(AVG(" {p}_num "), 2)"'
-    rules = [f"{p}_col: " + " | ".join(lit(c) for c in names), agg]
+    named_measures = [q for q in numeric if q in linked_names]
+    if grouped and named_measures and "how many" not in q_lower:
+        # "average price per category", "spent the most": aggregate the measure named, not a count
+        agg = f'{p}_agg: agg "(" {p}_num ")" | "ROUND(AVG(" {p}_num "), 2)"'
+    elif grouped and re.search(r"\b(most|fewest|least)\b", q_lower):
+        agg = f'{p}_agg: "COUNT(*)"'  # "the most customers", "ordered the most times": a count
+    else:
+        agg = f'{p}_agg: "COUNT(*)" | "COUNT(DISTINCT " {p}_col ")"'
+        if measures and not (grouped and "how many" in q_lower):
+            agg += f' | agg "(" {p}_num ")" | "ROUND(AVG(" {p}_num "), 2)"'
+    rules += [f"{p}_col: " + " | ".join(lit(c) for c in all_names), agg]
     if measures:
         rules.append(f"{p}_num: " + " | ".join(lit(m) for m in measures))
-    if conds:
-        rules += [f'{p}_where: " WHERE " {p}_cond (andor {p}_cond)? (andor {p}_cond)?',
-                  f"{p}_cond: " + " | ".join(conds)]
     rules.append(f'{p}_expr: {p}_col' + "".join(f' | "strftime(\'{f}\', " {lit(d)} ")"' for d in dates
                                                  for f in ("%Y-%m", "%Y")))
-    having = f' " HAVING " {p}_agg cmp number' if numbers else ""
-    if "group" in intent:
+    direction = lit(shape.direction) if shape.direction else "dir"
+    ranked = f' " ORDER BY " {p}_agg {direction} " LIMIT {shape.limit}"' if shape.limit else ""
+    which = re.match(r"\s*(which|who)\b", q_lower) is not None or "name of" in q_lower
+
+    if grouped:
         # SELECT <key>, <aggregate> ... GROUP BY <the same key>: one alternative per key, so they always agree.
         plain = [q for q, _, c in cols if not c.is_pk and not c.name.endswith("_id") and q not in numeric]
         named = [q for q in plain if q in linked_names and q not in dates]
         formats = ["%Y-%m"] if "month" in intent else ["%Y"] if "year" in intent else []
-        keys = [f'"strftime(\'{f}\', " {lit(d)} ")"' for d in dates for f in formats]
+        keys = [(f'"strftime(\'{f}\', " {lit(d)} ")"',) * 2 for d in dates for f in formats]
+        if not keys and rank_group and entity and entity[0] == "table":
+            t = entity[1]
+            pk = next((c for c in schema.table(t).columns if c.is_pk), None)
+            label = next((c for c in schema.table(t).columns if not c.is_numeric and not c.is_pk), None)
+            if pk and label:
+                qual = (lambda c: f"{ident(t)}.{ident(c)}") if qualify else ident
+                keys = [(lit(qual(label.name)), lit(qual(pk.name)))]
+        if not keys and entity and entity[0] == "column":
+            keys = [(lit(q),) * 2 for q, t, c in cols if t == entity[1] and c.name == entity[2]]
         if not keys:
-            keys = [lit(q) for q in (named or plain)]
+            keys = [(lit(q),) * 2 for q in (named or plain)]
+        key_only = which and (shape.limit == "1" or having_n)
+        having = f' " HAVING COUNT(*){shape.comparisons[having_n]}{having_n}"' if having_n else ""
+        order = ranked or (f' (" ORDER BY " {p}_agg {direction})?' if shape.direction else "")
         rules.append(f'{p}: ' + " | ".join(f"{p}_k{j}" for j in range(len(keys))))
-        rules += [f'{p}_k{j}: "SELECT " {k} ", " {p}_agg " FROM " {lit(from_clause)} {where} " GROUP BY " {k}'
-                  f'{(" (" + having + ")?") if having else ""} {p}_gorder{rank_mark} limit{rank_mark}'
-                  for j, k in enumerate(keys)]
-        rules.append(f'{p}_gorder: " ORDER BY " {p}_agg {order_dir}')
+        rules += [f'{p}_k{j}: "SELECT " {sel}{"" if key_only else " " + chr(34) + ", " + chr(34) + f" {p}_agg"} '
+                  f'" FROM " {lit(from_clause)} {where} " GROUP BY " {grp}{having}{order}'
+                  for j, (sel, grp) in enumerate(keys)]
+        return rules
+
+    if shape.extreme and measures:
+        rules.append(f'{p}_list: "{shape.extreme}(" {p}_num ")"')
+    elif "count-distinct" in intent:
+        rules.append(f'{p}_list: "COUNT(DISTINCT " {p}_col ")"')
+    elif "count" in intent:
+        rules.append(f'{p}_list: "COUNT(*)" | "COUNT(DISTINCT " {p}_col ")"')
+    elif "sum" in intent and measures:
+        rules.append(f'{p}_list: "SUM(" {p}_num ")"')
+    elif which and "distinct" not in intent:
+        # "which X ...": the X themselves, by their name when they have one (an id says nothing to a person)
+        labels = [q for q, _, c in cols if re.search(r"name|title", c.name)] or all_names
+        rules.append(f'{p}_list: ' + " | ".join(lit(q) for q in labels))
+    elif shape.limit:
+        rules.append(f'{p}_list: {p}_expr')  # ranked rows: a column, then the measure ranked by (below)
     else:
-        if "count-distinct" in intent:
-            rules.append(f'{p}_list: "COUNT(DISTINCT " {p}_col ")"')
-        elif "count" in intent:
-            rules.append(f'{p}_list: "COUNT(*)" | "COUNT(DISTINCT " {p}_col ")"')
-        else:
-            d = "distinct " if "distinct" in intent else "distinct? "
-            rules.append(f'{p}_list: {d}{p}_sel ("," " " {p}_sel)? ("," " " {p}_sel)?')
+        d = "distinct " if "distinct" in intent else "distinct? "
+        rules.append(f'{p}_list: {d}{p}_sel ("," " " {p}_sel)? ("," " " {p}_sel)?')
         rules.append(f"{p}_sel: {p}_expr | {p}_agg")
-        rules.append(f'{p}: "SELECT " {p}_list " FROM " {lit(from_clause)} {where} {p}_order{rank_mark} limit{rank_mark}')
-    rules.append(f'{p}_order: " ORDER BY " ({p}_expr | {p}_agg) {order_dir}')
+    if shape.limit:
+        # rank by the measure the question names; by a date only for "latest", "earliest", ...
+        temporal = re.search(r"\b(latest|earliest|newest|oldest|recent|first|last)\b", q_lower)
+        ranks = (dates if temporal else named_measures or measures or dates) or all_names
+        limit = f' {direction} " LIMIT {shape.limit}"'
+        if which or shape.extreme or "count" in intent:
+            order = f' " ORDER BY " ({" | ".join(lit(m) for m in ranks)}){limit}'
+        else:  # "show the 5 cheapest products": name and price, ordered by that price
+            rules.append(f'{p}: ' + " | ".join(f"{p}_r{j}" for j in range(len(ranks))))
+            rules += [f'{p}_r{j}: "SELECT " {p}_list {lit(", " + m)} " FROM " {lit(from_clause)} {where} '
+                      f'" ORDER BY " {lit(m)}{limit}' for j, m in enumerate(ranks)]
+            return rules
+    elif shape.direction and not shape.extreme:
+        order = f' (" ORDER BY " ({p}_expr | {p}_agg) {direction})?'
+    elif re.search(r"\b(order|sort|sorted|alphabetical)\b", q_lower):
+        order = f' (" ORDER BY " {p}_expr dir?)?'
+    else:
+        order = ""
+    rules.append(f'{p}: "SELECT " {p}_list " FROM " {lit(from_clause)} {where}{order}')
     return rules

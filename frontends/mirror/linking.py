@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 
 from .errors import MirrorError
 from .schema import Schema
+from .shape import Shape, read_shape
 
 SYNONYMS = {
     "customer": {"client", "buyer", "people", "person", "user"},
     "product": {"item", "article", "good", "merchandise"},
-    "order": {"purchase", "sale", "sold", "bought", "buy", "transaction"},
+    "order": {"purchase", "sale", "sold", "bought", "buy", "transaction", "ordered", "ordering"},
     "amount": {"revenue", "spent", "spend", "spending", "sales", "total", "value", "money", "income", "turnover"},
     "price": {"cost", "expensive", "cheap", "cheapest", "priced"},
     "quantity": {"units", "unit", "qty", "pieces"},
@@ -69,6 +70,7 @@ class Link:
     named: set[str] = field(default_factory=set)  # tables the question names, or whose values it quotes
     intent: set[str] = field(default_factory=set)  # shapes the question asks for: count, group, rank
     question: str = ""
+    shape: Shape | None = None  # direction, LIMIT, operators, subquery: see shape.py
 
     def describe(self) -> str:
         lines = [f"tables: {', '.join(self.tables)}"]
@@ -79,6 +81,8 @@ class Link:
             lines.append(f"  value {t}.{c} = {v!r}")
         if self.intent:
             lines.append(f"intent: {', '.join(sorted(self.intent))}")
+        if self.shape:
+            lines.append("shape: " + ", ".join(f"{k}={v}" for k, v in vars(self.shape).items() if v))
         return "\n".join(lines)
 
 
@@ -133,15 +137,22 @@ def link(question: str, schema: Schema) -> Link:
                               "in it matches the question. Try naming what you want, e.g. a table or column.")
     chosen = add_bridges(chosen, schema)
     chosen.sort(key=lambda t: -scores.get(t, 0))
+    measure_words = {p for t in schema.tables for c in t.columns if c.is_numeric and not c.is_pk and not c.name.endswith("_id")
+                     for p in name_parts(c.name)}
     return Link(chosen, {t: columns.get(t, []) for t in chosen}, values, scores, named,
-                detect_intent(question, {stem(t.name) for t in schema.tables}), question)
+                detect_intent(question, {stem(t.name) for t in schema.tables}, measure_words), question,
+                read_shape(question))
 
 
-def detect_intent(question: str, table_words: set[str] = frozenset()) -> set[str]:
-    """Question shapes that are safe to enforce in the grammar (a weak model often ignores them)."""
+def detect_intent(question: str, table_words: set[str] = frozenset(), measure_words: set[str] = frozenset()) -> set[str]:
+    """Question shapes that are safe to enforce in the grammar (a weak model often ignores them).
+    "by" groups only before a category ("by country"), not before a table or a measure ("placed by
+    customers from France", "largest orders by amount")."""
     q = " ".join(words(question))
     intent = set()
-    grouped = re.search(r"\b(each|per|every|by)\b", q)
+    by = re.search(r"\bby (\w+)", q)
+    by_groups = by and stem(by.group(1)) not in table_words and not (expand(by.group(1)) & measure_words)
+    grouped = re.search(r"\b(each|per|every)\b", q) or by_groups
     if grouped:
         intent.add("group")
     m = re.search(r"\b(most|fewest|least) (\w+)", q)
@@ -151,7 +162,10 @@ def detect_intent(question: str, table_words: set[str] = frozenset()) -> set[str
         intent.add("nested")
     if re.search(r"\b(different|distinct|unique)\b", q) and not re.search(r"\bhow many\b", q):
         intent.add("distinct")
-    if re.search(r"\bhow many\b", q) and not grouped and not re.search(r"\b(which|what|who)\b", q):
+    many = re.search(r"\bhow many (\w+)", q)
+    if many and expand(many.group(1)) & measure_words:
+        intent.add("sum")  # "how many units" adds up a quantity
+    elif re.search(r"\bhow many\b", q) and not grouped and not re.search(r"\b(which|what|who)\b", q):
         intent.add("count")
         if re.search(r"\b(different|distinct|unique)\b", q):
             intent.add("count-distinct")

@@ -34,16 +34,13 @@ def embedded_gguf_path() -> str:
     return found[0]
 
 
-def llama_threads() -> tuple[int, int]:
-    """(decode threads, prompt threads) for llama.cpp. Prompt prefill is one big matrix product and scales
-    with cores; decoding one token of a 135M model is too small to split, and llama.cpp's threads spin at
-    barriers while llguidance computes the next mask on another core, so decoding keeps half the cores.
-    GIRFLOW_MIRROR_THREADS=N sets both."""
+def llama_threads() -> int:
+    """Threads for llama.cpp, prompt and decoding alike: GIRFLOW_MIRROR_THREADS, else half the cores.
+    llama.cpp's threads meet at a barrier after every operation (hundreds per token) and spin there, so
+    when one is descheduled the others wait: on a 2-core machine with any other load, 2 threads turned a
+    5-token step from 30 ms into 9 s (measured), while 1 thread stays steady."""
     env = os.environ.get("GIRFLOW_MIRROR_THREADS")
-    if env and env.isdigit() and int(env) > 0:
-        return int(env), int(env)
-    cores = os.cpu_count() or 2
-    return max(1, cores // 2), cores
+    return int(env) if env and env.isdigit() and int(env) > 0 else max(1, (os.cpu_count() or 2) // 2)
 
 
 class LocalModel:
@@ -68,9 +65,9 @@ class LocalModel:
 
                 with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
                     warnings.simplefilter("ignore")
-                    decode_threads, prompt_threads = llama_threads()
+                    threads = llama_threads()
                     lm = guidance.models.LlamaCpp(self.path, n_ctx=self.n_ctx, echo=False, verbose=False,
-                                                  n_threads=decode_threads, n_threads_batch=prompt_threads)
+                                                  n_threads=threads, n_threads_batch=threads)
                     last_logits_only(lm)
                     _LOADED[key] = lm
             return _LOADED[key]

@@ -30,6 +30,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     _add_source_args(ask)
     ask.add_argument("question", nargs="+")
     ask.add_argument("--sql", action="store_true", help="treat the text as SQL and run it through the guard")
+    ask.add_argument("--chart-format", choices=("png", "svg"), default="png", help="chart file format (default png)")
     shell = sub.add_parser("shell", help="interactive: ask, then accept or edit the SQL before it runs")
     _add_source_args(shell)
     serve = sub.add_parser("serve", help="serve the Mirror web page")
@@ -54,7 +55,8 @@ def make_mirror(args):
 
     source = args.db or build_demo_db()
     return Mirror(source, model=args.model, model_name=args.model_name, row_cap=args.row_cap,
-                  time_limit_s=args.time_limit, out_dir=args.out_dir, print_stages=args.print_stages)
+                  time_limit_s=args.time_limit, out_dir=args.out_dir, print_stages=args.print_stages,
+                  chart_format=getattr(args, "chart_format", "png"))
 
 
 def format_table(columns, rows, max_rows: int = 20) -> str:
@@ -89,6 +91,7 @@ def run_shell(args, stdin=None) -> int:
     """Question -> proposed SQL -> [Enter] run it, 'e' edit it, 's' skip; ':sql ...' runs SQL directly."""
     stdin = stdin or sys.stdin
     mirror = make_mirror(args)
+    mirror.warm_up()  # model, cached prompt head, plotting: before the prompt, not inside the first answer
     print("Mirror shell. Type a question (or ':sql SELECT ...', ':quit').")
     while True:
         print("question> ", end="", flush=True)
@@ -135,7 +138,9 @@ def run(args) -> int:
         if cmd == "serve":
             from .web import serve
 
-            return serve(make_mirror(args), args.host, args.port)
+            mirror = make_mirror(args)
+            mirror.warm_up()
+            return serve(mirror, args.host, args.port)
         if cmd == "eval":
             from .evaluate import run_eval
 

@@ -256,7 +256,7 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
                                                  for f in ("%Y-%m", "%Y")))
     direction = lit(shape.direction) if shape.direction else "dir"
     ranked = f' " ORDER BY " {p}_agg {direction} " LIMIT {shape.limit}"' if shape.limit else ""
-    which = re.match(r"\s*(which|who)\b", q_lower) is not None or "name of" in q_lower
+    which = re.match(r"\s*(which|who)\b", q_lower) is not None or re.search(r"\bnames? of\b", q_lower) is not None
 
     if grouped:
         # SELECT <key>, <aggregate> ... GROUP BY <the same key>: one alternative per key, so they always agree.
@@ -292,12 +292,13 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
         rules.append(f'{p}_list: "COUNT(*)" | "COUNT(DISTINCT " {p}_col ")"')
     elif "sum" in intent and measures:
         rules.append(f'{p}_list: "SUM(" {p}_num ")"')
-    elif which and "distinct" not in intent:
-        # "which X ...": the X themselves, by their name when they have one (an id says nothing to a person)
-        labels = [q for q, _, c in cols if re.search(r"name|title", c.name)] or all_names
+    elif "avg" in intent and measures and not shape.subquery_agg:
+        rules.append(f'{p}_list: "AVG(" {p}_num ")"')
+    elif (which or shape.limit) and "distinct" not in intent:
+        # "which X ...", "the 5 largest X": the X themselves, by name when they have one, else by key
+        labels = ([q for q, _, c in cols if re.search(r"name|title", c.name)]
+                  or [q for q, _, c in cols if c.is_pk] or all_names)
         rules.append(f'{p}_list: ' + " | ".join(lit(q) for q in labels))
-    elif shape.limit:
-        rules.append(f'{p}_list: {p}_expr')  # ranked rows: a column, then the measure ranked by (below)
     else:
         d = "distinct " if "distinct" in intent else "distinct? "
         rules.append(f'{p}_list: {d}{p}_sel ("," " " {p}_sel)? ("," " " {p}_sel)?')

@@ -165,6 +165,10 @@ def detect_intent(question: str, table_words: set[str] = frozenset(), measure_wo
     many = re.search(r"\bhow many (\w+)", q)
     if many and expand(many.group(1)) & measure_words:
         intent.add("sum")  # "how many units" adds up a quantity
+    elif not grouped and not many and re.search(r"\b(total|sum)\b", q):
+        intent.add("sum")
+    elif not grouped and not many and re.search(r"\b(average|mean)\b", q) and not re.search(r"\bthan the\b", q):
+        intent.add("avg")
     elif re.search(r"\bhow many\b", q) and not grouped and not re.search(r"\b(which|what|who)\b", q):
         intent.add("count")
         if re.search(r"\b(different|distinct|unique)\b", q):

@@ -43,6 +43,9 @@ def llama_threads() -> int:
     return int(env) if env and env.isdigit() and int(env) > 0 else max(1, (os.cpu_count() or 2) // 2)
 
 
+SENTENCE = r" [A-Z][a-z]+ [A-Za-z0-9 ,'%()&/-]{4,100}[.]"
+
+
 class LocalModel:
     """A GGUF file run by llama-cpp-python through guidance, so generation can follow a grammar."""
 
@@ -88,11 +91,12 @@ class LocalModel:
         return str(out["sql"]).strip()
 
     def text(self, prompt: str, max_tokens: int = 60) -> str:
+        """A plain sentence: a capital letter, words, a full stop (the grammar keeps a small model from
+        answering with a bare number or a name)."""
         from guidance import gen
 
         with self.lock:
-            out = self.lm + prompt + gen("text", max_tokens=max_tokens, stop=["\n", "Question:", "SQL:"],
-                                         temperature=0.0)
+            out = self.lm + prompt + gen("text", max_tokens=max_tokens, regex=SENTENCE, temperature=0.0)
         return str(out["text"]).strip()
 
 

@@ -14,7 +14,7 @@ from .linking import Link
 from .schema import Schema
 
 STATIC_SCHEMA_CHARS = 2500  # larger schemas go into the tail, linked tables only
-TAIL_EXAMPLES = 2
+TAIL_EXAMPLES = 0
 
 
 def prompt_prefix(schema: Schema) -> str:

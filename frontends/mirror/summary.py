@@ -9,8 +9,8 @@ import re
 
 from .guard import Result
 
-SUMMARY_ROWS = 5  # rows the model reads: enough to name the top ones, few enough to stay cheap
-SUMMARY_TOKENS = 24  # one short sentence; decoding costs about 20 ms a token on a small CPU
+SUMMARY_ROWS = 3  # rows the model reads: enough for the top ones; each row costs ~10 tokens of prefill
+SUMMARY_TOKENS = 20  # one short sentence; decoding costs about 20-25 ms a token on a small CPU
 
 
 def _fmt(v) -> str:

@@ -33,6 +33,14 @@ def test_ask_sql_prints_table_and_refuses_writes(demo_db, tmp_path, capsys):
     assert main(["mirror", "ask", "--db", str(tmp_path / "missing.db"), "hello"]) == 2
 
 
+def test_ask_can_write_the_chart_as_svg(demo_db, tmp_path, capsys):
+    rc = main(["mirror", "ask", "--db", str(demo_db), "--out-dir", str(tmp_path), "--chart-format", "svg", "--sql",
+               "SELECT category, COUNT(*) FROM products GROUP BY category"])
+    assert rc == 0
+    chart = capsys.readouterr().out.split("Chart: ")[1].split()[0]
+    assert chart.endswith(".svg") and "<svg" in open(chart).read()
+
+
 def test_shell_lets_the_user_edit_sql(demo_db, tmp_path, capsys):
     args = SimpleNamespace(db=str(demo_db), model="embedded", model_name=None, row_cap=1000, time_limit=5.0,
                            out_dir=str(tmp_path), print_stages=False)

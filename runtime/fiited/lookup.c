@@ -181,14 +181,18 @@ static int64_t bag_at(const int64_t *offsets, int64_t nbags, int64_t p) {
     return lo;
 }
 
-/* Split bags among threads by id count (not bag count), so uneven bags still balance. */
+/* Split bags into blocks of about BLOCK_IDS ids (by id count, not bag count, so uneven bags still
+ * balance) handed out dynamically: on a shared machine a thread that loses its core holds up only
+ * its current block, not a whole static share. */
+#define BLOCK_IDS 4096
 static void pool_parallel(const lookup_args *a, pool_fn fn, int threads) {
     int64_t first = a->nbags ? a->offsets[0] : 0, ids = a->n - first;
-    #pragma omp parallel num_threads(threads) if (threads > 1)
-    {
-        int k = omp_get_thread_num(), nth = omp_get_num_threads();
-        int64_t b0 = k == 0 ? 0 : bag_at(a->offsets, a->nbags, first + ids * k / nth);
-        int64_t b1 = k + 1 == nth ? a->nbags : bag_at(a->offsets, a->nbags, first + ids * (k + 1) / nth);
+    int64_t nblocks = threads > 1 ? (ids + BLOCK_IDS - 1) / BLOCK_IDS : 1;
+    if (nblocks < 1) nblocks = 1;
+    #pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1 && nblocks > 1)
+    for (int64_t k = 0; k < nblocks; k++) {
+        int64_t b0 = k == 0 ? 0 : bag_at(a->offsets, a->nbags, first + ids * k / nblocks);
+        int64_t b1 = k + 1 == nblocks ? a->nbags : bag_at(a->offsets, a->nbags, first + ids * (k + 1) / nblocks);
         fn(a, b0, b1);
     }
 }

@@ -188,14 +188,17 @@ static void update_range_8(const apply_args *a, int64_t u0, int64_t u1) { update
 static void update_range_16(const apply_args *a, int64_t u0, int64_t u1) { update_range(a, u0, u1, 16); }
 static void update_range_any(const apply_args *a, int64_t u0, int64_t u1) { update_range(a, u0, u1, a->t->chunk_size); }
 
+/* Blocks of unique rows handed out dynamically, as in the lookup. */
+#define BLOCK_ROWS 512
 static void update_rows(const apply_args *a) {
     void (*fn)(const apply_args *, int64_t, int64_t) =
         a->t->chunk_size == 8 ? update_range_8 : a->t->chunk_size == 16 ? update_range_16 : update_range_any;
     int threads = a->nuniq * a->t->max_chunks * a->t->chunk_size >= PARALLEL_MIN_WORK ? omp_get_max_threads() : 1;
-    #pragma omp parallel num_threads(threads) if (threads > 1)
-    {
-        int k = omp_get_thread_num(), nth = omp_get_num_threads();
-        fn(a, a->nuniq * k / nth, a->nuniq * (k + 1) / nth);
+    int64_t nblocks = threads > 1 ? (a->nuniq + BLOCK_ROWS - 1) / BLOCK_ROWS : 1;
+    #pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1 && nblocks > 1)
+    for (int64_t k = 0; k < nblocks; k++) {
+        int64_t u1 = (k + 1) * BLOCK_ROWS;
+        fn(a, k * BLOCK_ROWS, nblocks == 1 || u1 > a->nuniq ? a->nuniq : u1);
     }
 }
 

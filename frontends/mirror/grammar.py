@@ -1,8 +1,10 @@
 """Stage 3a, the SQL grammar built from the live schema (lark syntax for llguidance).
 
-The grammar branches per FROM clause (one table, or tables joined along their foreign keys), so a column
-can only be named when its table is in the query. Spaces are written inside the literals: llguidance's lark
-does not insert them through %ignore.
+The grammar has a branch per FROM clause covering the question's tables (one table, or tables joined
+along their foreign keys), so a column can only be named when its table is in the query. What the question
+spells out (values, operators, direction, LIMIT, subqueries; see shape.py) is fixed text, so the model only
+chooses columns and aggregates. Spaces are written inside the literals: llguidance's lark does not insert
+them through %ignore.
 """
 from __future__ import annotations
 
@@ -49,14 +51,6 @@ def join_plans(tables: list[str], schema: Schema) -> list[tuple[list[str], str]]
             if ok:
                 plans.append((names, clause))
     return plans
-
-
-def question_literals(linked: Link) -> set[str]:
-    found = {v for _, _, v in linked.values}
-    for a, b in re.findall(r"'([^'\n]{1,40})'|\"([^\"\n]{1,40})\"", linked.question):
-        found.add(a or b)
-    found |= set(re.findall(r"\b(?:19|20)\d\d(?:-\d\d)?(?:-\d\d)?\b", linked.question))
-    return found
 
 
 def build_grammar(schema: Schema, linked: Link) -> str:

@@ -79,6 +79,3 @@ def read_shape(question: str) -> Shape:
             shape.comparisons[number] = op
     return shape
 
-
-def is_limit_number(shape: Shape, number: str) -> bool:
-    return shape.limit == number

@@ -67,3 +67,22 @@ def test_result_comparison_rules():
     assert not same_result([(1, "a"), (2, "b")], [(2, "b"), (1, "a")], "SELECT x, y FROM t ORDER BY x DESC")
     assert not same_result([(1,), (1,)], [(1,)], "SELECT x FROM t")
     assert same_result([(0.333333333,)], [(1 / 3,)], "SELECT AVG(x) FROM t")
+
+
+def test_eval_can_be_limited_to_levels(demo_db, tmp_path, capsys):
+    from girflow.frontends.mirror.evaluate import evaluate
+    from girflow.frontends.mirror.pipeline import Mirror
+
+    class Gold:  # answers with the gold SQL, so only the harness is under test
+        name = "gold"
+
+        def sql(self, prompt, grammar):
+            question = prompt.rsplit("Question: ", 1)[1].split("\n")[0]
+            return next(g for _, q, g in QUESTIONS if q == question)
+
+        def text(self, prompt, max_tokens=20):
+            return "A sentence."
+
+    report = evaluate(Mirror(demo_db, model=Gold(), out_dir=tmp_path, charts=False), levels={5}, progress=None)
+    assert report["questions"] == sum(lvl == 5 for lvl, _, _ in QUESTIONS)
+    assert report["execution_accuracy"] == 1.0 and report["median_cpu_s"] >= 0

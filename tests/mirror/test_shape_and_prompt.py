@@ -1,0 +1,58 @@
+"""The question's shape is read in Python and fixed in the grammar; the prompt keeps a static head for the
+KV cache. (No model calls.)"""
+import pytest
+
+from girflow.frontends.mirror.grammar import build_grammar
+from girflow.frontends.mirror.linking import link
+from girflow.frontends.mirror.prompt import prompt_prefix, prompt_tail
+from girflow.frontends.mirror.schema import introspect
+from girflow.frontends.mirror.shape import read_shape
+
+
+@pytest.fixture(scope="module")
+def schema(demo_db):
+    return introspect(demo_db)
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("Show the 3 cheapest products.", {"direction": " ASC", "limit": "3"}),
+    ("Which 5 customers spent the most?", {"direction": " DESC", "limit": "5"}),
+    ("Which country has the most customers?", {"direction": " DESC", "limit": "1"}),
+    ("What is the highest product price?", {"direction": " DESC", "extreme": "MAX"}),
+    ("Which products cost less than 10?", {"comparisons": {"10": " < "}}),
+    ("How many orders have a quantity of 5?", {"comparisons": {"5": " = "}}),
+    ("Which products cost more than the average product price?", {"subquery_agg": "AVG", "subquery_op": " > "}),
+    ("How many products are cheaper than the cheapest Electronics product?", {"subquery_agg": "MIN", "subquery_op": " < "}),
+    ("Which customers have never placed an order?", {"membership": " NOT IN ("}),
+])
+def test_read_shape(question, expected):
+    shape = vars(read_shape(question))
+    assert {k: v for k, v in shape.items() if v} == expected
+
+
+def test_grammar_fixes_direction_limit_and_operator(schema):
+    g = build_grammar(schema, link("Show the 3 cheapest products.", schema))
+    assert '" ORDER BY " "price" " ASC" " LIMIT 3"' in g and '"3"' not in g.split("number:")[1].split("\n")[0]
+    g = build_grammar(schema, link("Which products cost more than 100?", schema))
+    assert '" > 100"' in g
+
+
+def test_grammar_templates_for_nested_questions(schema):
+    g = build_grammar(schema, link("Which customers have never placed an order?", schema))
+    assert '"id NOT IN (SELECT customer_id FROM orders)"' in g
+    g = build_grammar(schema, link("How many orders have an amount above the average order amount?", schema))
+    assert '"amount > (SELECT AVG(amount) FROM orders)"' in g
+    g = build_grammar(schema, link("How many customers placed an order that was returned?", schema))
+    assert "\"id IN (SELECT customer_id FROM orders WHERE status = 'returned')\"" in g
+
+
+def test_group_ranking_by_entity_groups_by_its_key(schema):
+    g = build_grammar(schema, link("Which 5 customers spent the most?", schema))
+    assert '"customers.name"' in g and '" GROUP BY " "customers.id"' in g and '" DESC" " LIMIT 5"' in g
+
+
+def test_prompt_head_is_static_and_the_tail_is_short(schema):
+    head = prompt_prefix(schema)
+    assert head == prompt_prefix(schema) and "orders(" in head and "Question:" in head
+    tail = prompt_tail("How many customers live in Paris?", link("How many customers live in Paris?", schema), schema)
+    assert tail.endswith("Question: How many customers live in Paris?\nSQL: ") and len(tail) < 200

@@ -27,6 +27,7 @@ class DimensionAdjuster:
         self.budget_fraction, self.threshold, self.freq_weight = budget_fraction, threshold, freq_weight
         self.min_steps, self.max_growth, self.background = min_steps, max_growth, background
         self.adjustments = 0
+        self._buffers: list | None = None  # score arrays reused across adjustments
         self._worker: threading.Thread | None = None
         self.error: BaseException | None = None
 
@@ -60,40 +61,11 @@ class DimensionAdjuster:
             raise self.error
 
     def _scores(self):
-        """(table, dims, chunk scores[rows, max_chunks]) with scores non-increasing along each row.
-
-        Column by column over contiguous row vectors: the tables hold millions of rows and few chunks
-        per row, and this runs while training goes on."""
-        out = []
-        for t in self.tables:
-            dims, imp, freq = t.stats()
-            nc = dims // t.chunk_size
-            g = np.sqrt(imp, out=imp)  # chunks a row does not have hold importance 0
-            live, total = int(nc.sum()), float(g.sum())
-            scale = np.float32(live / total if live and total > 0 else 1.0)  # table mean -> 1
-            f_mean = float(freq.mean()) or 1.0
-            row_w = freq / np.float32(f_mean)
-            if self.freq_weight != 1:
-                row_w **= np.float32(self.freq_weight)
-            pruned = nc == 0
-            # a missing chunk borrows its row's last chunk score; a pruned row has no gradient
-            # signal, so it gets the table mean and competes by access frequency alone
-            fill = g[np.arange(len(nc)), np.maximum(nc - 1, 0)] * scale
-            fill[pruned] = 1.0
-            score = np.empty((g.shape[1], len(nc)), np.float32)  # column-major while building
-            for j in range(g.shape[1]):
-                col = score[j]
-                np.multiply(g[:, j], scale, out=col)
-                missing = nc <= j
-                np.copyto(col, fill, where=missing)
-                col += np.float32(1e-3)
-                col *= row_w
-                if j:
-                    np.minimum(col, score[j - 1], out=col)
-                if j >= self.max_growth:
-                    col[nc + self.max_growth <= j] = 0.0  # bounded growth per adjustment
-            out.append((t, dims, score))
-        return out
+        """(table, dims, chunk scores[max_chunks, rows]), non-increasing along each row: computed by
+        the runtime in one pass over its slots (see `Table.chunk_scores`)."""
+        self._buffers = [t.chunk_scores(self.freq_weight, 1e-3, self.max_growth, out=b)
+                         for t, b in zip(self.tables, self._buffers or [None] * len(self.tables))]
+        return [(t, *b) for t, b in zip(self.tables, self._buffers)]
 
     @staticmethod
     def _prefix_chunks(score: np.ndarray, thr: np.float32) -> np.ndarray:

@@ -45,12 +45,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     e.add_argument("--pep-inits", default="-10,-8", help="PEP threshold inits s (threshold = sigmoid(s))")
     e.add_argument("--plot", default="fiited_auc_vs_memory.png")
 
-    b = sub.add_parser("bench", help="pooled-lookup throughput: runtime vs nn.EmbeddingBag at full dimension")
+    b = sub.add_parser("bench", help="runtime vs nn.EmbeddingBag at full dimension: pooled lookup (sum/mean, "
+                       "skewed/uniform ids), sparse Adagrad, index bytes per row")
     b.add_argument("--rows", type=int, default=1_000_000)
     b.add_argument("--dim", type=int, default=32)
     b.add_argument("--bags", type=int, default=4096)
     b.add_argument("--bag-size", type=int, default=20)
-    b.add_argument("--mode", choices=["sum", "mean"], default="sum")
 
 
 def _sizes(text):
@@ -96,7 +96,7 @@ def _print(r: dict) -> None:
             f"({100 * r['memory_fraction']:5.1f}% of full)  step={r['step_time_ms']:.1f} ms  "
             f"RSS+={r['rss_growth_bytes'] / 2**20:.0f} MiB")
     if "runtime_mapped_bytes" in r:
-        line += f"  runtime: chunks+state={r['runtime_chunk_bytes'] / 2**20:.1f} MiB mapped={r['runtime_mapped_bytes'] / 2**20:.1f} MiB index={r['runtime_index_bytes'] / 2**20:.1f} MiB"
+        line += f"  runtime: chunks+state+importance={r['runtime_chunk_bytes'] / 2**20:.1f} MiB mapped={r['runtime_mapped_bytes'] / 2**20:.1f} MiB index={r['runtime_index_bytes'] / 2**20:.1f} MiB"
     print(line, flush=True)
 
 
@@ -128,13 +128,11 @@ def run(args) -> int:
         print(f"wrote {args.samples} lines to {args.output}")
         return 0
     if cmd == "bench":
-        from .bench import lookup_throughput
+        from .bench import report
 
-        r = lookup_throughput(args.rows, args.dim, bags=args.bags, bag_size=args.bag_size, mode=args.mode)
-        print(f"pooled lookup, {r['rows']} rows x {r['dim']}, {r['lookups']} ids per batch:")
-        print(f"  FIITED runtime      {r['runtime_Mlookups_s']:8.1f} M lookups/s")
-        print(f"  nn.EmbeddingBag     {r['torch_Mlookups_s']:8.1f} M lookups/s")
-        print(f"  runtime time / torch time = {r['runtime_over_torch_time']:.2f}  (results match: {r['match']})")
+        if min(args.rows, args.dim, args.bags, args.bag_size) <= 0:
+            raise UserError("--rows, --dim, --bags and --bag-size must be positive")
+        print(report(args.rows, args.dim, bags=args.bags, bag_size=args.bag_size))
         return 0
     from .train import train
 

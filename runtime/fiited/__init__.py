@@ -42,6 +42,7 @@ def lib() -> ctypes.CDLL:
             "fiited_apply_gradients": (ctypes.c_int, [P, P, I, P, I, I, P]),
             "fiited_decay_importance": (ctypes.c_int, [P, D]),
             "fiited_read_stats": (ctypes.c_int, [P, P, P, P]),
+            "fiited_chunk_scores": (ctypes.c_int, [P, D, D, I, P, P]),
             "fiited_resize": (ctypes.c_int, [P, P, P, I, I, D]),
             "fiited_compact": (ctypes.c_int, [P]),
             "fiited_get_rows": (ctypes.c_int, [P, P, I, P, P]),
@@ -139,6 +140,20 @@ class Table:
         freq = np.zeros(self.num_rows, np.float32)
         _check(lib().fiited_read_stats(self._h, _p(dims), _p(imp), _p(freq)))
         return dims, imp, freq
+
+    def chunk_scores(self, freq_weight: float = 1.0, floor: float = 1e-3, max_growth: int = 2, out=None):
+        """(dims[num_rows], scores[max_chunks, num_rows]) for dimension adjustment: per chunk position,
+        sqrt(importance) normalised to a table mean of 1, plus `floor`, times (frequency / mean)^
+        `freq_weight`; missing positions borrow the row's last score (pruned rows: 1), scores are
+        non-increasing along a row and 0 beyond `max_growth` new chunks. `out`: a previous result
+        to write into (fresh pages for millions of rows cost more than the scoring)."""
+        shape = (self.max_dim // self.chunk_size, self.num_rows)
+        if out is not None and out[0].shape == (self.num_rows,) and out[1].shape == shape:
+            dims, scores = out
+        else:
+            dims, scores = np.empty(self.num_rows, np.int64), np.empty(shape, np.float32)
+        _check(lib().fiited_chunk_scores(self._h, float(freq_weight), float(floor), int(max_growth), _p(scores), _p(dims)))
+        return dims, scores
 
     def dims(self) -> np.ndarray:
         return self.stats()[0]

@@ -118,7 +118,8 @@ def test_cli_gen_train_eval_bench(tmp_path, capsys):
                  "--budgets", "0.2", "--pep-inits=-6", "--no-progress", "--plot", str(plot)]) == 0
     assert plot.stat().st_size > 1000
     assert main(["fiited", "bench", "--rows", "5000", "--bags", "256"]) == 0
-    assert "results match: True" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert out.count("match True") == 6 and "bytes/row pruned" in out
     assert main(["fiited", "train", str(tmp_path / "none.tsv")]) == 2
     assert main(["fiited", "train", str(data), "--table-sizes", "1,2"]) == 2
     assert main(["fiited", "train", str(data), "--table-sizes", sizes, "--dim", "12", "--chunk", "8"]) == 2
@@ -165,3 +166,37 @@ def test_collection_at_full_dimension_trains_like_embedding_bags_with_adagrad():
         torch.testing.assert_close(bag.weight, b.weight.detach(), rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="one id per table"):
         coll(torch.zeros((4, 2), dtype=torch.int64))
+
+
+def _reference_scores(table, freq_weight=1.0, floor=1e-3, max_growth=2):
+    """The adjustment's chunk score written out in NumPy from the raw statistics."""
+    dims, imp, freq = table.stats()
+    nc = dims // table.chunk_size
+    g = np.sqrt(imp.astype(np.float64))
+    live, total = nc.sum(), g.sum()
+    g *= live / total if live and total > 0 else 1.0
+    w = (freq / freq.mean()) ** freq_weight if freq.mean() > 0 else freq.astype(np.float64)
+    fill = np.where(nc > 0, g[np.arange(len(nc)), np.maximum(nc - 1, 0)], 1.0)
+    cols, prev = [], np.full(len(nc), np.inf)
+    for j in range(imp.shape[1]):
+        v = np.minimum((np.where(nc > j, g[:, j], fill) + floor) * w, prev)
+        v[nc + max_growth <= j] = 0.0
+        cols.append(v)
+        prev = v
+    return dims, np.stack(cols)
+
+
+@pytest.mark.parametrize("freq_weight,max_growth", [(1.0, 2), (0.5, 1), (2.0, 0)])
+def test_runtime_chunk_scores_match_numpy_reference(freq_weight, max_growth):
+    coll = FiitedEmbeddingBagCollection([700], 32, chunk_size=8, optimizer="adagrad", lr=0.05)
+    t = coll.tables[0]
+    rng = np.random.default_rng(7)
+    ids = np.minimum(rng.zipf(1.3, 3000) - 1, 699)
+    t.apply_gradients(ids, np.arange(len(ids)), rng.normal(size=(len(ids), 32)).astype(np.float32))
+    shrink = np.arange(0, 700, 3, dtype=np.int64)
+    t.resize(shrink, (shrink % 5 * 8).astype(np.int64))  # dims 0..32, some pruned
+    dims, scores = t.chunk_scores(freq_weight, 1e-3, max_growth)
+    ref_dims, ref = _reference_scores(t, freq_weight, 1e-3, max_growth)
+    np.testing.assert_array_equal(dims, ref_dims)
+    np.testing.assert_allclose(scores, ref, rtol=2e-5, atol=1e-7)
+    assert (np.diff(scores, axis=0) <= 0).all()

@@ -20,6 +20,18 @@ def _fmt(v) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def _model_number(v: float) -> str:
+    """SmolLM2 spends one token per digit: 189794 instead of 189,794.03 (the facts keep the exact value)."""
+    return f"{v:.0f}" if abs(v) >= 100 else f"{v:.2f}"
+
+
+def _short_name(column: str) -> str:
+    if len(column) <= 20:
+        return column
+    names = re.findall(r"[A-Za-z_]\w*", column)
+    return names[-1] if names else column[:20]
+
+
 def facts(result: Result) -> str:
     n = len(result.rows)
     if n == 0:
@@ -45,9 +57,11 @@ def facts(result: Result) -> str:
 
 
 def table_text(result: Result, max_rows: int = 8) -> str:
-    lines = [" | ".join(result.columns)]
+    """Header and the first rows; long expressions in the header (`strftime('%Y-%m', orders.order_date)`)
+    are cut to their last name, since every token here is prefill time."""
+    lines = [" | ".join(_short_name(c) for c in result.columns)]
     for r in result.rows[:max_rows]:
-        lines.append(" | ".join(_fmt(v) for v in r))
+        lines.append(" | ".join(_model_number(v) if isinstance(v, float) else _fmt(v) for v in r))
     return "\n".join(lines)
 
 

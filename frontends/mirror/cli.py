@@ -43,6 +43,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     ev.add_argument("--levels", type=lambda v: {int(x) for x in v.split(",")},
                     help="only these difficulty levels, e.g. 4,5 (1 single table .. 5 nested)")
     ev.add_argument("--json", help="also write per-question results to this JSON file")
+    ev.add_argument("--questions", choices=("tuned", "held-out"), default="tuned",
+                    help="'tuned': the set the wording rules were developed on; 'held-out': questions never used for tuning")
     demo = sub.add_parser("build-demo", help="build the demo database")
     demo.add_argument("path", nargs="?", help="where to write it (default: ~/.cache/girflow/mirror_demo.db)")
     demo.add_argument("--force", action="store_true", help="rebuild even if it exists")
@@ -144,7 +146,8 @@ def run(args) -> int:
         if cmd == "eval":
             from .evaluate import run_eval
 
-            return run_eval(make_mirror(args), limit=args.limit, json_path=args.json, levels=args.levels)
+            return run_eval(make_mirror(args), limit=args.limit, json_path=args.json, levels=args.levels,
+                            question_set=args.questions)
     except MirrorError as e:
         raise _user_error(e) from None
     return 2

@@ -12,6 +12,9 @@ from collections import Counter
 
 from .errors import MirrorError
 from .eval_questions import QUESTIONS
+from .held_out_questions import HELD_OUT
+
+QUESTION_SETS = {"tuned": QUESTIONS, "held-out": HELD_OUT}
 
 LATENCY_TARGET_S = 2.0
 
@@ -26,10 +29,10 @@ def same_result(pred_rows, gold_rows, gold_sql: str) -> bool:
     return normalise(pred_rows, ordered) == normalise(gold_rows, ordered)
 
 
-def evaluate(mirror, limit: int | None = None, progress=print, levels=None) -> dict:
+def evaluate(mirror, limit: int | None = None, progress=print, levels=None, question_set: str = "tuned") -> dict:
     """Each question timed end to end as a user's session sees it: `ask` with the model loaded and the
     session warmed up (static prompt head cached, plotting imported), SQL through summary and chart."""
-    items = [q for q in QUESTIONS if not levels or q[0] in levels]
+    items = [q for q in QUESTION_SETS[question_set] if not levels or q[0] in levels]
     items = items[:limit] if limit else items
     mirror.warm_up()
     results = []
@@ -67,9 +70,10 @@ def evaluate(mirror, limit: int | None = None, progress=print, levels=None) -> d
     return report
 
 
-def run_eval(mirror, limit: int | None = None, json_path: str | None = None, levels=None) -> int:
-    report = evaluate(mirror, limit, levels=levels)
-    print(f"\nMirror eval on {mirror.db_path} with model {getattr(mirror.model, 'name', mirror.model)}")
+def run_eval(mirror, limit: int | None = None, json_path: str | None = None, levels=None,
+             question_set: str = "tuned") -> int:
+    report = evaluate(mirror, limit, levels=levels, question_set=question_set)
+    print(f"\nMirror eval ({question_set} questions) on {mirror.db_path} with model {getattr(mirror.model, 'name', mirror.model)}")
     print(f"  questions:            {report['questions']}")
     print(f"  execution accuracy:   {report['execution_accuracy']:.1%}")
     print(f"  SQL parses and runs:  {report['parse_run_rate']:.1%}   (target 100%)")

@@ -7,6 +7,7 @@ from mirror_helpers import db_fingerprint, sqlite_rows
 from girflow.frontends.mirror import cli
 from girflow.frontends.mirror.eval_questions import QUESTIONS
 from girflow.frontends.mirror.evaluate import same_result
+from girflow.frontends.mirror.held_out_questions import HELD_OUT
 from girflow.frontends.mirror.guard import Guard
 from girflow.tools.cli import main
 
@@ -58,8 +59,10 @@ def test_eval_set_is_graded_and_gold_sql_runs(demo_db):
     assert len(QUESTIONS) >= 60
     assert {lvl for lvl, _, _ in QUESTIONS} == {1, 2, 3, 4, 5}
     g = Guard(demo_db)
-    for _, _, gold in QUESTIONS:
+    for _, _, gold in QUESTIONS + HELD_OUT:
         assert g.run(gold).rows, gold
+    assert {lvl for lvl, _, _ in HELD_OUT} == {1, 2, 3, 4, 5}
+    assert not {q for _, q, _ in HELD_OUT} & {q for _, q, _ in QUESTIONS}
 
 
 def test_result_comparison_rules():
@@ -78,7 +81,7 @@ def test_eval_can_be_limited_to_levels(demo_db, tmp_path, capsys):
 
         def sql(self, prompt, grammar):
             question = prompt.rsplit("Question: ", 1)[1].split("\n")[0]
-            return next(g for _, q, g in QUESTIONS if q == question)
+            return next(g for _, q, g in QUESTIONS + HELD_OUT if q == question)
 
         def text(self, prompt, max_tokens=20):
             return "A sentence."
@@ -86,3 +89,6 @@ def test_eval_can_be_limited_to_levels(demo_db, tmp_path, capsys):
     report = evaluate(Mirror(demo_db, model=Gold(), out_dir=tmp_path, charts=False), levels={5}, progress=None)
     assert report["questions"] == sum(lvl == 5 for lvl, _, _ in QUESTIONS)
     assert report["execution_accuracy"] == 1.0 and report["median_cpu_s"] >= 0
+    held = evaluate(Mirror(demo_db, model=Gold(), out_dir=tmp_path, charts=False), levels={4}, progress=None,
+                    question_set="held-out")
+    assert held["questions"] == sum(lvl == 4 for lvl, _, _ in HELD_OUT) and held["execution_accuracy"] == 1.0

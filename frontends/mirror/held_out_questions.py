@@ -1,0 +1,51 @@
+"""A held-out evaluation set: questions written after the pipeline's wording rules were tuned on
+`eval_questions`, never used to tune them, so accuracy here shows how far those rules generalise.
+
+Same levels and format as `eval_questions.QUESTIONS`.
+"""
+
+HELD_OUT = [
+    (1, "Count the orders that were delivered.", "SELECT COUNT(*) FROM orders WHERE status = 'delivered'"),
+    (1, "How many customers live in Milan?", "SELECT COUNT(*) FROM customers WHERE city = 'Milan'"),
+    (1, "Number of customers from Italy?", "SELECT COUNT(*) FROM customers WHERE country = 'Italy'"),
+    (1, "Show the names of products in the Kitchen category.", "SELECT name FROM products WHERE category = 'Kitchen'"),
+    (1, "Which products are priced above 120?", "SELECT name FROM products WHERE price > 120"),
+    (1, "How many orders have a quantity of 1?", "SELECT COUNT(*) FROM orders WHERE quantity = 1"),
+    (1, "List the distinct order statuses.", "SELECT DISTINCT status FROM orders"),
+    (1, "How many customers belong to the Consumer segment?", "SELECT COUNT(*) FROM customers WHERE segment = 'Consumer'"),
+    (2, "What is the average quantity per order?", "SELECT AVG(quantity) FROM orders"),
+    (2, "What is the maximum order amount?", "SELECT MAX(amount) FROM orders"),
+    (2, "What is the total amount of returned orders?", "SELECT SUM(amount) FROM orders WHERE status = 'returned'"),
+    (2, "What is the lowest price in the Garden category?", "SELECT MIN(price) FROM products WHERE category = 'Garden'"),
+    (2, "How many different countries do customers come from?", "SELECT COUNT(DISTINCT country) FROM customers"),
+    (2, "How many orders were placed in 2025?", "SELECT COUNT(*) FROM orders WHERE strftime('%Y', order_date) = '2025'"),
+    (3, "How many orders are there for each quantity?", "SELECT quantity, COUNT(*) FROM orders GROUP BY quantity"),
+    (3, "What is the highest product price in each category?", "SELECT category, MAX(price) FROM products GROUP BY category"),
+    (3, "What is the average order amount per status?", "SELECT status, AVG(amount) FROM orders GROUP BY status"),
+    (3, "Which segment has the most customers?",
+     "SELECT segment FROM customers GROUP BY segment ORDER BY COUNT(*) DESC LIMIT 1"),
+    (3, "Show the 4 most expensive products.", "SELECT name, price FROM products ORDER BY price DESC LIMIT 4"),
+    (3, "Which countries have more than 90 customers?",
+     "SELECT country FROM customers GROUP BY country HAVING COUNT(*) > 90"),
+    (4, "How many orders were placed by customers in the Corporate segment?",
+     "SELECT COUNT(*) FROM orders JOIN customers ON orders.customer_id = customers.id WHERE customers.segment = 'Corporate'"),
+    (4, "What is the total order amount for each product category?",
+     "SELECT products.category, SUM(orders.amount) FROM orders JOIN products ON orders.product_id = products.id GROUP BY products.category"),
+    (4, "How many orders came from customers in London?",
+     "SELECT COUNT(*) FROM orders JOIN customers ON orders.customer_id = customers.id WHERE customers.city = 'London'"),
+    (4, "What is the average order amount per country?",
+     "SELECT customers.country, AVG(orders.amount) FROM orders JOIN customers ON orders.customer_id = customers.id GROUP BY customers.country"),
+    (4, "How many units of Garden products were ordered?",
+     "SELECT SUM(orders.quantity) FROM orders JOIN products ON orders.product_id = products.id WHERE products.category = 'Garden'"),
+    (4, "Which 3 products brought in the most revenue?",
+     "SELECT products.name, SUM(orders.amount) FROM orders JOIN products ON orders.product_id = products.id "
+     "GROUP BY products.id ORDER BY SUM(orders.amount) DESC LIMIT 3"),
+    (5, "Which products are cheaper than the average product price?",
+     "SELECT name FROM products WHERE price < (SELECT AVG(price) FROM products)"),
+    (5, "How many orders have a quantity above the average quantity?",
+     "SELECT COUNT(*) FROM orders WHERE quantity > (SELECT AVG(quantity) FROM orders)"),
+    (5, "What is the name of the cheapest product?",
+     "SELECT name FROM products WHERE price = (SELECT MIN(price) FROM products)"),
+    (5, "How many customers have never placed an order?",
+     "SELECT COUNT(*) FROM customers WHERE id NOT IN (SELECT customer_id FROM orders)"),
+]

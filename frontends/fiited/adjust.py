@@ -120,16 +120,32 @@ class DimensionAdjuster:
     def _budget_threshold(self, scored) -> np.float32:
         """The score a chunk must beat to be kept: the budget (annealed from full size over `anneal`
         adjustments, so rows shrink chunk by chunk) filled with the globally best chunks."""
-        all_scores = np.concatenate([s.ravel() for _, _, s in scored])
         sizes = {t.chunk_size for t, _, _ in scored}
-        if len(sizes) == 1:  # one chunk size: the k-th best score, found in linear time
+        if len(sizes) == 1:  # one chunk size: the (k+1)-th best score, found in linear time
             k = self._budget_chunks(scored, sizes.pop())
-            if k >= all_scores.size:
+            total = sum(s.size for _, _, s in scored)
+            if k >= total:
                 return np.float32(-1.0)
             if k <= 0:
                 return np.float32(np.inf)
-            return np.partition(all_scores, all_scores.size - k - 1)[all_scores.size - k - 1]
+            return _kth_largest([s for _, _, s in scored], k + 1)
+        all_scores = np.concatenate([s.ravel() for _, _, s in scored])
         all_sizes = np.concatenate([np.full(s.size, t.chunk_size) for t, _, s in scored])
         order = np.argsort(-all_scores, kind="stable")
         n_fit = int((np.cumsum(all_sizes[order]) <= self._budget_chunks(scored, 1)).sum())
         return np.float32(-1.0) if n_fit == all_scores.size else all_scores[order[n_fit]]
+
+
+def _kth_largest(arrays: list[np.ndarray], k: int) -> np.float32:
+    """The k-th largest value over non-negative float32 arrays, without sorting or copying them all:
+    non-negative floats order as their bit patterns, so a histogram of the top 16 bits finds the bin
+    holding it and only that bin is partitioned (np.partition over ~10^7 scores took 0.3 s)."""
+    hist = np.zeros(1 << 16, np.int64)
+    for a in arrays:
+        hist += np.bincount((a.view(np.uint32) >> 16).ravel(), minlength=1 << 16)
+    from_top = np.cumsum(hist[::-1])
+    i = int(np.searchsorted(from_top, k))
+    top_bin, above = (1 << 16) - 1 - i, int(from_top[i - 1]) if i else 0
+    in_bin = np.concatenate([a[(a.view(np.uint32) >> 16) == top_bin] for a in arrays])
+    r = k - above                          # rank inside the bin, largest first
+    return np.partition(in_bin, in_bin.size - r)[in_bin.size - r]

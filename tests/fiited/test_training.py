@@ -200,3 +200,14 @@ def test_runtime_chunk_scores_match_numpy_reference(freq_weight, max_growth):
     np.testing.assert_array_equal(dims, ref_dims)
     np.testing.assert_allclose(scores, ref, rtol=2e-5, atol=1e-7)
     assert (np.diff(scores, axis=0) <= 0).all()
+
+
+def test_kth_largest_matches_sorting():
+    from girflow.frontends.fiited.adjust import _kth_largest
+
+    rng = np.random.default_rng(9)
+    arrays = [rng.exponential(size=(4, 1000)).astype(np.float32), np.zeros((2, 300), np.float32),
+              np.round(rng.random((3, 77)), 2).astype(np.float32)]  # ties and zeros
+    flat = np.sort(np.concatenate([a.ravel() for a in arrays]))[::-1]
+    for k in (1, 2, 500, 4000, 4231, flat.size):
+        assert _kth_largest(arrays, k) == flat[k - 1]

@@ -62,7 +62,7 @@ class DimensionAdjuster:
 
     def _scores(self):
         """(table, dims, chunk scores[max_chunks, rows]), non-increasing along each row: computed by
-        the runtime in one pass over its slots (see `Table.chunk_scores`)."""
+        the runtime (see `Table.chunk_scores`) into arrays reused across adjustments."""
         self._buffers = [t.chunk_scores(self.freq_weight, 1e-3, self.max_growth, out=b)
                          for t, b in zip(self.tables, self._buffers or [None] * len(self.tables))]
         return [(t, *b) for t, b in zip(self.tables, self._buffers)]
@@ -84,33 +84,30 @@ class DimensionAdjuster:
         else:
             thresholds = [np.float32(self.threshold * (s[s > 0].mean() if (s > 0).any() else 1.0))
                           for _, _, s in scored]
-        one_size = len({t.chunk_size for t, _, _ in scored}) == 1
-        spare = self._budget_ties(scored, thresholds[0]) if self.budget_fraction is not None and one_size else None
-        for i, ((t, dims, s), thr) in enumerate(zip(scored, thresholds)):
-            new_chunks = self._prefix_chunks(s, thr)
-            if spare is not None and spare[i] is not None:
-                np.add.at(new_chunks, spare[i], 1)
-            new_dims = new_chunks * t.chunk_size
+        kept = [self._prefix_chunks(s, thr) for (_, _, s), thr in zip(scored, thresholds)]
+        if self.budget_fraction is not None and len({t.chunk_size for t, _, _ in scored}) == 1:
+            self._fill_ties(scored, thresholds[0], kept)
+        for (t, dims, _), chunks in zip(scored, kept):
+            new_dims = chunks * t.chunk_size
             changed = np.nonzero(new_dims != dims)[0].astype(np.int64)
             if changed.size:
                 t.resize(changed, new_dims[changed].astype(np.int64), zero_init=True)
             t.decay_importance(self.decay)
 
-    def _budget_ties(self, scored, thr: np.float32) -> list:
+    def _fill_ties(self, scored, thr: np.float32, kept: list[np.ndarray]) -> None:
         """Budget left after the chunks above `thr` goes to chunks scoring exactly `thr`, in row
         order (so each row still keeps a prefix): ties are common (rows seen equally often,
-        rows never seen) and dropping them all could leave much of the budget unused."""
-        chunk = scored[0][0].chunk_size
-        left = self._budget_chunks(scored, chunk) - sum(int((s > thr).sum()) for _, _, s in scored)
-        spare = []
-        for _, _, s in scored:
-            if left <= 0 or not np.isfinite(thr):
-                spare.append(None)
-                continue
+        rows never seen) and dropping them all could leave much of the budget unused. `kept`
+        (chunks per row above `thr`) grows in place."""
+        if not np.isfinite(thr):
+            return
+        left = self._budget_chunks(scored, scored[0][0].chunk_size) - sum(int(k.sum()) for k in kept)
+        for (_, _, s), k in zip(scored, kept):
+            if left <= 0:
+                return
             rows = np.nonzero((s.T == thr).ravel())[0][:left] // s.shape[0]
             left -= len(rows)
-            spare.append(rows)
-        return spare
+            np.add.at(k, rows, 1)
 
     def _budget_chunks(self, scored, chunk: int) -> int:
         full = sum(t.num_rows * t.max_dim for t, _, _ in scored)
@@ -140,12 +137,13 @@ def _kth_largest(arrays: list[np.ndarray], k: int) -> np.float32:
     """The k-th largest value over non-negative float32 arrays, without sorting or copying them all:
     non-negative floats order as their bit patterns, so a histogram of the top 16 bits finds the bin
     holding it and only that bin is partitioned (np.partition over ~10^7 scores took 0.3 s)."""
+    high = [(a.view(np.uint32) >> 16).ravel() for a in arrays]
     hist = np.zeros(1 << 16, np.int64)
-    for a in arrays:
-        hist += np.bincount((a.view(np.uint32) >> 16).ravel(), minlength=1 << 16)
+    for h in high:
+        hist += np.bincount(h, minlength=1 << 16)
     from_top = np.cumsum(hist[::-1])
     i = int(np.searchsorted(from_top, k))
     top_bin, above = (1 << 16) - 1 - i, int(from_top[i - 1]) if i else 0
-    in_bin = np.concatenate([a[(a.view(np.uint32) >> 16) == top_bin] for a in arrays])
+    in_bin = np.concatenate([a.ravel()[h == top_bin] for a, h in zip(arrays, high)])
     r = k - above                          # rank inside the bin, largest first
     return np.partition(in_bin, in_bin.size - r)[in_bin.size - r]

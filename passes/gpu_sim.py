@@ -14,6 +14,8 @@ import math
 import numpy as np
 from torch_mlir import ir
 
+from girflow.passes.int_arith import eval_integer_op, is_integer_op
+
 _NP = {"f32": np.float32, "f16": np.float16, "bf16": np.float32, "index": np.int64, "i32": np.int32,
        "i1": np.bool_}
 
@@ -251,8 +253,6 @@ def _exec(body, env, mask, c):
             env[res[0]] = _scalar(name, g, attrs, rtypes)
 
 
-_CMPI = {0: np.equal, 1: np.not_equal, 2: np.less, 3: np.less_equal, 4: np.greater, 5: np.greater_equal,
-         6: np.less, 7: np.less_equal, 8: np.greater, 9: np.greater_equal}
 _CMPF = {1: np.equal, 2: np.greater, 3: np.greater_equal, 4: np.less, 5: np.less_equal, 6: np.not_equal,
          13: np.not_equal}
 
@@ -260,22 +260,8 @@ _CMPF = {1: np.equal, 2: np.greater, 3: np.greater_equal, 4: np.less, 5: np.less
 def _scalar(name, g, attrs, rtypes):
     with np.errstate(all="ignore"):
         f = np.float32
-        if name == "arith.addi":
-            return g[0] + g[1]
-        if name == "arith.subi":
-            return g[0] - g[1]
-        if name == "arith.muli":
-            return g[0] * g[1]
-        if name == "arith.divui":
-            return g[0] // g[1]
-        if name == "arith.remui":
-            return g[0] % g[1]
-        if name == "arith.minui":
-            return np.minimum(g[0], g[1])
-        if name == "arith.andi":
-            return g[0] & g[1]
-        if name == "arith.cmpi":
-            return _CMPI[attrs["predicate"]](g[0], g[1])
+        if is_integer_op(name):
+            return eval_integer_op(name, g, attrs)
         if name == "arith.cmpf":
             return _CMPF[attrs["predicate"]](g[0], g[1])
         if name == "arith.select":

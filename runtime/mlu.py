@@ -31,6 +31,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from girflow.passes.int_arith import eval_integer_op, is_integer_op
 from girflow.runtime.backends import register_backend, schedule_option as _schedule
 
 ALIGN = 64
@@ -230,33 +231,9 @@ class _Emulator:
 
     @staticmethod
     def _arith(name, v, attrs):
-        op = name[6:]
-        if op == "addi":
-            return v[0] + v[1]
-        if op == "subi":
-            return v[0] - v[1]
-        if op == "muli":
-            return v[0] * v[1]
-        if op in ("divui", "divsi", "floordivsi"):
-            return v[0] // v[1]
-        if op in ("remui", "remsi"):
-            return v[0] % v[1]
-        if op in ("minui", "minsi"):
-            return min(v)
-        if op in ("maxui", "maxsi"):
-            return max(v)
-        if op == "cmpi":
-            pred = attrs.get("predicate")
-            preds = {0: "eq", 1: "ne", 2: "slt", 3: "sle", 4: "sgt", 5: "sge", 6: "ult", 7: "ule", 8: "ugt", 9: "uge"}
-            p = preds.get(pred, pred)
-            a, b = v
-            return {"eq": a == b, "ne": a != b, "slt": a < b, "ult": a < b, "sle": a <= b, "ule": a <= b,
-                    "sgt": a > b, "ugt": a > b, "sge": a >= b, "uge": a >= b}[p]
-        if op in ("andi",):
-            return v[0] and v[1]
-        if op == "index_cast":
-            return v[0]
-        raise MluError(f"the MLU emulator cannot execute 'arith.{op}'")
+        if not is_integer_op(name):
+            raise MluError(f"the MLU emulator cannot execute '{name}'")
+        return eval_integer_op(name, v, attrs)
 
     def _alloc(self, attrs, extra, core):
         shape, et = extra

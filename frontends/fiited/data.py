@@ -11,6 +11,8 @@ import os
 
 import numpy as np
 
+from girflow.runtime.cache_dir import cache_dir, file_key
+
 NUM_DENSE, NUM_SPARSE = 13, 26
 DEFAULT_TABLE_SIZES = [1_000_000, 500_000, 200_000, 200_000, 200_000] + [100_000] * 6 + [10_000] * 5 + \
     [1_000] * 5 + [100] * 5
@@ -81,13 +83,15 @@ def _hex_column(col: np.ndarray) -> np.ndarray:
 def load(path: str, table_sizes: list[int] | None = None, max_rows: int | None = None, cache: bool = True):
     """Read a Criteo TSV into (dense float32 [N,13] log1p-scaled, sparse int64 [N,26], label float32 [N]).
 
-    Categorical values are hashed into each table's size. A `.npz` cache next to the file is reused.
+    Categorical values are hashed into each table's size. The parsed columns are cached in girflow's
+    cache folder (`girflow.runtime.cache_dir`), keyed by the file's path, size and modification time,
+    so a read-only data folder works and nothing is written beside the user's data.
     """
     import pandas as pd
 
     sizes = table_sizes or DEFAULT_TABLE_SIZES
-    cache_path = f"{path}.{max_rows or 'all'}.npz"
-    if cache and os.path.exists(cache_path) and os.path.getmtime(cache_path) >= os.path.getmtime(path):
+    cache_path = cache_dir("fiited") / f"{file_key(path, max_rows or 'all')}.npz"
+    if cache and cache_path.exists():
         z = np.load(cache_path)
         raw, dense, label = z["raw"], z["dense"], z["label"]
     else:
@@ -105,6 +109,8 @@ def load(path: str, table_sizes: list[int] | None = None, max_rows: int | None =
         dense = np.log1p(np.maximum(np.nan_to_num(dense_raw, nan=0.0), 0)).astype(np.float32)
         raw = np.stack([_hex_column(df[f"C{i}"].to_numpy()) for i in range(NUM_SPARSE)], axis=1)
         if cache:
-            np.savez(cache_path, raw=raw, dense=dense, label=label)
+            partial = cache_path.with_suffix(f".{os.getpid()}.tmp.npz")
+            np.savez(partial, raw=raw, dense=dense, label=label)
+            os.replace(partial, cache_path)   # readers never see a half-written cache
     sparse = raw % np.asarray(sizes, np.int64)[None, :]
     return dense, sparse.astype(np.int64), label

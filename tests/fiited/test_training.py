@@ -103,6 +103,31 @@ def test_generated_data_is_criteo_format_and_loads(tmp_path):
         load(str(bad), SIZES, cache=False)
 
 
+def test_parsed_data_is_cached_in_girflows_cache_folder_not_beside_the_data(tmp_path, monkeypatch):
+    import os
+    import stat
+
+    monkeypatch.setenv("GIRFLOW_CACHE_DIR", str(tmp_path / "cache"))
+    folder = tmp_path / "data"
+    folder.mkdir()
+    path = folder / "d.tsv"
+    generate(str(path), 500, SIZES, seed=2)
+    folder.chmod(stat.S_IRUSR | stat.S_IXUSR)           # a read-only data folder
+    try:
+        first = load(str(path), SIZES)
+        assert os.listdir(folder) == ["d.tsv"]
+        cached = list((tmp_path / "cache" / "fiited").iterdir())
+        assert len(cached) == 1 and cached[0].suffix == ".npz"
+        again = load(str(path), SIZES)                     # served from the cache, same arrays
+        for a, b in zip(first, again):
+            np.testing.assert_array_equal(a, b)
+    finally:
+        folder.chmod(stat.S_IRWXU)
+    generate(str(path), 300, SIZES, seed=3)                 # a changed file is parsed again
+    assert load(str(path), SIZES)[0].shape == (300, 13)
+    assert len(list((tmp_path / "cache" / "fiited").iterdir())) == 2
+
+
 def test_cli_gen_train_eval_bench(tmp_path, capsys):
     from girflow.tools.cli import main
 

@@ -37,6 +37,7 @@ PASS_MODULES = [
     "girflow.passes.schedule",
     "girflow.passes.lower_cpu",
     "girflow.passes.math_approx",
+    "girflow.passes.bf16_storage",
     "girflow.passes.outline_parallel",
     "girflow.passes.emb_lower",
     "girflow.passes.gpu",
@@ -141,10 +142,11 @@ def _external(info: PassInfo, options: dict[str, str]):
 PIPELINES = {
     "gir-cpu-kernel": "gir-verify,gir-dataflow,gir-schedule{target=cpu},gir-lower-cpu,gir-outline-parallel,"
                       "gir-lower-alloc,gir-math-approx,canonicalize,cse",
-    "gir-cpu-to-llvm": "convert-vector-to-scf{full-unroll=true},convert-scf-to-cf,"
+    # bf16 conversions become integer ops and bf16 moves i16 moves: no kernel needs libgcc's __truncsfbf2
+    "gir-cpu-to-llvm": "arith-expand{include-bf16=true},gir-bf16-as-i16,convert-vector-to-scf{full-unroll=true},convert-scf-to-cf,"
                        "convert-vector-to-llvm{vector-transpose-lowering=shuffle16x16},expand-strided-metadata,"
                        "lower-affine,finalize-memref-to-llvm,convert-math-to-llvm,convert-arith-to-llvm,"
-                       "convert-cf-to-llvm,convert-func-to-llvm{use-bare-ptr-memref-call-conv=1},"
+                       "convert-cf-to-llvm,convert-func-to-llvm{use-bare-ptr-memref-call-conv=1},convert-ub-to-llvm,"
                        "reconcile-unrealized-casts",
 }
 PIPELINES["gir-cpu-pipeline"] = PIPELINES["gir-cpu-kernel"] + "," + PIPELINES["gir-cpu-to-llvm"]

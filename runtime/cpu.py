@@ -15,6 +15,7 @@ from girflow.dialects import make_context
 from girflow.passes.ir_utils import collect_ops
 from girflow.passes.registry import PIPELINES, run_pipeline
 from girflow.runtime.backends import register_backend
+from girflow.runtime.jit_link import lookup_entry, undefined_symbols
 
 _POOL: ThreadPoolExecutor | None = None
 
@@ -44,11 +45,17 @@ class CpuKernel:
             self.name = ir.StringAttr(tasks[0].attributes["sym_name"]).value
             kernel = next(f for f in collect_ops(module.operation, "func.func") if "gir.tasks" in f.attributes)
             self.tasks = ir.IntegerAttr(kernel.attributes["gir.tasks"]).value
+            kernel_name = ir.StringAttr(kernel.attributes["sym_name"]).value
             self.kernel_ir = str(module)
             run_pipeline(module, PIPELINES["gir-cpu-to-llvm"])
             self.engine = execution_engine.ExecutionEngine(module, opt_level=opt_level)
-            self._fn = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(self.engine.raw_lookup(self.name))
+            address = lookup_entry(self.engine, self.name, kernel=kernel_name)
+            self._fn = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(address)
         self.workers = min(self.tasks, len(os.sched_getaffinity(0)))
+
+    def undefined_symbols(self) -> set[str]:
+        """What the linked kernel takes from the process (libc/libm names only, by design)."""
+        return undefined_symbols(self.engine)
 
     def _call_task(self, slots, task: int) -> None:
         ptrs, index = slots

@@ -27,4 +27,16 @@ if ! command -v chromium >/dev/null; then
     echo "setup: chromium is missing (apt-get install chromium); the browser tests will be skipped" >&2
   fi
 fi
+# PostgreSQL for Mirror's engine tests: Debian's server binaries (initdb/pg_ctl under
+# /usr/lib/postgresql/<version>/bin); the tests start a private cluster as an unprivileged user.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  else
+    echo "setup: PostgreSQL is missing (apt-get install postgresql); the PostgreSQL tests will be skipped" >&2
+  fi
+fi
+if [ "$(id -u)" = 0 ] && ! id girflow-pg >/dev/null 2>&1; then
+  useradd --system --no-create-home --shell /usr/sbin/nologin girflow-pg  # PostgreSQL will not run as root
+fi
 echo "setup: ready (.venv)"

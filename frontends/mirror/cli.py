@@ -15,7 +15,10 @@ def _user_error(e: Exception):
 
 
 def _add_source_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--db", help="SQLite file, CSV file or folder of CSV files (default: the demo database, built if missing)")
+    p.add_argument("--db", help="SQLite file, postgresql://user@host/db URL, CSV/Parquet file, folder or glob "
+                                "(default: the demo database, built if missing)")
+    p.add_argument("--engine", choices=("auto", "sqlite", "postgresql", "duckdb"), default="auto",
+                   help="who runs the SQL: auto (by source), sqlite (CSVs imported), duckdb (files read in place)")
     p.add_argument("--model", default="embedded", help="'embedded' (SmolLM2-135M), a .gguf path, or an OpenAI-compatible URL")
     p.add_argument("--model-name", help="model name for an OpenAI-compatible endpoint")
     p.add_argument("--row-cap", type=int, default=1000, help="at most this many rows are returned")
@@ -58,7 +61,7 @@ def make_mirror(args):
     source = args.db or build_demo_db()
     return Mirror(source, model=args.model, model_name=args.model_name, row_cap=args.row_cap,
                   time_limit_s=args.time_limit, out_dir=args.out_dir, print_stages=args.print_stages,
-                  chart_format=getattr(args, "chart_format", "png"))
+                  chart_format=getattr(args, "chart_format", "png"), engine=args.engine)
 
 
 def format_table(columns, rows, max_rows: int = 20) -> str:

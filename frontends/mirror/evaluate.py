@@ -37,7 +37,7 @@ def evaluate(mirror, limit: int | None = None, progress=print, levels=None, ques
     mirror.warm_up()
     results = []
     for level, question, gold in items:
-        gold_rows = mirror.guard.run(gold).rows
+        gold_rows = mirror.guard.run(mirror.engine.translate(gold)).rows  # gold SQL is SQLite's dialect
         cpu0 = time.process_time()
         t0 = time.perf_counter()
         rec = {"level": level, "question": question, "gold": gold, "sql": None, "runs": False, "correct": False}
@@ -73,7 +73,7 @@ def evaluate(mirror, limit: int | None = None, progress=print, levels=None, ques
 def run_eval(mirror, limit: int | None = None, json_path: str | None = None, levels=None,
              question_set: str = "tuned") -> int:
     report = evaluate(mirror, limit, levels=levels, question_set=question_set)
-    print(f"\nMirror eval ({question_set} questions) on {mirror.db_path} with model {getattr(mirror.model, 'name', mirror.model)}")
+    print(f"\nMirror eval ({question_set} questions) on {mirror.db_path} ({mirror.engine.name}) with model {getattr(mirror.model, 'name', mirror.model)}")
     print(f"  questions:            {report['questions']}")
     print(f"  execution accuracy:   {report['execution_accuracy']:.1%}")
     print(f"  SQL parses and runs:  {report['parse_run_rate']:.1%}   (target 100%)")

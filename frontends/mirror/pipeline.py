@@ -13,11 +13,13 @@ from pathlib import Path
 from .chart import draw_chart
 from .errors import MirrorError
 from .grammar import build_grammar
-from .guard import Guard, Result, single_statement
+from .engines import open_engine
+from .engines.sqlcheck import statement_text
+from .guard import Result
 from .linking import Link, link
 from .models import make_model
 from .prompt import prompt_prefix, prompt_tail
-from .schema import Schema, introspect, open_source
+from .schema import Schema
 from .summary import summarise
 
 MAX_REPAIRS = 2
@@ -51,16 +53,18 @@ def cache_dir() -> Path:
 
 
 class Mirror:
-    """Ask questions of one SQLite database (or a CSV file/folder, imported first)."""
+    """Ask questions of one database: a SQLite file, a PostgreSQL URL, or CSV/Parquet files (small CSVs
+    imported into SQLite, the rest read in place by DuckDB); see `engines`."""
 
     def __init__(self, source, model=None, *, model_name: str | None = None, out_dir=None, row_cap: int = 1000,
                  time_limit_s: float = 5.0, print_stages: bool = False, model_summary: bool = True,
-                 charts: bool = True, chart_format: str = "png"):
+                 charts: bool = True, chart_format: str = "png", engine: str = "auto"):
         self.source = source
         self.out_dir = Path(out_dir) if out_dir else cache_dir()
-        self.db_path = open_source(source, self.out_dir)
-        self.schema: Schema = introspect(self.db_path)
-        self.guard = Guard(self.db_path, time_limit_s=time_limit_s, row_cap=row_cap)
+        self.engine = open_engine(source, self.out_dir, engine=engine, time_limit_s=time_limit_s, row_cap=row_cap)
+        self.guard = self.engine  # the only way SQL reaches the data: explain() and run(), read-only
+        self.db_path = self.engine.location
+        self.schema: Schema = self.engine.schema
         self.model = make_model(model, model_name)
         self.print_stages = print_stages
         self.model_summary = model_summary
@@ -114,19 +118,21 @@ class Mirror:
         for attempt in range(MAX_REPAIRS + 1):
             t0 = time.perf_counter()
             try:
-                error = self.guard.explain(sql)
+                engine_sql = self.engine.translate(sql)  # the grammar writes SQLite; the engine may speak another
+                error = self.guard.explain(engine_sql)
             except MirrorError as e:
                 error = str(e)
-            self._record(trace, "validation" if attempt == 0 else f"validation-{attempt}", error or "ok (EXPLAIN)", t0)
+            self._record(trace, "validation" if attempt == 0 else f"validation-{attempt}", error or
+                         ("ok (EXPLAIN)" if engine_sql == sql else f"ok (EXPLAIN on {self.engine.name}): {engine_sql}"), t0)
             if error is None:
-                return single_statement(sql), prompt
+                return statement_text(engine_sql), prompt
             if attempt == MAX_REPAIRS:
                 break
             t0 = time.perf_counter()
             sql = self.model.sql(prompt + f"{sql}\nSQLite error: {error}\nCorrected SQL: ", grammar)
             self._record(trace, f"repair-{attempt + 1}", sql, t0)
         raise MirrorError(f"could not produce a valid query for this question; last attempt was:\n{sql}\n"
-                          f"SQLite said: {error}")
+                          f"{self.engine.name} said: {error}")
 
     def run(self, sql: str, question: str | None = None, trace: list[Stage] | None = None,
             prompt: str | None = None) -> Answer:
@@ -147,7 +153,7 @@ class Mirror:
             name = hashlib.sha1(f"{self.db_path}\n{sql}".encode()).hexdigest()[:16]
             chart = draw_chart(result, self.out_dir / "charts" / f"{name}.{self.chart_format}", title=question or "")
             self._record(trace, "chart", str(chart) if chart else "no chart suits this result", t0)
-        return Answer(question, single_statement(sql), result.columns, result.rows, summary,
+        return Answer(question, statement_text(sql), result.columns, result.rows, summary,
                       str(chart) if chart else None, trace, result.truncated)
 
     def ask(self, question: str) -> Answer:

@@ -29,6 +29,7 @@ class Column:
     is_pk: bool = False
     samples: list = field(default_factory=list)
     values: list = field(default_factory=list)  # all distinct text values when there are few of them
+    comment: str = ""  # the database's own description of the column (PostgreSQL COMMENT ON), if any
 
     @property
     def is_numeric(self) -> bool:
@@ -48,6 +49,7 @@ class Table:
     name: str
     columns: list[Column]
     row_count: int
+    comment: str = ""
 
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)
@@ -75,14 +77,24 @@ class Schema:
                     extra += f" -> {fk.other_table}.{fk.other_column}"
                 if c.samples:
                     extra += " e.g. " + ", ".join(_quote_sample(s) for s in c.samples)
+                if c.comment:
+                    extra += " about: " + _quote_sample(c.comment, 60)
                 cols.append(f"{c.name} {c.type}{extra}")
-            lines.append(f"{t.name}({'; '.join(cols)})  -- {t.row_count} rows")
+            about = f"; {_quote_sample(t.comment, 80)}" if t.comment else ""
+            lines.append(f"{t.name}({'; '.join(cols)})  -- {t.row_count} rows{about}")
         return "\n".join(lines)
 
 
-def _quote_sample(value) -> str:
+def values_query(table_sql: str, column_sql: str) -> str:
+    """A column's distinct values, most frequent first (ties by value): the samples shown in the prompt are
+    its typical values, and every engine (SQLite, PostgreSQL, DuckDB) picks the same ones."""
+    return (f"SELECT {column_sql} FROM {table_sql} WHERE {column_sql} IS NOT NULL GROUP BY {column_sql} "
+            f"ORDER BY COUNT(*) DESC, {column_sql} LIMIT {DISTINCT_VALUE_LIMIT + 1}")
+
+
+def _quote_sample(value, length: int = 24) -> str:
     # Data is untrusted: short, single-line and quoted so it reads as a value, never as an instruction.
-    text = re.sub(r"\s+", " ", str(value))[:24]
+    text = re.sub(r"\s+", " ", str(value))[:length]
     return "'" + text.replace("'", "''") + "'"
 
 
@@ -103,7 +115,7 @@ def introspect(db_path: str | os.PathLike) -> Schema:
                 ctype = (col.type or "TEXT").upper() or "TEXT"
                 c = Column(col.name, ctype, is_pk=col.name in pks and ctype.startswith("INT"))
                 if not c.is_numeric and not c.is_pk:
-                    q = f'SELECT DISTINCT "{col.name}" FROM "{tbl.name}" WHERE "{col.name}" IS NOT NULL LIMIT {DISTINCT_VALUE_LIMIT + 1}'
+                    q = values_query(f'"{tbl.name}"', f'"{col.name}"')
                     vals = [r[0] for r in con.execute(q)]
                     c.samples = vals[:SAMPLE_VALUES]
                     if len(vals) <= DISTINCT_VALUE_LIMIT:

@@ -60,12 +60,14 @@ class MirrorApp:
             old = self.mirror
             self.mirror = Mirror(folder / name, model=old.model, out_dir=old.out_dir, row_cap=old.guard.row_cap,
                                  time_limit_s=old.guard.time_limit_s)
+            old.engine.close()
             self.history.append({"question": f"(uploaded {name})", "sql": "", "rows": 0})
         return {"tables": [{"name": t.name, "rows": t.row_count, "columns": [c.name for c in t.columns]}
                            for t in self.mirror.schema.tables]}
 
     def schema(self) -> dict:
-        return {"schema": self.mirror.schema.describe(), "source": str(self.mirror.source)}
+        return {"schema": self.mirror.schema.describe(), "source": str(self.mirror.engine.location),
+                "engine": self.mirror.engine.name}
 
 
 def make_handler(app: MirrorApp):
@@ -131,7 +133,7 @@ def make_server(mirror, host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTP
 
 def serve(mirror, host: str = "127.0.0.1", port: int = 8765) -> int:
     server = make_server(mirror, host, port)
-    print(f"Mirror is serving {mirror.source} at http://{host}:{server.server_address[1]}/  (Ctrl-C to stop)")
+    print(f"Mirror is serving {mirror.engine.location} ({mirror.engine.name}) at http://{host}:{server.server_address[1]}/  (Ctrl-C to stop)")
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -54,6 +54,137 @@ def cmd_gold(args) -> int:
     return 0
 
 
+def cmd_eval(args) -> int:
+    """The embedded model on every engine: the same questions, each answer compared with the gold SQL's rows
+    on that engine (gold translated from SQLite)."""
+    from girflow.frontends.mirror.demo_db import build_demo_db
+    from girflow.frontends.mirror.engines.parity import ENGINE_NAMES, Replicas, same_rows
+    from girflow.frontends.mirror.engines.pg_cluster import PrivateCluster
+    from girflow.frontends.mirror.errors import MirrorError
+    from girflow.frontends.mirror.eval_questions import QUESTIONS
+    from girflow.frontends.mirror.models import make_model
+    from girflow.frontends.mirror.pipeline import Mirror
+
+    work = Path(args.work or "/tmp/mirror_engines_eval")
+    items = [("demo", q, gold) for _, q, gold in QUESTIONS[:: args.demo_every]]
+    dbs = {"demo": build_demo_db(work / "demo.db")}
+    if args.spider:
+        spider = Path(args.spider)
+        for q in spider_items(spider, args.every, args.db):
+            items.append((q["db_id"], q["question"], q["query"]))
+            dbs[q["db_id"]] = spider / "database" / f"{q['db_id']}.sqlite"
+    model = make_model(args.model)
+    stats = {e: {"n": 0, "runs": 0, "correct": 0, "by_db": {}} for e in ENGINE_NAMES}
+    agree = 0
+    with PrivateCluster() as pg:
+        reps = Replicas(dbs, pg, work / "replicas")
+        mirrors = {}
+        for db in dbs:
+            for e in ENGINE_NAMES:
+                mirrors[(db, e)] = Mirror(reps.source(db, e), model=model, engine=e, out_dir=work / "out",
+                                          charts=False, model_summary=False)
+        for db, question, gold in items:
+            answers = {}
+            for e in ENGINE_NAMES:
+                m = mirrors[(db, e)]
+                s = stats[e]
+                s["n"] += 1
+                d = s["by_db"].setdefault(db, [0, 0])
+                d[1] += 1
+                try:
+                    gold_rows = m.guard.run(m.engine.translate(gold)).rows
+                except MirrorError as err:
+                    print(f"  gold fails on {e}: {err}")
+                    gold_rows = None
+                try:
+                    a = m.ask(question)
+                except MirrorError as err:
+                    answers[e] = ("error", str(err).splitlines()[0])
+                    continue
+                s["runs"] += 1
+                ok = gold_rows is not None and same_rows(a.rows, gold_rows, gold)
+                s["correct"] += ok
+                d[0] += ok
+                answers[e] = ("ok" if ok else "wrong", a.sql)
+            same = len({v[0] for v in answers.values()}) == 1
+            agree += same
+            print(f"[{' '.join(f'{e}:{answers[e][0]}' for e in ENGINE_NAMES)}] {db}: {question}")
+            if not same or args.verbose:
+                for e in ENGINE_NAMES:
+                    print(f"      {e}: {answers[e][1]}")
+    n = len(items)
+    print(f"\nembedded model, {n} questions ({len(dbs)} databases), same pipeline on each engine:")
+    for e, s in stats.items():
+        print(f"  {e:10}  execution accuracy {s['correct']}/{n} ({s['correct'] / n:.1%})   SQL runs "
+              f"{s['runs']}/{n} ({s['runs'] / n:.1%})   " +
+              " ".join(f"{db} {c}/{t}" for db, (c, t) in s["by_db"].items()))
+    print(f"  same verdict on all three engines: {agree}/{n}")
+    return 0
+
+
+def cmd_parquet(args) -> int:
+    """A generated N-row Parquet table, an aggregate question over it through DuckDB, timed, peak RSS."""
+    import subprocess
+
+    import duckdb
+
+    work = Path(args.work or "/tmp/mirror_engines_parquet")
+    work.mkdir(parents=True, exist_ok=True)
+    path = work / f"sales_{args.rows}.parquet"
+    if not path.exists():
+        t0 = time.perf_counter()
+        con = duckdb.connect()
+        con.execute("SET memory_limit = '1GB'")
+        con.execute(f"""COPY (SELECT i AS id, (i * 7919) % 100000 AS customer_id,
+                           ['North', 'South', 'East', 'West', 'Central'][1 + (i * 31) % 5] AS region,
+                           ['Books', 'Toys', 'Garden', 'Kitchen', 'Electronics', 'Sports'][1 + (i * 17) % 6] AS category,
+                           round(((i * 2654435761) % 100000) / 100.0, 2) AS amount,
+                           DATE '2020-01-01' + CAST(i % 1800 AS INTEGER) AS sold_on
+                    FROM range({args.rows}) t(i)) TO '{path}' (FORMAT parquet)""")
+        con.close()
+        print(f"wrote {path} ({path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t0:.1f} s")
+    code = f"""
+import resource, time, json
+from girflow.frontends.mirror.engines import open_engine
+t0 = time.perf_counter()
+e = open_engine({str(path)!r}, __import__('pathlib').Path({str(work)!r}), time_limit_s=60)
+schema_s = time.perf_counter() - t0
+out = {{"open_and_schema_s": schema_s, "queries": []}}
+for sql in {[
+    "SELECT region, SUM(amount) FROM sales_{rows} GROUP BY region ORDER BY region".format(rows=args.rows),
+    "SELECT category, AVG(amount), COUNT(*) FROM sales_{rows} WHERE sold_on >= '2023-01-01' GROUP BY category".format(rows=args.rows),
+    "SELECT strftime('%Y', sold_on), COUNT(DISTINCT customer_id) FROM sales_{rows} GROUP BY 1 ORDER BY 1".format(rows=args.rows),
+]!r}:
+    t = time.perf_counter()
+    r = e.run(e.translate(sql))
+    out["queries"].append([sql, time.perf_counter() - t, r.rows[:3]])
+if {args.ask!r}:
+    from girflow.frontends.mirror.pipeline import Mirror
+    m = Mirror({str(path)!r}, charts=False, model_summary=False, time_limit_s=60)
+    m.warm_up()
+    t = time.perf_counter()
+    a = m.ask("What is the total amount per region?")
+    out["ask"] = [a.sql, time.perf_counter() - t, a.rows[:5]]
+out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps(out, default=str))
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if r.returncode:
+        print(r.stderr[-3000:])
+        return 1
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    size = path.stat().st_size / 1e6
+    print(f"{args.rows:,} rows, {size:.0f} MB of Parquet (about {args.rows * 48 / 1e6:.0f} MB as raw columns)")
+    print(f"  open + schema (counts, sample values): {out['open_and_schema_s']:.2f} s")
+    for sql, secs, rows in out["queries"]:
+        print(f"  {secs:6.2f} s  {sql}\n           -> {rows}")
+    if "ask" in out:
+        print(f"  ask 'What is the total amount per region?' (embedded model, warm): {out['ask'][1]:.2f} s\n"
+              f"           {out['ask'][0]} -> {out['ask'][2]}")
+    print(f"  peak RSS of the whole process (Python, DuckDB{', model' if 'ask' in out else ''}): {out['peak_rss_mb']:.0f} MB")
+    return 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m girflow.tools.mirror_engines", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -63,8 +194,20 @@ def main(argv=None) -> int:
     g.add_argument("--every", type=int, default=1)
     g.add_argument("--db", action="append")
     g.add_argument("-v", "--verbose", action="store_true")
+    ev = sub.add_parser("eval", help="embedded model accuracy on every engine")
+    ev.add_argument("--spider")
+    ev.add_argument("--every", type=int, default=10)
+    ev.add_argument("--demo-every", type=int, default=1)
+    ev.add_argument("--db", action="append")
+    ev.add_argument("--model", default="embedded")
+    ev.add_argument("--work")
+    ev.add_argument("-v", "--verbose", action="store_true")
+    pq = sub.add_parser("parquet", help="aggregate questions over a big generated Parquet table")
+    pq.add_argument("--rows", type=int, default=10_000_000)
+    pq.add_argument("--ask", action="store_true", help="also ask through the pipeline with the embedded model")
+    pq.add_argument("--work")
     args = p.parse_args(argv)
-    return {"gold": cmd_gold}[args.cmd](args)
+    return {"gold": cmd_gold, "eval": cmd_eval, "parquet": cmd_parquet}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from .chart import draw_chart
 from .errors import MirrorError
 from .grammar import build_grammar
 from .engines import open_engine
-from .engines.sqlcheck import statement_text
+from .engines.base import statement_text
 from .guard import Result
 from .linking import Link, link
 from .models import make_model

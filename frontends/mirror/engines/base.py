@@ -12,7 +12,6 @@ import uuid
 
 from ..guard import Result
 from ..schema import DISTINCT_VALUE_LIMIT, SAMPLE_VALUES, Column, Schema, values_query
-from .translate import translate
 
 
 class Engine:
@@ -49,10 +48,17 @@ class Engine:
 
     def translate(self, sqlite_sql: str) -> str:
         """The pipeline's SQLite-dialect SQL in this engine's dialect."""
+        from .translate import translate
+
         return translate(sqlite_sql, self.dialect, self.schema)
 
     def __repr__(self):
         return f"<{type(self).__name__} {self.location}>"
+
+
+def statement_text(sql: str) -> str:
+    """The SQL as written, without the trailing ';' (what reaches the engine once it has been checked)."""
+    return sql.strip().rstrip(";").strip()
 
 
 def canonical_type(declared: str) -> str:

@@ -6,12 +6,8 @@ read-only DuckDB connection, a SELECT-only role) refuses writes even if somethin
 """
 from __future__ import annotations
 
-import sqlglot
-from sqlglot import exp
-
 from ..errors import MirrorError
 
-QUERY_TYPES = (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Subquery, exp.Values)
 # Functions that act outside the query (other sessions, files, settings, sequences, remote servers).
 SIDE_EFFECT_FUNCTIONS = {
     "pg_terminate_backend", "pg_cancel_backend", "pg_reload_conf", "pg_rotate_logfile", "set_config",
@@ -25,8 +21,11 @@ SIDE_EFFECT_FUNCTIONS = {
 REFUSED = "refused: Mirror only runs a single read-only SELECT query"
 
 
-def parse_select(sql: str, dialect: str) -> exp.Expression:
+def parse_select(sql: str, dialect: str):
     """The one SELECT in `sql` as a sqlglot tree; MirrorError for anything else."""
+    import sqlglot
+    from sqlglot import exp
+
     text = (sql or "").strip().rstrip(";").strip()
     if not text:
         raise MirrorError("empty SQL: nothing to run")
@@ -40,7 +39,7 @@ def parse_select(sql: str, dialect: str) -> exp.Expression:
     if len(trees) != 1:
         raise MirrorError("only one SQL statement can run at a time; remove everything after the first ';'")
     tree = trees[0]
-    if not isinstance(tree, QUERY_TYPES):
+    if not isinstance(tree, (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Subquery, exp.Values)):
         raise MirrorError(f"{REFUSED} (this is a {tree.key.upper()} statement)")
     for node in tree.walk():
         if isinstance(node, (exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Create, exp.Drop, exp.Alter,
@@ -54,7 +53,4 @@ def parse_select(sql: str, dialect: str) -> exp.Expression:
             raise MirrorError(f"{REFUSED} (it reads from a file or function, not from the database's tables)")
     return tree
 
-
-def statement_text(sql: str) -> str:
-    """The SQL as the user wrote it, without the trailing ';' (what reaches the server after parse_select)."""
-    return sql.strip().rstrip(";").strip()
+from .base import statement_text  # noqa: E402,F401  (re-exported: the engines import both from here)

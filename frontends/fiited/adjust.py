@@ -18,54 +18,120 @@ from girflow.runtime.fiited import Table
 
 
 class DimensionAdjuster:
+    """Adjusts dimensions on a fixed step schedule, so the result depends on the steps alone.
+
+    At every `every`-th step the training thread takes a snapshot (the runtime's chunk scores, read
+    under the table lock) and decays importance; the new dimensions are computed from that snapshot
+    alone, in a second thread with `background` (training goes on meanwhile) or at once without, and
+    take effect at the next scheduled step, where the training thread waits for them if they are not
+    ready yet. `finish` applies the last one. Background on or off, on an idle or a loaded machine, the
+    same steps give bit-identical tables; with a budget, training ends at or below it.
+    """
+
     def __init__(self, tables: list[Table], every: int = 100, budget_fraction: float | None = None,
                  threshold: float | None = None, decay: float = 0.5, anneal: int = 5,
                  freq_weight: float = 1.0, min_steps: int = 0, max_growth: int = 2, background: bool = False):
         if (budget_fraction is None) == (threshold is None):
             raise ValueError("give exactly one of budget_fraction or threshold")
+        if budget_fraction is not None and not 0.0 <= budget_fraction <= 1.0:
+            raise ValueError(f"budget_fraction must be in [0, 1], got {budget_fraction}")
+        if every < 1:
+            raise ValueError(f"every must be >= 1, got {every}")
         self.tables, self.every, self.decay, self.anneal = tables, every, decay, anneal
         self.budget_fraction, self.threshold, self.freq_weight = budget_fraction, threshold, freq_weight
         self.min_steps, self.max_growth, self.background = min_steps, max_growth, background
-        self.adjustments = 0
+        self.adjustments = 0      # snapshots taken (each becomes one applied adjustment)
+        self.applied_fraction: float | None = None  # budget fraction of the last applied adjustment
         self._buffers: list | None = None  # score arrays reused across adjustments
-        self._worker: threading.Thread | None = None
-        self.error: BaseException | None = None
+        self._pending: tuple | None = None  # (snapshot, fraction, result box, worker thread or None)
 
     def maybe_adjust(self, step: int) -> bool:
-        """Adjust at every `every`-th step. With `background`, the adjustment runs in a second thread
-        while training goes on (the runtime's per-table locks make that safe); a step that comes while
-        the previous adjustment still runs skips."""
-        if self.error:
-            raise self.error
+        """At every `every`-th step: apply the previous adjustment (waiting for its thread if it still
+        runs), then snapshot the scores for the next one. Returns whether this step was scheduled."""
         if step < self.min_steps or step == 0 or step % self.every:
             return False
-        if not self.background:
-            self.adjust()
-            return True
-        if self._worker and self._worker.is_alive():
-            return False
-        self._worker = threading.Thread(target=self._adjust_catching, daemon=True)
-        self._worker.start()
+        self._apply_pending()
+        self._start(self._next_fraction())
         return True
 
-    def _adjust_catching(self) -> None:
-        try:
-            self.adjust()
-        except BaseException as e:  # re-raised in the training thread
-            self.error = e
+    def adjust(self) -> None:
+        """One whole adjustment now, in this thread (after applying any pending one)."""
+        self._apply_pending()
+        self._start(self._next_fraction(), background=False)
+        self._apply_pending()
 
-    def wait(self) -> None:
-        if self._worker:
-            self._worker.join()
-        if self.error:
-            raise self.error
+    def finish(self) -> None:
+        """Apply the pending adjustment; with a budget whose annealing did not complete (too few
+        scheduled steps), one more adjustment at the full budget, so training ends within it."""
+        self._apply_pending()
+        if self.budget_fraction is None:
+            return
+        if self.applied_fraction is None or self.applied_fraction > self.budget_fraction:
+            self._start(self.budget_fraction, background=False)
+            self._apply_pending()
+        used = sum(t.counters()["value_bytes"] for t in self.tables)
+        allowed = self.budget_fraction * sum(4 * t.num_rows * t.max_dim for t in self.tables)
+        if used > allowed:
+            raise RuntimeError(f"dimension adjustment ended above its budget: {used} > {allowed:.0f} value bytes")
 
-    def _scores(self):
-        """(table, dims, chunk scores[max_chunks, rows]), non-increasing along each row: computed by
-        the runtime (see `Table.chunk_scores`) into arrays reused across adjustments."""
+    def _next_fraction(self) -> float | None:
+        """The budget of the next adjustment: annealed from full size over `anneal` adjustments."""
+        if self.budget_fraction is None:
+            return None
+        progress = (self.adjustments + 1) / max(self.anneal, 1)
+        return self.budget_fraction if progress >= 1 else 1.0 - (1.0 - self.budget_fraction) * progress
+
+    def _start(self, fraction: float | None, background: bool | None = None) -> None:
+        """Snapshot in the calling (training) thread, then compute from the snapshot alone."""
+        self.adjustments += 1
         self._buffers = [t.chunk_scores(self.freq_weight, 1e-3, self.max_growth, out=b)
                          for t, b in zip(self.tables, self._buffers or [None] * len(self.tables))]
-        return [(t, *b) for t, b in zip(self.tables, self._buffers)]
+        for t in self.tables:
+            t.decay_importance(self.decay)
+        scored = [(t, *b) for t, b in zip(self.tables, self._buffers)]
+        box: dict = {}
+        if self.background if background is None else background:
+            worker = threading.Thread(target=self._compute_into, args=(scored, fraction, box), daemon=True)
+            worker.start()
+        else:
+            worker = None
+            self._compute_into(scored, fraction, box)
+        self._pending = (scored, fraction, box, worker)
+
+    def _compute_into(self, scored, fraction, box: dict) -> None:
+        try:
+            box["kept"] = self._kept_chunks(scored, fraction)
+        except BaseException as e:  # re-raised in the training thread
+            box["error"] = e
+
+    def _apply_pending(self) -> None:
+        """Wait for the pending computation and resize the rows whose dimension changes."""
+        if self._pending is None:
+            return
+        scored, fraction, box, worker = self._pending
+        self._pending = None
+        if worker is not None:
+            worker.join()
+        if "error" in box:
+            raise box["error"]
+        for (t, dims, _), chunks in zip(scored, box["kept"]):
+            new_dims = chunks * t.chunk_size
+            changed = np.nonzero(new_dims != dims)[0].astype(np.int64)
+            if changed.size:
+                t.resize(changed, new_dims[changed].astype(np.int64), zero_init=True)
+        self.applied_fraction = fraction
+
+    def _kept_chunks(self, scored, fraction: float | None) -> list[np.ndarray]:
+        """Chunks each row keeps, from a snapshot of (table, dims, scores[max_chunks, rows]) alone."""
+        if fraction is not None:
+            thresholds = [self._budget_threshold(scored, fraction)] * len(scored)
+        else:
+            thresholds = [np.float32(self.threshold * (s[s > 0].mean() if (s > 0).any() else 1.0))
+                          for _, _, s in scored]
+        kept = [self._prefix_chunks(s, thr) for (_, _, s), thr in zip(scored, thresholds)]
+        if fraction is not None and len({t.chunk_size for t, _, _ in scored}) == 1:
+            self._fill_ties(scored, fraction, thresholds[0], kept)
+        return kept
 
     @staticmethod
     def _prefix_chunks(score: np.ndarray, thr: np.float32) -> np.ndarray:
@@ -76,32 +142,14 @@ class DimensionAdjuster:
             count += col > thr
         return count
 
-    def adjust(self) -> None:
-        self.adjustments += 1
-        scored = self._scores()
-        if self.budget_fraction is not None:
-            thresholds = [self._budget_threshold(scored)] * len(scored)
-        else:
-            thresholds = [np.float32(self.threshold * (s[s > 0].mean() if (s > 0).any() else 1.0))
-                          for _, _, s in scored]
-        kept = [self._prefix_chunks(s, thr) for (_, _, s), thr in zip(scored, thresholds)]
-        if self.budget_fraction is not None and len({t.chunk_size for t, _, _ in scored}) == 1:
-            self._fill_ties(scored, thresholds[0], kept)
-        for (t, dims, _), chunks in zip(scored, kept):
-            new_dims = chunks * t.chunk_size
-            changed = np.nonzero(new_dims != dims)[0].astype(np.int64)
-            if changed.size:
-                t.resize(changed, new_dims[changed].astype(np.int64), zero_init=True)
-            t.decay_importance(self.decay)
-
-    def _fill_ties(self, scored, thr: np.float32, kept: list[np.ndarray]) -> None:
+    def _fill_ties(self, scored, fraction: float, thr: np.float32, kept: list[np.ndarray]) -> None:
         """Budget left after the chunks above `thr` goes to chunks scoring exactly `thr`, in row
         order (so each row still keeps a prefix): ties are common (rows seen equally often,
         rows never seen) and dropping them all could leave much of the budget unused. `kept`
         (chunks per row above `thr`) grows in place."""
         if not np.isfinite(thr):
             return
-        left = self._budget_chunks(scored, scored[0][0].chunk_size) - sum(int(k.sum()) for k in kept)
+        left = self._budget_chunks(scored, fraction, scored[0][0].chunk_size) - sum(int(k.sum()) for k in kept)
         for (_, _, s), k in zip(scored, kept):
             if left <= 0:
                 return
@@ -109,17 +157,17 @@ class DimensionAdjuster:
             left -= len(rows)
             np.add.at(k, rows, 1)
 
-    def _budget_chunks(self, scored, chunk: int) -> int:
+    @staticmethod
+    def _budget_chunks(scored, fraction: float, chunk: int) -> int:
         full = sum(t.num_rows * t.max_dim for t, _, _ in scored)
-        frac = 1.0 - (1.0 - self.budget_fraction) * min(1.0, self.adjustments / max(self.anneal, 1))
-        return int(frac * full // chunk)
+        return int(fraction * full // chunk)
 
-    def _budget_threshold(self, scored) -> np.float32:
-        """The score a chunk must beat to be kept: the budget (annealed from full size over `anneal`
-        adjustments, so rows shrink chunk by chunk) filled with the globally best chunks."""
+    def _budget_threshold(self, scored, fraction: float) -> np.float32:
+        """The score a chunk must beat to be kept: the budget `fraction` of full size filled with the
+        globally best chunks."""
         sizes = {t.chunk_size for t, _, _ in scored}
         if len(sizes) == 1:  # one chunk size: the (k+1)-th best score, found in linear time
-            k = self._budget_chunks(scored, sizes.pop())
+            k = self._budget_chunks(scored, fraction, sizes.pop())
             total = sum(s.size for _, _, s in scored)
             if k >= total:
                 return np.float32(-1.0)
@@ -129,7 +177,7 @@ class DimensionAdjuster:
         all_scores = np.concatenate([s.ravel() for _, _, s in scored])
         all_sizes = np.concatenate([np.full(s.size, t.chunk_size) for t, _, s in scored])
         order = np.argsort(-all_scores, kind="stable")
-        n_fit = int((np.cumsum(all_sizes[order]) <= self._budget_chunks(scored, 1)).sum())
+        n_fit = int((np.cumsum(all_sizes[order]) <= self._budget_chunks(scored, fraction, 1)).sum())
         return np.float32(-1.0) if n_fit == all_scores.size else all_scores[order[n_fit]]
 
 

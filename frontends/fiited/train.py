@@ -32,7 +32,7 @@ class TrainConfig:
     adjust_every: int = 50
     anneal: int = 4
     decay: float = 0.5
-    background_adjust: bool = True   # FIITED adjustments in a second thread
+    background_adjust: bool = True   # FIITED adjustments computed in a second thread (same result)
     pep_init: float = -8.0
     test_fraction: float = 0.1
     seed: int = 0
@@ -107,7 +107,7 @@ def train(cfg: TrainConfig, dense: np.ndarray, sparse: np.ndarray, label: np.nda
                 bar.set_postfix(loss=f"{loss.item():.4f}", mem=f"{emb.value_bytes() / emb.full_value_bytes():.2f}")
     bar.close()
     if adjuster:
-        adjuster.wait()
+        adjuster.finish()  # the last adjustment takes effect (and the budget holds) before evaluation
     probs = _predict(model, dense[n_train:], sparse[n_train:])
     result = {
         "method": cfg.method,
@@ -124,6 +124,7 @@ def train(cfg: TrainConfig, dense: np.ndarray, sparse: np.ndarray, label: np.nda
     }
     if cfg.method == "fiited":
         c = emb.counters()
+        result["adjustments"] = adjuster.adjustments if adjuster else 0
         result.update(runtime_chunk_bytes=c["chunk_bytes"], runtime_mapped_bytes=c["mapped_bytes"],
                       runtime_index_bytes=c["index_bytes"])
     return result

@@ -1,0 +1,76 @@
+"""FIITED dimension adjustment runs on a fixed step schedule: a slow adjustment thread, or none,
+changes neither the embeddings, the memory nor the AUC; a budget always holds at the end."""
+import time
+
+import numpy as np
+import pytest
+
+from girflow.frontends.fiited import DimensionAdjuster
+from girflow.frontends.fiited.data import generate, load
+from girflow.frontends.fiited.train import TrainConfig, train
+
+SIZES = [500, 300] + [200] * 10 + [50] * 14
+FINISH, KEPT_CHUNKS = DimensionAdjuster.finish, DimensionAdjuster._kept_chunks
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    path = tmp_path_factory.mktemp("fiited") / "d.tsv"
+    generate(str(path), 2500, SIZES, seed=3)
+    return load(str(path), SIZES, cache=False)
+
+
+def _run(data, monkeypatch, slow_s: float = 0.0, **cfg):
+    """train() plus the final tables (dims and values of every row), read right after `finish`."""
+    tables = []
+
+    def finish_and_record(self):
+        FINISH(self)
+        tables.extend((t.dims(), t.get_rows()) for t in self.tables)
+
+    def slow_kept_chunks(self, *args):  # a loaded machine: the adjustment thread lags many steps
+        time.sleep(slow_s)
+        return KEPT_CHUNKS(self, *args)
+
+    monkeypatch.setattr(DimensionAdjuster, "finish", finish_and_record)
+    monkeypatch.setattr(DimensionAdjuster, "_kept_chunks", slow_kept_chunks)
+    base = dict(method="fiited", embedding_dim=16, batch_size=128, epochs=2, adjust_every=3, anneal=3,
+                budget=0.3, progress=False)
+    result = train(TrainConfig(**{**base, **cfg}), *data, SIZES)
+    return result, tables
+
+
+def test_slow_or_no_background_thread_gives_bit_identical_model(data, monkeypatch):
+    ref, ref_tables = _run(data, monkeypatch, background_adjust=False)
+    steps = 2 * -(-int(len(data[2]) * 0.9) // 128)
+    assert ref["adjustments"] == steps // 3
+    assert ref["memory_fraction"] <= 0.3
+    for label, kw in [("background", {}), ("slow background", {"slow_s": 0.15})]:
+        got, got_tables = _run(data, monkeypatch, background_adjust=True, **kw)
+        assert got["adjustments"] == ref["adjustments"], label
+        assert (got["auc"], got["logloss"], got["embedding_bytes"]) == (ref["auc"], ref["logloss"], ref["embedding_bytes"]), label
+        for (dims, rows), (ref_dims, ref_rows) in zip(got_tables, ref_tables, strict=True):
+            np.testing.assert_array_equal(dims, ref_dims, err_msg=label)
+            np.testing.assert_array_equal(rows, ref_rows, err_msg=label)
+
+
+def test_budget_holds_when_training_is_too_short_to_anneal(data, monkeypatch):
+    # 18 steps, an adjustment every 10: one scheduled adjustment of the 8 annealing steps
+    result, tables = _run(data, monkeypatch, epochs=1, adjust_every=10, anneal=8, budget=0.2)
+    assert result["adjustments"] == 2  # the scheduled one, then one at the full budget in `finish`
+    assert 0.15 <= result["memory_fraction"] <= 0.2
+    assert sum(int(d.sum()) for d, _ in tables) * 4 == result["embedding_bytes"]
+
+
+def test_threshold_mode_and_bad_arguments():
+    from girflow.frontends.fiited import FiitedEmbeddingBagCollection
+
+    coll = FiitedEmbeddingBagCollection([50], 16, chunk_size=8)
+    adj = DimensionAdjuster(coll.tables, every=2, threshold=0.5)
+    assert [adj.maybe_adjust(s) for s in range(5)] == [False, False, True, False, True]
+    adj.finish()  # no budget to check; the pending adjustment applied
+    assert adj.adjustments == 2 and adj._pending is None
+    with pytest.raises(ValueError, match="budget_fraction must be in"):
+        DimensionAdjuster(coll.tables, budget_fraction=1.5)
+    with pytest.raises(ValueError, match="every must be"):
+        DimensionAdjuster(coll.tables, every=0, budget_fraction=0.5)

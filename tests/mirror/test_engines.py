@@ -285,3 +285,56 @@ def test_cli_runs_sql_on_postgres_and_parquet(replicas, capsys):
     bad = main(["mirror", "ask", "--db", "postgresql://nobody@127.0.0.1:1/none", "--sql", "SELECT 1"])
     assert bad != 0
     assert "cannot connect" in capsys.readouterr().err
+
+
+def test_web_api_serves_a_postgres_database(replicas):
+    import threading
+    import urllib.error
+    import urllib.request
+
+    from girflow import Mirror
+    from girflow.frontends.mirror.web import make_server
+
+    m = Mirror(replicas.postgres["demo"], charts=False, model_summary=False)
+    server = make_server(m, port=0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+
+    def post(path, body):
+        req = urllib.request.Request(base + path, data=json.dumps(body).encode(), method="POST")
+        try:
+            with urllib.request.urlopen(req) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+    try:
+        with urllib.request.urlopen(base + "/api/schema") as r:
+            info = json.loads(r.read())
+        assert info["engine"] == "PostgreSQL" and "orders(" in info["schema"]
+        code, out = post("/api/run", {"sql": "SELECT segment, COUNT(*) FROM customers GROUP BY segment ORDER BY 1"})
+        assert code == 200 and out["rows"] == [list(r) for r in sqlite_rows(
+            replicas.sqlite["demo"], "SELECT segment, COUNT(*) FROM customers GROUP BY segment ORDER BY 1")]
+        code, out = post("/api/run", {"sql": "DELETE FROM orders"})
+        assert code == 400 and "refused" in out["error"]
+    finally:
+        server.shutdown()
+        m.engine.close()
+
+
+@pytest.mark.parametrize("sql, want", [
+    # identifiers are resolved to the catalog's spelling; "..." naming nothing is a string (SQLite's rule)
+    ('SELECT name FROM SINGER WHERE country = "France"', ['FROM singer', '"Country"', "'France'"]),
+    # a text column compared with a number compares as text; SUM/AVG of text reads numbers as SQLite does
+    ("SELECT COUNT(*) FROM museum WHERE open_year < 2009", ["'2009'"]),
+    ("SELECT name FROM singer WHERE name LIKE 'j%'", ["ILIKE"]),
+    ("SELECT max(capacity), average FROM stadium", ["ARRAY_AGG", "ORDER BY"]),
+])
+def test_translation_keeps_sqlite_meaning(replicas, sql, want):
+    db = "museum_visit" if "museum" in sql else "concert_singer"
+    e = replicas.engine(db, "postgresql")
+    out = e.translate(sql)
+    for w in want:
+        assert w.lower() in out.lower(), out
+    assert same_rows(e.run(out).rows, sqlite_rows(SPIDER / "database" / f"{db}.sqlite", sql), sql)
+    e.close()

@@ -9,6 +9,7 @@ to try Mirror's PostgreSQL path without a server.
 """
 from __future__ import annotations
 
+import atexit
 import glob
 import os
 import pwd
@@ -76,11 +77,13 @@ class PrivateCluster:
             r = self._cmd("pg_ctl", "-D", str(self.data), "-o", opts, "-l", str(self.root / "server.log"), "-w",
                           "-t", "60", "start")
             if r.returncode == 0:
+                atexit.register(self.stop)  # never leave a server behind when the caller forgets
                 return self
         log = (self.root / "server.log").read_text(errors="replace")[-2000:] if (self.root / "server.log").exists() else ""
         raise MirrorError(f"pg_ctl start failed: {r.stderr.strip()}\n{log}")
 
     def stop(self) -> None:
+        atexit.unregister(self.stop)
         if self.data.exists():
             self._cmd("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
         shutil.rmtree(self.root, ignore_errors=True)

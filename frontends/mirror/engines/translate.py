@@ -144,6 +144,9 @@ def _apply_affinity(tree: exp.Expression, column_of) -> None:
 
     for cmp in list(tree.find_all(*COMPARISONS)):
         reconcile(cmp.this, cmp.expression)
+    for agg in list(tree.find_all(exp.Sum, exp.Avg)):
+        if isinstance(agg.this, exp.Column) and kind(agg.this) == "text":
+            agg.this.replace(_sqlite_number(agg.this.copy()))
     for node in list(tree.find_all(exp.In, exp.Between)):
         if node.args.get("query") is not None:
             reconcile(node.this, node.args["query"])
@@ -155,6 +158,18 @@ def _apply_affinity(tree: exp.Expression, column_of) -> None:
                 v = node.args.get(key)
                 if isinstance(v, exp.Literal) and not v.is_string:
                     v.replace(as_text(v))
+
+
+NUMBER_TEXT = r"^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$"
+
+
+def _sqlite_number(column: exp.Column) -> exp.Expression:
+    """SUM/AVG over text in SQLite: numeric text counts as its number, other text as 0, NULL stays NULL."""
+    numeric = exp.RegexpLike(this=column.copy(), expression=exp.Literal.string(NUMBER_TEXT))
+    return (exp.Case()
+            .when(exp.Is(this=column.copy(), expression=exp.Null()), exp.Null())
+            .when(numeric, exp.cast(column.copy(), "DOUBLE"))
+            .else_(exp.Literal.number(0)))
 
 
 def _aggregate_bare_columns(select: exp.Select, dialect: str) -> None:

@@ -39,6 +39,7 @@ PASS_MODULES = [
     "girflow.passes.math_approx",
     "girflow.passes.bf16_storage",
     "girflow.passes.outline_parallel",
+    "girflow.passes.task_driver",
     "girflow.passes.emb_lower",
     "girflow.passes.gpu",
     "girflow.passes.mlu",
@@ -140,7 +141,7 @@ def _external(info: PassInfo, options: dict[str, str]):
 
 # Named pipelines: each expands to its elements wherever it appears in a pipeline.
 PIPELINES = {
-    "gir-cpu-kernel": "gir-verify,gir-dataflow,gir-schedule{target=cpu},gir-lower-cpu,gir-outline-parallel,"
+    "gir-cpu-kernel": "gir-verify,gir-dataflow,gir-schedule{target=cpu},gir-lower-cpu,gir-outline-parallel,gir-task-driver,"
                       "gir-lower-alloc,gir-math-approx,canonicalize,cse",
     # bf16 conversions become integer ops and bf16 moves i16 moves: no kernel needs libgcc's __truncsfbf2
     "gir-cpu-to-llvm": "arith-expand{include-bf16=true},gir-bf16-as-i16,convert-vector-to-scf{full-unroll=true},convert-scf-to-cf,"

@@ -36,7 +36,6 @@ def task_driver(module: ir.Operation, options: dict) -> None:
         with ir.InsertionPoint(module.regions[0].blocks[0]), task.location:
             driver = func_d.FuncOp(driver_name(kernel), ir.FunctionType.get(arg_types + [index, index], []))
             driver.operation.move_after(task)
-            driver.operation.attributes["gir.driver_of"] = ir.StringAttr.get(kernel)
             block = driver.add_entry_block()
             *args, lo, hi = block.arguments
             with ir.InsertionPoint(block):

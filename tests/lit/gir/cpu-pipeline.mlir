@@ -5,6 +5,7 @@
 // CHECK: llvm.func @softmax(%arg0: !llvm.ptr, %arg1: !llvm.ptr)
 // CHECK: llvm.func @softmax_task(%arg0: !llvm.ptr, %arg1: !llvm.ptr, %arg2: i64)
 // CHECK: llvm.intr.vector.reduce.fmaximum
+// CHECK: llvm.func @softmax_tasks(%arg0: !llvm.ptr, %arg1: !llvm.ptr, %arg2: i64, %arg3: i64)
 // CHECK-NOT: gir.
 
 // STAGES: IR Dump After gir-verify
@@ -12,5 +13,6 @@
 // STAGES: IR Dump After gir-schedule
 // STAGES: IR Dump After gir-lower-cpu
 // STAGES: IR Dump After gir-outline-parallel
+// STAGES: IR Dump After gir-task-driver
 // STAGES: IR Dump After gir-lower-alloc
 // STAGES: IR Dump After gir-math-approx

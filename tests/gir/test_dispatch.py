@@ -1,0 +1,72 @@
+"""The CPU call path: chunked task ranges, the stealing helper pool, concurrent callers, and the
+per-signature fast path (it must still reject what the full checks reject)."""
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+import girflow
+from girflow.frontends import ops
+from girflow.runtime.compiled import CompiledFunction
+from girflow.runtime.dispatch import split_tasks
+
+
+def test_split_tasks_covers_every_task_once():
+    for tasks in (1, 2, 7, 64):
+        for chunks in (1, 2, 3, 100):
+            ranges = split_tasks(tasks, chunks)
+            assert [t for lo, hi in ranges for t in range(lo, hi)] == list(range(tasks))
+
+
+@pytest.mark.parametrize("tasks", [1, 2, 5, 37])
+def test_any_task_count_gives_the_same_result(tasks):
+    x = torch.randn(37, 100)
+    f = CompiledFunction(ops.softmax, "cpu", f"tasks={tasks}")
+    torch.testing.assert_close(f(x), torch.softmax(x, -1), atol=1e-5, rtol=1e-5)
+
+
+def test_concurrent_callers_of_one_kernel():
+    f = CompiledFunction(ops.rmsnorm, "cpu", "tasks=4")
+    inputs = [ops.example_args("rmsnorm", 64, 96, seed=s) for s in range(4)]
+    want = [ops.reference("rmsnorm")(*a) for a in inputs]
+    errors = []
+
+    def worker(i):
+        for _ in range(50):
+            got = f(*inputs[i])
+            if not torch.allclose(got, want[i], atol=1e-5, rtol=1e-5):
+                errors.append(i)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+
+
+def test_fast_path_still_checks_every_call():
+    f = girflow.compile(ops.softmax)
+    x = torch.randn(8, 8)
+    f(x)                                       # the signature is now cached
+    with pytest.raises(ValueError, match="not contiguous"):
+        f(torch.randn(8, 8).t())
+    with pytest.raises(TypeError, match="expected a NumPy array"):
+        f([[1.0] * 8] * 8)
+    with pytest.raises(TypeError, match="dtype float64"):
+        f(np.zeros((8, 8)))
+    with pytest.raises(ValueError, match="out= must be"):
+        f(x, out=torch.empty(8, 9))
+    np.testing.assert_allclose(f(x.numpy()), torch.softmax(x, -1).numpy(), atol=1e-6)   # same shape, NumPy
+
+
+def test_outputs_keep_user_shapes_and_kinds():
+    f = girflow.compile(ops.sum_last)
+    x = torch.randn(3, 4, 50)
+    got = f(x)
+    assert got.shape == (3, 4) and isinstance(got, torch.Tensor)
+    torch.testing.assert_close(got, x.sum(-1), atol=1e-5, rtol=1e-5)
+    out = torch.empty(3, 4)
+    assert f(x, out=out) is out
+    torch.testing.assert_close(out, x.sum(-1), atol=1e-5, rtol=1e-5)

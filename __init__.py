@@ -3,6 +3,8 @@
 Public entry points:
   girflow.trace(fn, *shapes_or_arrays)  -> GIR text of a traced array program
   girflow.compile(fn, target="cpu")     -> a callable on NumPy arrays / torch CPU tensors
+  torch.compile(model, backend="girflow") -> memory-bound regions of a model as GIR kernels
+  girflow.explain(model, *inputs)       -> what ran in GIR, what in PyTorch, and why
   girflow.Mirror(db_or_csv_folder)      -> natural-language questions to SQL (lazy import)
   girflow.fiited                        -> FIITED embedding bags and DLRM training (lazy import)
 """
@@ -47,6 +49,10 @@ def __getattr__(name):
 
         return getattr(array_api, name) if name != "ops" else __import__(
             "girflow.frontends.ops", fromlist=["ops"])
+    if name in ("explain", "girflow_backend"):
+        from .frontends import torch as torch_frontend
+
+        return getattr(torch_frontend, name)
     if name == "fiited":   # girflow.fiited: FIITED embedding modules and training
         return importlib.import_module("girflow.fiited")
     if name == "Mirror":

@@ -43,6 +43,7 @@ PASS_MODULES = [
     "girflow.passes.emb_lower",
     "girflow.passes.gpu",
     "girflow.passes.mlu",
+    "girflow.passes.from_linalg",
 ]
 
 

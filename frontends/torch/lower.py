@@ -1,0 +1,109 @@
+"""An FX region -> raised GIR, through MLIR: torch-mlir's FX importer (torch dialect), the upstream
+torch-backend-to-linalg-on-tensors pipeline, then girflow's `gir-from-linalg` and canonicalize.
+
+The raised module text is cached on disk (runtime.cache_dir) under a key of the region's graph and
+argument shapes, so a warm start skips the import and the lowering (they cost most of compile time).
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+
+import torch
+from torch_mlir import ir, passmanager
+from torch_mlir.dialects import torch as torch_d
+from torch_mlir.extras.fx_importer import FxImporter
+
+from girflow.dialects import make_context
+from girflow.passes.from_linalg import is_pure_gir, raise_function
+from girflow.passes.ir_utils import collect_ops
+from girflow.passes.registry import run_pipeline
+from girflow.runtime.cache_dir import cache_dir
+
+TORCH_TO_BACKEND = ("builtin.module(func.func(torch-match-quantized-custom-ops),"
+                    "torchdynamo-export-to-torch-backend-pipeline{ extra-library=})")
+BACKEND_TO_LINALG = "builtin.module(torch-backend-to-linalg-on-tensors-backend-pipeline{allow-non-finites=true})"
+RAISE = "gir-from-linalg,canonicalize,cse"
+CACHE_VERSION = "1"
+
+
+class LoweringError(ValueError):
+    """The region cannot become a pure GIR function; the message says which op stopped it."""
+
+
+def graph_key(gm: torch.fx.GraphModule, signature) -> str:
+    text = "|".join([CACHE_VERSION, torch.__version__, gm.code, repr(signature)])
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def concrete_graph(gm: torch.fx.GraphModule, args) -> torch.fx.GraphModule:
+    """The region traced at these arguments' shapes (ints baked in), with fake-tensor metadata."""
+    from torch.fx.experimental.proxy_tensor import make_fx
+
+    tensor_pos = [i for i, a in enumerate(args) if isinstance(a, torch.Tensor)]
+
+    def closure(*tensors):
+        full = list(args)
+        for i, t in zip(tensor_pos, tensors):
+            full[i] = t
+        out = gm(*full)
+        return tuple(out) if isinstance(out, (tuple, list)) else (out,)
+
+    return make_fx(closure, tracing_mode="fake")(*[args[i] for i in tensor_pos])
+
+
+def to_linalg(graph: torch.fx.GraphModule, ctx: ir.Context, name: str = "region") -> ir.Module:
+    torch_d.register_dialect(ctx)
+    importer = FxImporter(context=ctx)
+    importer.import_stateless_graph(graph.graph, func_name=name)
+    module = importer.module
+    with ctx:
+        passmanager.PassManager.parse(TORCH_TO_BACKEND).run(module.operation)
+        passmanager.PassManager.parse(BACKEND_TO_LINALG).run(module.operation)
+    return module
+
+
+def raise_to_gir(module: ir.Module):
+    """Runs gir-from-linalg on `module`; returns its one function, or LoweringError with the reasons."""
+    funcs = collect_ops(module.operation, "func.func")
+    left = []
+    for f in funcs:
+        left += raise_function(f)
+    run_pipeline(module, "canonicalize,cse")
+    func = funcs[0]
+    if not is_pure_gir(func):
+        ops = sorted({op.operation.name for op in func.regions[0].blocks[0].operations
+                      if not op.operation.name.startswith(("gir.", "tensor.", "func.", "arith.constant"))})
+        why = "; ".join(f"{n}: {r}" for n, r in left[:2]) or "unraised ops"
+        raise LoweringError(f"{', '.join(ops)} left after gir-from-linalg ({why})")
+    return func
+
+
+def region_to_gir(gm: torch.fx.GraphModule, args, timings: dict | None = None):
+    """(context, raised GIR func) for region `gm` at `args`; cached on disk by graph and shapes."""
+    signature = tuple((tuple(a.shape), str(a.dtype)) if isinstance(a, torch.Tensor) else a for a in args)
+    path = cache_dir("torch-regions") / f"{graph_key(gm, signature)}.mlir"
+    ctx = make_context()
+    t0 = time.perf_counter()
+    if path.exists():
+        with ctx, ir.Location.unknown():
+            module = ir.Module.parse(path.read_text())
+        if timings is not None:
+            timings["cache"] = timings.get("cache", 0) + 1
+        return ctx, module, collect_ops(module.operation, "func.func")[0]
+    graph = concrete_graph(gm, args)
+    try:
+        module = to_linalg(graph, ctx)
+    except Exception as e:  # noqa: BLE001 - an import/lowering failure is a fallback reason
+        first = str(e).strip().splitlines()
+        raise LoweringError(f"torch-mlir could not lower it: {first[0] if first else type(e).__name__}") from None
+    t1 = time.perf_counter()
+    with ctx, ir.Location.unknown():
+        func = raise_to_gir(module)
+    if timings is not None:
+        timings["import_lower_s"] = timings.get("import_lower_s", 0.0) + t1 - t0
+        timings["raise_s"] = timings.get("raise_s", 0.0) + time.perf_counter() - t1
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(str(module))
+    tmp.replace(path)
+    return ctx, module, func

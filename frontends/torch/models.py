@@ -1,0 +1,76 @@
+"""Transformer blocks from `transformers`, built from configs with random weights (nothing is
+downloaded), plus a small hand-written MLP: what the tests and `girflow bench --model` run.
+
+`build(name, size)` -> (eval-mode module, make_inputs(batch, seq, dtype) -> tuple of tensors).
+size "base" has the published model widths; "tiny" is a narrow copy for fast tests.
+"""
+from __future__ import annotations
+
+import torch
+
+MODELS = ("bert", "gpt2", "vit", "mlp")
+SIZES = {"base": dict(hidden=768, heads=12, layers=2), "tiny": dict(hidden=64, heads=4, layers=2)}
+
+
+class MLP(torch.nn.Module):
+    """Pre-norm MLP block with a residual: x + fc2(gelu(fc1(layer_norm(x))))."""
+
+    def __init__(self, hidden: int):
+        super().__init__()
+        self.norm = torch.nn.LayerNorm(hidden)
+        self.fc1 = torch.nn.Linear(hidden, 4 * hidden)
+        self.fc2 = torch.nn.Linear(4 * hidden, hidden)
+
+    def forward(self, x):
+        return x + self.fc2(torch.nn.functional.gelu(self.fc1(self.norm(x))))
+
+
+class _Encoder(torch.nn.Module):
+    """The encoder layers of a `transformers` model, fed hidden states directly."""
+
+    def __init__(self, layers):
+        super().__init__()
+        self.layers = torch.nn.ModuleList(layers)
+
+    def forward(self, x):
+        for layer in self.layers:
+            out = layer(x)
+            x = out[0] if isinstance(out, tuple) else out
+        return x
+
+
+def build(name: str, size: str = "tiny", seed: int = 0):
+    if name not in MODELS:
+        raise ValueError(f"unknown model '{name}'; choose from {', '.join(MODELS)}")
+    dims = SIZES[size]
+    h, heads, layers = dims["hidden"], dims["heads"], dims["layers"]
+    torch.manual_seed(seed)
+    if name == "mlp":
+        model = MLP(h)
+    elif name == "bert":
+        from transformers import BertConfig
+        from transformers.models.bert.modeling_bert import BertLayer
+
+        cfg = BertConfig(hidden_size=h, num_attention_heads=heads, intermediate_size=4 * h,
+                         num_hidden_layers=layers, attn_implementation="sdpa")
+        model = _Encoder([BertLayer(cfg) for _ in range(layers)])
+    elif name == "gpt2":
+        from transformers import GPT2Config
+        from transformers.models.gpt2.modeling_gpt2 import GPT2Block
+
+        cfg = GPT2Config(n_embd=h, n_head=heads, n_layer=layers, attn_implementation="sdpa")
+        model = _Encoder([GPT2Block(cfg, layer_idx=i) for i in range(layers)])
+    else:
+        from transformers import ViTConfig
+        from transformers.models.vit.modeling_vit import ViTLayer
+
+        cfg = ViTConfig(hidden_size=h, num_attention_heads=heads, intermediate_size=4 * h,
+                        num_hidden_layers=layers, attn_implementation="sdpa")
+        model = _Encoder([ViTLayer(cfg) for _ in range(layers)])
+    model.eval()
+
+    def make_inputs(batch: int, seq: int, dtype=torch.float32):
+        g = torch.Generator().manual_seed(seed + 1)
+        return (torch.randn(batch, seq, h, generator=g).to(dtype),)
+
+    return model, make_inputs

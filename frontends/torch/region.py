@@ -1,0 +1,99 @@
+"""A GIR region inside a partitioned graph: compiles per shape class on first use, runs the kernel,
+and falls back to the region's own PyTorch code (recording why) when GIR cannot take it.
+
+A shape class is the tuple of argument shapes and dtypes: a new batch or sequence length compiles
+once and every later call with it reuses the kernel. Kernels with identical GIR (the same layer
+repeated through a model) are shared by `girflow.compile`'s kernel cache.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import torch
+
+from girflow.frontends.array_api import TraceError, compile as gir_compile
+from girflow.frontends.torch.lower import LoweringError, region_to_gir
+from girflow.frontends.torch.replay import ReplayError, build_replay
+
+
+@dataclasses.dataclass
+class Compiled:
+    kernel: object = None       # girflow CompiledFunction, or None for a fallback
+    replay: object = None
+    out_meta: tuple = ()        # (shape, dtype) of each region output
+    reason: str = ""            # why it fell back
+    form: str = ""
+    compile_s: float = 0.0
+
+
+class GirRegion(torch.nn.Module):
+    """Stands in for one partition's submodule (`fused_N`) in the partitioned graph."""
+
+    def __init__(self, gm: torch.fx.GraphModule, name: str, ops: list[str], timings: dict):
+        super().__init__()
+        self.gm, self.name, self.ops, self.timings = gm, name, ops, timings
+        self.by_shape: dict = {}
+        out = [n for n in gm.graph.nodes if n.op == "output"][0]
+        self.tuple_out = isinstance(out.args[0], (tuple, list))
+
+    def forward(self, *args):
+        sig = tuple((a.shape, a.dtype) if isinstance(a, torch.Tensor) else a for a in args)
+        entry = self.by_shape.get(sig)
+        if entry is None:
+            entry = self.by_shape[sig] = self._compile(args)
+        if entry.kernel is None:
+            return self.gm(*args)
+        return self._run(entry, args)
+
+    def _compile(self, args) -> Compiled:
+        t0 = time.perf_counter()
+        tensors = [a for a in args if isinstance(a, torch.Tensor)]
+        try:
+            with torch.no_grad():
+                expected = self.gm(*args)
+            outs = expected if isinstance(expected, (tuple, list)) else (expected,)
+            out_meta = tuple((tuple(o.shape), o.dtype) for o in outs)
+            ctx, module, func = region_to_gir(self.gm, args, self.timings)
+            with ctx:
+                replay = build_replay(func)
+            kernel = gir_compile(replay.fn)
+            entry = Compiled(kernel, replay, out_meta)
+            got = self._run(entry, args)            # compiles the kernel (cached by its GIR text)
+            entry.form = kernel.specialise(*self._inputs(entry, tensors))[0].form
+        except (LoweringError, ReplayError, TraceError, ValueError, TypeError, RuntimeError) as e:
+            reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+            return Compiled(reason=reason, compile_s=time.perf_counter() - t0)
+        entry.compile_s = time.perf_counter() - t0
+        self.timings["compile_s"] = self.timings.get("compile_s", 0.0) + entry.compile_s
+        del got
+        return entry
+
+    @staticmethod
+    def _inputs(entry, tensors):
+        return [tensors[i].reshape(shape).contiguous() for i, shape in entry.replay.inputs]
+
+    def _run(self, entry, args):
+        tensors = [a for a in args if isinstance(a, torch.Tensor)]
+        got = entry.kernel(*self._inputs(entry, tensors))
+        got = got if isinstance(got, tuple) else (got,)
+        outs = []
+        for (kind, v), (shape, dtype) in zip(entry.replay.outputs, entry.out_meta):
+            if kind == "kernel":
+                outs.append(got[v].view(shape))
+            elif kind == "input":
+                outs.append(tensors[v].reshape(shape))
+            else:
+                outs.append(torch.full(shape, v, dtype=dtype))
+        return tuple(outs) if self.tuple_out else outs[0]
+
+    def status(self) -> list[str]:
+        """One line per shape class: where it ran, and why if it fell back."""
+        lines = []
+        for sig, e in self.by_shape.items():
+            shapes = ", ".join("x".join(map(str, s[0])) or "scalar" for s in sig if isinstance(s, tuple))
+            if e.kernel is not None:
+                lines.append(f"GIR ({e.form} kernel, {e.replay.num_ops} ops) at [{shapes}]")
+            else:
+                lines.append(f"PyTorch fallback at [{shapes}]: {e.reason}")
+        return lines

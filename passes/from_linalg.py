@@ -195,12 +195,15 @@ class Raiser:
             return self.raised[v]
         owner = _defining(v)
         et = element_type(v)
-        if owner is None:                                # function argument
-            if _isa(ir.F32Type, et) or _isa(ir.IntegerType, et):
+        if owner is None or owner.name not in ("arith.constant", "linalg.fill"):
+            # an argument, or the result of an op left alone: GIR reads it as it is (f32 / i1),
+            # other float types through a cast placed right after their definition
+            if _isa(ir.F32Type, et) or (_isa(ir.IntegerType, et) and ir.IntegerType(et).width == 1):
                 return v
             if not _is_float(et):
-                raise NotRaisable(f"argument of element type {et}")
-            with ir.InsertionPoint.at_block_begin(self.entry):
+                raise NotRaisable(f"an operand of element type {et}")
+            where = ir.InsertionPoint.at_block_begin(self.entry) if owner is None else ir.InsertionPoint.after(owner)
+            with where:
                 out = gir.cast(v, _ttype(shape_of(v)))
         elif owner.name == "arith.constant":
             val = _float_value(owner.attributes["value"])
@@ -215,8 +218,6 @@ class Raiser:
                 raise NotRaisable("linalg.fill with a value that is not a float constant")
             with ir.InsertionPoint(owner):
                 out = gir.splat(val, _ttype(shape_of(v)))
-        else:
-            raise NotRaisable(f"operand produced by {owner.name}, which is not raised")
         self.raised[v] = out
         return out
 

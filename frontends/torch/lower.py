@@ -31,8 +31,27 @@ class LoweringError(ValueError):
     """The region cannot become a pure GIR function; the message says which op stopped it."""
 
 
+def structure(gm: torch.fx.GraphModule) -> str:
+    """The graph's ops and wiring without node names: the same layer repeated gives the same text."""
+    index, lines = {}, []
+
+    def ref(a):
+        if isinstance(a, torch.fx.Node):
+            return f"%{index[a]}"
+        if isinstance(a, (tuple, list)):
+            return "(" + ",".join(ref(x) for x in a) + ")"
+        if isinstance(a, dict):
+            return "{" + ",".join(f"{k}:{ref(v)}" for k, v in sorted(a.items())) + "}"
+        return repr(a)
+
+    for i, n in enumerate(gm.graph.nodes):
+        index[n] = i
+        lines.append(f"{n.op} {n.target if n.op != 'placeholder' else ''} {ref(n.args)} {ref(n.kwargs)}")
+    return "\n".join(lines)
+
+
 def graph_key(gm: torch.fx.GraphModule, signature) -> str:
-    text = "|".join([CACHE_VERSION, torch.__version__, gm.code, repr(signature)])
+    text = "|".join([CACHE_VERSION, torch.__version__, structure(gm), repr(signature)])
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 

@@ -9,6 +9,7 @@ reshape is reshaped back by the caller (both are views of contiguous tensors).
 from __future__ import annotations
 
 import dataclasses
+import math
 
 from torch_mlir import ir
 
@@ -118,10 +119,18 @@ def build_replay(func) -> Replay:
     return Replay(fn, [(i, arg_shape[i]) for i in compute_inputs], outputs, num_ops)
 
 
+SCALAR = {"exp": math.exp, "log": math.log, "tanh": math.tanh, "erf": math.erf, "sqrt": math.sqrt,
+          "rsqrt": lambda x: 1.0 / math.sqrt(x), "abs": abs, "neg": lambda x: -x, "recip": lambda x: 1.0 / x,
+          "sigmoid": lambda x: 1.0 / (1.0 + math.exp(-x)), "max": max, "min": min,
+          "fma": lambda a, b, c: a * b + c}
+
+
 def _apply(op, ins):
     name = op.name[len("gir."):]
     if name == "splat":
         return ir.FloatAttr(op.attributes["value"]).value
+    if name in SCALAR and all(isinstance(v, float) for v in ins):   # constants fold
+        return float(SCALAR[name](*ins))
     if name in ("add", "sub", "mul", "div"):
         return {"add": lambda a, b: a + b, "sub": lambda a, b: a - b,
                 "mul": lambda a, b: a * b, "div": lambda a, b: a / b}[name](*ins)

@@ -23,6 +23,12 @@ def configure(p):
     p.add_argument("--no-inductor", action="store_true", help="skip torch.compile (it compiles for minutes)")
     p.add_argument("--csv", default="girflow-bench.csv", help="CSV output path")
     p.add_argument("--chart", default="girflow-bench.png", help="bar chart path (.png or .svg)")
+    p.add_argument("--model", default=None,
+                   help="benchmark whole models instead: bert,gpt2,vit with torch.compile(backend='girflow') "
+                        "beside eager and inductor (see --batch, --seq, --layers)")
+    p.add_argument("--batch", default="1,8,32", help="with --model: comma-separated batch sizes")
+    p.add_argument("--seq", default="128", help="with --model: comma-separated sequence lengths")
+    p.add_argument("--layers", type=int, default=2, help="with --model: encoder layers at base width")
     p.add_argument("--target", default="cpu", choices=["cpu", "nvidia", "mlu"],
                    help="cpu (this machine), nvidia (a CUDA GPU: CUDA-event timings beside eager, "
                         "torch.compile and a device copy) or mlu (modelled time and traffic, fused vs naive)")
@@ -105,6 +111,12 @@ def run(args) -> int:
     from girflow.frontends import ops
     from girflow.tools.cli import UserError
 
+    if args.model:
+        from girflow.tools.bench_model import run as run_models
+
+        if args.csv == "girflow-bench.csv":
+            args.csv, args.chart = "girflow-bench-models.csv", "girflow-bench-models.png"
+        return run_models(args)
     names = sorted(ops.OPERATORS) if args.ops == "all" else [n.strip() for n in args.ops.split(",")]
     unknown = [n for n in names if n not in ops.OPERATORS]
     if unknown:

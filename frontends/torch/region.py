@@ -30,14 +30,19 @@ class Compiled:
 class GirRegion(torch.nn.Module):
     """Stands in for one partition's submodule (`fused_N`) in the partitioned graph."""
 
+    capture = False      # set by the benchmark: keep the last call's arguments to time the region alone
+
     def __init__(self, gm: torch.fx.GraphModule, name: str, ops: list[str], timings: dict):
         super().__init__()
         self.gm, self.name, self.ops, self.timings = gm, name, ops, timings
         self.by_shape: dict = {}
+        self.captured = None
         out = [n for n in gm.graph.nodes if n.op == "output"][0]
         self.tuple_out = isinstance(out.args[0], (tuple, list))
 
     def forward(self, *args):
+        if GirRegion.capture:
+            self.captured = args
         sig = tuple((a.shape, a.dtype) if isinstance(a, torch.Tensor) else a for a in args)
         entry = self.by_shape.get(sig)
         if entry is None:

@@ -62,15 +62,19 @@ class DimensionAdjuster:
 
     def finish(self) -> None:
         """Apply the pending adjustment; with a budget whose annealing did not complete (too few
-        scheduled steps), one more adjustment at the full budget, so training ends within it."""
+        scheduled steps), or rows created since the last snapshot that take the tables past the
+        budget, one more adjustment at the full budget, so training ends within it."""
         self._apply_pending()
         if self.budget_fraction is None:
             return
-        if self.applied_fraction is None or self.applied_fraction > self.budget_fraction:
+        used = sum(t.counters()["value_bytes"] for t in self.tables)
+        live_full = sum(4 * t.live_rows * t.max_dim for t in self.tables)
+        if self.applied_fraction is None or self.applied_fraction > self.budget_fraction or \
+                used > self.budget_fraction * live_full:
             self._start(self.budget_fraction, background=False)
             self._apply_pending()
         used = sum(t.counters()["value_bytes"] for t in self.tables)
-        allowed = self.budget_fraction * sum(4 * t.num_rows * t.max_dim for t in self.tables)
+        allowed = self.budget_fraction * self._snapshot_full_bytes
         if used > allowed:
             raise RuntimeError(f"dimension adjustment ended above its budget: {used} > {allowed:.0f} value bytes")
 
@@ -88,7 +92,10 @@ class DimensionAdjuster:
                          for t, b in zip(self.tables, self._buffers or [None] * len(self.tables))]
         for t in self.tables:
             t.decay_importance(self.decay)
-        scored = [(t, *b) for t, b in zip(self.tables, self._buffers)]
+        # the live rows of each table (ids, dims, scores); the budget is a fraction of them at full size
+        scored = [(t, dims, s) for t, (_, dims, s) in zip(self.tables, self._buffers)]
+        self._ids = [ids for ids, _, _ in self._buffers]
+        self._snapshot_full_bytes = sum(4 * s.shape[1] * t.max_dim for t, _, s in scored)
         box: dict = {}
         if self.background if background is None else background:
             worker = threading.Thread(target=self._compute_into, args=(scored, fraction, box), daemon=True)
@@ -114,11 +121,11 @@ class DimensionAdjuster:
             worker.join()
         if "error" in box:
             raise box["error"]
-        for (t, dims, _), chunks in zip(scored, box["kept"]):
+        for (t, dims, _), ids, chunks in zip(scored, self._ids, box["kept"]):
             new_dims = chunks * t.chunk_size
-            changed = np.nonzero(new_dims != dims)[0].astype(np.int64)
-            if changed.size:
-                t.resize(changed, new_dims[changed].astype(np.int64), zero_init=True)
+            changed = np.nonzero(new_dims != dims)[0]
+            if changed.size:  # rows evicted since the snapshot are skipped by the runtime
+                t.resize(ids[changed], new_dims[changed].astype(np.int64), zero_init=True)
         self.applied_fraction = fraction
 
     def _kept_chunks(self, scored, fraction: float | None) -> list[np.ndarray]:
@@ -159,7 +166,7 @@ class DimensionAdjuster:
 
     @staticmethod
     def _budget_chunks(scored, fraction: float, chunk: int) -> int:
-        full = sum(t.num_rows * t.max_dim for t, _, _ in scored)
+        full = sum(s.shape[1] * t.max_dim for t, _, s in scored)  # the live rows at full dimension
         return int(fraction * full // chunk)
 
     def _budget_threshold(self, scored, fraction: float) -> np.float32:

@@ -2,20 +2,27 @@
 threshold pruning: w' = sign(w) * relu(|w| - sigmoid(s)), one threshold per table and dimension)."""
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
+from girflow.runtime.fiited import init_rows
+
 
 class FullEmbeddingBags(nn.Module):
-    """One nn.EmbeddingBag per feature with sparse gradients; forward(sparse[B, T]) -> [B, T, D]."""
+    """One nn.EmbeddingBag per feature with sparse gradients; forward(sparse[B, T]) -> [B, T, D].
+
+    Table t starts from uniform(-1/sqrt(n), 1/sqrt(n)) values drawn as FIITED's table t (seed t)
+    draws a row when it creates it, so FIITED and this baseline start from the same point."""
 
     def __init__(self, num_embeddings: list[int], embedding_dim: int, mode: str = "sum"):
         super().__init__()
         self.embedding_dim = embedding_dim
         self.bags = nn.ModuleList(nn.EmbeddingBag(n, embedding_dim, mode=mode, sparse=True) for n in num_embeddings)
-        for b in self.bags:
-            bound = (1.0 / b.num_embeddings) ** 0.5
-            nn.init.uniform_(b.weight, -bound, bound)
+        with torch.no_grad():
+            for t, b in enumerate(self.bags):
+                ids = np.arange(b.num_embeddings, dtype=np.int64)
+                b.weight.copy_(torch.from_numpy(init_rows(ids, embedding_dim, t, (1.0 / b.num_embeddings) ** 0.5)))
 
     def forward(self, sparse: torch.Tensor) -> torch.Tensor:
         return torch.stack([bag(sparse[:, t:t + 1]) for t, bag in enumerate(self.bags)], dim=1)
@@ -28,6 +35,12 @@ class FullEmbeddingBags(nn.Module):
 
     def full_value_bytes(self) -> int:
         return self.value_bytes()
+
+    def memory(self) -> dict:
+        """Training memory: the values and their Adagrad state (one float per value)."""
+        v = sum(b.weight.numel() * 4 for b in self.bags)
+        return {"values": v, "optimizer_state": v, "importance": 0, "free_chunks": 0, "index": 0, "row_records": 0,
+                "total": 2 * v}
 
 
 class PEPEmbeddingBags(FullEmbeddingBags):

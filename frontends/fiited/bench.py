@@ -1,7 +1,8 @@
 """The runtime against nn.EmbeddingBag at full dimension, side by side: pooled-lookup throughput
-(skewed and uniform ids), sparse Adagrad apply and a whole lookup + apply step, and the bytes the
-VHPI index costs per row. Runtime and torch calls alternate and each keeps its best time, so a busy
-machine slows both alike."""
+(skewed and uniform ids; evaluation-mode lookups, and training-mode ones that may create rows),
+sparse Adagrad apply and a whole lookup + apply step, and the bytes the index and the row records
+cost per live row. Runtime and torch calls alternate and each keeps its best time, so a busy machine
+slows both alike."""
 from __future__ import annotations
 
 import time
@@ -41,8 +42,9 @@ def make_ids(kind: str, rows: int, n: int, seed: int = 0) -> np.ndarray:
 
 
 def _pair(rows: int, dim: int, chunk: int, mode: str, optimizer: str, sparse: bool = False, lr: float = 0.01):
-    """A runtime table and an nn.EmbeddingBag holding the same values."""
+    """A runtime table with every row created and an nn.EmbeddingBag holding the same values."""
     table = Table(rows, dim, chunk, optimizer=optimizer, lr=lr)
+    table.touch(np.arange(rows, dtype=np.int64))
     ref = torch.nn.EmbeddingBag(rows, dim, mode=mode, sparse=sparse)
     with torch.no_grad():
         ref.weight.copy_(torch.from_numpy(table.get_rows()))
@@ -52,19 +54,28 @@ def _pair(rows: int, dim: int, chunk: int, mode: str, optimizer: str, sparse: bo
 def lookup_throughput(rows: int = 1_000_000, dim: int = 32, chunk: int = 8, bags: int = 4096,
                       bag_size: int = 20, mode: str = "sum", repeats: int = 20, seed: int = 0,
                       ids: str = "zipf") -> dict:
-    """Pooled lookups per second of the runtime and of nn.EmbeddingBag (both with their default
-    threads), and whether the results match."""
+    """Pooled lookups per second of the runtime (evaluation mode: read-only; training mode: under the
+    write lock, marking rows touched) and of nn.EmbeddingBag (both with their default threads), and
+    whether the results match."""
     idx = make_ids(ids, rows, bags * bag_size, seed)
     offsets = np.arange(0, bags * bag_size, bag_size, dtype=np.int64)
     table, ref = _pair(rows, dim, chunk, mode, "sgd")
     out = np.empty((bags, dim), np.float32)
     ids_t, off_t = torch.from_numpy(idx), torch.from_numpy(offsets)
+    def train_lookup():
+        table.train(True)
+        table.lookup(idx, offsets, mode, out=out)
+        table.train(False)
+
+    table.train(False)
     with torch.no_grad():
-        t_rt, t_torch = _race([lambda: table.lookup(idx, offsets, mode, out=out), lambda: ref(ids_t, off_t)], repeats)
+        t_rt, t_train, t_torch = _race([lambda: table.lookup(idx, offsets, mode, out=out), train_lookup,
+                                        lambda: ref(ids_t, off_t)], repeats)
         same = np.allclose(table.lookup(idx, offsets, mode), ref(ids_t, off_t).numpy(), atol=1e-5)
     n = bags * bag_size
     return {"rows": rows, "dim": dim, "ids": ids, "mode": mode, "lookups": n, "runtime_Mlookups_s": n / t_rt / 1e6,
-            "torch_Mlookups_s": n / t_torch / 1e6, "runtime_over_torch_time": t_rt / t_torch, "match": bool(same)}
+            "runtime_train_Mlookups_s": n / t_train / 1e6, "torch_Mlookups_s": n / t_torch / 1e6,
+            "runtime_over_torch_time": t_rt / t_torch, "match": bool(same)}
 
 
 def apply_throughput(rows: int = 1_000_000, dim: int = 32, chunk: int = 8, bags: int = 4096, bag_size: int = 20,
@@ -111,18 +122,20 @@ def apply_throughput(rows: int = 1_000_000, dim: int = 32, chunk: int = 8, bags:
 
 
 def index_bytes(rows: int = 1_000_000, dim: int = 32, chunk: int = 8, prune: float = 0.9) -> dict:
-    """Bytes per row of the VHPI index (hash slots with inline chunk lists), of the live values,
-    and of all mapped chunk memory (values + Adagrad state + per-chunk importance), at full
-    dimension and after pruning a `prune` fraction of the rows (scattered) to dimension 0."""
-    table = Table(rows, dim, chunk, optimizer="adagrad")
+    """Bytes per live row of the index (hash slots), of the row records (id, run, frequency, last
+    touch), of the live values, and of all mapped chunk memory (values + Adagrad state + per-chunk
+    importance), at full dimension and after pruning a `prune` fraction of the rows (scattered) to
+    dimension 0. Rows are created by ids spread over the whole 63-bit space (no pre-sizing)."""
+    table = Table(0, dim, chunk, optimizer="adagrad")
+    ids = np.random.default_rng(0).choice(2**62, rows, replace=False).astype(np.int64)
+    table.touch(ids)
     full = table.counters()
-    ids = np.arange(rows, dtype=np.int64)
     keep = max(1, int(round(1 / (1 - prune)))) if prune < 1 else rows + 1
-    table.resize(ids, np.where(ids % keep == 0, dim, 0).astype(np.int64))
+    table.resize(ids, np.where(np.arange(rows) % keep == 0, dim, 0).astype(np.int64))
     pruned = table.counters()
 
     def per_row(c):
-        return {k: c[k] / rows for k in ("index_bytes", "value_bytes", "chunk_bytes", "mapped_bytes")}
+        return {k: c[k] / c["live_rows"] for k in ("index_bytes", "row_bytes", "value_bytes", "chunk_bytes", "mapped_bytes")}
     return {"rows": rows, "dim": dim, "prune": prune, "full": per_row(full), "pruned": per_row(pruned)}
 
 
@@ -132,8 +145,9 @@ def report(rows: int = 1_000_000, dim: int = 32, chunk: int = 8, bags: int = 409
     for kind in ID_KINDS:
         for mode in ("sum", "mean"):
             r = lookup_throughput(rows, dim, chunk, bags, bag_size, mode, ids=kind)
-            lines.append(f"lookup {kind:7s} {mode:4s}: runtime {r['runtime_Mlookups_s']:7.1f} M/s  torch "
-                         f"{r['torch_Mlookups_s']:7.1f} M/s  time ratio {r['runtime_over_torch_time']:.2f}  match {r['match']}")
+            lines.append(f"lookup {kind:7s} {mode:4s}: runtime {r['runtime_Mlookups_s']:7.1f} M/s (training mode "
+                         f"{r['runtime_train_Mlookups_s']:6.1f})  torch {r['torch_Mlookups_s']:7.1f} M/s  time ratio "
+                         f"{r['runtime_over_torch_time']:.2f}  match {r['match']}")
     for kind in ID_KINDS:
         r = apply_throughput(rows, dim, chunk, bags, bag_size, ids=kind)
         lines.append(f"adagrad {kind:7s}: apply runtime {r['runtime_apply_Mids_s']:6.1f} M ids/s  torch "
@@ -143,7 +157,7 @@ def report(rows: int = 1_000_000, dim: int = 32, chunk: int = 8, bags: int = 409
     ib = index_bytes(rows, dim, chunk)
     for state in ("full", "pruned"):
         b = ib[state]
-        lines.append(f"bytes/row {state:6s}: index {b['index_bytes']:.1f}  values {b['value_bytes']:.1f}  "
+        lines.append(f"bytes/row {state:6s}: index {b['index_bytes']:.1f}  row records {b['row_bytes']:.1f}  values {b['value_bytes']:.1f}  "
                      f"values+state+importance {b['chunk_bytes']:.1f}  mapped {b['mapped_bytes']:.1f}")
     return "\n".join(lines)
 

@@ -88,21 +88,31 @@ def _flatten_bags(input: torch.Tensor, offsets: torch.Tensor | None):
 class FiitedEmbeddingBag(nn.Module):
     """Drop-in for `nn.EmbeddingBag(num_embeddings, embedding_dim, mode)` with per-row dimensions.
 
-    Rows shorter than `embedding_dim` read as zeros beyond their length. Training updates happen
-    inside backward with the runtime's optimiser (`optimizer`, `lr`).
+    Rows shorter than `embedding_dim` read as zeros beyond their length. A row exists only once its
+    id is looked up in training (`num_embeddings` bounds the ids; 0 accepts any non-negative int64,
+    e.g. raw feature hashes); in `eval()` mode unknown ids read as zeros and create nothing. Rows
+    untouched for more than `evict_after` dimension adjustments are evicted (0: never). Training
+    updates happen inside backward with the runtime's optimiser (`optimizer`, `lr`).
     """
 
     def __init__(self, num_embeddings: int, embedding_dim: int, mode: str = "sum", chunk_size: int = 8,
                  optimizer: str = "adagrad", lr: float = 0.01, init_dim: int | None = None, seed: int = 0,
-                 _weight: np.ndarray | None = None):
+                 init_scale: float | None = None, evict_after: int = 0, _weight: np.ndarray | None = None):
         super().__init__()
         if mode not in ("sum", "mean"):
             raise ValueError(f"mode must be 'sum' or 'mean', got {mode!r}")
         self.num_embeddings, self.embedding_dim, self.mode = num_embeddings, embedding_dim, mode
-        self.table = Table(num_embeddings, embedding_dim, chunk_size, init_dim, optimizer, lr, seed=seed)
+        self.table = Table(num_embeddings, embedding_dim, chunk_size, init_dim, optimizer, lr, seed=seed,
+                           init_scale=init_scale, evict_after=evict_after)
         if _weight is not None:
             self.table.set_rows(np.arange(num_embeddings, dtype=np.int64), np.asarray(_weight, np.float32))
         self._anchor = nn.Parameter(torch.zeros(0), requires_grad=True)
+
+    def train(self, mode: bool = True):
+        """Also switches the table: training lookups create rows, evaluation ones do not."""
+        super().train(mode)
+        self.table.train(mode)
+        return self
 
     def forward(self, input: torch.Tensor, offsets: torch.Tensor | None = None) -> torch.Tensor:
         ids, offsets = _flatten_bags(input, offsets)
@@ -110,7 +120,8 @@ class FiitedEmbeddingBag(nn.Module):
 
     @property
     def weight(self) -> torch.Tensor:
-        """A dense copy (zeros beyond each row's dimension), for inspection and export."""
+        """A dense copy (zeros beyond each row's dimension and for rows never touched), for
+        inspection and export; only for bounded tables (num_embeddings > 0)."""
         return torch.from_numpy(self.table.get_rows())
 
     def value_bytes(self) -> int:
@@ -125,6 +136,7 @@ class FiitedEmbeddingBag(nn.Module):
         if (table.num_rows, table.max_dim) != (self.num_embeddings, self.embedding_dim):
             raise ValueError(f"checkpoint {path} holds a {table.num_rows}x{table.max_dim} table, "
                              f"expected {self.num_embeddings}x{self.embedding_dim}")
+        table.train(self.training)
         self.table = table
 
     def extra_repr(self) -> str:
@@ -136,8 +148,9 @@ class FiitedEmbeddingBagCollection(nn.Module):
     feature, Criteo-style), or forward(list of (ids, offsets)) -> list of [B, D]."""
 
     def __init__(self, num_embeddings: list[int], embedding_dim: int, weights: list | None = None, **kwargs):
-        """`weights`: optional initial values per table (e.g. a baseline's, so a comparison starts
-        from the same point)."""
+        """Table i is seeded with i (its rows' initial values are `init_rows(ids, dim, i, scale)`).
+        `weights`: optional initial values per table, written into every row (which creates them
+        all up front)."""
         super().__init__()
         if weights is not None and len(weights) != len(num_embeddings):
             raise ValueError(f"weights has {len(weights)} tables, num_embeddings {len(num_embeddings)}")
@@ -173,7 +186,17 @@ class FiitedEmbeddingBagCollection(nn.Module):
             b.load_table(os.path.join(directory, f"table_{i:03d}.fiited"))
 
     def full_value_bytes(self) -> int:
-        return sum(b.num_embeddings * self.embedding_dim * 4 for b in self.bags)
+        """Values of the same tables at full dimension: every id of a bounded table (what
+        nn.EmbeddingBag allocates), the live rows of an unbounded one."""
+        return sum((b.num_embeddings or b.table.live_rows) * self.embedding_dim * 4 for b in self.bags)
+
+    def memory(self) -> dict:
+        """Training memory by kind over all tables (see `Table.memory`)."""
+        total: dict[str, int] = {}
+        for b in self.bags:
+            for k, v in b.table.memory().items():
+                total[k] = total.get(k, 0) + v
+        return total
 
     def counters(self) -> dict:
         total: dict[str, int] = {}

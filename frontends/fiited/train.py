@@ -33,6 +33,7 @@ class TrainConfig:
     anneal: int = 4
     decay: float = 0.5
     background_adjust: bool = True   # FIITED adjustments computed in a second thread (same result)
+    evict_after: int = 0              # FIITED: evict rows untouched for more than this many adjustments (0: never)
     pep_init: float = -8.0
     test_fraction: float = 0.1
     seed: int = 0
@@ -42,12 +43,11 @@ class TrainConfig:
 def build_model(cfg: TrainConfig, table_sizes: list[int]):
     torch.manual_seed(cfg.seed)
     if cfg.method == "fiited":
-        # the same initial values as the full baseline (drawn the same way, then copied), so the AUC
-        # difference measures dimension adjustment, not initialisation noise
-        start = [b.weight.detach().numpy() for b in FullEmbeddingBags(table_sizes, cfg.embedding_dim).bags]
-        emb = FiitedEmbeddingBagCollection(table_sizes, cfg.embedding_dim, weights=start, chunk_size=cfg.chunk_size,
-                                           optimizer="adagrad", lr=cfg.emb_lr)
-        del start
+        # rows are created on first touch with the same initial values the full baseline starts
+        # from (both draw row values from (table, id)), so the AUC difference measures dimension
+        # adjustment, not initialisation noise
+        emb = FiitedEmbeddingBagCollection(table_sizes, cfg.embedding_dim, chunk_size=cfg.chunk_size,
+                                           optimizer="adagrad", lr=cfg.emb_lr, evict_after=cfg.evict_after)
     elif cfg.method == "full":
         emb = FullEmbeddingBags(table_sizes, cfg.embedding_dim)
     elif cfg.method == "pep":
@@ -58,10 +58,13 @@ def build_model(cfg: TrainConfig, table_sizes: list[int]):
 
 
 def _predict(model, dense, sparse, batch=8192) -> np.ndarray:
+    """Scores in evaluation mode: ids FIITED never saw in training read as zeros and create no row."""
     out = []
+    model.eval()
     with torch.no_grad():
         for i in range(0, len(dense), batch):
             out.append(torch.sigmoid(model(torch.from_numpy(dense[i:i + batch]), torch.from_numpy(sparse[i:i + batch]))).numpy())
+    model.train()
     return np.concatenate(out)
 
 
@@ -122,9 +125,12 @@ def train(cfg: TrainConfig, dense: np.ndarray, sparse: np.ndarray, label: np.nda
         "rss_growth_bytes": resident_bytes() - rss_before,
         "train_samples": n_train, "test_samples": n_test,
     }
+    mem = emb.memory()
+    result.update(memory=mem, training_memory_bytes=mem["total"],
+                  baseline_training_memory_bytes=2 * emb.full_value_bytes())  # nn.EmbeddingBag values + Adagrad state
     if cfg.method == "fiited":
         c = emb.counters()
         result["adjustments"] = adjuster.adjustments if adjuster else 0
         result.update(runtime_chunk_bytes=c["chunk_bytes"], runtime_mapped_bytes=c["mapped_bytes"],
-                      runtime_index_bytes=c["index_bytes"])
+                      runtime_index_bytes=c["index_bytes"], live_rows=c["live_rows"])
     return result

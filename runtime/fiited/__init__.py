@@ -1,4 +1,5 @@
-"""ctypes wrapper of the native FIITED runtime (VHPI tables with per-row dimensions).
+"""ctypes wrapper of the native FIITED runtime: embedding tables keyed by raw 64-bit ids whose rows
+exist only once touched in training, each row with its own dimension.
 
 The library is a plain C ABI (also called from MLIR-lowered code); this module checks dtypes and
 shapes before every call so a wrong argument is a clear `FiitedError`, never a crash.
@@ -41,8 +42,13 @@ def lib() -> ctypes.CDLL:
             "fiited_lookup": (ctypes.c_int, [P, P, I, P, I, I, P]),
             "fiited_apply_gradients": (ctypes.c_int, [P, P, I, P, I, I, P]),
             "fiited_decay_importance": (ctypes.c_int, [P, D]),
-            "fiited_read_stats": (ctypes.c_int, [P, P, P, P]),
-            "fiited_chunk_scores": (ctypes.c_int, [P, D, D, I, P, P]),
+            "fiited_read_stats": (ctypes.c_int, [P, I, P, P, P, P, P]),
+            "fiited_chunk_scores": (ctypes.c_int, [P, D, D, I, I, P, P, P, P]),
+            "fiited_live_rows": (I, [P]),
+            "fiited_touch": (ctypes.c_int, [P, P, I]),
+            "fiited_set_training": (ctypes.c_int, [P, I]),
+            "fiited_set_eviction": (ctypes.c_int, [P, I]),
+            "fiited_init_rows": (None, [I, D, P, I, I, P]),
             "fiited_resize": (ctypes.c_int, [P, P, P, I, I, D]),
             "fiited_compact": (ctypes.c_int, [P]),
             "fiited_get_rows": (ctypes.c_int, [P, P, I, P, P]),
@@ -81,25 +87,54 @@ def _p(a: np.ndarray) -> int:
     return a.ctypes.data
 
 
+COUNTER_KEYS = ["live_chunks", "value_bytes", "chunk_bytes", "mapped_bytes", "index_bytes", "free_chunks",
+                "id_limit", "max_dim", "chunk_size", "live_rows", "row_bytes", "state_bytes", "importance_bytes",
+                "adjustments", "rehash_pending_slots"]
+
+
+def init_rows(ids, dim: int, seed: int = 0, scale: float = 0.01) -> np.ndarray:
+    """The initial values [len(ids), dim] a table with this seed and scale gives rows `ids` when it
+    creates them: a function of (seed, id, column) only, so a baseline, a shard or a resumed run
+    can start from exactly the same values."""
+    ids = _arr(ids, np.int64, "ids", 1)
+    out = np.empty((len(ids), dim), np.float32)
+    lib().fiited_init_rows(int(seed), float(scale), _p(ids), len(ids), int(dim), _p(out))
+    return out
+
+
 class Table:
-    """One VHPI embedding table: rows of varying dimension (multiples of `chunk_size`) up to `max_dim`."""
+    """One embedding table keyed by raw non-negative int64 ids, rows of varying dimension (multiples
+    of `chunk_size`) up to `max_dim`.
+
+    Nothing is allocated per id up front: a row is created (at `init_dim`, with values from
+    `init_rows`) the first time a training lookup, gradient apply, `touch`, `resize` or `set_rows`
+    meets its id. In evaluation mode (`train(False)`) ids without a row read as zeros and create
+    nothing. `num_rows` > 0 only bounds the ids (an id >= num_rows is an error); 0 accepts any id
+    in [0, 2^63). Rows untouched for more than `evict_after` adjustments (`decay_importance` calls)
+    are evicted; 0 keeps every row.
+    """
 
     def __init__(self, num_rows: int, max_dim: int, chunk_size: int = 8, init_dim: int | None = None,
                  optimizer: str = "adagrad", lr: float = 0.01, eps: float = 1e-10,
-                 init_scale: float | None = None, seed: int = 0, _handle=None):
+                 init_scale: float | None = None, seed: int = 0, evict_after: int = 0, _handle=None):
         if _handle is not None:
             self._h = _handle
         else:
             if optimizer not in OPTIMIZERS:
                 raise FiitedError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {optimizer!r}")
             init_dim = max_dim if init_dim is None else init_dim
-            scale = (1.0 / max(num_rows, 1)) ** 0.5 if init_scale is None else init_scale
+            if init_scale is None:
+                init_scale = (1.0 / num_rows) ** 0.5 if num_rows > 0 else 0.01
             self._h = lib().fiited_table_create(int(num_rows), int(max_dim), int(chunk_size), int(init_dim),
-                                                OPTIMIZERS[optimizer], float(lr), float(eps), float(scale), int(seed))
+                                                OPTIMIZERS[optimizer], float(lr), float(eps), float(init_scale), int(seed))
             if not self._h:
                 raise FiitedError(lib().fiited_last_error().decode())
+            if evict_after:
+                _check(lib().fiited_set_eviction(self._h, int(evict_after)))
         c = self.counters()
-        self.num_rows, self.max_dim, self.chunk_size = c["num_rows"], c["max_dim"], c["chunk_size"]
+        self.num_rows, self.max_dim, self.chunk_size = c["id_limit"], c["max_dim"], c["chunk_size"]
+        self.max_chunks = self.max_dim // self.chunk_size
+        self.training = True
 
     def __del__(self):
         if getattr(self, "_h", None) and _lib is not None:
@@ -109,6 +144,19 @@ class Table:
     @property
     def handle(self) -> int:
         return self._h
+
+    @property
+    def live_rows(self) -> int:
+        return int(lib().fiited_live_rows(self._h))
+
+    def train(self, mode: bool = True) -> "Table":
+        """Training mode creates rows for new ids on lookup; evaluation mode reads them as zeros."""
+        _check(lib().fiited_set_training(self._h, int(bool(mode))))
+        self.training = bool(mode)
+        return self
+
+    def set_eviction(self, evict_after: int) -> None:
+        _check(lib().fiited_set_eviction(self._h, int(evict_after)))
 
     def lookup(self, ids, offsets, mode: str = "sum", out: np.ndarray | None = None) -> np.ndarray:
         ids, offsets = _arr(ids, np.int64, "ids", 1), _arr(offsets, np.int64, "offsets", 1)
@@ -130,33 +178,90 @@ class Table:
             raise FiitedError(f"mode must be 'sum' or 'mean', got {mode!r}")
         _check(lib().fiited_apply_gradients(self._h, _p(ids), len(ids), _p(offsets), len(offsets), POOLING[mode], _p(grad)))
 
+    def touch(self, ids) -> None:
+        """Create the rows of `ids` that have none (as a training lookup would) and mark all touched."""
+        ids = _arr(ids, np.int64, "ids", 1)
+        _check(lib().fiited_touch(self._h, _p(ids), len(ids)))
+
     def decay_importance(self, factor: float) -> None:
+        """One call per adjustment: decays importance and frequency, advances the table's clock and
+        evicts rows idle for more than `evict_after` adjustments."""
         _check(lib().fiited_decay_importance(self._h, float(factor)))
 
+    def _with_capacity(self, call):
+        """Run call(capacity) with room for the live rows (retrying if rows were created meanwhile)."""
+        cap = self.live_rows + 1024
+        while True:
+            count = ctypes.c_int64()
+            res = call(cap, count)
+            if res is not None:
+                return res, count.value
+            cap = count.value + count.value // 8 + 1024
+
     def stats(self):
-        """(dims[num_rows], chunk importance[num_rows, max_chunks], access frequency[num_rows])."""
-        dims = np.zeros(self.num_rows, np.int64)
-        imp = np.zeros((self.num_rows, self.max_dim // self.chunk_size), np.float32)
-        freq = np.zeros(self.num_rows, np.float32)
-        _check(lib().fiited_read_stats(self._h, _p(dims), _p(imp), _p(freq)))
-        return dims, imp, freq
+        """(ids, dims, chunk importance[rows, max_chunks], access frequency) of the live rows, in the
+        runtime's record order."""
+        def call(cap, count):
+            ids, dims = np.empty(cap, np.int64), np.empty(cap, np.int64)
+            imp, freq = np.empty((cap, self.max_chunks), np.float32), np.empty(cap, np.float32)
+            rc = lib().fiited_read_stats(self._h, cap, _p(ids), _p(dims), _p(imp), _p(freq), ctypes.byref(count))
+            if rc == -2:
+                return None
+            _check(rc)
+            return ids, dims, imp, freq
+        (ids, dims, imp, freq), n = self._with_capacity(call)
+        return ids[:n].copy(), dims[:n].copy(), imp[:n].copy(), freq[:n].copy()
+
+    def row_stats(self, ids=None):
+        """(dims, chunk importance, frequency) of rows `ids` (default: all ids of a bounded table);
+        ids without a row read as zeros."""
+        ids = self._ids(ids)
+        live, dims, imp, freq = self.stats()
+        order = np.argsort(live, kind="stable")
+        at = np.searchsorted(live[order], ids)
+        at = np.minimum(at, max(len(live) - 1, 0))
+        found = (live[order][at] == ids) if len(live) else np.zeros(len(ids), bool)
+        pick = order[at] if len(live) else np.zeros(len(ids), np.int64)
+        out_dims = np.where(found, dims[pick] if len(live) else 0, 0).astype(np.int64)
+        out_imp = np.where(found[:, None], imp[pick] if len(live) else 0, 0).astype(np.float32)
+        out_freq = np.where(found, freq[pick] if len(live) else 0, 0).astype(np.float32)
+        return out_dims, out_imp, out_freq
 
     def chunk_scores(self, freq_weight: float = 1.0, floor: float = 1e-3, max_growth: int = 2, out=None):
-        """(dims[num_rows], scores[max_chunks, num_rows]) for dimension adjustment: per chunk position,
-        sqrt(importance) normalised to a table mean of 1, plus `floor`, times (frequency / mean)^
-        `freq_weight`; missing positions borrow the row's last score (pruned rows: 1), scores are
-        non-increasing along a row and 0 beyond `max_growth` new chunks. `out`: a previous result
-        to write into (fresh pages for millions of rows cost more than the scoring)."""
-        shape = (self.max_dim // self.chunk_size, self.num_rows)
-        if out is not None and out[0].shape == (self.num_rows,) and out[1].shape == shape:
-            dims, scores = out
-        else:
-            dims, scores = np.empty(self.num_rows, np.int64), np.empty(shape, np.float32)
-        _check(lib().fiited_chunk_scores(self._h, float(freq_weight), float(floor), int(max_growth), _p(scores), _p(dims)))
-        return dims, scores
+        """(ids, dims, scores[max_chunks, rows]) of the live rows in record order for dimension
+        adjustment: per chunk position, sqrt(importance) normalised to a table mean of 1, plus
+        `floor`, times (frequency / mean)^`freq_weight`; missing positions borrow the row's last
+        score (pruned rows: 1), scores are non-increasing along a row and 0 beyond `max_growth` new
+        chunks. `out`: a previous result whose buffers to reuse (fresh pages for millions of rows
+        cost more than the scoring)."""
+        buffers = {}
+        if out is not None and isinstance(out[2].base, np.ndarray) and isinstance(out[0].base, np.ndarray):
+            buffers = {"cap": len(out[0].base), "scores": out[2].base, "ids": out[0].base, "dims": out[1].base}
 
-    def dims(self) -> np.ndarray:
-        return self.stats()[0]
+        def call(cap, count):
+            if buffers.get("cap", -1) < cap:
+                buffers.update(cap=cap, scores=np.empty(self.max_chunks * cap, np.float32),
+                               ids=np.empty(cap, np.int64), dims=np.empty(cap, np.int64))
+            b = buffers
+            rc = lib().fiited_chunk_scores(self._h, float(freq_weight), float(floor), int(max_growth), b["cap"],
+                                           _p(b["scores"]), _p(b["dims"]), _p(b["ids"]), ctypes.byref(count))
+            if rc == -2:
+                return None
+            _check(rc)
+            return b
+        b, n = self._with_capacity(call)
+        return b["ids"][:n], b["dims"][:n], b["scores"][:self.max_chunks * n].reshape(self.max_chunks, n)
+
+    def _ids(self, ids):
+        if ids is None:
+            if not self.num_rows:
+                raise FiitedError("this table accepts any id: pass the ids to read")
+            return np.arange(self.num_rows, dtype=np.int64)
+        return _arr(ids, np.int64, "ids", 1)
+
+    def dims(self, ids=None) -> np.ndarray:
+        """Dimensions of rows `ids` (default: all ids of a bounded table); 0 for ids without a row."""
+        return self.row_stats(ids)[0]
 
     def resize(self, ids, dims, zero_init: bool = True, compact_fraction: float = 0.25) -> None:
         ids, dims = _arr(ids, np.int64, "ids", 1), _arr(dims, np.int64, "dims", 1)
@@ -168,13 +273,17 @@ class Table:
         _check(lib().fiited_compact(self._h))
 
     def get_rows(self, ids=None, with_state: bool = False):
-        ids = np.arange(self.num_rows, dtype=np.int64) if ids is None else _arr(ids, np.int64, "ids", 1)
+        """Dense copies [len(ids), max_dim] (zeros beyond each row's dimension and for ids without a
+        row); default ids: all of a bounded table."""
+        ids = self._ids(ids)
         out = np.empty((len(ids), self.max_dim), np.float32)
         state = np.empty_like(out) if with_state else None
         _check(lib().fiited_get_rows(self._h, _p(ids), len(ids), _p(out), _p(state) if with_state else None))
         return (out, state) if with_state else out
 
     def set_rows(self, ids, values) -> None:
+        """Write values into rows `ids` (created at the starting dimension if missing), within each
+        row's dimension."""
         ids = _arr(ids, np.int64, "ids", 1)
         values = _arr(values, np.float32, "values", 2)
         if values.shape != (len(ids), self.max_dim):
@@ -182,11 +291,20 @@ class Table:
         _check(lib().fiited_set_rows(self._h, _p(ids), len(ids), _p(values)))
 
     def counters(self) -> dict:
-        out = np.zeros(9, np.int64)
+        out = np.zeros(len(COUNTER_KEYS), np.int64)
         _check(lib().fiited_counters(self._h, _p(out)))
-        keys = ["live_chunks", "value_bytes", "chunk_bytes", "mapped_bytes", "index_bytes", "free_chunks",
-                "num_rows", "max_dim", "chunk_size"]
-        return dict(zip(keys, (int(v) for v in out)))
+        return dict(zip(COUNTER_KEYS, (int(v) for v in out)))
+
+    def memory(self) -> dict:
+        """Training memory by kind, in bytes: values, optimiser state and importance of the live
+        chunks, free chunks still mapped, the hash index and the row records (id, run, frequency,
+        last touch), and their total (what the table holds in RAM)."""
+        c = self.counters()
+        free = c["mapped_bytes"] - c["chunk_bytes"]
+        parts = {"values": c["value_bytes"], "optimizer_state": c["state_bytes"], "importance": c["importance_bytes"],
+                 "free_chunks": free, "index": c["index_bytes"], "row_records": c["row_bytes"]}
+        parts["total"] = sum(parts.values())
+        return parts
 
     def save(self, path: str) -> None:
         _check(lib().fiited_save(self._h, os.fsencode(path)))

@@ -1,10 +1,11 @@
 /* Sparse gradient apply: the bag gradients grad_out[nbags, D] are scattered to rows (duplicate ids
  * summed first, as torch's coalesced sparse grads), the optimiser (SGD / Adagrad) updates the row's
  * live chunks, and each chunk's squared-gradient sum and the row's access count feed importance.
+ * An id without a row gets one first (as a training lookup would make it).
  *
- * Each id is resolved once, with the lookup's group prefetching. Duplicates are found without a
- * sort or a side hash: under the write lock, the first visit of a slot parks the row's unique
- * number in its chunk count (as -(u+1)); the update pass puts the count back. */
+ * Each id is resolved once, with group prefetching. Duplicates are found without a sort or a side
+ * hash: under the write lock, the first visit of a record parks the row's unique number in its
+ * first-chunk field (flagged in its chunk count); the update pass puts both back. */
 /* sqrt of a sum of squares never sets errno; without this GCC keeps a scalar errno check. */
 #pragma GCC optimize("no-math-errno")
 #include "fiited.h"
@@ -19,7 +20,7 @@
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
 typedef struct {
-    fiited_slot *slot;
+    uint32_t row, base;         /* the row's record and its real first chunk */
     int32_t nchunks, count;     /* the row's real chunk count; occurrences in the batch */
     int64_t bag;                /* bag of the first occurrence */
     float scale;                /* its pooling scale (1, or 1/bag size for mean) */
@@ -40,31 +41,51 @@ static float bag_scale(const apply_args *a, int64_t b, int64_t bag_end) {
     return a->mode == 1 ? 1.0f / (float)(bag_end - a->offsets[b]) : 1.0f;
 }
 
-/* Record position p (in bag b) as an occurrence of slot s: a new unique row or one more count. */
-static inline void mark(apply_args *a, fiited_slot *s, int64_t p, int64_t b, float scale) {
+/* Record position p (in bag b) as an occurrence of record r: a new unique row or one more count. */
+static inline void mark(apply_args *a, fiited_row *row, uint32_t r, int64_t p, int64_t b, float scale) {
     int64_t u;
-    if (s->nchunks >= 0) {
+    if (!(row->nchunks & FIITED_ROW_PARKED)) {
         u = a->nuniq++;
-        a->rows[u] = (unique_row){s, s->nchunks, 1, b, scale, NULL};
-        s->nchunks = (int32_t)(-(u + 1));
+        a->rows[u] = (unique_row){r, row->base, row->nchunks, 1, b, scale, NULL};
+        row->base = (uint32_t)u;
+        row->nchunks |= FIITED_ROW_PARKED;
     } else {
-        u = -(int64_t)s->nchunks - 1;
+        u = row->base;
         a->rows[u].count++;
     }
     a->unique_of[p - a->offsets[0]] = (int32_t)u;
 }
 
-/* Pass 1: resolve every id once (hash + prefetch a group's slots, then probe) and find uniques. */
-static void find_unique_rows(apply_args *a) {
-    const fiited_table *t = a->t;
+/* Put back every parked record (after a failure). */
+static void unpark(apply_args *a) {
+    fiited_table *t = (fiited_table *)a->t;
+    for (int64_t u = 0; u < a->nuniq; u++) {
+        t->rows[a->rows[u].row].base = a->rows[u].base;
+        t->rows[a->rows[u].row].nchunks = (uint16_t)a->rows[u].nchunks;
+    }
+}
+
+/* Pass 1: resolve every id once, creating missing rows, and find the unique rows. Groups of ids
+ * go through three phases: hash and prefetch the home slots (a group ahead), find the slot whose
+ * tag matches and prefetch its record, then confirm the key and mark. Candidates are kept as
+ * record numbers: an insert may rehash the index, never move a record. */
+static int find_unique_rows(apply_args *a) {
+    fiited_table *t = (fiited_table *)a->t;
     int64_t lo = a->offsets[0], b = 0, bag_end = fiited_bag_end(a->offsets, a->nbags, a->n, 0);
     float scale = bag_scale(a, 0, bag_end);
-    uint64_t home[GROUP];
+    uint32_t cand[GROUP];
+    for (int64_t i = lo; i < a->n && i < lo + GROUP; i++)
+        __builtin_prefetch(&t->cur.slots[fiited_home(fiited_tag((uint64_t)a->ids[i]), t->cur.cap)]);
     for (int64_t g = lo; g < a->n; g += GROUP) {
         int64_t m = a->n - g < GROUP ? a->n - g : GROUP;
+        for (int64_t i = g + GROUP; i < a->n && i < g + 2 * GROUP; i++)
+            __builtin_prefetch(&t->cur.slots[fiited_home(fiited_tag((uint64_t)a->ids[i]), t->cur.cap)]);
         for (int64_t i = 0; i < m; i++) {
-            home[i] = fiited_hash_slot(t, a->ids[g + i]);
-            fiited_prefetch_slot(t, home[i]);
+            uint32_t tag = fiited_tag((uint64_t)a->ids[g + i]);
+            const fiited_slot *s = &t->cur.slots[fiited_home(tag, t->cur.cap)], *end = t->cur.slots + t->cur.cap;
+            while (s->tag && s->tag != tag) if (++s == end) s = t->cur.slots;
+            cand[i] = s->tag ? s->row : UINT32_MAX;
+            if (s->tag) __builtin_prefetch(&t->rows[s->row]);
         }
         for (int64_t i = 0; i < m; i++) {
             while (g + i >= bag_end) {
@@ -72,9 +93,13 @@ static void find_unique_rows(apply_args *a) {
                 bag_end = fiited_bag_end(a->offsets, a->nbags, a->n, b);
                 scale = bag_scale(a, b, bag_end);
             }
-            mark(a, fiited_probe(t, a->ids[g + i], home[i]), g + i, b, scale);
+            uint64_t id = (uint64_t)a->ids[g + i];
+            int64_t r = cand[i] != UINT32_MAX && t->rows[cand[i]].key == id ? (int64_t)cand[i] : fiited_find(t, id);
+            if (r < 0 && ((r = fiited_insert(t, id)) < 0 || fiited_set_row_chunks(t, r, t->init_chunks, 0))) return -1;
+            mark(a, &t->rows[r], (uint32_t)r, g + i, b, scale);
         }
     }
+    return 0;
 }
 
 /* Pass 2: rows seen more than once get their gradients summed (in position order) into *bufp.
@@ -152,32 +177,33 @@ ALWAYS_INLINE void update_chunk(const fiited_table *t, int64_t c, const float *r
 #define update_chunk update_chunk_scalar
 #endif
 
-/* Prefetch for unique row u: its slot (far ahead), or its first chunk's values, state and
- * importance (nearer; the rest of a row's chunks usually sit next to the first). */
-static inline void prefetch_slot_of(const unique_row *r) { __builtin_prefetch(r->slot, 1); }
+/* Prefetch for unique row u: its record (far ahead), or its run's first values, state and
+ * importance (nearer; a run is contiguous). */
+static inline void prefetch_record_of(const fiited_table *t, const unique_row *r) { __builtin_prefetch(&t->rows[r->row], 1); }
 static inline void prefetch_chunks_of(const fiited_table *t, const unique_row *r) {
-    int64_t c = r->slot->chunk[0];
     if (r->nchunks == 0) return;
-    __builtin_prefetch(fiited_values(&t->pool, c), 1);
-    if (t->pool.state) __builtin_prefetch(fiited_state(&t->pool, c), 1);
-    __builtin_prefetch(&t->pool.importance[c], 1);
+    __builtin_prefetch(fiited_values(&t->pool, r->base), 1);
+    if (t->pool.state) __builtin_prefetch(fiited_state(&t->pool, r->base), 1);
+    __builtin_prefetch(&t->pool.importance[r->base], 1);
 }
 
-/* Pass 3 for one unique row: restore its chunk count, count its accesses, step its chunks. */
+/* Pass 3 for one unique row: restore its record, count its accesses, step its chunks. */
 ALWAYS_INLINE void update_row(const apply_args *a, const unique_row *r, int64_t cs) {
     const fiited_table *t = a->t;
-    fiited_slot *s = r->slot;
-    s->nchunks = r->nchunks;
-    s->freq += (float)r->count;
+    fiited_row *row = &t->rows[r->row];
+    row->base = r->base;
+    row->nchunks = (uint16_t)r->nchunks;
+    row->freq += (float)r->count;
+    row->seen = (uint16_t)t->epoch;
     const float *g = r->sum ? r->sum : a->grad_out + r->bag * t->max_chunks * cs;
     float scale = r->sum ? 1.0f : r->scale;
-    for (int32_t k = 0; k < r->nchunks; k++) update_chunk(t, s->chunk[k], g + k * cs, scale, cs);
+    for (int32_t k = 0; k < r->nchunks; k++) update_chunk(t, (int64_t)r->base + k, g + k * cs, scale, cs);
 }
 
 /* Unique rows [u0, u1), software-pipelined like the lookup. */
 ALWAYS_INLINE void update_range(const apply_args *a, int64_t u0, int64_t u1, int64_t cs) {
     for (int64_t u = u0; u < u1; u++) {
-        if (u + 2 * PREFETCH_DISTANCE < u1) prefetch_slot_of(&a->rows[u + 2 * PREFETCH_DISTANCE]);
+        if (u + 2 * PREFETCH_DISTANCE < u1) prefetch_record_of(a->t, &a->rows[u + 2 * PREFETCH_DISTANCE]);
         if (u + PREFETCH_DISTANCE < u1) prefetch_chunks_of(a->t, &a->rows[u + PREFETCH_DISTANCE]);
         update_row(a, &a->rows[u], cs);
     }
@@ -216,13 +242,13 @@ int fiited_apply_gradients(void *h, const int64_t *ids, int64_t n, const int64_t
                     malloc((size_t)m * sizeof(unique_row)), 0};
     if (!a.unique_of || !a.rows) { free(a.unique_of); free(a.rows); fiited_set_error("out of memory"); return FIITED_ENOMEM; }
     pthread_rwlock_wrlock(&t->lock);
-    find_unique_rows(&a);
-    float *buf;
-    int dup_failed = sum_duplicates(&a, &buf);
-    if (dup_failed) for (int64_t u = 0; u < a.nuniq; u++) a.rows[u].slot->nchunks = a.rows[u].nchunks;
+    fiited_migrate(t, 1024 + 2 * m);
+    float *buf = NULL;
+    int failed = find_unique_rows(&a) || sum_duplicates(&a, &buf);
+    if (failed) unpark(&a);
     else update_rows(&a);
     pthread_rwlock_unlock(&t->lock);
     free(buf); free(a.unique_of); free(a.rows);
-    if (dup_failed) { fiited_set_error("out of memory"); return FIITED_ENOMEM; }
+    if (failed) { fiited_set_error("out of memory"); return FIITED_ENOMEM; }
     return FIITED_OK;
 }

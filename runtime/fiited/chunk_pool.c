@@ -1,5 +1,6 @@
-/* Chunk pool: fixed-size chunks in slabs of one reserved address range per array; whole free slabs
- * are mapped back to PROT_NONE after compaction so the process's resident memory really falls. */
+/* Chunk pool: rows are contiguous runs of fixed-size chunks in slabs of one reserved address range
+ * per array; free runs are kept by length; compaction slides live runs down and maps the emptied
+ * slabs back to PROT_NONE so the process's resident memory really falls. */
 #define _GNU_SOURCE
 #include "fiited.h"
 #include <stdarg.h>
@@ -17,24 +18,23 @@ void fiited_set_error(const char *fmt, ...) {
 }
 const char *fiited_last_error(void) { return last_error; }
 
-#define PAGE ((size_t)4096)
 #define HUGE_PAGE ((size_t)2 << 20)
 
 static size_t values_slab_bytes(const fiited_pool *p) { return (size_t)FIITED_SLAB_CHUNKS * p->chunk_size * sizeof(float); }
 static size_t importance_slab_bytes(void) { return (size_t)FIITED_SLAB_CHUNKS * sizeof(float); }
 
 /* Address space only: PROT_NONE + NORESERVE costs neither memory nor commit charge. The range is
- * 2 MiB-aligned (after `lead` bytes) and asks for transparent huge pages: uniformly random lookups
- * over a large table otherwise miss the TLB on nearly every row. */
-static char *reserve(size_t lead, size_t bytes) {
-    size_t span = lead + bytes + HUGE_PAGE;
+ * 2 MiB-aligned and asks for transparent huge pages: uniformly random lookups over a large table
+ * otherwise miss the TLB on nearly every row. */
+static char *reserve(size_t bytes) {
+    size_t span = bytes + HUGE_PAGE;
     char *m = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (m == MAP_FAILED) return NULL;
-    char *base = m + (HUGE_PAGE - (uintptr_t)(m + lead) % HUGE_PAGE) % HUGE_PAGE;
+    char *base = m + (HUGE_PAGE - (uintptr_t)m % HUGE_PAGE) % HUGE_PAGE;
     if (base > m) munmap(m, (size_t)(base - m));
-    size_t tail = (size_t)(m + span - (base + lead + bytes));
-    if (tail) munmap(base + lead + bytes, tail);
-    madvise(base + lead, bytes, MADV_HUGEPAGE);
+    size_t tail = (size_t)(m + span - (base + bytes));
+    if (tail) munmap(base + bytes, tail);
+    madvise(base, bytes, MADV_HUGEPAGE);
     return base;
 }
 
@@ -49,46 +49,46 @@ static int remap(void *addr, size_t bytes, int commit) {
 
 static void release(void *base, size_t bytes) { if (base) munmap(base, bytes); }
 
-int fiited_pool_init(fiited_pool *p, int32_t chunk_size, int has_state, int64_t max_live) {
+int fiited_pool_init(fiited_pool *p, int32_t chunk_size, int has_state, int64_t max_run, int64_t cap_chunks) {
     memset(p, 0, sizeof *p);
     p->chunk_size = chunk_size;
-    p->free_head = -1;
+    p->max_run = max_run;
     int64_t limit = (INT32_MAX / FIITED_SLAB_CHUNKS) * (int64_t)FIITED_SLAB_CHUNKS;
-    int64_t cap = (max_live + FIITED_SLAB_CHUNKS - 1) / FIITED_SLAB_CHUNKS * FIITED_SLAB_CHUNKS;
+    int64_t cap = (cap_chunks + FIITED_SLAB_CHUNKS - 1) / FIITED_SLAB_CHUNKS * FIITED_SLAB_CHUNKS;
     p->cap_chunks = cap < limit ? cap : limit;
     size_t vbytes = (size_t)p->cap_chunks * chunk_size * sizeof(float);
-    p->lead_bytes = ((size_t)chunk_size * sizeof(float) + PAGE - 1) / PAGE * PAGE;
-    char *v = reserve(p->lead_bytes, vbytes);
-    if (!v) return FIITED_ENOMEM;
-    /* the zero chunk's lead: read-only zero pages (a stray write faults instead of corrupting) */
-    if (mprotect(v, p->lead_bytes, PROT_READ)) {
-        release(v, p->lead_bytes + vbytes);
-        return FIITED_ENOMEM;
-    }
-    p->values = (float *)(v + p->lead_bytes);
-    p->importance = (float *)reserve(0, (size_t)p->cap_chunks * sizeof(float));
-    if (has_state) p->state = (float *)reserve(0, vbytes);
-    if (!p->importance || (has_state && !p->state)) { fiited_pool_free(p); return FIITED_ENOMEM; }
+    p->free_head = malloc((size_t)(max_run + 1) * sizeof(int32_t));
+    p->values = (float *)reserve(vbytes);
+    p->importance = (float *)reserve((size_t)p->cap_chunks * sizeof(float));
+    if (has_state) p->state = (float *)reserve(vbytes);
+    if (!p->free_head || !p->values || !p->importance || (has_state && !p->state)) { fiited_pool_free(p); return FIITED_ENOMEM; }
+    for (int64_t k = 0; k <= max_run; k++) p->free_head[k] = -1;
     return FIITED_OK;
 }
 
 void fiited_pool_free(fiited_pool *p) {
     size_t vbytes = (size_t)p->cap_chunks * p->chunk_size * sizeof(float);
-    if (p->values) release((char *)p->values - p->lead_bytes, p->lead_bytes + vbytes);
+    release(p->values, vbytes);
     release(p->state, vbytes);
     release(p->importance, (size_t)p->cap_chunks * sizeof(float));
+    free(p->free_head);
     memset(p, 0, sizeof *p);
 }
 
-/* The free list is threaded through the free chunks' first value. */
+/* A free run's list link lives in its first value. */
 static int32_t next_free(const fiited_pool *p, int64_t c) {
     int32_t n; memcpy(&n, fiited_values(p, c), sizeof n); return n;
 }
-static void push_free(fiited_pool *p, int64_t c) {
-    int32_t head = p->free_head;
-    memcpy(fiited_values(p, c), &head, sizeof head);
-    p->free_head = (int32_t)c;
-    p->nfree++;
+static void push_free(fiited_pool *p, int64_t base, int64_t len) {
+    memcpy(fiited_values(p, base), &p->free_head[len], sizeof(int32_t));
+    p->free_head[len] = (int32_t)base;
+    p->nfree += len;
+}
+static int64_t pop_free(fiited_pool *p, int64_t len) {
+    int64_t c = p->free_head[len];
+    p->free_head[len] = next_free(p, c);
+    p->nfree -= len;
+    return c;
 }
 
 /* Commit or decommit slabs [s0, s1) of every array. */
@@ -100,42 +100,43 @@ static int map_slabs(fiited_pool *p, int64_t s0, int64_t s1, int commit) {
     return rc;
 }
 
-/* Slabs to commit next: doubling up to a 2 MiB extent of values, then whole aligned extents, so
- * small tables stay small and large ones are backed by huge pages. */
-static int64_t growth_slabs(const fiited_pool *p) {
+/* Commit slabs until chunk `end` is backed: doubling up to a 2 MiB extent of values, then whole
+ * aligned extents, so small tables stay small and large ones are backed by huge pages. */
+static int commit_to(fiited_pool *p, int64_t end) {
     int64_t extent = (int64_t)(HUGE_PAGE / values_slab_bytes(p));
     if (extent < 1) extent = 1;
-    int64_t n = p->nslabs < extent ? (p->nslabs > 0 ? p->nslabs : 1) : extent - p->nslabs % extent;
-    int64_t room = p->cap_chunks / FIITED_SLAB_CHUNKS - p->nslabs;
-    return n < room ? n : room;
-}
-
-static int add_slabs(fiited_pool *p) {
-    int64_t s0 = p->nslabs, n = growth_slabs(p);
-    if (n <= 0 || map_slabs(p, s0, s0 + n, 1)) return -1;
-    p->nslabs += n;
-    /* push in reverse so low indices are handed out first (a row's chunks end up adjacent) */
-    for (int64_t c = (s0 + n) * FIITED_SLAB_CHUNKS - 1; c >= s0 * FIITED_SLAB_CHUNKS; c--) push_free(p, c);
+    while (p->nslabs * FIITED_SLAB_CHUNKS < end) {
+        int64_t n = p->nslabs < extent ? (p->nslabs > 0 ? p->nslabs : 1) : extent - p->nslabs % extent;
+        int64_t room = p->cap_chunks / FIITED_SLAB_CHUNKS - p->nslabs;
+        if (n > room) n = room;
+        if (n <= 0 || map_slabs(p, p->nslabs, p->nslabs + n, 1)) return -1;
+        p->nslabs += n;
+    }
     return 0;
 }
 
-/* A zeroed chunk (values, state, importance), or -1 when out of memory. */
-int64_t fiited_pool_take(fiited_pool *p) {
-    if (p->free_head < 0 && add_slabs(p)) return -1;
-    int64_t c = p->free_head;
-    p->free_head = next_free(p, c);
-    p->nfree--;
-    p->live++;
-    size_t cbytes = (size_t)p->chunk_size * sizeof(float);
-    memset(fiited_values(p, c), 0, cbytes);
-    if (p->state) memset(fiited_state(p, c), 0, cbytes);
-    p->importance[c] = 0.f;
+/* A zeroed run of `len` chunks (values, state, importance), or -1 when out of memory: a free run of
+ * that length, else fresh chunks at the top, else a longer free run split. */
+int64_t fiited_pool_take(fiited_pool *p, int64_t len) {
+    int64_t c = -1;
+    if (p->free_head[len] >= 0) c = pop_free(p, len);
+    else if (p->top + len <= p->cap_chunks && !commit_to(p, p->top + len)) { c = p->top; p->top += len; }
+    else
+        for (int64_t m = len + 1; m <= p->max_run && c < 0; m++)
+            if (p->free_head[m] >= 0) { c = pop_free(p, m); push_free(p, c + len, m - len); }
+    if (c < 0) return -1;
+    p->live += len;
+    size_t bytes = (size_t)(len * p->chunk_size) * sizeof(float);
+    memset(fiited_values(p, c), 0, bytes);
+    if (p->state) memset(fiited_state(p, c), 0, bytes);
+    memset(p->importance + c, 0, (size_t)len * sizeof(float));
     return c;
 }
 
-void fiited_pool_give(fiited_pool *p, int64_t chunk) {
-    push_free(p, chunk);
-    p->live--;
+void fiited_pool_give(fiited_pool *p, int64_t base, int64_t len) {
+    if (len <= 0) return;
+    push_free(p, base, len);
+    p->live -= len;
 }
 
 int64_t fiited_pool_mapped_bytes(const fiited_pool *p) {
@@ -143,49 +144,58 @@ int64_t fiited_pool_mapped_bytes(const fiited_pool *p) {
     return p->nslabs * (int64_t)per_slab;
 }
 
-static void move_chunk(fiited_pool *p, int64_t dst, int64_t src) {
-    size_t cbytes = (size_t)p->chunk_size * sizeof(float);
-    memcpy(fiited_values(p, dst), fiited_values(p, src), cbytes);
-    if (p->state) memcpy(fiited_state(p, dst), fiited_state(p, src), cbytes);
-    p->importance[dst] = p->importance[src];
-}
-
-/* free[c] = 1 for every free chunk below `limit`. */
-static unsigned char *free_map(const fiited_pool *p, int64_t limit) {
-    unsigned char *is_free = calloc((size_t)limit, 1);
-    if (!is_free) return NULL;
-    for (int64_t c = p->free_head; c >= 0; c = next_free(p, c))
-        if (c < limit) is_free[c] = 1;
-    return is_free;
-}
-
-/* Move live chunks out of the top slabs into free holes below, then give the emptied slabs back.
- * The slots are the only references to chunks, so one pass over them finds every chunk to move. */
-void fiited_pool_compact(fiited_table *t) {
-    fiited_pool *p = &t->pool;
-    int64_t keep = (p->live + FIITED_SLAB_CHUNKS - 1) / FIITED_SLAB_CHUNKS;
-    if (keep >= p->nslabs) return;
-    int64_t limit = keep * FIITED_SLAB_CHUNKS;
-    unsigned char *is_free = free_map(p, limit);
-    if (!is_free) return;  /* compaction is an optimisation: skip it rather than fail */
-    int64_t hole = 0;
-    for (int64_t h = 0; h < t->hcap; h++) {
-        fiited_slot *s = fiited_slot_at(t, h);
-        if (s->key < 0) continue;
-        for (int32_t k = 0; k < s->nchunks; k++) {
-            if (s->chunk[k] < limit) continue;
-            while (!is_free[hole]) hole++;
-            move_chunk(p, hole, s->chunk[k]);
-            s->chunk[k] = (int32_t)hole++;
-        }
+/* Sort u64 keys by their upper 32 bits (two 16-bit radix passes). */
+static int sort_by_high(uint64_t *a, int64_t n) {
+    uint64_t *tmp = malloc((size_t)n * sizeof *tmp);
+    int64_t *count = malloc(65536 * sizeof *count);
+    if (!tmp || !count) { free(tmp); free(count); return -1; }
+    for (int shift = 32; shift < 64; shift += 16) {
+        memset(count, 0, 65536 * sizeof *count);
+        for (int64_t i = 0; i < n; i++) count[(a[i] >> shift) & 0xFFFF]++;
+        int64_t sum = 0;
+        for (int b = 0; b < 65536; b++) { int64_t c = count[b]; count[b] = sum; sum += c; }
+        for (int64_t i = 0; i < n; i++) tmp[count[(a[i] >> shift) & 0xFFFF]++] = a[i];
+        memcpy(a, tmp, (size_t)n * sizeof *a);
     }
-    map_slabs(p, keep, p->nslabs, 0);
-    p->nslabs = keep;
-    /* every hole below the cursor was filled; the rest become the free list, lowest on top */
-    p->free_head = -1;
+    free(tmp); free(count);
+    return 0;
+}
+
+/* Slide every live run down in address order (each moves to a lower or equal place, so the moves
+ * never overwrite a run not yet moved), then give back the slabs above the new top. */
+int fiited_pool_compact(fiited_table *t) {
+    fiited_pool *p = &t->pool;
+    int64_t n = 0;
+    for (int64_t r = 0; r < t->nrows; r++) n += t->rows[r].nchunks != FIITED_ROW_FREE && t->rows[r].nchunks > 0;
+    uint64_t *order = malloc((size_t)(n ? n : 1) * sizeof *order);
+    if (!order) return -1;  /* compaction is an optimisation: skip it rather than fail */
+    int64_t k = 0;
+    for (int64_t r = 0; r < t->nrows; r++)
+        if (t->rows[r].nchunks != FIITED_ROW_FREE && t->rows[r].nchunks > 0)
+            order[k++] = (uint64_t)t->rows[r].base << 32 | (uint64_t)r;
+    if (sort_by_high(order, n)) { free(order); return -1; }
+    int64_t cursor = 0, cs = p->chunk_size;
+    for (int64_t i = 0; i < n; i++) {
+        fiited_row *row = &t->rows[order[i] & 0xFFFFFFFFu];
+        int64_t len = row->nchunks, from = row->base;
+        if (from != cursor) {
+            memmove(fiited_values(p, cursor), fiited_values(p, from), (size_t)(len * cs) * sizeof(float));
+            if (p->state) memmove(fiited_state(p, cursor), fiited_state(p, from), (size_t)(len * cs) * sizeof(float));
+            memmove(p->importance + cursor, p->importance + from, (size_t)len * sizeof(float));
+            row->base = (uint32_t)cursor;
+        }
+        cursor += len;
+    }
+    free(order);
+    for (int64_t m = 0; m <= p->max_run; m++) p->free_head[m] = -1;
     p->nfree = 0;
-    for (int64_t c = limit - 1; c >= hole; c--) if (is_free[c]) push_free(p, c);
-    free(is_free);
+    p->top = cursor;
+    int64_t keep = (cursor + FIITED_SLAB_CHUNKS - 1) / FIITED_SLAB_CHUNKS;
+    if (keep < p->nslabs) {
+        map_slabs(p, keep, p->nslabs, 0);
+        p->nslabs = keep;
+    }
+    return 0;
 }
 
 /* Sticky status for code that cannot inspect return codes (MLIR-lowered calls record theirs here;

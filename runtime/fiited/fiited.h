@@ -1,5 +1,5 @@
-/* FIITED native runtime: VHPI embedding tables with per-row dimensions.
- * Shared declarations of the chunk pool, the table and the checkpoint code. */
+/* FIITED native runtime: embedding tables whose rows exist only once touched, each row with its
+ * own dimension. Shared declarations of the chunk pool, the row index and the table. */
 #ifndef FIITED_H
 #define FIITED_H
 #ifndef _GNU_SOURCE
@@ -19,99 +19,91 @@
 #define FIITED_OPT_SGD 0
 #define FIITED_OPT_ADAGRAD 1
 
-/* Limits: row ids and chunk indices are int32 in the index; a slot holds at most this many chunks. */
-#define FIITED_MAX_ROWS ((int64_t)INT32_MAX)
+/* A row holds at most this many chunks; a table at most 2^32 - 2 live rows. */
 #define FIITED_MAX_CHUNKS_PER_ROW 4096
+#define FIITED_MAX_LIVE_ROWS ((int64_t)UINT32_MAX - 1)
 
 /* Slabs hold a power-of-two number of chunks; they are committed and given back whole. */
 #define FIITED_SLAB_SHIFT 10
 #define FIITED_SLAB_CHUNKS (1 << FIITED_SLAB_SHIFT)
-/* Chunk -1 is a read-only all-zero chunk just below the value array: slots point their unused
- * positions at it, so lookups add max_chunks chunks without branching on the row's dimension. */
-#define FIITED_ZERO_CHUNK (-1)
 
-/* A pool of fixed-size chunks in one reserved address range per array (values, optimiser state,
- * importance), indexed by the same chunk index, so lookups read values only. Slabs [0, nslabs) are
- * committed; compaction moves live chunks below a limit, drops the emptied slabs' pages and makes
- * them inaccessible again, so RSS really falls. Free chunks form a list threaded through their own
- * value memory. */
+/* The chunk pool: fixed-size chunks in one reserved address range per array (values, optimiser
+ * state, importance), indexed by the same chunk index. A row's chunks are one contiguous run, so a
+ * row is (first chunk, count) and needs no chunk list. Chunks [0, top) have been handed out; free
+ * runs sit on one list per length (threaded through their first value) and are split when a
+ * shorter run is wanted. Compaction slides every live run down to the bottom, drops the pages of
+ * the emptied slabs and makes them inaccessible again, so resident memory really falls. */
 typedef struct {
     int32_t chunk_size;         /* floats per chunk in `values` (and in `state`) */
     int64_t cap_chunks;         /* reserved chunks (a multiple of FIITED_SLAB_CHUNKS) */
     int64_t nslabs;             /* committed slabs */
-    float *values;              /* [cap_chunks * chunk_size], after a read-only zero lead */
-    size_t lead_bytes;          /* the zero lead: page-rounded, at least one chunk */
+    int64_t top;                /* chunks [0, top) were handed out at least once */
+    float *values;              /* [cap_chunks * chunk_size] */
     float *state;               /* Adagrad sum of squares, same shape; NULL for SGD */
     float *importance;          /* [cap_chunks]: decayed squared-gradient sum of the chunk */
-    int32_t free_head;          /* -1 when empty */
-    int64_t nfree, live;
+    int32_t *free_head;         /* [max_run + 1]: first free run of each length, -1 when none */
+    int64_t max_run;
+    int64_t nfree, live;        /* chunks on free lists; chunks in rows */
 } fiited_pool;
 
-/* One VHPI hash slot, packed so a probe reads one cache line: the row id, its chunk count, its
- * access frequency and its chunk list (positions >= nchunks hold FIITED_ZERO_CHUNK). */
-typedef struct {
-    int32_t key;                /* row id, -1 when empty */
-    int32_t nchunks;
+/* One row's record. The hash index maps an id to its record number; records are numbered densely,
+ * reused LIFO after eviction, and visited in record order by statistics, scores and checkpoints
+ * (so a reloaded table visits rows in the same order). */
+#define FIITED_ROW_FREE 0xFFFF        /* nchunks of a free record (base = next free record) */
+#define FIITED_ROW_PARKED 0x8000      /* nchunks flag while apply parks a unique number in base */
+typedef struct __attribute__((packed, aligned(4))) {
+    uint64_t key;               /* the row id */
+    uint32_t base;              /* first chunk of the row's run */
+    uint16_t nchunks;
+    uint16_t seen;              /* adjustment epoch (mod 2^16) of the last training touch */
     float freq;                 /* decayed access count */
-    int32_t chunk[];            /* [max_chunks] */
+} fiited_row;
+
+/* The index: open addressing with linear probing over 8-byte slots (a 32-bit hash tag and the
+ * record number). The tag also gives the home slot, so slots move (rehash, deletion) without
+ * reading records; a tag match is confirmed against the record's key. Tag 0 = empty slot. */
+#define FIITED_DEAD_ROW UINT32_MAX    /* a slot of the old index whose row was evicted mid-rehash */
+typedef struct {
+    uint32_t tag, row;
 } fiited_slot;
 
 typedef struct {
-    int64_t num_rows, max_chunks, chunk_size, optimizer;
+    fiited_slot *slots;         /* NULL: no index */
+    uint64_t cap, used;
+} fiited_index;
+
+typedef struct {
+    int64_t id_limit;           /* ids must be < id_limit; 0: any id in [0, 2^63) */
+    int64_t max_chunks, chunk_size, init_chunks, optimizer;
     float lr, eps, init_scale;
-    uint64_t rng;
-    /* VHPI: open addressing with linear probing; every row id in [0, num_rows) has a slot. */
-    int64_t hcap, slot_bytes;
-    char *slots;
+    uint64_t seed;
+    int training;               /* lookups create missing rows and count as touches */
+    int64_t evict_after;        /* evict rows untouched for more than this many adjustments; 0: never */
+    int64_t epoch;              /* adjustments so far */
+    /* Growing or shrinking the index is incremental: `old` (read-only but for DEAD marks) is
+     * copied slot by slot into `cur` by the training calls, from `cursor` on. */
+    fiited_index cur, old;
+    uint64_t cursor;
+    int64_t count;              /* live rows */
+    fiited_row *rows;
+    int64_t nrows, rows_cap;    /* records in use or free (high water), records mapped */
+    uint32_t free_row;          /* UINT32_MAX: none */
     fiited_pool pool;
     pthread_rwlock_t lock;
 } fiited_table;
 
 void fiited_set_error(const char *fmt, ...);
-int fiited_pool_init(fiited_pool *p, int32_t chunk_size, int has_state, int64_t max_live);
+
+/* chunk_pool.c */
+int fiited_pool_init(fiited_pool *p, int32_t chunk_size, int has_state, int64_t max_run, int64_t cap_chunks);
 void fiited_pool_free(fiited_pool *p);
-int64_t fiited_pool_take(fiited_pool *p);
-void fiited_pool_give(fiited_pool *p, int64_t chunk);
+int64_t fiited_pool_take(fiited_pool *p, int64_t len);
+void fiited_pool_give(fiited_pool *p, int64_t base, int64_t len);
 int64_t fiited_pool_mapped_bytes(const fiited_pool *p);
-void fiited_pool_compact(fiited_table *t);
+int fiited_pool_compact(fiited_table *t);
 
 static inline float *fiited_values(const fiited_pool *p, int64_t c) { return p->values + c * p->chunk_size; }
 static inline float *fiited_state(const fiited_pool *p, int64_t c) { return p->state + c * p->chunk_size; }
-
-/* Slot size: header + chunk list, rounded to a power of two up to a cache line (so a slot never
- * straddles two lines), else to whole lines. Inline so kernels with a constant max_chunks get a
- * constant (a shift). */
-static inline int64_t fiited_slot_bytes(int64_t max_chunks) {
-    int64_t raw = (int64_t)sizeof(fiited_slot) + 4 * max_chunks, b = 16;
-    if (raw > 64) return (raw + 63) / 64 * 64;
-    while (b < raw) b *= 2;
-    return b;
-}
-
-static inline fiited_slot *fiited_slot_at(const fiited_table *t, uint64_t h) {
-    return (fiited_slot *)(t->slots + h * (uint64_t)t->slot_bytes);
-}
-/* Home slot of a row id: Fibonacci hashing, then a multiply-shift of its top 32 bits into
- * [0, hcap) (hcap < 2^32) so the table can have any size; dense ids spread almost evenly, which
- * keeps probes short at a high load factor. lookup.c repeats this expression. */
-static inline uint64_t fiited_hash_slot(const fiited_table *t, int64_t id) {
-    return (((uint64_t)id * 0x9E3779B97F4A7C15ull) >> 32) * (uint64_t)t->hcap >> 32;
-}
-/* Probe from home slot h; NULL if the id has no slot. Inline so the hot loops can use it. */
-static inline fiited_slot *fiited_probe(const fiited_table *t, int64_t id, uint64_t h) {
-    for (;;) {
-        fiited_slot *s = fiited_slot_at(t, h);
-        if (s->key == id) return s;
-        if (s->key < 0) return NULL;
-        if (++h == (uint64_t)t->hcap) h = 0;
-    }
-}
-static inline fiited_slot *fiited_find(const fiited_table *t, int64_t id) {
-    return fiited_probe(t, id, fiited_hash_slot(t, id));
-}
-static inline void fiited_prefetch_slot(const fiited_table *t, uint64_t h) {
-    __builtin_prefetch(fiited_slot_at(t, h));
-}
 
 static inline uint64_t fiited_mix64(uint64_t x) {
     x += 0x9E3779B97F4A7C15ull;
@@ -119,10 +111,54 @@ static inline uint64_t fiited_mix64(uint64_t x) {
     x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
     return x ^ (x >> 31);
 }
+/* The tag of an id (never 0): Fibonacci hashing, whose top bits depend on every bit of the id; and
+ * a tag's home slot: a multiply-shift into [0, cap). */
+static inline uint32_t fiited_tag(uint64_t id) { return (uint32_t)((id * 0x9E3779B97F4A7C15ull) >> 32) | 1u; }
+static inline uint64_t fiited_home(uint32_t tag, uint64_t cap) { return (uint64_t)tag * cap >> 32; }
 
-fiited_slot *fiited_insert(fiited_table *t, int64_t id);
-int fiited_set_row_chunks(fiited_table *t, fiited_slot *s, int64_t nchunks, int zero_init);
-fiited_table *fiited_table_alloc(int64_t num_rows, int64_t max_chunks, int64_t chunk_size,
+/* Record number of `id` in one index, or -1. */
+static inline int64_t fiited_index_find(const fiited_table *t, const fiited_index *ix, uint64_t id, uint32_t tag) {
+    uint64_t h = fiited_home(tag, ix->cap);
+    for (;;) {
+        const fiited_slot *s = &ix->slots[h];
+        if (s->tag == 0) return -1;
+        if (s->tag == tag && s->row != FIITED_DEAD_ROW && t->rows[s->row].key == id) return s->row;
+        if (++h == ix->cap) h = 0;
+    }
+}
+/* Record number of `id`, or -1 when it has no row. */
+static inline int64_t fiited_find(const fiited_table *t, uint64_t id) {
+    uint32_t tag = fiited_tag(id);
+    int64_t r = fiited_index_find(t, &t->cur, id, tag);
+    if (r < 0 && t->old.slots) r = fiited_index_find(t, &t->old, id, tag);
+    return r;
+}
+
+/* Initial value of column `col` of row `id`: a function of (seed, id, col) only, so a row gets the
+ * same values whenever and wherever (which shard, which process) it is created. */
+static inline float fiited_init_value(uint64_t seed, uint64_t id, int64_t col, float scale) {
+    uint64_t x = fiited_mix64(fiited_mix64(id ^ (seed * 0xD1B54A32D192ED03ull)) + (uint64_t)col);
+    return scale * ((float)((double)(x >> 40) * (1.0 / 8388608.0)) - 1.0f);
+}
+
+/* index.c */
+int fiited_index_init(fiited_index *ix, uint64_t cap);
+void fiited_index_release(fiited_index *ix);
+int64_t fiited_insert(fiited_table *t, uint64_t id);
+void fiited_migrate(fiited_table *t, int64_t budget);
+void fiited_index_remove(fiited_table *t, uint32_t row);
+void fiited_index_maybe_shrink(fiited_table *t);
+int64_t fiited_index_bytes(const fiited_table *t);
+void fiited_index_put_row(fiited_table *t, uint32_t row);
+int fiited_index_prepare(fiited_index *ix, int64_t rows);
+void fiited_index_install(fiited_table *t, fiited_index *ix);
+int fiited_reserve_rows(fiited_table *t, int64_t nrows, int64_t count);
+
+/* vhpi_table.c */
+int fiited_set_row_chunks(fiited_table *t, int64_t row, int64_t nchunks, int zero_init);
+int64_t fiited_touch_row(fiited_table *t, uint64_t id);
+int64_t fiited_alloc_row(fiited_table *t);
+fiited_table *fiited_table_alloc(int64_t id_limit, int64_t max_chunks, int64_t chunk_size, int64_t init_chunks,
                                  int64_t optimizer, float lr, float eps, float init_scale, uint64_t seed);
 void fiited_table_destroy(void *h);
 int fiited_check_ids(const fiited_table *t, const int64_t *ids, int64_t n);

@@ -1,50 +1,58 @@
-/* Chunk scores for dimension adjustment, computed in two passes over the rows (the Python form of
- * the same arithmetic made many passes over millions of rows while training waited). */
+/* Chunk scores for dimension adjustment, computed in two passes over the live rows in record
+ * order (the Python form of the same arithmetic made many passes over millions of rows while
+ * training waited). */
 #include "fiited.h"
 #include <math.h>
 
-/* The slot of row `id`, with the slot of a row a few ahead prefetched. Rows are visited in id
- * order: chunks were allocated in that order and the outputs are written in it, where hash order
- * would scatter both. */
-static inline const fiited_slot *row_slot(const fiited_table *t, int64_t id) {
-    if (id + 16 < t->num_rows) fiited_prefetch_slot(t, fiited_hash_slot(t, id + 16));
-    return fiited_find(t, id);
-}
-
-/* scores[j * num_rows + id] for chunk position j of row id, dims[id] = the row's dimension.
- * A chunk's score is sqrt(importance) scaled so the table's live chunks average 1, plus `floor`,
- * times (freq / mean freq)^freq_weight. A position the row lacks borrows the row's last chunk score
- * (a pruned row: the table mean), so it can grow; scores are made non-increasing along the row
- * (a row is a prefix of chunks), and positions >= nchunks + max_growth score 0. */
-int fiited_chunk_scores(void *h, double freq_weight, double floor, int64_t max_growth, float *scores, int64_t *dims) {
+/* For the live rows i (record order, `capacity` >= live rows): ids[i], dims[i] = the row's
+ * dimension, scores[j * rows + i] for chunk position j (rows = the live rows: a dense
+ * [max_chunks, rows] array at the start of the capacity * max_chunks buffer). A chunk's score is sqrt(importance)
+ * scaled so the table's live chunks average 1, plus `floor`, times (freq / mean freq)^freq_weight.
+ * A position the row lacks borrows the row's last chunk score (a pruned row: the table mean), so it
+ * can grow; scores are made non-increasing along the row (a row is a prefix of chunks), and
+ * positions >= nchunks + max_growth score 0. *count = live rows (FIITED_ERANGE when > capacity). */
+int fiited_chunk_scores(void *h, double freq_weight, double floor, int64_t max_growth, int64_t capacity,
+                        float *scores, int64_t *dims, int64_t *ids, int64_t *count) {
     fiited_table *t = h;
-    if (!t || !scores || !dims) { fiited_set_error("null table or output"); return FIITED_EINVAL; }
+    if (!t || !scores || !dims || !ids || !count) { fiited_set_error("null table or output"); return FIITED_EINVAL; }
     if (max_growth < 0) { fiited_set_error("max_growth must be >= 0, got %lld", (long long)max_growth); return FIITED_EINVAL; }
     pthread_rwlock_rdlock(&t->lock);
+    *count = t->count;
+    if (t->count > capacity) {
+        pthread_rwlock_unlock(&t->lock);
+        fiited_set_error("the table has %lld rows, more than the %lld the outputs hold", (long long)t->count, (long long)capacity);
+        return FIITED_ERANGE;
+    }
     const float *imp = t->pool.importance;
-    int64_t R = t->num_rows, M = t->max_chunks;
+    const fiited_row *rows = t->rows;
+    int64_t M = t->max_chunks;
     double live = 0, total = 0, fsum = 0;
-    for (int64_t id = 0; id < R; id++) {
-        const fiited_slot *s = row_slot(t, id);
-        live += s->nchunks;
-        fsum += s->freq;
-        for (int32_t k = 0; k < s->nchunks; k++) total += sqrtf(imp[s->chunk[k]]);
+    for (int64_t r = 0; r < t->nrows; r++) {
+        if (rows[r].nchunks == FIITED_ROW_FREE) continue;
+        live += rows[r].nchunks;
+        fsum += rows[r].freq;
+        for (int64_t k = 0; k < rows[r].nchunks; k++) total += sqrtf(imp[rows[r].base + k]);
     }
     float scale = (float)(live > 0 && total > 0 ? live / total : 1.0);
-    double f_mean = fsum / (double)R;
+    double f_mean = t->count ? fsum / (double)t->count : 0.0;
     float inv_f = (float)(f_mean > 0 ? 1.0 / f_mean : 1.0), fl = (float)floor, fw = (float)freq_weight;
-    for (int64_t id = 0; id < R; id++) {
-        const fiited_slot *s = row_slot(t, id);
-        int64_t nc = s->nchunks;
-        dims[id] = nc * t->chunk_size;
-        float w = s->freq * inv_f;
+    int64_t i = 0;
+    for (int64_t r = 0; r < t->nrows; r++) {
+        const fiited_row *row = &rows[r];
+        if (row->nchunks == FIITED_ROW_FREE) continue;
+        int64_t nc = row->nchunks;
+        const float *g0 = imp + row->base;
+        ids[i] = (int64_t)row->key;
+        dims[i] = nc * t->chunk_size;
+        float w = row->freq * inv_f;
         if (fw != 1.f) w = powf(w, fw);
-        float fill = nc > 0 ? sqrtf(imp[s->chunk[nc - 1]]) * scale : 1.f, prev = INFINITY;
+        float fill = nc > 0 ? sqrtf(g0[nc - 1]) * scale : 1.f, prev = INFINITY;
         for (int64_t j = 0; j < M; j++) {
-            float g = j < nc ? sqrtf(imp[s->chunk[j]]) * scale : fill;
+            float g = j < nc ? sqrtf(g0[j]) * scale : fill;
             float v = j >= nc + max_growth ? 0.f : fminf((g + fl) * w, prev);
-            scores[j * R + id] = prev = v;
+            scores[j * t->count + i] = prev = v;
         }
+        i++;
     }
     pthread_rwlock_unlock(&t->lock);
     return FIITED_OK;

@@ -1,127 +1,126 @@
-/* VHPI table: a hash from row id to a slot listing the row's physical chunks; creation, resize,
- * importance decay, statistics, dense row copies and counters. The pooled lookup is in lookup.c,
- * the sparse gradient apply in apply.c. */
+/* The table: rows created on first touch in training (at the starting dimension), resized by the
+ * adjustment, evicted after `evict_after` adjustments untouched; statistics, dense row copies and
+ * counters. The pooled lookup is in lookup.c, the sparse gradient apply in apply.c, the index in
+ * index.c. */
 #include "fiited.h"
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
-/* Load factor 15/16: Fibonacci hashing spreads the dense ids [0, num_rows) almost evenly, so
- * linear probes stay short even this full, and the index costs ~1.07 slots per row. */
-#define LOAD_NUM 15
-#define LOAD_DEN 16
+#define NO_ROW UINT32_MAX
+/* Reserved chunk address space per array: 16 GiB of values (or the id limit's worth). */
+#define VALUE_SPACE ((int64_t)16 << 30)
 
-static float next_uniform(uint64_t *s) {  /* in [-1, 1) */
-    *s = fiited_mix64(*s);
-    return (float)((*s >> 40) * (1.0 / 8388608.0)) - 1.0f;
-}
-
-/* The slot array: when it spans at least one huge page, 2 MiB-aligned and on transparent huge pages
- * (hashing scatters even hot ids over the whole array, and with 4 KiB pages most probes would miss
- * the TLB); smaller arrays take whole 4 KiB pages, so small tables stay small. */
-#define HUGE_PAGE ((size_t)2 << 20)
-#define SMALL_PAGE ((size_t)4096)
-static size_t slots_mapping_bytes(const fiited_table *t) {
-    size_t bytes = (size_t)t->hcap * t->slot_bytes, unit = bytes >= HUGE_PAGE ? HUGE_PAGE : SMALL_PAGE;
-    return (bytes + unit - 1) / unit * unit;
-}
-
-static char *map_slots(size_t bytes) {
-    size_t align = bytes >= HUGE_PAGE ? HUGE_PAGE : 0;
-    char *m = mmap(NULL, bytes + align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (m == MAP_FAILED) return NULL;
-    if (!align) return m;
-    size_t lead = (HUGE_PAGE - (uintptr_t)m % HUGE_PAGE) % HUGE_PAGE;
-    if (lead) munmap(m, lead);
-    munmap(m + lead + bytes, HUGE_PAGE - lead);
-    madvise(m + lead, bytes, MADV_HUGEPAGE);
-    return m + lead;
-}
-
-static void clear_slot(const fiited_table *t, fiited_slot *s) {
-    s->key = -1; s->nchunks = 0; s->freq = 0.f;
-    for (int64_t k = 0; k < t->max_chunks; k++) s->chunk[k] = FIITED_ZERO_CHUNK;
-}
-
-fiited_slot *fiited_insert(fiited_table *t, int64_t id) {
-    uint64_t h = fiited_hash_slot(t, id);
-    for (;;) {
-        fiited_slot *s = fiited_slot_at(t, h);
-        if (s->key == id) return s;
-        if (s->key < 0) { s->key = (int32_t)id; return s; }
-        if (++h == (uint64_t)t->hcap) h = 0;
-    }
-}
-
-static void init_chunk(fiited_table *t, int64_t c) {
-    float *v = fiited_values(&t->pool, c);
-    if (t->init_scale != 0.f)
-        for (int64_t j = 0; j < t->chunk_size; j++) v[j] = t->init_scale * next_uniform(&t->rng);
-}
-
-/* Shrink or grow a row to `nchunks` chunks; grown chunks are zero or random init values. */
-int fiited_set_row_chunks(fiited_table *t, fiited_slot *s, int64_t nchunks, int zero_init) {
-    int32_t cur = s->nchunks;
-    while (cur > nchunks) {
-        cur--;
-        fiited_pool_give(&t->pool, s->chunk[cur]);
-        s->chunk[cur] = FIITED_ZERO_CHUNK;
-    }
-    while (cur < nchunks) {
-        int64_t c = fiited_pool_take(&t->pool);
-        if (c < 0) { s->nchunks = cur; fiited_set_error("out of memory growing a row"); return FIITED_ENOMEM; }
-        if (!zero_init) init_chunk(t, c);
-        s->chunk[cur++] = (int32_t)c;
-    }
-    s->nchunks = cur;
-    return FIITED_OK;
-}
-
-fiited_table *fiited_table_alloc(int64_t num_rows, int64_t max_chunks, int64_t chunk_size,
-                                 int64_t optimizer, float lr, float eps, float init_scale, uint64_t seed) {
-    fiited_table *t = calloc(1, sizeof *t);
-    if (!t) return NULL;
-    t->num_rows = num_rows; t->max_chunks = max_chunks; t->chunk_size = chunk_size;
-    t->optimizer = optimizer; t->lr = lr; t->eps = eps; t->init_scale = init_scale;
-    t->rng = seed ^ 0x5DEECE66Dull;
-    t->hcap = (num_rows * LOAD_DEN + LOAD_NUM - 1) / LOAD_NUM + 1;
-    t->slot_bytes = fiited_slot_bytes(max_chunks);
-    t->slots = map_slots(slots_mapping_bytes(t));
-    if (!t->slots || fiited_pool_init(&t->pool, (int32_t)chunk_size, optimizer == FIITED_OPT_ADAGRAD,
-                                      num_rows * max_chunks)) {
-        if (t->slots) munmap(t->slots, slots_mapping_bytes(t));
-        free(t);
-        return NULL;
-    }
-    for (int64_t h = 0; h < t->hcap; h++) clear_slot(t, fiited_slot_at(t, h));
-    pthread_rwlock_init(&t->lock, NULL);
-    return t;
-}
-
-static int check_shape(int64_t num_rows, int64_t max_dim, int64_t chunk_size, int64_t init_dim, int64_t optimizer) {
-    return num_rows > 0 && num_rows <= FIITED_MAX_ROWS && chunk_size > 0 && max_dim > 0 && max_dim % chunk_size == 0 &&
+static int check_shape(int64_t id_limit, int64_t max_dim, int64_t chunk_size, int64_t init_dim, int64_t optimizer) {
+    return id_limit >= 0 && chunk_size > 0 && chunk_size <= 4096 && max_dim > 0 && max_dim % chunk_size == 0 &&
            max_dim / chunk_size <= FIITED_MAX_CHUNKS_PER_ROW && init_dim >= 0 && init_dim <= max_dim &&
            init_dim % chunk_size == 0 && (optimizer == FIITED_OPT_SGD || optimizer == FIITED_OPT_ADAGRAD);
 }
 
-/* Create a table of `num_rows` rows, each starting with `init_chunks` chunks of random values. */
-void *fiited_table_create(int64_t num_rows, int64_t max_dim, int64_t chunk_size, int64_t init_dim,
-                          int64_t optimizer, double lr, double eps, double init_scale, int64_t seed) {
-    if (!check_shape(num_rows, max_dim, chunk_size, init_dim, optimizer)) {
-        fiited_set_error("invalid table parameters (rows=%lld max_dim=%lld chunk=%lld init_dim=%lld optimizer=%lld):"
-                         " dims must be positive multiples of the chunk size, at most %d chunks per row, rows in [1, %lld]",
-                         (long long)num_rows, (long long)max_dim, (long long)chunk_size, (long long)init_dim,
-                         (long long)optimizer, FIITED_MAX_CHUNKS_PER_ROW, (long long)FIITED_MAX_ROWS);
+/* Row records: one mapping grown with mremap (page tables move, the records are not copied). */
+int64_t fiited_alloc_row(fiited_table *t) {
+    if (t->free_row != NO_ROW) {
+        int64_t r = t->free_row;
+        t->free_row = t->rows[r].base;
+        return r;
+    }
+    if (t->nrows == t->rows_cap) {
+        if (t->nrows >= FIITED_MAX_LIVE_ROWS) { fiited_set_error("a table holds at most %lld rows", (long long)FIITED_MAX_LIVE_ROWS); return -1; }
+        int64_t cap = t->rows_cap ? t->rows_cap * 2 : 1024;
+        void *m = t->rows ? mremap(t->rows, (size_t)t->rows_cap * sizeof(fiited_row), (size_t)cap * sizeof(fiited_row), MREMAP_MAYMOVE)
+                          : mmap(NULL, (size_t)cap * sizeof(fiited_row), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (m == MAP_FAILED) { fiited_set_error("out of memory growing the row records"); return -1; }
+        t->rows = m;
+        t->rows_cap = cap;
+    }
+    return t->nrows++;
+}
+
+static void free_row(fiited_table *t, int64_t r) {
+    t->rows[r].nchunks = FIITED_ROW_FREE;
+    t->rows[r].key = 0;
+    t->rows[r].freq = 0.f;
+    t->rows[r].base = t->free_row;
+    t->free_row = (uint32_t)r;
+}
+
+/* Shrink or grow row r to `nchunks` chunks. A grown row moves to a fresh run (its surviving chunks
+ * copied); new chunks are zero or the row's initial values. */
+int fiited_set_row_chunks(fiited_table *t, int64_t r, int64_t nchunks, int zero_init) {
+    fiited_pool *p = &t->pool;
+    int64_t cur = t->rows[r].nchunks, base = t->rows[r].base, cs = t->chunk_size;
+    if (nchunks == cur) return FIITED_OK;
+    if (nchunks < cur) {
+        fiited_pool_give(p, base + nchunks, cur - nchunks);
+        t->rows[r].nchunks = (uint16_t)nchunks;
+        if (!nchunks) t->rows[r].base = 0;
+        return FIITED_OK;
+    }
+    int64_t nb = fiited_pool_take(p, nchunks);
+    if (nb < 0) { fiited_set_error("out of memory growing a row"); return FIITED_ENOMEM; }
+    if (cur) {
+        size_t bytes = (size_t)(cur * cs) * sizeof(float);
+        memcpy(fiited_values(p, nb), fiited_values(p, base), bytes);
+        if (p->state) memcpy(fiited_state(p, nb), fiited_state(p, base), bytes);
+        memcpy(p->importance + nb, p->importance + base, (size_t)cur * sizeof(float));
+        fiited_pool_give(p, base, cur);
+    }
+    if (!zero_init && t->init_scale != 0.f) {
+        float *v = fiited_values(p, nb);
+        uint64_t id = t->rows[r].key;
+        for (int64_t j = cur * cs; j < nchunks * cs; j++) v[j] = fiited_init_value(t->seed, id, j, t->init_scale);
+    }
+    t->rows[r].base = (uint32_t)nb;
+    t->rows[r].nchunks = (uint16_t)nchunks;
+    return FIITED_OK;
+}
+
+/* The row of `id`, created at the starting dimension with its initial values if it has none;
+ * -1 when out of memory. Marks it touched. */
+int64_t fiited_touch_row(fiited_table *t, uint64_t id) {
+    int64_t r = fiited_find(t, id);
+    if (r < 0) {
+        if ((r = fiited_insert(t, id)) < 0) return -1;
+        if (fiited_set_row_chunks(t, r, t->init_chunks, 0)) return -1;
+    }
+    t->rows[r].seen = (uint16_t)t->epoch;
+    return r;
+}
+
+fiited_table *fiited_table_alloc(int64_t id_limit, int64_t max_chunks, int64_t chunk_size, int64_t init_chunks,
+                                 int64_t optimizer, float lr, float eps, float init_scale, uint64_t seed) {
+    fiited_table *t = calloc(1, sizeof *t);
+    if (!t) return NULL;
+    t->id_limit = id_limit; t->max_chunks = max_chunks; t->chunk_size = chunk_size; t->init_chunks = init_chunks;
+    t->optimizer = optimizer; t->lr = lr; t->eps = eps; t->init_scale = init_scale; t->seed = seed;
+    t->training = 1;
+    t->free_row = NO_ROW;
+    int64_t cap = VALUE_SPACE / (chunk_size * 4);
+    if (id_limit > 0 && id_limit <= cap / max_chunks) cap = id_limit * max_chunks + max_chunks;
+    if (fiited_index_init(&t->cur, 0) ||
+        fiited_pool_init(&t->pool, (int32_t)chunk_size, optimizer == FIITED_OPT_ADAGRAD, max_chunks, cap)) {
+        fiited_index_release(&t->cur);
+        free(t);
         return NULL;
     }
-    fiited_table *t = fiited_table_alloc(num_rows, max_dim / chunk_size, chunk_size, optimizer,
+    pthread_rwlock_init(&t->lock, NULL);
+    return t;
+}
+
+/* A table with no rows: ids (raw 64-bit, in [0, id_limit) when id_limit > 0) get a row the first
+ * time a training lookup, gradient apply, resize or set_rows meets them. */
+void *fiited_table_create(int64_t id_limit, int64_t max_dim, int64_t chunk_size, int64_t init_dim,
+                          int64_t optimizer, double lr, double eps, double init_scale, int64_t seed) {
+    if (!check_shape(id_limit, max_dim, chunk_size, init_dim, optimizer)) {
+        fiited_set_error("invalid table parameters (id_limit=%lld max_dim=%lld chunk=%lld init_dim=%lld optimizer=%lld):"
+                         " dims must be positive multiples of the chunk size, at most %d chunks per row, id_limit >= 0",
+                         (long long)id_limit, (long long)max_dim, (long long)chunk_size, (long long)init_dim,
+                         (long long)optimizer, FIITED_MAX_CHUNKS_PER_ROW);
+        return NULL;
+    }
+    fiited_table *t = fiited_table_alloc(id_limit, max_dim / chunk_size, chunk_size, init_dim / chunk_size, optimizer,
                                          (float)lr, (float)eps, (float)init_scale, (uint64_t)seed);
-    if (!t) { fiited_set_error("out of memory creating a table of %lld rows", (long long)num_rows); return NULL; }
-    for (int64_t id = 0; id < num_rows; id++)
-        if (fiited_set_row_chunks(t, fiited_insert(t, id), init_dim / chunk_size, 0)) {
-            fiited_table_destroy(t);
-            return NULL;
-        }
+    if (!t) fiited_set_error("out of memory creating a table");
     return t;
 }
 
@@ -129,19 +128,25 @@ void fiited_table_destroy(void *h) {
     fiited_table *t = h;
     if (!t) return;
     fiited_pool_free(&t->pool);
-    munmap(t->slots, slots_mapping_bytes(t));
+    fiited_index_release(&t->cur);
+    fiited_index_release(&t->old);
+    if (t->rows) munmap(t->rows, (size_t)t->rows_cap * sizeof(fiited_row));
     pthread_rwlock_destroy(&t->lock);
     free(t);
 }
 
 int fiited_check_ids(const fiited_table *t, const int64_t *ids, int64_t n) {
+    uint64_t limit = t->id_limit > 0 ? (uint64_t)t->id_limit : (uint64_t)INT64_MAX + 1;
     int64_t bad = 0;
-    for (int64_t i = 0; i < n; i++) bad |= (uint64_t)ids[i] >= (uint64_t)t->num_rows;  /* branch-free scan */
+    for (int64_t i = 0; i < n; i++) bad |= (uint64_t)ids[i] >= limit;  /* branch-free scan */
     if (!bad) return FIITED_OK;
     for (int64_t i = 0; i < n; i++)
-        if (ids[i] < 0 || ids[i] >= t->num_rows) {
-            fiited_set_error("row id %lld at position %lld is out of range [0, %lld)", (long long)ids[i],
-                             (long long)i, (long long)t->num_rows);
+        if ((uint64_t)ids[i] >= limit) {
+            if (t->id_limit > 0)
+                fiited_set_error("row id %lld at position %lld is out of range [0, %lld)", (long long)ids[i],
+                                 (long long)i, (long long)t->id_limit);
+            else
+                fiited_set_error("row id %lld at position %lld is out of range (ids are non-negative)", (long long)ids[i], (long long)i);
             break;
         }
     return FIITED_ERANGE;
@@ -159,41 +164,123 @@ int fiited_check_bags(const int64_t *offsets, int64_t nbags, int64_t n) {
     return FIITED_OK;
 }
 
-/* Multiply every importance and frequency by `factor` (exponential decay between adjustments). */
+/* Training mode (default): lookups create missing rows. Evaluation: missing rows read as zeros. */
+int fiited_set_training(void *h, int64_t on) {
+    fiited_table *t = h;
+    if (!t) { fiited_set_error("null table"); return FIITED_EINVAL; }
+    pthread_rwlock_wrlock(&t->lock);
+    t->training = on != 0;
+    pthread_rwlock_unlock(&t->lock);
+    return FIITED_OK;
+}
+
+/* Rows untouched for more than `adjustments` adjustments are evicted at the next one; 0 never. */
+int fiited_set_eviction(void *h, int64_t adjustments) {
+    fiited_table *t = h;
+    if (!t) { fiited_set_error("null table"); return FIITED_EINVAL; }
+    if (adjustments < 0 || adjustments > 30000) { fiited_set_error("evict_after must be in [0, 30000], got %lld", (long long)adjustments); return FIITED_EINVAL; }
+    t->evict_after = adjustments;
+    return FIITED_OK;
+}
+
+int64_t fiited_live_rows(void *h) {
+    fiited_table *t = h;
+    pthread_rwlock_rdlock(&t->lock);
+    int64_t n = t->count;
+    pthread_rwlock_unlock(&t->lock);
+    return n;
+}
+
+/* When at least half of the records are free: renumber the live ones densely, in order (so the
+ * record order, which statistics and scores follow, is kept), give the rest back and rebuild the
+ * index at its target load. Returns nonzero when it did not run. */
+static int compact_rows(fiited_table *t) {
+    int64_t nfree = t->nrows - t->count;
+    fiited_index ix;
+    if (nfree < 1024 || nfree * 2 < t->nrows || fiited_index_prepare(&ix, t->count)) return 1;
+    int64_t w = 0;
+    for (int64_t r = 0; r < t->nrows; r++)
+        if (t->rows[r].nchunks != FIITED_ROW_FREE) t->rows[w++] = t->rows[r];
+    t->nrows = w;
+    t->free_row = NO_ROW;
+    int64_t cap = 1024;
+    while (cap < w) cap *= 2;
+    if (cap < t->rows_cap) {
+        void *m = mremap(t->rows, (size_t)t->rows_cap * sizeof(fiited_row), (size_t)cap * sizeof(fiited_row), 0);
+        if (m != MAP_FAILED) t->rows_cap = cap;
+    }
+    fiited_index_install(t, &ix);
+    return 0;
+}
+
+static void evict_idle(fiited_table *t) {
+    int64_t evicted = 0;
+    for (int64_t r = 0; r < t->nrows; r++) {
+        fiited_row *row = &t->rows[r];
+        if (row->nchunks == FIITED_ROW_FREE || (uint16_t)((uint16_t)t->epoch - row->seen) <= t->evict_after) continue;
+        fiited_pool_give(&t->pool, row->base, row->nchunks);
+        fiited_index_remove(t, (uint32_t)r);
+        free_row(t, r);
+        evicted++;
+    }
+    if (!evicted) return;
+    if (compact_rows(t)) fiited_index_maybe_shrink(t);
+}
+
+static int worth_compacting(const fiited_pool *p, double fraction) {
+    int64_t total = p->nslabs * FIITED_SLAB_CHUNKS;
+    return total > 0 && (double)p->nfree > fraction * (double)total && p->nfree >= FIITED_SLAB_CHUNKS;
+}
+
+/* One call per adjustment: multiply every importance and frequency by `factor` (exponential decay),
+ * advance the table's clock and evict the rows idle for more than `evict_after` adjustments. */
 int fiited_decay_importance(void *h, double factor) {
     fiited_table *t = h;
     if (!t) { fiited_set_error("null table"); return FIITED_EINVAL; }
     pthread_rwlock_wrlock(&t->lock);
     float f = (float)factor;
-    int64_t nchunks = t->pool.nslabs * FIITED_SLAB_CHUNKS;  /* free chunks too: harmless, reset on take */
-    for (int64_t c = 0; c < nchunks; c++) t->pool.importance[c] *= f;
-    for (int64_t s = 0; s < t->hcap; s++) fiited_slot_at(t, s)->freq *= f;
+    for (int64_t c = 0; c < t->pool.top; c++) t->pool.importance[c] *= f;  /* free chunks too: reset on take */
+    for (int64_t r = 0; r < t->nrows; r++) t->rows[r].freq *= f;
+    t->epoch++;
+    if (t->evict_after > 0) evict_idle(t);
+    if (t->old.slots) fiited_migrate(t, (int64_t)t->old.cap);  /* this call is O(rows) anyway */
+    if (worth_compacting(&t->pool, 0.25)) fiited_pool_compact(t);
     pthread_rwlock_unlock(&t->lock);
     return FIITED_OK;
 }
 
-/* Copy out per-row statistics: dims[num_rows], importance[num_rows, max_chunks], frequency[num_rows]. */
-int fiited_read_stats(void *h, int64_t *dims, float *importance, float *frequency) {
+/* Per-row statistics of the live rows in record order: ids, dims, importance[count, max_chunks] and
+ * frequency (any output may be NULL). `capacity`: rows the outputs hold; *count: live rows (when it
+ * exceeds capacity nothing is written and FIITED_ERANGE returned). */
+int fiited_read_stats(void *h, int64_t capacity, int64_t *ids, int64_t *dims, float *importance, float *frequency, int64_t *count) {
     fiited_table *t = h;
-    if (!t) { fiited_set_error("null table"); return FIITED_EINVAL; }
+    if (!t || !count) { fiited_set_error("null table or count"); return FIITED_EINVAL; }
     pthread_rwlock_rdlock(&t->lock);
-    for (int64_t i = 0; i < t->hcap; i++) {
-        const fiited_slot *s = fiited_slot_at(t, i);
-        if (s->key < 0) continue;
-        int64_t id = s->key;
-        if (dims) dims[id] = (int64_t)s->nchunks * t->chunk_size;
-        if (frequency) frequency[id] = s->freq;
-        if (!importance) continue;
-        float *imp = importance + id * t->max_chunks;
-        for (int64_t k = 0; k < t->max_chunks; k++) imp[k] = k < s->nchunks ? t->pool.importance[s->chunk[k]] : 0.f;
+    *count = t->count;
+    if (t->count > capacity) {
+        pthread_rwlock_unlock(&t->lock);
+        fiited_set_error("the table has %lld rows, more than the %lld the outputs hold", (long long)t->count, (long long)capacity);
+        return FIITED_ERANGE;
+    }
+    int64_t i = 0;
+    for (int64_t r = 0; r < t->nrows; r++) {
+        const fiited_row *row = &t->rows[r];
+        if (row->nchunks == FIITED_ROW_FREE) continue;
+        if (ids) ids[i] = (int64_t)row->key;
+        if (dims) dims[i] = (int64_t)row->nchunks * t->chunk_size;
+        if (frequency) frequency[i] = row->freq;
+        if (importance)
+            for (int64_t k = 0; k < t->max_chunks; k++)
+                importance[i * t->max_chunks + k] = k < row->nchunks ? t->pool.importance[row->base + k] : 0.f;
+        i++;
     }
     pthread_rwlock_unlock(&t->lock);
     return FIITED_OK;
 }
 
-/* Set the dimension of rows ids[i] to dims[i] (a multiple of the chunk size, 0 prunes the row).
- * Grown chunks start at zero (zero_init=1) or at random init values; compacts when free chunks
- * exceed `compact_fraction` of the pool. */
+/* Set the dimension of rows ids[i] to dims[i] (a multiple of the chunk size, 0 prunes the row;
+ * ids without a row, e.g. evicted since the caller read them, are skipped). Grown chunks start at zero (zero_init=1) or at the row's initial
+ * values; compacts when free chunks exceed `compact_fraction` of the pool. */
 int fiited_resize(void *h, const int64_t *ids, const int64_t *dims, int64_t n, int64_t zero_init, double compact_fraction) {
     fiited_table *t = h;
     if (!t) { fiited_set_error("null table"); return FIITED_EINVAL; }
@@ -210,13 +297,12 @@ int fiited_resize(void *h, const int64_t *ids, const int64_t *dims, int64_t n, i
     /* shrink first so grown rows reuse freed chunks */
     for (int pass = 0; pass < 2 && !rc; pass++)
         for (int64_t i = 0; i < n && !rc; i++) {
-            fiited_slot *s = fiited_insert(t, ids[i]);
+            int64_t r = fiited_find(t, (uint64_t)ids[i]);
+            if (r < 0) continue;
             int64_t want = dims[i] / t->chunk_size;
-            if ((pass == 0) == (want < s->nchunks)) rc = fiited_set_row_chunks(t, s, want, (int)zero_init);
+            if ((pass == 0) == (want < t->rows[r].nchunks)) rc = fiited_set_row_chunks(t, r, want, (int)zero_init);
         }
-    int64_t total = t->pool.nslabs * FIITED_SLAB_CHUNKS;
-    if (!rc && total > 0 && (double)t->pool.nfree > compact_fraction * (double)total && t->pool.nfree >= FIITED_SLAB_CHUNKS)
-        fiited_pool_compact(t);
+    if (!rc && worth_compacting(&t->pool, compact_fraction)) fiited_pool_compact(t);
     pthread_rwlock_unlock(&t->lock);
     return rc;
 }
@@ -226,67 +312,100 @@ int fiited_compact(void *h) {
     fiited_table *t = h;
     if (!t) { fiited_set_error("null table"); return FIITED_EINVAL; }
     pthread_rwlock_wrlock(&t->lock);
-    fiited_pool_compact(t);
+    int rc = fiited_pool_compact(t);
     pthread_rwlock_unlock(&t->lock);
+    if (rc) { fiited_set_error("out of memory compacting"); return FIITED_ENOMEM; }
     return FIITED_OK;
 }
 
-/* Dense copies for tests and baselines: rows ids -> out[n, max_dim] (zeros beyond each row's dim). */
+/* Create the missing rows among ids (as a training lookup would) and mark all of them touched. */
+int fiited_touch(void *h, const int64_t *ids, int64_t n) {
+    fiited_table *t = h;
+    if (!t) { fiited_set_error("null table"); return FIITED_EINVAL; }
+    int rc = fiited_check_ids(t, ids, n);
+    if (rc) return rc;
+    pthread_rwlock_wrlock(&t->lock);
+    for (int64_t i = 0; i < n && !rc; i++)
+        if (fiited_touch_row(t, (uint64_t)ids[i]) < 0) rc = FIITED_ENOMEM;
+    pthread_rwlock_unlock(&t->lock);
+    return rc;
+}
+
+/* Dense copies for tests and baselines: rows ids -> out[n, max_dim] (zeros beyond each row's dim,
+ * and for ids without a row). */
 int fiited_get_rows(void *h, const int64_t *ids, int64_t n, float *out, float *state_out) {
     fiited_table *t = h;
     if (!t) { fiited_set_error("null table"); return FIITED_EINVAL; }
     int rc = fiited_check_ids(t, ids, n);
     if (rc) return rc;
-    int64_t D = t->max_chunks * t->chunk_size, cs = t->chunk_size;
-    size_t cbytes = (size_t)cs * sizeof(float);
+    int64_t D = t->max_chunks * t->chunk_size;
     pthread_rwlock_rdlock(&t->lock);
     for (int64_t i = 0; i < n; i++) {
         memset(out + i * D, 0, (size_t)D * sizeof(float));
         if (state_out) memset(state_out + i * D, 0, (size_t)D * sizeof(float));
-        const fiited_slot *s = fiited_find(t, ids[i]);
-        for (int32_t k = 0; s && k < s->nchunks; k++) {
-            memcpy(out + i * D + k * cs, fiited_values(&t->pool, s->chunk[k]), cbytes);
-            if (state_out && t->pool.state) memcpy(state_out + i * D + k * cs, fiited_state(&t->pool, s->chunk[k]), cbytes);
-        }
+        int64_t r = fiited_find(t, (uint64_t)ids[i]);
+        if (r < 0) continue;
+        const fiited_row *row = &t->rows[r];
+        size_t bytes = (size_t)(row->nchunks * t->chunk_size) * sizeof(float);
+        if (bytes) memcpy(out + i * D, fiited_values(&t->pool, row->base), bytes);
+        if (bytes && state_out && t->pool.state) memcpy(state_out + i * D, fiited_state(&t->pool, row->base), bytes);
     }
     pthread_rwlock_unlock(&t->lock);
     return FIITED_OK;
 }
 
-/* Write values[n, max_dim] into rows ids (only the columns within each row's dimension). */
+/* Write values[n, max_dim] into rows ids (only the columns within each row's dimension); missing
+ * rows are created at the starting dimension first. */
 int fiited_set_rows(void *h, const int64_t *ids, int64_t n, const float *values) {
     fiited_table *t = h;
     if (!t) { fiited_set_error("null table"); return FIITED_EINVAL; }
     int rc = fiited_check_ids(t, ids, n);
     if (rc) return rc;
-    int64_t D = t->max_chunks * t->chunk_size, cs = t->chunk_size;
+    int64_t D = t->max_chunks * t->chunk_size;
     pthread_rwlock_wrlock(&t->lock);
-    for (int64_t i = 0; i < n; i++) {
-        const fiited_slot *s = fiited_find(t, ids[i]);
-        for (int32_t k = 0; s && k < s->nchunks; k++)
-            memcpy(fiited_values(&t->pool, s->chunk[k]), values + i * D + k * cs, (size_t)cs * sizeof(float));
+    for (int64_t i = 0; i < n && !rc; i++) {
+        int64_t r = fiited_touch_row(t, (uint64_t)ids[i]);
+        if (r < 0) { rc = FIITED_ENOMEM; break; }
+        const fiited_row *row = &t->rows[r];
+        memcpy(fiited_values(&t->pool, row->base), values + i * D, (size_t)(row->nchunks * t->chunk_size) * sizeof(float));
     }
     pthread_rwlock_unlock(&t->lock);
-    return FIITED_OK;
+    return rc;
 }
 
-/* Counters: [0] live chunks, [1] value bytes in live chunks, [2] all live chunk bytes (values +
- * optimiser state + importance), [3] mapped slab bytes, [4] index bytes (the VHPI hash slots),
- * [5] free chunks, [6] num_rows, [7] max_dim, [8] chunk_size. */
+/* Initial values of rows ids (as the table with this seed and scale creates them): out[n, dim]. */
+void fiited_init_rows(int64_t seed, double scale, const int64_t *ids, int64_t n, int64_t dim, float *out) {
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < dim; j++) out[i * dim + j] = fiited_init_value((uint64_t)seed, (uint64_t)ids[i], j, (float)scale);
+}
+
+/* Counters: [0] live chunks, [1] value bytes, [2] values + optimiser state + importance bytes of the
+ * live chunks, [3] mapped chunk bytes (free chunks included), [4] index bytes (hash slots, both
+ * indexes during a rehash), [5] free chunks, [6] id limit, [7] max_dim, [8] chunk_size, [9] live
+ * rows, [10] row record bytes (mapped), [11] optimiser state bytes, [12] importance bytes (per chunk
+ * importance; the per-row frequency is in the records), [13] adjustments so far, [14] slots of the
+ * old index still to copy (a rehash under way). */
+#define NCOUNTERS 15
 int fiited_counters(void *h, int64_t *out) {
     fiited_table *t = h;
     if (!t) { fiited_set_error("null table"); return FIITED_EINVAL; }
     pthread_rwlock_rdlock(&t->lock);
-    int64_t value_bytes = t->chunk_size * 4;
-    out[0] = t->pool.live;
-    out[1] = t->pool.live * value_bytes;
-    out[2] = t->pool.live * (value_bytes * (t->pool.state ? 2 : 1) + 4);
+    int64_t value_bytes = t->chunk_size * 4, live = t->pool.live;
+    out[0] = live;
+    out[1] = live * value_bytes;
+    out[2] = live * (value_bytes * (t->pool.state ? 2 : 1) + 4);
     out[3] = fiited_pool_mapped_bytes(&t->pool);
-    out[4] = t->hcap * t->slot_bytes;
+    out[4] = fiited_index_bytes(t);
     out[5] = t->pool.nfree;
-    out[6] = t->num_rows;
+    out[6] = t->id_limit;
     out[7] = t->max_chunks * t->chunk_size;
     out[8] = t->chunk_size;
+    out[9] = t->count;
+    out[10] = t->nrows * (int64_t)sizeof(fiited_row);  /* mapped beyond nrows: never touched, not resident */
+    out[11] = t->pool.state ? live * value_bytes : 0;
+    out[12] = live * 4;
+    out[13] = t->epoch;
+    out[14] = t->old.slots ? (int64_t)(t->old.cap - t->cursor) : 0;
     pthread_rwlock_unlock(&t->lock);
     return FIITED_OK;
 }

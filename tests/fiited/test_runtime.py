@@ -1,12 +1,20 @@
-"""The native VHPI runtime against NumPy / torch references: lookup, sparse SGD/Adagrad, resize,
-RSS falling after shrinking, checkpoints, errors, and two threads at once."""
+"""The native runtime against NumPy / torch references: lookup, sparse SGD/Adagrad, resize, RSS
+falling after shrinking, checkpoints, errors, and two threads at once; rows created on first touch,
+evicted when idle, the index growing by incremental rehash."""
 import threading
 
 import numpy as np
 import pytest
 import torch
 
-from girflow.runtime.fiited import FiitedError, Table, resident_bytes
+from girflow.runtime.fiited import FiitedError, Table, init_rows, resident_bytes
+
+
+def _full(*args, **kwargs) -> Table:
+    """A bounded table with every row created (as nn.EmbeddingBag has them)."""
+    t = Table(*args, **kwargs)
+    t.touch(np.arange(t.num_rows, dtype=np.int64))
+    return t
 
 
 def _bags(rng, rows, nbags, max_len):
@@ -28,7 +36,7 @@ def _ref_pool(W, ids, offsets, mode):
 @pytest.mark.parametrize("mode", ["sum", "mean"])
 def test_lookup_matches_embedding_bag_with_short_rows_reading_zero(mode):
     rng = np.random.default_rng(0)
-    t = Table(300, 32, chunk_size=8, seed=1)
+    t = _full(300, 32, chunk_size=8, seed=1)
     W = t.get_rows()
     dims = rng.choice([0, 8, 16, 24, 32], 300).astype(np.int64)
     t.resize(np.arange(300, dtype=np.int64), dims)
@@ -45,7 +53,7 @@ def test_lookup_matches_embedding_bag_with_short_rows_reading_zero(mode):
 @pytest.mark.parametrize("mode", ["sum", "mean"])
 def test_gradient_apply_matches_torch_sparse_optimiser(optimizer, mode):
     rng = np.random.default_rng(1)
-    t = Table(200, 16, chunk_size=8, optimizer=optimizer, lr=0.1, seed=2)
+    t = _full(200, 16, chunk_size=8, optimizer=optimizer, lr=0.1, seed=2)
     ref = torch.nn.EmbeddingBag(200, 16, mode=mode, sparse=True)
     with torch.no_grad():
         ref.weight.copy_(torch.from_numpy(t.get_rows()))
@@ -66,13 +74,13 @@ def test_importance_is_per_chunk_squared_gradient_and_frequency():
     g = np.zeros((2, 16), np.float32)
     g[0, :8], g[1, 8:] = 1.0, 2.0
     t.apply_gradients(ids, offsets, g)
-    _, imp, freq = t.stats()
+    _, imp, freq = t.row_stats()
     # row 3 appears twice in bag 0: its coalesced gradient is 2 * g[0]
     np.testing.assert_allclose(imp[3], [8 * 4.0, 0.0])
     np.testing.assert_allclose(imp[5], [0.0, 8 * 4.0])
     np.testing.assert_allclose(freq[[3, 5, 0]], [2, 1, 0])
     t.decay_importance(0.5)
-    np.testing.assert_allclose(t.stats()[1][3], [16.0, 0.0])
+    np.testing.assert_allclose(t.row_stats()[1][3], [16.0, 0.0])
 
 
 def test_grow_and_shrink_keep_values_and_state_of_surviving_chunks():
@@ -92,7 +100,7 @@ def test_grow_and_shrink_keep_values_and_state_of_surviving_chunks():
 
 def test_shrinking_gives_memory_back_to_the_os():
     rows, dim = 400_000, 32  # ~100 MiB of values + Adagrad state
-    t = Table(rows, dim, chunk_size=8)
+    t = _full(rows, dim, chunk_size=8)
     ids = np.arange(rows, dtype=np.int64)
     rss_full = resident_bytes()
     mapped_full = t.counters()["mapped_bytes"]
@@ -103,13 +111,13 @@ def test_shrinking_gives_memory_back_to_the_os():
     assert c["mapped_bytes"] < 0.2 * mapped_full
     assert rss_full - resident_bytes() > 0.6 * mapped_full  # resident memory really fell
     # survivors kept their values through compaction
-    t2 = Table(rows, dim, chunk_size=8)
+    t2 = _full(rows, dim, chunk_size=8)
     np.testing.assert_array_equal(t.get_rows(ids[::10]), t2.get_rows(ids[::10]))
 
 
 def test_checkpoint_round_trip_is_exact(tmp_path):
     rng = np.random.default_rng(4)
-    t = Table(500, 24, chunk_size=8, optimizer="adagrad", lr=0.05, seed=5)
+    t = _full(500, 24, chunk_size=8, optimizer="adagrad", lr=0.05, seed=5)
     ids, offsets = _bags(rng, 500, 40, 6)
     t.apply_gradients(ids, offsets, rng.normal(size=(40, 24)).astype(np.float32))
     t.resize(np.arange(0, 500, 3, dtype=np.int64), np.full(167, 8, np.int64))
@@ -128,7 +136,7 @@ def test_checkpoint_round_trip_is_exact(tmp_path):
 
 
 def test_corrupt_or_truncated_checkpoints_are_refused(tmp_path):
-    t = Table(100, 16, chunk_size=8)
+    t = _full(100, 16, chunk_size=8)
     path = tmp_path / "t.ckpt"
     t.save(str(path))
     data = bytearray(path.read_bytes())
@@ -171,7 +179,7 @@ def test_bad_inputs_are_clear_errors():
 def test_two_threads_train_and_read_one_table_safely():
     rng = np.random.default_rng(6)
     rows = 2000
-    t = Table(rows, 16, chunk_size=8, optimizer="sgd", lr=0.01, seed=7)
+    t = _full(rows, 16, chunk_size=8, optimizer="sgd", lr=0.01, seed=7)
     ref = t.get_rows().astype(np.float64)
     batches = [_bags(rng, rows, 64, 4) for _ in range(40)]
     grads = [rng.normal(size=(64, 16)).astype(np.float32) for _ in range(40)]
@@ -235,7 +243,7 @@ def _ref_apply(W, S, imp, freq, ids, offsets, g, mode, lr, eps, chunk, dims):
 def test_lookup_after_shrink_grow_and_compaction_matches_numpy(chunk, max_dim, kind, mode):
     rng = np.random.default_rng(10)
     rows = 3000
-    t = Table(rows, max_dim, chunk_size=chunk, optimizer="sgd", seed=3)
+    t = _full(rows, max_dim, chunk_size=chunk, optimizer="sgd", seed=3)
     W = t.get_rows()
     dims = rng.choice(np.arange(0, max_dim + 1, chunk), rows).astype(np.int64)
     t.resize(np.arange(rows, dtype=np.int64), dims, compact_fraction=0.0)  # prune most, compact now
@@ -258,12 +266,12 @@ def test_lookup_after_shrink_grow_and_compaction_matches_numpy(chunk, max_dim, k
 def test_adagrad_apply_after_compaction_matches_numpy(chunk, mode):
     rng = np.random.default_rng(11)
     rows, D, lr, eps = 2000, 4 * chunk, 0.05, 1e-10
-    t = Table(rows, D, chunk_size=chunk, optimizer="adagrad", lr=lr, eps=eps, seed=4)
+    t = _full(rows, D, chunk_size=chunk, optimizer="adagrad", lr=lr, eps=eps, seed=4)
     dims = rng.choice(np.arange(0, D + 1, chunk), rows).astype(np.int64)
     t.resize(np.arange(rows, dtype=np.int64), dims, compact_fraction=0.0)
     W, S = (x.astype(np.float64) for x in t.get_rows(with_state=True))
-    imp = t.stats()[1].astype(np.float64)
-    freq = t.stats()[2].astype(np.float64)
+    imp = t.row_stats()[1].astype(np.float64)
+    freq = t.row_stats()[2].astype(np.float64)
     for n, nbags in [(40, 10), (30000, 1500)]:
         ids = _ids(rng, "zipf", rows, n)  # many duplicates, within and across bags
         offsets = np.concatenate([[0], np.sort(rng.integers(0, n + 1, nbags - 1))]).astype(np.int64)
@@ -273,14 +281,14 @@ def test_adagrad_apply_after_compaction_matches_numpy(chunk, mode):
     got_w, got_s = t.get_rows(with_state=True)
     np.testing.assert_allclose(got_w, W, rtol=1e-3, atol=1e-4)
     np.testing.assert_allclose(got_s, S, rtol=1e-3, atol=1e-4)
-    d2, imp2, freq2 = t.stats()
+    d2, imp2, freq2 = t.row_stats()
     np.testing.assert_array_equal(d2, dims)
     np.testing.assert_allclose(imp2, imp, rtol=1e-3, atol=1e-4)
     np.testing.assert_array_equal(freq2, freq)
 
 
 def test_ids_before_the_first_bag_are_ignored_and_empty_batches_work():
-    t = Table(20, 16, chunk_size=8, optimizer="sgd", lr=1.0, seed=5)
+    t = _full(20, 16, chunk_size=8, optimizer="sgd", lr=1.0, seed=5)
     W = t.get_rows()
     ids, offsets = np.array([3, 4, 5], np.int64), np.array([1, 2], np.int64)
     np.testing.assert_allclose(t.lookup(ids, offsets), W[[4, 5]], rtol=1e-6)
@@ -288,27 +296,17 @@ def test_ids_before_the_first_bag_are_ignored_and_empty_batches_work():
     after = t.get_rows()
     np.testing.assert_array_equal(after[3], W[3])
     np.testing.assert_allclose(after[[4, 5]], W[[4, 5]] - 1.0, rtol=1e-6)
-    np.testing.assert_array_equal(t.stats()[2][[3, 4, 5]], [0, 1, 1])
+    np.testing.assert_array_equal(t.row_stats()[2][[3, 4, 5]], [0, 1, 1])
     empty = np.zeros(0, np.int64)
     assert t.lookup(empty, empty).shape == (0, 16)
     t.apply_gradients(empty, empty, np.zeros((0, 16), np.float32))
     np.testing.assert_array_equal(t.lookup(empty, np.zeros(3, np.int64)), np.zeros((3, 16), np.float32))
 
 
-def test_index_is_small_per_row():
-    rows = 100_000
-    t = Table(rows, 32, chunk_size=8, optimizer="adagrad")
-    c = t.counters()
-    assert c["index_bytes"] / rows < 40  # one 32-byte slot per row at load factor 15/16
-    ids = np.arange(rows, dtype=np.int64)
-    t.resize(ids, np.where(ids % 10 == 0, 32, 0).astype(np.int64))
-    c = t.counters()
-    assert c["value_bytes"] == rows // 10 * 128
-    assert c["mapped_bytes"] < 1.2 * c["chunk_bytes"] + (8 << 20)  # pruned chunk memory was given back
-
-
-def test_tables_beyond_the_index_limits_are_refused():
-    with pytest.raises(FiitedError, match="invalid table"):
-        Table(2 ** 31, 8, chunk_size=8)
+def test_tables_beyond_the_limits_are_refused():
     with pytest.raises(FiitedError, match="invalid table"):
         Table(10, 8 * 5000, chunk_size=8)
+    with pytest.raises(FiitedError, match="invalid table"):
+        Table(-1, 8, chunk_size=8)
+    with pytest.raises(FiitedError, match="non-negative"):
+        Table(0, 8, chunk_size=8).lookup(np.array([-5], np.int64), np.array([0], np.int64))

@@ -6,6 +6,7 @@ import torch
 from girflow.frontends.fiited import DimensionAdjuster, FiitedEmbeddingBag, FiitedEmbeddingBagCollection
 from girflow.frontends.fiited.data import NUM_SPARSE, generate, load
 from girflow.frontends.fiited.metrics import auc, log_loss
+from girflow.runtime.fiited import init_rows
 
 SIZES = [500, 300] + [200] * 10 + [50] * 14
 
@@ -15,9 +16,10 @@ def test_module_is_a_drop_in_for_embedding_bag_in_a_model(mode):
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
     emb = FiitedEmbeddingBag(100, 16, mode=mode, chunk_size=8, optimizer="sgd", lr=0.1)
+    assert emb.table.live_rows == 0                      # rows appear as ids are looked up
     ref = torch.nn.EmbeddingBag(100, 16, mode=mode, sparse=True)
     with torch.no_grad():
-        ref.weight.copy_(emb.weight)
+        ref.weight.copy_(torch.from_numpy(init_rows(np.arange(100), 16, seed=0, scale=0.1)))
     head = torch.nn.Linear(16, 1)
     opt = torch.optim.SGD(list(ref.parameters()), lr=0.1)
     for _ in range(3):
@@ -30,7 +32,9 @@ def test_module_is_a_drop_in_for_embedding_bag_in_a_model(mode):
         opt.zero_grad()
         ((head(expect).squeeze(1) - y) ** 2).sum().backward()
         opt.step()
-    torch.testing.assert_close(emb.weight, ref.weight.detach(), rtol=1e-4, atol=1e-5)
+    touched = np.sort(emb.table.stats()[0])
+    torch.testing.assert_close(emb.weight[touched], ref.weight.detach()[touched], rtol=1e-4, atol=1e-5)
+    assert not emb.weight[np.setdiff1d(np.arange(100), touched)].any()   # never looked up: no row
     ids2d = torch.from_numpy(rng.integers(0, 100, (6, 3)))
     torch.testing.assert_close(emb(ids2d), ref(ids2d), rtol=1e-5, atol=1e-6)
     with pytest.raises(TypeError):
@@ -39,6 +43,8 @@ def test_module_is_a_drop_in_for_embedding_bag_in_a_model(mode):
 
 def test_budget_adjustment_hits_budget_and_keeps_important_rows():
     coll = FiitedEmbeddingBagCollection([1000, 1000], 32, chunk_size=8, optimizer="sgd", lr=0.01)
+    for t in coll.tables:
+        t.touch(np.arange(1000))                   # the budget is a fraction of the rows that exist
     adj = DimensionAdjuster(coll.tables, every=1, budget_fraction=0.1, anneal=3)
     rng = np.random.default_rng(1)
     for step in range(1, 7):
@@ -59,6 +65,7 @@ def test_budget_adjustment_hits_budget_and_keeps_important_rows():
 def test_adjustment_follows_drift_and_threshold_mode():
     coll = FiitedEmbeddingBagCollection([400], 16, chunk_size=8, optimizer="sgd", lr=0.01)
     t = coll.tables[0]
+    t.touch(np.arange(400))
     adj = DimensionAdjuster(coll.tables, every=1, threshold=0.5, decay=0.1)
     rng = np.random.default_rng(2)
     for step in range(1, 9):
@@ -196,8 +203,8 @@ def test_collection_at_full_dimension_trains_like_embedding_bags_with_adagrad():
 
 
 def _reference_scores(table, freq_weight=1.0, floor=1e-3, max_growth=2):
-    """The adjustment's chunk score written out in NumPy from the raw statistics."""
-    dims, imp, freq = table.stats()
+    """The adjustment's chunk score written out in NumPy from the raw statistics (live rows)."""
+    ids, dims, imp, freq = table.stats()
     nc = dims // table.chunk_size
     g = np.sqrt(imp.astype(np.float64))
     live, total = nc.sum(), g.sum()
@@ -210,7 +217,7 @@ def _reference_scores(table, freq_weight=1.0, floor=1e-3, max_growth=2):
         v[nc + max_growth <= j] = 0.0
         cols.append(v)
         prev = v
-    return dims, np.stack(cols)
+    return ids, dims, np.stack(cols)
 
 
 @pytest.mark.parametrize("freq_weight,max_growth", [(1.0, 2), (0.5, 1), (2.0, 0)])
@@ -222,8 +229,9 @@ def test_runtime_chunk_scores_match_numpy_reference(freq_weight, max_growth):
     t.apply_gradients(ids, np.arange(len(ids)), rng.normal(size=(len(ids), 32)).astype(np.float32))
     shrink = np.arange(0, 700, 3, dtype=np.int64)
     t.resize(shrink, (shrink % 5 * 8).astype(np.int64))  # dims 0..32, some pruned
-    dims, scores = t.chunk_scores(freq_weight, 1e-3, max_growth)
-    ref_dims, ref = _reference_scores(t, freq_weight, 1e-3, max_growth)
+    ids, dims, scores = t.chunk_scores(freq_weight, 1e-3, max_growth)
+    ref_ids, ref_dims, ref = _reference_scores(t, freq_weight, 1e-3, max_growth)
+    np.testing.assert_array_equal(ids, ref_ids)
     np.testing.assert_array_equal(dims, ref_dims)
     np.testing.assert_allclose(scores, ref, rtol=2e-5, atol=1e-7)
     assert (np.diff(scores, axis=0) <= 0).all()

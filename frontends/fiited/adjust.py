@@ -68,7 +68,7 @@ class DimensionAdjuster:
         if self.budget_fraction is None:
             return
         used = sum(t.counters()["value_bytes"] for t in self.tables)
-        live_full = sum(4 * t.live_rows * t.max_dim for t in self.tables)
+        live_full = sum(4 * (t.num_rows or t.live_rows) * t.max_dim for t in self.tables)
         if self.applied_fraction is None or self.applied_fraction > self.budget_fraction or \
                 used > self.budget_fraction * live_full:
             self._start(self.budget_fraction, background=False)
@@ -92,10 +92,10 @@ class DimensionAdjuster:
                          for t, b in zip(self.tables, self._buffers or [None] * len(self.tables))]
         for t in self.tables:
             t.decay_importance(self.decay)
-        # the live rows of each table (ids, dims, scores); the budget is a fraction of them at full size
+        # the live rows of each table (ids, dims, scores)
         scored = [(t, dims, s) for t, (_, dims, s) in zip(self.tables, self._buffers)]
         self._ids = [ids for ids, _, _ in self._buffers]
-        self._snapshot_full_bytes = sum(4 * s.shape[1] * t.max_dim for t, _, s in scored)
+        self._snapshot_full_bytes = sum(4 * _budget_rows(t, s) * t.max_dim for t, _, s in scored)
         box: dict = {}
         if self.background if background is None else background:
             worker = threading.Thread(target=self._compute_into, args=(scored, fraction, box), daemon=True)
@@ -166,7 +166,7 @@ class DimensionAdjuster:
 
     @staticmethod
     def _budget_chunks(scored, fraction: float, chunk: int) -> int:
-        full = sum(s.shape[1] * t.max_dim for t, _, s in scored)  # the live rows at full dimension
+        full = sum(_budget_rows(t, s) * t.max_dim for t, _, s in scored)
         return int(fraction * full // chunk)
 
     def _budget_threshold(self, scored, fraction: float) -> np.float32:
@@ -186,6 +186,13 @@ class DimensionAdjuster:
         order = np.argsort(-all_scores, kind="stable")
         n_fit = int((np.cumsum(all_sizes[order]) <= self._budget_chunks(scored, fraction, 1)).sum())
         return np.float32(-1.0) if n_fit == all_scores.size else all_scores[order[n_fit]]
+
+
+def _budget_rows(table: Table, scores: np.ndarray) -> int:
+    """The rows a budget fraction is of: every id of a bounded table (what nn.EmbeddingBag would
+    allocate; rows not created yet leave their share to the others), the live rows of one keyed by
+    raw ids."""
+    return table.num_rows or scores.shape[1]
 
 
 def _kth_largest(arrays: list[np.ndarray], k: int) -> np.float32:

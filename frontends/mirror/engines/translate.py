@@ -69,7 +69,7 @@ def translate(sql: str, dialect: str, schema: Schema) -> str:
                     return c
         return None
 
-    _apply_affinity(tree, column_of)
+    _apply_affinity(tree, column_of, dialect)
     for column in list(tree.find_all(exp.Column)):
         if not isinstance(column.this, exp.Identifier):
             continue
@@ -99,7 +99,7 @@ def translate(sql: str, dialect: str, schema: Schema) -> str:
 COMPARISONS = (exp.EQ, exp.NEQ, exp.LT, exp.GT, exp.LTE, exp.GTE)
 
 
-def _apply_affinity(tree: exp.Expression, column_of) -> None:
+def _apply_affinity(tree: exp.Expression, column_of, dialect: str) -> None:
     """SQLite compares a text column with a number as text (the number takes the column's TEXT affinity),
     and a number column with a text column as numbers; PostgreSQL and DuckDB refuse both. Written out:
     the literal becomes a string, or the number column is cast to text (which never fails)."""
@@ -146,7 +146,7 @@ def _apply_affinity(tree: exp.Expression, column_of) -> None:
         reconcile(cmp.this, cmp.expression)
     for agg in list(tree.find_all(exp.Sum, exp.Avg)):
         if isinstance(agg.this, exp.Column) and kind(agg.this) == "text":
-            agg.this.replace(_sqlite_number(agg.this.copy()))
+            agg.this.replace(_sqlite_number(agg.this.copy(), dialect))
     for node in list(tree.find_all(exp.In, exp.Between)):
         if node.args.get("query") is not None:
             reconcile(node.this, node.args["query"])
@@ -160,16 +160,17 @@ def _apply_affinity(tree: exp.Expression, column_of) -> None:
                     v.replace(as_text(v))
 
 
-NUMBER_TEXT = r"^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$"
+NUMBER_PREFIX = r"^\s*[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
 
 
-def _sqlite_number(column: exp.Column) -> exp.Expression:
-    """SUM/AVG over text in SQLite: numeric text counts as its number, other text as 0, NULL stays NULL."""
-    numeric = exp.RegexpLike(this=column.copy(), expression=exp.Literal.string(NUMBER_TEXT))
-    return (exp.Case()
-            .when(exp.Is(this=column.copy(), expression=exp.Null()), exp.Null())
-            .when(numeric, exp.cast(column.copy(), "DOUBLE"))
-            .else_(exp.Literal.number(0)))
+def _sqlite_number(column: exp.Column, dialect: str) -> exp.Expression:
+    """SUM/AVG over text in SQLite: the text's leading number ('1975-10-28' -> 1975), 0 when it has none,
+    NULL stays NULL."""
+    c = column.sql(dialect=dialect)
+    pattern = "'" + NUMBER_PREFIX + "'"
+    prefix = f"SUBSTRING({c} FROM {pattern})" if dialect == "postgres" else f"REGEXP_EXTRACT({c}, {pattern})"
+    return sqlglot.parse_one(f"CASE WHEN {c} IS NULL THEN NULL ELSE COALESCE(CAST(NULLIF({prefix}, '') AS "
+                             f"{'DOUBLE PRECISION' if dialect == 'postgres' else 'DOUBLE'}), 0) END", read=dialect)
 
 
 def _aggregate_bare_columns(select: exp.Select, dialect: str) -> None:

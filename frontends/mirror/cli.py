@@ -46,6 +46,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     ev.add_argument("--levels", type=lambda v: {int(x) for x in v.split(",")},
                     help="only these difficulty levels, e.g. 4,5 (1 single table .. 5 nested)")
     ev.add_argument("--json", help="also write per-question results to this JSON file")
+    ev.add_argument("--spider", metavar="DIR", help="a Spider-format folder (questions.json, database/<db_id>.sqlite): "
+                    "accuracy per database and per SQL shape instead of the demo questions")
+    ev.add_argument("--databases", type=lambda v: [x for x in v.split(",") if x],
+                    help="with --spider: only these db_ids, comma-separated")
+    ev.add_argument("--every", type=int, default=1, help="with --spider: every N-th question only")
     ev.add_argument("--questions", choices=("tuned", "held-out"), default="tuned",
                     help="'tuned': the set the wording rules were developed on; 'held-out': questions never used for tuning")
     demo = sub.add_parser("build-demo", help="build the demo database")
@@ -125,6 +130,24 @@ def run_shell(args, stdin=None) -> int:
             print(f"error: {e}")
 
 
+def run_spider_eval(args) -> int:
+    from .pipeline import Mirror
+    from .spider_eval import evaluate_spider, print_report
+
+    def make(path):
+        return Mirror(path, model=args.model, model_name=args.model_name, row_cap=args.row_cap,
+                      time_limit_s=args.time_limit, out_dir=args.out_dir, print_stages=args.print_stages)
+
+    report = evaluate_spider(args.spider, make, databases=args.databases, every=args.every, limit=args.limit)
+    print_report(report, args.spider, args.model)
+    if args.json:
+        import json
+
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=1, default=str)
+    return 0
+
+
 def run(args) -> int:
     try:
         cmd = getattr(args, "mirror_command", None)
@@ -149,6 +172,8 @@ def run(args) -> int:
         if cmd == "eval":
             from .evaluate import run_eval
 
+            if args.spider:
+                return run_spider_eval(args)
             return run_eval(make_mirror(args), limit=args.limit, json_path=args.json, levels=args.levels,
                             question_set=args.questions)
     except MirrorError as e:

@@ -13,49 +13,39 @@ import json
 import re
 from dataclasses import dataclass
 
-from .linking import Link, name_parts, stem
+from .joins import JoinGraph, ident
+from .linking import Link, is_key_like, name_parts, stem
 from .schema import Schema
 from .shape import Shape, read_shape
 
-MAX_TABLES_PER_JOIN = 3
-
-
-def ident(name: str) -> str:
-    return name if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) else '"' + name.replace('"', '""') + '"'
+MAX_TABLES_PER_JOIN = 4
+MAX_PAIR_PLANS = 45  # pairs of linked tables given a FROM clause of their own (10 tables)
 
 
 def lit(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-def join_plans(tables: list[str], schema: Schema) -> list[tuple[list[str], str]]:
-    """Every FROM clause allowed: each single table, and tables connected by foreign keys (up to 3)."""
-    plans = [([t], ident(t)) for t in tables]
-    fks = [f for f in schema.foreign_keys if f.table in tables and f.other_table in tables]
-    for n in range(1, MAX_TABLES_PER_JOIN):
-        for combo in itertools.combinations(fks, n):
-            names = [combo[0].table]
-            clause = ident(combo[0].table)
-            ok = True
-            for f in combo:
-                if f.table in names and f.other_table not in names:
-                    new, on = f.other_table, f
-                elif f.other_table in names and f.table not in names:
-                    new, on = f.table, f
-                else:
-                    ok = False
-                    break
-                names.append(new)
-                clause += (f" JOIN {ident(new)} ON {ident(on.table)}.{ident(on.column)}"
-                           f" = {ident(on.other_table)}.{ident(on.other_column)}")
-            if ok:
-                plans.append((names, clause))
+def join_plans(tables: list[str], schema: Schema, needed: list[str] | None = None) -> list[tuple[list[str], str]]:
+    """Every FROM clause allowed: each single table, each pair of tables joined along the shortest key path
+    (through bridge tables where needed), and all `needed` tables together."""
+    graph = JoinGraph(schema)
+    plans, seen = [([t], ident(t)) for t in tables], set()
+    groups = [list(p) for p in itertools.combinations(tables, 2)][:MAX_PAIR_PLANS]
+    if needed and len(needed) > 2:
+        groups.append(list(needed))
+    for group in groups:
+        tree = graph.connect(group, MAX_TABLES_PER_JOIN)
+        if not tree or frozenset(tree[0]) in seen:
+            continue
+        seen.add(frozenset(tree[0]))
+        plans.append((tree[0], graph.from_clause(*tree)))
     return plans
 
 
 def build_grammar(schema: Schema, linked: Link) -> str:
     shape = linked.shape or read_shape(linked.question)
-    plans = join_plans(linked.tables, schema)
+    plans = join_plans(linked.tables, schema, [t for t in linked.tables if t in linked.named])
     entity = asked_entity(linked.question, schema, linked.tables)
     outer_values, sub_values = split_values(linked, shape)
     membership = membership_conds(schema, linked, shape, entity, plans)
@@ -76,9 +66,10 @@ def build_grammar(schema: Schema, linked: Link) -> str:
     fewest = min(len(plans[i][0]) for i in covering)
     top = [i for i in covering if len(plans[i][0]) == fewest]
     lines = ["start: query", "query: " + " | ".join(f"q{i}" for i in top)]
+    asked = [a for a in ("SUM", "AVG", "MIN", "MAX") if a in shape.aggregates] or ["SUM", "AVG", "MIN", "MAX"]
     lines += [
         'cmp: " > " | " < " | " >= " | " <= " | " = "',
-        'agg: "SUM" | "AVG" | "MIN" | "MAX"',
+        "agg: " + " | ".join(lit(a) for a in asked),
         'dir: " DESC" | " ASC"',
         'limit: " LIMIT " /[1-9][0-9]{0,3}/',
         'andor: " AND " | " OR "',
@@ -86,7 +77,7 @@ def build_grammar(schema: Schema, linked: Link) -> str:
     ]
     years = sorted(set(re.findall(r"\b(?:19|20)\d\d\b", linked.question)))
     numbers = sorted(set(re.findall(r"(?<![\w.-])-?\d+(?:\.\d+)?(?![\w-])", linked.question)) - set(years)
-                     - {shape.limit})
+                     - {shape.limit} - set(shape.between) - set(shape.between.values()))
     lines.append("number: " + (" | ".join(lit(n) for n in numbers) if numbers else "/[0-9]{1,6}/"))
     ctx = Context(schema, linked, shape, entity, numbers, years, outer_values, sub_values, membership)
     for i, (names, from_clause) in enumerate(plans):
@@ -124,6 +115,12 @@ def asked_entity(question: str, schema: Schema, tables: list[str]):
     """What a "which X" / "how many X" question asks for: ("table", T) or ("column", T, column)."""
     m = re.search(r"\b(?:which|how many|what) (?:\d+ )?([a-z]+)(?: ([a-z]+))?", question.lower())
     if not m:
+        shape = read_shape(question)
+        if shape.head and not shape.head[0][0]:  # "show the stadium names without ...": the names' table
+            cols = [(c.name, t, c) for t in tables for c in schema.table(t).columns]
+            col = best_column(shape.head[0][1], schema, cols, list(tables))
+            found = next(((t, c) for q, t, c in cols if q == col), None)
+            return ("table", found[0]) if found else None
         return None
     first, second = m.group(1), m.group(2) or ""
 
@@ -154,14 +151,19 @@ def membership_conds(schema: Schema, linked: Link, shape: Shape, entity, plans) 
         return []
     t = entity[1]
     pk = next((c.name for c in schema.table(t).columns if c.is_pk), None)
-    refs = [f for f in schema.foreign_keys if f.other_table == t and f.table in linked.tables and f.table != t]
+    refs = [e for edges in JoinGraph(schema).edges.values() for _, e in edges
+            if e.other_table == t and e.table in linked.tables and e.table != t]
+    refs = list(dict.fromkeys(refs))
     if not pk or not refs:
         return []
-    if shape.membership:
-        return [f"{ident(pk)} NOT IN (SELECT {ident(f.column)} FROM {ident(f.table)})" for f in refs]
     values = [v for v in linked.values if v[0] != t]
-    if not values or any(v[0] == t for v in linked.values) or not re.match(r"\s*(which|how many)\b", linked.question.lower()):
+    if shape.membership:
+        if not values:
+            return [f"{ident(pk)} NOT IN (SELECT {ident(f.column)} FROM {ident(f.table)})" for f in refs]
+    elif not values or any(v[0] == t for v in linked.values) or not re.match(
+            r"\s*(which|how many|what|show|list|find|give)\b", linked.question.lower()):
         return []
+    op = shape.membership or " IN ("
     conds = []
     for f in refs:
         want = {f.table} | {v[0] for v in values}
@@ -170,7 +172,7 @@ def membership_conds(schema: Schema, linked: Link, shape: Shape, entity, plans) 
             q = len(plan[0]) > 1
             where = " AND ".join(value_text(v, q) for v in values)
             col = f"{ident(f.table)}.{ident(f.column)}" if q else ident(f.column)
-            conds.append(f"{ident(pk)} IN (SELECT {col} FROM {plan[1]} WHERE {where})")
+            conds.append(f"{ident(pk)}{op}SELECT {col} FROM {plan[1]} WHERE {where})")
     return conds
 
 
@@ -192,7 +194,7 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
     q_lower = linked.question.lower()
     all_names = [q for q, _, _ in cols]
     linked_names = [q for q, t, c in cols if c.name in linked.columns.get(t, [])]
-    numeric = [q for q, _, c in cols if c.is_numeric and not c.is_pk and not c.name.endswith("_id")]
+    numeric = [q for q, t, c in cols if c.is_numeric and not is_key_like(schema, t, c)]
     measures = [q for q in numeric if q in linked_names] or numeric
     dates = [q for q, _, c in cols if re.search(r"date|day|time", c.name)]
     table_words = {stem(t.name) for t in schema.tables} | {t.name for t in schema.tables}
@@ -216,6 +218,9 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
     for n, op in shape.comparisons.items():
         if n in ctx.numbers and n != having_n and measures:
             required.append(f'({" | ".join(lit(m) for m in measures)}) {lit(op + n)}')
+    for lo, hi in shape.between.items():
+        if measures:
+            required.append(f'({" | ".join(lit(m) for m in measures)}) {lit(f" BETWEEN {lo} AND {hi}")}')
     if shape.subquery_agg and measures:
         sub_where = " AND ".join(value_text(v, False) for v in ctx.sub_values if v[0] in names)
         sub_from = names[0] if len(names) == 1 else None
@@ -254,7 +259,7 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
 
     if grouped:
         # SELECT <key>, <aggregate> ... GROUP BY <the same key>: one alternative per key, so they always agree.
-        plain = [q for q, _, c in cols if not c.is_pk and not c.name.endswith("_id") and q not in numeric]
+        plain = [q for q, t, c in cols if not is_key_like(schema, t, c) and q not in numeric]
         named = [q for q in plain if q in linked_names and q not in dates]
         formats = ["%Y-%m"] if "month" in intent else ["%Y"] if "year" in intent else []
         keys = [(f'"strftime(\'{f}\', " {lit(d)} ")"',) * 2 for d in dates for f in formats]
@@ -278,7 +283,12 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
                   for j, (sel, grp) in enumerate(keys)]
         return rules
 
-    if shape.extreme and measures:
+    head = resolve_head(shape, schema, cols, names, linked)
+    head_first = head and (any(a for a, _ in shape.head) or len(head) > 1 or shape.limit or shape.subquery_agg
+                           or not (shape.extreme or intent & {"count", "count-distinct"}))
+    if head_first:
+        rules.append(f'{p}_list: {lit(("DISTINCT " if "distinct" in intent else "") + ", ".join(head))}')
+    elif shape.extreme and measures:
         rules.append(f'{p}_list: "{shape.extreme}(" {p}_num ")"')
     elif "count-distinct" in intent:
         rules.append(f'{p}_list: "COUNT(DISTINCT " {p}_col ")"')
@@ -296,19 +306,23 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
     else:
         d = "distinct " if "distinct" in intent else "distinct? "
         rules.append(f'{p}_list: {d}{p}_sel ("," " " {p}_sel)? ("," " " {p}_sel)?')
-        rules.append(f"{p}_sel: {p}_expr | {p}_agg")
+        rules.append(f"{p}_sel: {p}_expr | {p}_agg" if shape.aggregates else f"{p}_sel: {p}_expr")
     if shape.limit:
         # rank by the measure the question names; by a date only for "latest", "earliest", ...
         temporal = re.search(r"\b(latest|earliest|newest|oldest|recent|first|last)\b", q_lower)
         ranks = (dates if temporal else named_measures or measures or dates) or all_names
         limit = f' {direction} " LIMIT {shape.limit}"'
-        if which or shape.extreme or "count" in intent:
+        if head_first:
+            order = f' " ORDER BY " ({" | ".join(lit(m) for m in ranks)}){limit}'
+        elif which or shape.extreme or "count" in intent:
             order = f' " ORDER BY " ({" | ".join(lit(m) for m in ranks)}){limit}'
         else:  # "show the 5 cheapest products": name and price, ordered by that price
             rules.append(f'{p}: ' + " | ".join(f"{p}_r{j}" for j in range(len(ranks))))
             rules += [f'{p}_r{j}: "SELECT " {p}_list {lit(", " + m)} " FROM " {lit(from_clause)} {where} '
                       f'" ORDER BY " {lit(m)}{limit}' for j, m in enumerate(ranks)]
             return rules
+    elif sort_column(shape, schema, cols, head):
+        order = lit(f" ORDER BY {sort_column(shape, schema, cols, head)}{shape.sort[1]}")
     elif shape.direction and not shape.extreme:
         order = f' (" ORDER BY " ({p}_expr | {p}_agg) {direction})?'
     elif re.search(r"\b(order|sort|sorted|alphabetical)\b", q_lower):
@@ -317,3 +331,63 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
         order = ""
     rules.append(f'{p}: "SELECT " {p}_list " FROM " {lit(from_clause)} {where}{order}')
     return rules
+
+
+def best_column(text: str, schema: Schema, cols, prefer: list[str]):
+    """The column `text` ("release year", "song names", "id") names among `cols` (qualified name, table,
+    column), or None: all its words must be found in the column's or its table's name."""
+    from .names import name_words, stem as nstem, word_match, words as nwords
+
+    item = [nstem(w) for w in nwords(text) if w not in ("the", "a", "an", "all")]
+    if not item:
+        return None
+    best, best_key = None, None
+    initials = "".join(w[0] for w in item[:-1]) + item[-1] if len(item) > 1 else None  # first name -> fname
+    for q, t, c in cols:
+        cwords, twords = name_words(c.name), name_words(t)
+        if initials and initials in cwords or len(cwords) > 1 and len(cwords[0]) == 1 and len(item) == len(cwords) \
+                and item[0].startswith(cwords[0]) and item[1:] == list(cwords[1:]):  # LName: last name
+            cwords = tuple(item)
+        hit = [max([word_match(w, x) for x in cwords] + [0.9 * word_match(w, x) for x in twords]) for w in item]
+        cover = sum(hit) / len(item)
+        if cover < 0.75 or not any(word_match(w, x) for w in item for x in cwords):
+            continue
+        col_cover = sum(max((word_match(x, w) for w in item), default=0) for x in cwords) / max(1, len(cwords))
+        key = (cover, col_cover, c.in_key, -prefer.index(t) if t in prefer else -99)
+        if best_key is None or key > best_key:
+            best, best_key = q, key
+    return best
+
+
+def resolve_head(shape: Shape, schema: Schema, cols, names: list[str], linked: Link) -> list[str] | None:
+    """The SELECT list the question spells out ("the name and capacity", "the average and maximum age"),
+    each item resolved to a column of this FROM clause; None unless every item resolves."""
+    if not shape.head:
+        return None
+    prefer = [t for t in linked.tables if t in names]
+    out, pending = [], []
+    for agg, text in shape.head:
+        if agg and not text:
+            pending.append(agg)
+            continue
+        if agg == "COUNT":
+            out += [f"{a}(*)" if a == "COUNT" else None for a in pending] + ["COUNT(*)"]
+            pending = []
+            continue
+        col = best_column(text, schema, cols, prefer)
+        if col is None:
+            return None
+        out += [f"{a}({col})" if a != "COUNT" else "COUNT(*)" for a in pending]
+        out.append(f"{agg}({col})" if agg else col)
+        pending = []
+    if pending or not out or None in out:
+        return None
+    return list(dict.fromkeys(out))
+
+
+def sort_column(shape: Shape, schema: Schema, cols, head) -> str | None:
+    if not shape.sort:
+        return None
+    if not shape.sort[0]:
+        return head[0] if head else None
+    return best_column(shape.sort[0], schema, cols, [])

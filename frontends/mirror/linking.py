@@ -8,10 +8,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from . import names
 from .errors import MirrorError
+from .joins import JoinGraph
+from .names import STOPWORDS, name_score, name_words, question_stems
 from .schema import Schema
 from .shape import Shape, read_shape
+from .values import ValueIndex
 
+# General English synonyms of common schema words (not any one database's vocabulary).
 SYNONYMS = {
     "customer": {"client", "buyer", "people", "person", "user"},
     "product": {"item", "article", "good", "merchandise"},
@@ -27,29 +32,20 @@ SYNONYMS = {
     "status": {"state", "delivered", "cancelled", "shipped", "returned"},
     "segment": {"segments", "tier"},
 }
-STOPWORDS = {"the", "a", "an", "of", "in", "on", "for", "to", "by", "with", "and", "or", "is", "are", "was", "were",
-             "what", "which", "how", "many", "much", "show", "list", "give", "me", "all", "each", "per", "there",
-             "do", "does", "did", "have", "has", "from", "that", "than", "more", "less", "most", "least", "top",
-             "number", "count", "average", "mean", "sum", "max", "min", "their", "its", "it", "be", "at", "as"}
 
 
 def stem(word: str) -> str:
-    w = word.lower()
-    for suffix in ("ies", "es", "s"):
-        if w.endswith(suffix) and len(w) > len(suffix) + 2:
-            w = w[: -len(suffix)] + ("y" if suffix == "ies" else "")
-            break
-    return w
+    return names.stem(word)
 
 
 def words(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9]+", text.lower())
+    return names.words(text)
 
 
 def name_parts(identifier: str) -> set[str]:
-    """`signup_date` -> {signup, date}; each part also stemmed."""
-    parts = [p for p in re.split(r"[_\W]+|(?<=[a-z])(?=[A-Z])", identifier) if p]
-    return {stem(p) for p in parts} | {p.lower() for p in parts}
+    """`signup_date`, `SignupDate` -> {signup, date}; each part also stemmed."""
+    parts = names.split_identifier(identifier)
+    return {stem(p) for p in parts} | set(parts)
 
 
 def expand(question: str) -> set[str]:
@@ -86,62 +82,121 @@ class Link:
         return "\n".join(lines)
 
 
-def find_values(question: str, schema: Schema) -> list[tuple[str, str, str]]:
-    """Known cell values quoted or named in the question (e.g. 'Paris' -> customers.city)."""
-    q = " " + " ".join(words(question)) + " "
-    found = []
+LINK_COVERAGE = 0.75  # share of a name's words the question must mention for the name to count as named
+
+
+def schema_words(schema: Schema) -> set[str]:
+    out = set()
     for t in schema.tables:
+        out |= set(name_words(t.name))
         for c in t.columns:
-            for v in c.values:
-                key = " ".join(words(v))
-                if key and len(key) > 1 and f" {key} " in q and key not in STOPWORDS:
-                    found.append((t.name, c.name, v))
-    # prefer longest matches: drop a value contained in a longer one found elsewhere
-    longest = []
-    for f in sorted(found, key=lambda f: -len(f[2])):
-        if not any(f[2].lower() in g[2].lower() and f[2] != g[2] for g in longest):
-            longest.append(f)
-    return longest
+            out |= set(name_words(c.name))
+    return out
+
+
+def value_index_of(schema: Schema) -> ValueIndex:
+    """The schema's value index (built by the pipeline from the data), else one from the few distinct values
+    introspection keeps per column."""
+    index = getattr(schema, "value_index", None)
+    if index is None:
+        index = ValueIndex()
+        for t in schema.tables:
+            for c in t.columns:
+                index.distinct[(t.name, c.name)] = len(c.values)
+                for v in c.values:
+                    index.add(t.name, c.name, v)
+        schema.value_index = index
+    return index
+
+
+def find_values(question: str, schema: Schema, qstems: list[str] | None = None) -> list[tuple[str, str, str]]:
+    """Values the question names, each placed in one column: the one whose table or column name the question
+    also mentions, else the most categorical (fewest distinct values)."""
+    qstems = question_stems(question) if qstems is None else qstems
+    index = value_index_of(schema)
+    found = []
+    for _, _, places in index.find(question, schema_words(schema)):
+        def score(place):
+            t, c, _ = place
+            return (name_score(c, qstems)[0] + name_score(t, qstems)[0],
+                    -index.distinct.get((t, c), 0), -len(c))
+        found.append(max(places, key=score))
+    return found
 
 
 def link(question: str, schema: Schema) -> Link:
+    """Tables, columns and values of the question: names matched word by word across naming styles
+    (names.py), values through the value index, and the tables joining them through the key graph."""
+    qstems = question_stems(question)
     toks = expand(question)
-    values = find_values(question, schema)
+    qset = sorted(set(qstems) | {stem(w) for w in toks})
+    qall = {stem(w) for w in words(question)} | set(words(question))
+    values = find_values(question, schema, qset)
+    graph = JoinGraph(schema)
+    fk_cols = {(e.table, e.column) for edges in graph.edges.values() for _, e in edges}
     scores, columns, named = {}, {}, {t for t, _, _ in values}
+    col_hits: list[tuple[float, str, str]] = []
     for t in schema.tables:
-        score = 3.0 if name_parts(t.name) & toks else 0.0
+        cover, best = name_score(t.name, qset, qall)
+        score = 3.0 * cover if cover >= LINK_COVERAGE and best > 0 else 0.0
         if score:
             named.add(t.name)
+        own = set(name_words(t.name))
         cols = []
-        fk_cols = {f.column for f in schema.foreign_keys if f.table == t.name}
         for c in t.columns:
-            if c.name in fk_cols:
+            if (t.name, c.name) in fk_cols and not c.in_key:
                 continue  # `customer_id` says nothing about what the question wants from orders
-            parts = name_parts(c.name) - {"id"} - name_parts(t.name)  # "order" names the table, not order_date
-            if parts & toks:
+            words_c = [w for w in name_words(c.name) if w not in own] or list(name_words(c.name))
+            cover_c, best_c = name_score("_".join(words_c), qset, qall)
+            if cover_c >= LINK_COVERAGE and best_c > 0 and not (c.in_key and len(words_c) == 1 and words_c[0] == "id"):
                 cols.append(c.name)
-                score += 1.0
+                col_hits.append((cover_c, t.name, tuple(words_c)))
         for vt, vc, _ in values:
-            if vt == t.name:
-                score += 2.0
-                if vc not in cols:
-                    cols.append(vc)
-        scores[t.name] = score
+            if vt == t.name and vc not in cols:
+                cols.append(vc)
+        scores[t.name] = score + len(cols) + 2.0 * sum(vt == t.name for vt, _, _ in values)
         columns[t.name] = cols
-    chosen = [t for t, s in scores.items() if s > 0]
+    chosen = [t for t in schema.tables if t.name in named]
+    chosen_names = {t.name for t in chosen}
+    # a column the question names joins the query only when no table already chosen has a column so named
+    for cover_c, t, words_c in sorted(col_hits, reverse=True):
+        if t in chosen_names:
+            continue
+        words_c = set(words_c)
+        if any(set(name_words(oc.name)) >= words_c for ot in chosen_names for oc in schema.table(ot).columns):
+            continue
+        if chosen_names and scores[t] < 1.0:
+            continue
+        chosen_names.add(t)
+    chosen = [t.name for t in schema.tables if t.name in chosen_names]
     if not chosen:
         if len(schema.tables) == 1:
             chosen = [schema.tables[0].name]
         else:
+            listed = ", ".join(t.name for t in schema.tables[:12]) + (" ..." if len(schema.tables) > 12 else "")
             raise MirrorError("this question does not seem to be about this database: no table, column or value "
-                              "in it matches the question. Try naming what you want, e.g. a table or column.")
-    chosen = add_bridges(chosen, schema)
+                              f"of it matches a word of the question. Its tables are: {listed}. "
+                              "Try naming what you want with the database's words.")
     chosen.sort(key=lambda t: -scores.get(t, 0))
-    measure_words = {p for t in schema.tables for c in t.columns if c.is_numeric and not c.is_pk and not c.name.endswith("_id")
+    tree = graph.connect(chosen)
+    if tree:
+        chosen += [t for t in tree[0] if t not in chosen]
+    measure_words = {p for t in schema.tables for c in t.columns if c.is_numeric and not is_key_like(schema, t.name, c)
                      for p in name_parts(c.name)}
     return Link(chosen, {t: columns.get(t, []) for t in chosen}, values, scores, named,
-                detect_intent(question, {stem(t.name) for t in schema.tables}, measure_words), question,
+                detect_intent(question, {stem(t.name) for t in schema.tables} |
+                              {w for t in schema.tables for w in name_words(t.name)}, measure_words), question,
                 read_shape(question))
+
+
+def is_key_like(schema: Schema, table: str, column) -> bool:
+    """A key rather than a quantity: primary key, a foreign key, or named `...id` (`customer_id`, `StuID`)."""
+    if column.in_key or column.is_pk:
+        return True
+    parts = names.split_identifier(column.name)
+    if parts and parts[-1] in ("id", "ids"):
+        return True
+    return any(f.table == table and f.column == column.name for f in schema.foreign_keys)
 
 
 def detect_intent(question: str, table_words: set[str] = frozenset(), measure_words: set[str] = frozenset()) -> set[str]:
@@ -152,7 +207,10 @@ def detect_intent(question: str, table_words: set[str] = frozenset(), measure_wo
     intent = set()
     by = re.search(r"\bby (\w+)", q)
     by_groups = by and stem(by.group(1)) not in table_words and not (expand(by.group(1)) & measure_words)
-    grouped = re.search(r"\b(each|per|every)\b", q) or by_groups
+    each = re.search(r"\b(?:each|per|every) (?:single |one of the )?(\w+)", q)
+    aggregated = re.search(r"\b(how many|number|count|total|sum|average|mean|avg|maximum|minimum|max|min|most|least)\b", q)
+    # "for each country" groups; "the name of every singer" only lists (grouping needs something to aggregate)
+    grouped = (each and (aggregated or stem(each.group(1)) not in table_words)) or by_groups
     if grouped:
         intent.add("group")
     m = re.search(r"\b(most|fewest|least) (\w+)", q)
@@ -163,7 +221,7 @@ def detect_intent(question: str, table_words: set[str] = frozenset(), measure_wo
     if re.search(r"\b(different|distinct|unique)\b", q) and not re.search(r"\bhow many\b", q):
         intent.add("distinct")
     many = re.search(r"\bhow many (\w+)", q)
-    if many and expand(many.group(1)) & measure_words:
+    if many and expand(many.group(1)) & measure_words and stem(many.group(1)) not in table_words:
         intent.add("sum")  # "how many units" adds up a quantity
     elif not grouped and not many and re.search(r"\b(total|sum)\b", q):
         intent.add("sum")
@@ -182,15 +240,3 @@ def detect_intent(question: str, table_words: set[str] = frozenset(), measure_wo
     elif re.search(r"\b(year|yearly|annual)\b", q):
         intent.add("year")
     return intent
-
-
-def add_bridges(tables: list[str], schema: Schema) -> list[str]:
-    """Add tables that join two chosen tables (orders between customers and products)."""
-    chosen = list(tables)
-    for t in schema.tables:
-        if t.name in chosen:
-            continue
-        targets = {f.other_table for f in schema.foreign_keys if f.table == t.name}
-        if len(targets & set(chosen)) >= 2:
-            chosen.append(t.name)
-    return chosen

@@ -47,9 +47,11 @@ SENTENCE = r" [A-Z][a-z]+ [A-Za-z0-9 ,'%()&/-]{4,100}[.]"
 
 
 class LocalModel:
-    """A GGUF file run by llama-cpp-python through guidance, so generation can follow a grammar."""
+    """A GGUF file run by llama-cpp-python through guidance, so generation can follow a grammar.
+    The context is 8k tokens, SmolLM2's trained length: the prompt carries only linked tables (prompt.py),
+    so it always fits."""
 
-    def __init__(self, path: str | None = None, n_ctx: int = 2048):
+    def __init__(self, path: str | None = None, n_ctx: int = 8192):
         self.path = path or embedded_gguf_path()
         if not os.path.isfile(self.path):
             raise MirrorError(f"model file not found: {self.path}")
@@ -80,13 +82,13 @@ class LocalModel:
         token prefix, so later prompts that start with `text` only pay for their own tail."""
         from guidance import gen
 
-        with self.lock:
+        with self.lock, model_errors("read the prompt"):
             self.lm + text + gen("warm", max_tokens=1)
 
     def sql(self, prompt: str, grammar: str, max_tokens: int = 80) -> str:
         from guidance import lark
 
-        with self.lock:
+        with self.lock, model_errors("write SQL"):
             out = self.lm + prompt + lark(grammar, name="sql", max_tokens=max_tokens)
         return str(out["sql"]).strip()
 
@@ -95,9 +97,26 @@ class LocalModel:
         answering with a bare number or a name)."""
         from guidance import gen
 
-        with self.lock:
+        with self.lock, model_errors("write a sentence"):
             out = self.lm + prompt + gen("text", max_tokens=max_tokens, regex=SENTENCE, temperature=0.0)
         return str(out["text"]).strip()
+
+
+@contextlib.contextmanager
+def model_errors(task: str):
+    """Whatever llama.cpp, guidance or llguidance raise (a prompt longer than the context, a grammar they
+    refuse, a broken model file) reaches the user as a MirrorError naming the task."""
+    try:
+        yield
+    except MirrorError:
+        raise
+    except Exception as e:  # third-party engines raise bare Exception / RuntimeError / ValueError
+        text = str(e).splitlines()[0][:300] if str(e) else type(e).__name__
+        if "context length" in text or "context window" in text:
+            raise MirrorError(f"the model could not {task}: the prompt is longer than its context ({text}); "
+                              "ask about fewer tables at once or use a model with a longer context") from None
+        raise MirrorError(f"the model could not {task} for this question ({type(e).__name__}: {text}); "
+                          "rephrase the question, or write the SQL yourself with --sql") from None
 
 
 def last_logits_only(lm) -> None:

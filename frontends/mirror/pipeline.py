@@ -4,6 +4,7 @@ happens, like `--mlir-print-ir-after-all`).
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import time
@@ -21,6 +22,7 @@ from .models import make_model
 from .prompt import prompt_prefix, prompt_tail
 from .schema import Schema
 from .summary import summarise
+from .values import build_index
 
 MAX_REPAIRS = 2
 
@@ -65,6 +67,9 @@ class Mirror:
         self.guard = self.engine  # the only way SQL reaches the data: explain() and run(), read-only
         self.db_path = self.engine.location
         self.schema: Schema = self.engine.schema
+        if type(self.engine).__name__ == "SQLiteEngine":  # other engines: the values their introspection kept
+            self.schema.value_index = build_index(self.db_path, [(t.name, c.name) for t in self.schema.tables
+                                                                 for c in t.columns if not c.is_numeric])[0]
         self.model = make_model(model, model_name)
         self.print_stages = print_stages
         self.model_summary = model_summary
@@ -158,5 +163,20 @@ class Mirror:
 
     def ask(self, question: str) -> Answer:
         trace: list[Stage] = []
-        sql, prompt = self._compile(question, trace)
-        return self.run(sql, question, trace, prompt=prompt)
+        with stage_errors(trace):
+            sql, prompt = self._compile(question, trace)
+            return self.run(sql, question, trace, prompt=prompt)
+
+
+@contextlib.contextmanager
+def stage_errors(trace: list[Stage]):
+    """The last line of defence: an unexpected exception in any stage becomes a MirrorError that names the
+    stage, so no question, on any schema, ends in a traceback (the cause stays chained for debugging)."""
+    try:
+        yield
+    except MirrorError:
+        raise
+    except Exception as e:
+        stage = trace[-1].name if trace else "schema"
+        raise MirrorError(f"Mirror failed after the {stage} stage ({type(e).__name__}: {e}); try rephrasing the "
+                          "question, or run your own SQL with --sql") from e

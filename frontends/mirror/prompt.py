@@ -14,6 +14,9 @@ from .linking import Link
 from .schema import Schema
 
 STATIC_SCHEMA_CHARS = 2500  # larger schemas go into the tail, linked tables only
+# The tail's schema text: about 2 characters a token at worst (identifiers), so this stays far inside an 8k
+# context together with the head, the question and the answer.
+MAX_SCHEMA_CHARS = 6000
 TAIL_EXAMPLES = 0
 
 
@@ -27,16 +30,28 @@ def prompt_prefix(schema: Schema) -> str:
     return head
 
 
-def tables_text(schema: Schema, tables: list[str]) -> str:
-    joins = [clause for names, clause in join_plans(tables, schema) if len(names) == 2]
-    return f"Tables:\n{schema.describe(tables)}" + ("\nJoins: " + "; ".join(joins) if joins else "")
+def tables_text(schema: Schema, tables: list[str], columns: dict | None = None,
+                max_chars: int = MAX_SCHEMA_CHARS) -> str:
+    """The tables and their joins, within `max_chars`: with example values if they fit, else without, else
+    only the question's columns and the keys, else the first tables only (the most relevant come first)."""
+    tables = list(tables)
+    while True:
+        for text in (schema.describe(tables), schema.describe(tables, samples=False),
+                     schema.describe(tables, columns or {}, samples=False)):
+            if len(text) <= max_chars:
+                break
+        joins = [clause for names, clause in join_plans(tables, schema) if len(names) == 2][:12]
+        full = f"Tables:\n{text}" + ("\nJoins: " + "; ".join(joins) if joins else "")
+        if len(full) <= max_chars or len(tables) == 1:
+            return full[:max_chars]
+        tables = tables[:-1]
 
 
 def prompt_tail(question: str, linked: Link, schema: Schema) -> str:
     """The question-dependent end: linked tables (large schemas only), similar examples, hints, question."""
     tail = ""
     if len(schema.describe()) > STATIC_SCHEMA_CHARS:
-        tail += tables_text(schema, linked.tables) + "\n"
+        tail += tables_text(schema, linked.tables, linked.columns) + "\n"
     for q, s in choose_examples(question, TAIL_EXAMPLES) if TAIL_EXAMPLES else []:
         tail += f"\nExample question: {q}\nSQL: {s}\n"
     tail += "".join(f"\nThe question mentions {t}.{c} = '{v}'." for t, c, v in linked.values)

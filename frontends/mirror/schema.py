@@ -30,10 +30,15 @@ class Column:
     samples: list = field(default_factory=list)
     values: list = field(default_factory=list)  # all distinct text values when there are few of them
     comment: str = ""  # the database's own description of the column (PostgreSQL COMMENT ON), if any
+    in_key: bool = False  # part of the primary key, whatever its type (joins follow it)
 
     @property
     def is_numeric(self) -> bool:
-        return self.type.upper() in ("INTEGER", "REAL", "FLOAT", "NUMERIC", "INT", "DOUBLE")
+        """SQLite's type affinity rules (INT, REAL/FLOA/DOUB, NUMERIC/DECIMAL), dates and booleans aside."""
+        t = self.type.upper()
+        if re.search(r"DATE|TIME|BOOL|CHAR|CLOB|TEXT|BLOB", t):
+            return False
+        return bool(re.search(r"INT|REAL|FLOA|DOUB|NUM|DEC", t))
 
 
 @dataclass
@@ -59,23 +64,29 @@ class Table:
 class Schema:
     tables: list[Table]
     foreign_keys: list[ForeignKey]
+    value_index: object = None  # values.ValueIndex over the data, set by the pipeline
 
     def table(self, name: str) -> Table | None:
         return next((t for t in self.tables if t.name == name), None)
 
-    def describe(self, names=None) -> str:
-        """Compact text for the prompt and for `--print-stages`: one line per table."""
+    def describe(self, names=None, columns: dict | None = None, samples: bool = True) -> str:
+        """Compact text for the prompt and for `--print-stages`: one line per table. With `columns`
+        (table -> names) only those columns and the keys are listed; `samples=False` drops example values."""
         lines = []
         for t in self.tables:
             if names is not None and t.name not in names:
                 continue
             cols = []
+            fk_cols = {f.column for f in self.foreign_keys if f.table == t.name}
             for c in t.columns:
+                if columns is not None and c.name not in columns.get(t.name, ()) and not c.in_key \
+                        and c.name not in fk_cols:
+                    continue
                 extra = " PK" if c.is_pk else ""
                 fk = next((f for f in self.foreign_keys if f.table == t.name and f.column == c.name), None)
                 if fk:
                     extra += f" -> {fk.other_table}.{fk.other_column}"
-                if c.samples:
+                if c.samples and samples:
                     extra += " e.g. " + ", ".join(_quote_sample(s) for s in c.samples)
                 if c.comment:
                     extra += " about: " + _quote_sample(c.comment, 60)
@@ -103,6 +114,7 @@ def introspect(db_path: str | os.PathLike) -> Schema:
     import sqlite3
 
     con = sqlite3.connect(f"file:{Path(db_path).resolve()}?mode=ro", uri=True)
+    con.text_factory = lambda b: b.decode(errors="replace")  # text that is not UTF-8 is still readable
     try:
         db = sqlite_utils.Database(con)
         tables, fks = [], []
@@ -113,7 +125,7 @@ def introspect(db_path: str | os.PathLike) -> Schema:
             pks = set(tbl.pks)
             for col in tbl.columns:
                 ctype = (col.type or "TEXT").upper() or "TEXT"
-                c = Column(col.name, ctype, is_pk=col.name in pks and ctype.startswith("INT"))
+                c = Column(col.name, ctype, is_pk=col.name in pks and ctype.startswith("INT"), in_key=col.name in pks)
                 if not c.is_numeric and not c.is_pk:
                     q = values_query(f'"{tbl.name}"', f'"{col.name}"')
                     vals = [r[0] for r in con.execute(q)]
@@ -130,7 +142,30 @@ def introspect(db_path: str | os.PathLike) -> Schema:
         con.close()
     if not tables:
         raise MirrorError(f"the database {db_path} has no tables: nothing to ask questions about")
-    return Schema(tables, fks)
+    return Schema(tables, resolve_foreign_keys(tables, fks))
+
+
+def resolve_foreign_keys(tables: list[Table], fks: list[ForeignKey]) -> list[ForeignKey]:
+    """Foreign keys as SQLite resolves them: names case-insensitively, a missing target column meaning the
+    target's primary key; keys naming a table or column that does not exist are dropped (SQLite accepts
+    them at CREATE time, and real databases have them)."""
+    by_name = {t.name.lower(): t for t in tables}
+    out = []
+    for f in fks:
+        src, dst = by_name.get(str(f.table).lower()), by_name.get(str(f.other_table).lower())
+        if src is None or dst is None:
+            continue
+        col = next((c.name for c in src.columns if c.name.lower() == str(f.column).lower()), None)
+        if f.other_column:
+            other = next((c.name for c in dst.columns if c.name.lower() == str(f.other_column).lower()), None)
+        else:
+            pk = [c.name for c in dst.columns if c.is_pk]
+            other = pk[0] if len(pk) == 1 else None
+        if col and other:
+            fk = ForeignKey(src.name, col, dst.name, other)
+            if fk not in out:
+                out.append(fk)
+    return out
 
 
 def _table_name(csv_path: Path) -> str:

@@ -31,21 +31,61 @@ class Shape:
     subquery_agg: str | None = None  # "AVG"/"MAX"/"MIN": "more than the average/cheapest ..." compares to it
     subquery_op: str | None = None
     membership: str | None = None  # " NOT IN (" for never/no/without, " IN (" for "customers who ordered ..."
+    between: dict[str, str] = field(default_factory=dict)  # "between 5 and 10": {"5": "10"}
+    aggregates: set[str] = field(default_factory=set)  # the aggregate functions the question's words name
+    head: list[tuple[str | None, str]] = field(default_factory=list)  # what is asked: [(agg or None, words)]
+    sort: tuple[str, str] | None = None  # ("age", " DESC") for "in descending order of age"
 
 
 def number_operator(question: str, number: str) -> str | None:
-    """The comparison the words right before `number` ask for ("cost more than 100" -> " > ")."""
-    m = re.search(rf"([a-z ]{{0,30}}?)\s*\b{re.escape(number)}\b", question.lower())
+    """The comparison the words right before `number` ask for ("cost more than 100" -> " > "); a comparison
+    may also stand before the measure's own words ("above age 20", "more than 3 models" reads the phrase
+    just before the number only)."""
+    m = re.search(rf"([a-z ]{{0,40}}?)\s*\b{re.escape(number)}\b", question.lower())
     before = m.group(1).strip() if m else ""
     for phrase, op in OPERATORS:
         if re.search(rf"\b(?:{phrase})$", before):
             return op
+    for phrase, op in OPERATORS[:4]:  # not "of"/"is": "number of ... 5" is no comparison
+        if re.search(rf"\b(?:{phrase})(?: [a-z]+){{1,2}}$", before) and not re.search(
+                r"\b(?:than|and|or|the|of)$", before):
+            return op
     return None
+
+
+AGGREGATE_WORDS = [(r"average|mean|avg", "AVG"), (r"total|sum", "SUM"), (r"maximum|max", "MAX"),
+                   (r"minimum|min", "MIN"), (r"how many|number of|count", "COUNT")]
+HEAD_START = r"^(?:(?:what|which|who) (?:is|are|was|were)|show|list|give|find|return|display|tell|get|provide|count)" \
+             r"(?: me| us)?(?: (?:the|all|each|every|of|different|distinct|unique|all of the))*\b"
+HEAD_END = r"\b(?:for|of|by|with|from|who|that|which|where|whose|in|on|at|when|having|than|ordered|sorted|" \
+           r"whom|if|across|among|per|and the number|without|never|not|did|does|do|has|have|had|is|are|was|were|can|will)\b"
+
+
+def read_head(q: str) -> list[tuple[str | None, str]]:
+    """What the question asks to see, item by item: "what are the name and age of ..." -> [(None, "name"),
+    (None, "age")]; "the average, minimum and maximum age" -> AVG/MIN/MAX of "age"."""
+    m = re.match(HEAD_START, q)
+    if not m:
+        return []
+    rest = q[m.end():].strip()
+    end = re.search(HEAD_END, rest)
+    head = rest[: end.start()] if end else rest
+    items = [i.strip() for i in re.split(r",|\band\b|\bas well as\b", head)]
+    items = [re.sub(r"^(?:the|their|its|all|each|every|also) ", "", i).strip() for i in items if i.strip()]
+    out = []
+    for item in items:
+        agg = next((fn for pat, fn in AGGREGATE_WORDS if re.match(rf"(?:{pat})\b", item)), None)
+        words = re.sub(rf"^(?:{'|'.join(p for p, _ in AGGREGATE_WORDS)})\b", "", item).strip()
+        words = re.sub(r"^(?:of|the) ", "", words).strip()
+        out.append((agg, words))
+    return out if len(out) <= 6 else []
 
 
 def read_shape(question: str) -> Shape:
     q = " ".join(re.findall(r"[a-z0-9.]+|'[^']*'", question.lower()))
-    shape = Shape()
+    shape = read_order(q, read_words(" ".join(re.findall(r"[a-z0-9.]+|'[^']*'|,", question.lower())), Shape()))
+
+
     sup = re.search(SUPERLATIVE, q)
     if sup:
         shape.direction = " ASC" if re.fullmatch(LOW_WORDS, sup.group(0)) else " DESC"
@@ -68,14 +108,40 @@ def read_shape(question: str) -> Shape:
         shape.direction = None  # "cheaper than the cheapest X" is a filter, not a ranking
         shape.limit = None
     elif sup and re.match(r"(what is|what was|what s) the\b", q) and not re.search(r"\bname\b", q) and not shape.limit:
-        shape.extreme = "MIN" if shape.direction == " ASC" else "MAX"
-    if re.search(r"\b(never|without|no) \w+", q) or re.search(r"\bnot been\b", q):
+        if len(shape.head) > 1 and not any(agg for agg, _ in shape.head):
+            shape.limit = "1"  # "what is the id and name of the X with the most Y": a row, not a value
+        elif not any(agg for agg, _ in shape.head):
+            shape.extreme = "MIN" if shape.direction == " ASC" else "MAX"
+    if re.search(r"\b(never|without|no) \w+", q) or re.search(r"\b(?:not been|(?:do|does|did|has|have|had|is|are|was|were) not|don t|doesn t|didn t|haven t|hasn t)\b", q):
         shape.membership = " NOT IN ("
+    for lo, hi in re.findall(r"\bbetween (\d+(?:\.\d+)?) and (\d+(?:\.\d+)?)", q):
+        shape.between[lo] = hi
     for number in re.findall(r"(?<![\w.-])\d+(?:\.\d+)?(?![\w-])", q):
-        if number == shape.limit:
+        if number == shape.limit or number in shape.between or number in shape.between.values():
             continue
         op = number_operator(q, number)
         if op:
             shape.comparisons[number] = op
     return shape
 
+
+
+def read_words(q: str, shape: Shape) -> Shape:
+    """The aggregates the question names and what it asks to see (its head)."""
+    for pat, fn in AGGREGATE_WORDS:
+        if re.search(rf"\b(?:{pat})\b", q):
+            shape.aggregates.add(fn)
+    shape.head = read_head(q)
+    return shape
+
+
+def read_order(q: str, shape: Shape) -> Shape:
+    """"in descending order of age", "sorted by name", "in alphabetical order": an explicit ordering."""
+    m = re.search(r"\b(?:order(?:ed)? by|sort(?:ed)? by|order of|ranked by)(?: the)? ([a-z ]+?)(?:\s*$| in | and | from | for |,)", q)
+    direction = " DESC" if re.search(r"\b(?:descending|decreasing|reverse|from (?:the )?(?:highest|largest|most))\b", q) \
+        else " ASC" if re.search(r"\b(?:ascending|increasing|alphabetical|alphabetically|from (?:the )?(?:lowest|smallest|least))\b", q) else ""
+    if m:
+        shape.sort = (m.group(1).strip(), direction or " ASC")
+    elif re.search(r"\balphabetical", q):
+        shape.sort = ("", " ASC")
+    return shape

@@ -1,0 +1,138 @@
+"""Join paths: the schema as a graph whose edges are foreign keys, searched for the tables a question needs.
+
+Declared foreign keys come first; where a database declares none between two tables, the obvious naming
+conventions add an edge: `x_id`/`xId` -> table x's primary key, or a column named exactly like another
+table's single primary key. Several tables are connected by a Steiner-tree heuristic (shortest paths
+added one table at a time, breadth-first), so a bridge table such as `singer_in_concert` or
+`Student_Enrolment_Courses` joins its two sides even when the question never names it.
+"""
+from __future__ import annotations
+
+import re
+from collections import deque
+from dataclasses import dataclass
+
+from .names import name_words
+from .schema import ForeignKey, Schema
+
+
+def ident(name: str) -> str:
+    return name if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) else '"' + name.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True)
+class Edge:
+    table: str
+    column: str
+    other_table: str
+    other_column: str
+    declared: bool = True
+
+    def on(self) -> str:
+        return f"{ident(self.table)}.{ident(self.column)} = {ident(self.other_table)}.{ident(self.other_column)}"
+
+
+def inferred_keys(schema: Schema) -> list[ForeignKey]:
+    """Joins the naming says exist but no FOREIGN KEY declares: `customer_id` -> customers.id, `StuID` ->
+    Student.StuID. Only between two tables not already linked by a declared key, with compatible types."""
+    declared = {frozenset((f.table, f.other_table)) for f in schema.foreign_keys}
+    pks = {}
+    for t in schema.tables:
+        keys = [c for c in t.columns if c.in_key or c.is_pk]
+        if len(keys) == 1:
+            pks[t.name] = keys[0]
+    found = []
+    for t in schema.tables:
+        for c in t.columns:
+            if (c.in_key or c.is_pk) and len([k for k in t.columns if k.in_key or k.is_pk]) == 1:
+                continue
+            cw = name_words(c.name)
+            for other, pk in pks.items():
+                if other == t.name or frozenset((t.name, other)) in declared:
+                    continue
+                if c.is_numeric != pk.is_numeric:
+                    continue
+                ow = name_words(other)
+                same_name = c.name.lower() == pk.name.lower() and pk.name.lower() not in ("id", "name", "code")
+                x_id = (cw and cw[-1] == "id" and pk.name.lower() == "id" and tuple(cw[:-1]) in (ow, ow[-1:]))
+                if same_name or x_id:
+                    found.append(ForeignKey(t.name, c.name, other, pk.name))
+    return found
+
+
+class JoinGraph:
+    """Undirected multigraph of tables; edges carry the ON condition."""
+
+    def __init__(self, schema: Schema):
+        self.schema = schema
+        self.edges: dict[str, list[tuple[str, Edge]]] = {t.name: [] for t in schema.tables}
+        for f, declared in [(f, True) for f in schema.foreign_keys] + [(f, False) for f in inferred_keys(schema)]:
+            if f.table not in self.edges or f.other_table not in self.edges or f.table == f.other_table:
+                continue
+            e = Edge(f.table, f.column, f.other_table, f.other_column, declared)
+            self.edges[f.table].append((f.other_table, e))
+            self.edges[f.other_table].append((f.table, e))
+
+    def neighbours(self, table: str) -> list[str]:
+        return sorted({n for n, _ in self.edges.get(table, [])})
+
+    def path(self, sources: set[str], target: str) -> list[tuple[str, Edge]] | None:
+        """Shortest path (as steps: new table, edge) from any of `sources` to `target`; declared keys first."""
+        if target in sources:
+            return []
+        prev: dict[str, tuple[str, Edge] | None] = {s: None for s in sources}
+        queue = deque(sorted(sources))
+        while queue:
+            cur = queue.popleft()
+            for nxt, e in sorted(self.edges.get(cur, []), key=lambda x: (not x[1].declared, x[0])):
+                if nxt in prev:
+                    continue
+                prev[nxt] = (cur, e)
+                if nxt == target:
+                    steps = []
+                    node = nxt
+                    while prev[node] is not None:
+                        p, edge = prev[node]
+                        steps.append((node, edge))
+                        node = p
+                    return steps[::-1]
+                queue.append(nxt)
+        return None
+
+    def connect(self, tables: list[str], max_tables: int = 6) -> tuple[list[str], list[Edge]] | None:
+        """The tables and edges of a small tree joining all `tables` (in the given order of importance),
+        or None when they are not connected within `max_tables`."""
+        if not tables:
+            return None
+        names, edges = [tables[0]], []
+        for t in tables[1:]:
+            if t in names:
+                continue
+            steps = self.path(set(names), t)
+            if steps is None:
+                return None
+            for node, e in steps:
+                names.append(node)
+                edges.append(e)
+            if len(names) > max_tables:
+                return None
+        return names, edges
+
+    def from_clause(self, names: list[str], edges: list[Edge]) -> str:
+        """`a JOIN b ON ... JOIN c ON ...` in the order each table becomes reachable."""
+        clause, placed, pending = ident(names[0]), {names[0]}, list(edges)
+        while pending:
+            for e in pending:
+                new = e.other_table if e.table in placed else e.table if e.other_table in placed else None
+                if new is None:
+                    continue
+                if new in placed:  # a second edge between placed tables: an extra ON condition
+                    clause += f" AND {e.on()}"
+                else:
+                    clause += f" JOIN {ident(new)} ON {e.on()}"
+                    placed.add(new)
+                pending.remove(e)
+                break
+            else:
+                break
+        return clause

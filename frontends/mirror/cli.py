@@ -66,7 +66,7 @@ def make_mirror(args):
     source = args.db or build_demo_db()
     return Mirror(source, model=args.model, model_name=args.model_name, row_cap=args.row_cap,
                   time_limit_s=args.time_limit, out_dir=args.out_dir, print_stages=args.print_stages,
-                  chart_format=getattr(args, "chart_format", "png"), engine=args.engine)
+                  chart_format=getattr(args, "chart_format", "png"), engine=getattr(args, "engine", "auto"))
 
 
 def format_table(columns, rows, max_rows: int = 20) -> str:
@@ -92,6 +92,8 @@ def print_answer(answer) -> None:
 def run_ask(args) -> int:
     mirror = make_mirror(args)
     text = " ".join(args.question)
+    if not args.sql:
+        mirror.warm_up()  # the prompt head's KV cache comes from disk when this database was asked before
     answer = mirror.run(text) if args.sql else mirror.ask(text)
     print_answer(answer)
     return 0
@@ -136,7 +138,8 @@ def run_spider_eval(args) -> int:
 
     def make(path):
         return Mirror(path, model=args.model, model_name=args.model_name, row_cap=args.row_cap,
-                      time_limit_s=args.time_limit, out_dir=args.out_dir, print_stages=args.print_stages)
+                      time_limit_s=args.time_limit, out_dir=args.out_dir, print_stages=args.print_stages,
+                      engine=getattr(args, "engine", "auto"))
 
     report = evaluate_spider(args.spider, make, databases=args.databases, every=args.every, limit=args.limit)
     print_report(report, args.spider, args.model)

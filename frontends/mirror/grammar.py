@@ -62,7 +62,8 @@ def build_grammar(schema: Schema, linked: Link) -> str:
     needed |= set(linked.named) - {t for t, _, _ in sub_values}
     if membership or shape.subquery_agg:
         needed = {entity[1]} if membership else needed - {t for t, _, _ in sub_values} or needed
-    covering = [i for i, (names, _) in enumerate(plans) if needed <= set(names)] or list(range(len(plans)))
+    most = max(len(needed & set(names)) for names, _ in plans)  # all needed tables, else as many as joinable
+    covering = [i for i, (names, _) in enumerate(plans) if len(needed & set(names)) == most]
     fewest = min(len(plans[i][0]) for i in covering)
     top = [i for i in covering if len(plans[i][0]) == fewest]
     lines = ["start: query", "query: " + " | ".join(f"q{i}" for i in top)]
@@ -113,7 +114,8 @@ def split_values(linked: Link, shape: Shape):
 
 def asked_entity(question: str, schema: Schema, tables: list[str]):
     """What a "which X" / "how many X" question asks for: ("table", T) or ("column", T, column)."""
-    m = re.search(r"\b(?:which|how many|what) (?:\d+ )?([a-z]+)(?: ([a-z]+))?", question.lower())
+    m = re.search(r"\b(?:which|how many|what)(?: (?:is|are|was|were|the|all|of|different|distinct))* (?:\d+ )?"
+                  r"([a-z]+)(?: ([a-z]+))?", question.lower())
     if not m:
         shape = read_shape(question)
         if shape.head and not shape.head[0][0]:  # "show the stadium names without ...": the names' table
@@ -147,9 +149,9 @@ def membership_conds(schema: Schema, linked: Link, shape: Shape, entity, plans) 
     """`id NOT IN (SELECT fk FROM other)` for "which customers never ordered", and `id IN (SELECT fk FROM
     ... WHERE value)` for "how many customers placed a returned order": joining the many side would
     repeat each customer once per order."""
-    if not entity or entity[0] != "table":
+    if not entity:
         return []
-    t = entity[1]
+    t = entity[1]  # "which customers ..." or "the names of the customers ...": the customers' table
     pk = next((c.name for c in schema.table(t).columns if c.is_pk), None)
     refs = [e for edges in JoinGraph(schema).edges.values() for _, e in edges
             if e.other_table == t and e.table in linked.tables and e.table != t]
@@ -270,6 +272,12 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
             if pk and label:
                 qual = (lambda c: f"{ident(t)}.{ident(c)}") if qualify else ident
                 keys = [(lit(qual(label.name)), lit(qual(pk.name)))]
+        each = re.search(r"\b(?:each|per|every|by) (?:the |a )?([a-z]+(?: [a-z]+)?)", q_lower)
+        each_col = best_column(each.group(1), schema, cols, list(linked.tables)) if each and not keys else None
+        if each_col is None and each and not keys:
+            each_col = best_column(each.group(1).split()[0], schema, cols, list(linked.tables))
+        if each_col and not any(c.name == each_col.split(".")[-1] and (c.in_key or c.is_pk) for _, _, c in cols):
+            keys = [(lit(each_col),) * 2]  # "average weight each year": the column named after "each"
         if not keys and entity and entity[0] == "column":
             keys = [(lit(q),) * 2 for q, t, c in cols if t == entity[1] and c.name == entity[2]]
         if not keys:
@@ -374,7 +382,7 @@ def resolve_head(shape: Shape, schema: Schema, cols, names: list[str], linked: L
             out += [f"{a}(*)" if a == "COUNT" else None for a in pending] + ["COUNT(*)"]
             pending = []
             continue
-        col = best_column(text, schema, cols, prefer)
+        col = "*" if text == "*" and not agg else best_column(text, schema, cols, prefer)
         if col is None:
             return None
         out += [f"{a}({col})" if a != "COUNT" else "COUNT(*)" for a in pending]

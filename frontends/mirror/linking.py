@@ -85,6 +85,11 @@ class Link:
 LINK_COVERAGE = 0.75  # share of a name's words the question must mention for the name to count as named
 
 
+def all_schema_words(schema: Schema) -> set[str]:
+    """Every word of every table and column name, stemmed, with the words they abbreviate left to matching."""
+    return schema_words(schema)
+
+
 def schema_words(schema: Schema) -> set[str]:
     out = set()
     for t in schema.tables:
@@ -131,13 +136,16 @@ def link(question: str, schema: Schema) -> Link:
     toks = expand(question)
     qset = sorted(set(qstems) | {stem(w) for w in toks})
     qall = {stem(w) for w in words(question)} | set(words(question))
+    # a question word that is some name's word exactly is that name's, not an abbreviation of another
+    # ("countries" is the table countries, not the `cont` of `ContId`)
+    exact = set(qset) & schema_words(schema)
     values = find_values(question, schema, qset)
     graph = JoinGraph(schema)
     fk_cols = {(e.table, e.column) for edges in graph.edges.values() for _, e in edges}
     scores, columns, named = {}, {}, {t for t, _, _ in values}
     col_hits: list[tuple[float, str, str]] = []
     for t in schema.tables:
-        cover, best = name_score(t.name, qset, qall)
+        cover, best = name_score(t.name, qset, qall, exact)
         score = 3.0 * cover if cover >= LINK_COVERAGE and best > 0 else 0.0
         if score:
             named.add(t.name)
@@ -147,7 +155,7 @@ def link(question: str, schema: Schema) -> Link:
             if (t.name, c.name) in fk_cols and not c.in_key:
                 continue  # `customer_id` says nothing about what the question wants from orders
             words_c = [w for w in name_words(c.name) if w not in own] or list(name_words(c.name))
-            cover_c, best_c = name_score("_".join(words_c), qset, qall)
+            cover_c, best_c = name_score("_".join(words_c), qset, qall, exact)
             if cover_c >= LINK_COVERAGE and best_c > 0 and not (c.in_key and len(words_c) == 1 and words_c[0] == "id"):
                 cols.append(c.name)
                 col_hits.append((cover_c, t.name, tuple(words_c)))
@@ -185,8 +193,16 @@ def link(question: str, schema: Schema) -> Link:
                      for p in name_parts(c.name)}
     return Link(chosen, {t: columns.get(t, []) for t in chosen}, values, scores, named,
                 detect_intent(question, {stem(t.name) for t in schema.tables} |
-                              {w for t in schema.tables for w in name_words(t.name)}, measure_words), question,
+                              {w for t in schema.tables for w in name_words(t.name)}, measure_words,
+                              all_schema_words(schema)), question,
                 read_shape(question))
+
+
+class _AnyWord:
+    """Without a schema every word may name something."""
+
+    def __contains__(self, word) -> bool:
+        return True
 
 
 def is_key_like(schema: Schema, table: str, column) -> bool:
@@ -199,18 +215,23 @@ def is_key_like(schema: Schema, table: str, column) -> bool:
     return any(f.table == table and f.column == column.name for f in schema.foreign_keys)
 
 
-def detect_intent(question: str, table_words: set[str] = frozenset(), measure_words: set[str] = frozenset()) -> set[str]:
+def detect_intent(question: str, table_words: set[str] = frozenset(), measure_words: set[str] = frozenset(),
+                  schema_words: set[str] | None = None) -> set[str]:
     """Question shapes that are safe to enforce in the grammar (a weak model often ignores them).
     "by" groups only before a category ("by country"), not before a table or a measure ("placed by
     customers from France", "largest orders by amount")."""
     q = " ".join(words(question))
     intent = set()
-    by = re.search(r"\bby (\w+)", q)
-    by_groups = by and stem(by.group(1)) not in table_words and not (expand(by.group(1)) & measure_words)
+    schema_words = _AnyWord() if schema_words is None else {w for s in schema_words for w in (s, stem(s))} | {
+        "year", "month", "day", "week", "quarter"}  # date parts group any date column
+    by = re.search(r"\bby (?:the |a |an |their |its )?(\w+)", q)
+    by_groups = by and stem(by.group(1)) not in table_words and not (expand(by.group(1)) & measure_words) and (
+        by.group(1) in schema_words or stem(by.group(1)) in schema_words)
     each = re.search(r"\b(?:each|per|every) (?:single |one of the )?(\w+)", q)
     aggregated = re.search(r"\b(how many|number|count|total|sum|average|mean|avg|maximum|minimum|max|min|most|least)\b", q)
     # "for each country" groups; "the name of every singer" only lists (grouping needs something to aggregate)
-    grouped = (each and (aggregated or stem(each.group(1)) not in table_words)) or by_groups
+    each_names = each and (each.group(1) in schema_words or stem(each.group(1)) in schema_words)
+    grouped = (each_names and (aggregated or stem(each.group(1)) not in table_words)) or by_groups
     if grouped:
         intent.add("group")
     m = re.search(r"\b(most|fewest|least) (\w+)", q)

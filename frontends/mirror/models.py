@@ -79,11 +79,22 @@ class LocalModel:
 
     def prefill(self, text: str) -> None:
         """Run `text` through the model once so its KV cache holds it: guidance reuses the longest cached
-        token prefix, so later prompts that start with `text` only pay for their own tail."""
+        token prefix, so later prompts that start with `text` only pay for their own tail. The KV cache is
+        also saved to disk (keyed by model, context and text), so the next process that asks about the same
+        database loads it instead of recomputing it."""
         from guidance import gen
 
         with self.lock, model_errors("read the prompt"):
-            self.lm + text + gen("warm", max_tokens=1)
+            lm = self.lm
+            engine = getattr(getattr(lm, "_interpreter", None), "engine", None)
+            path = None
+            if _LastLogitsEngine is not None and type(engine) is _LastLogitsEngine:
+                path = prompt_state_path(self.path, self.n_ctx, text)
+                if path.exists() and load_prompt_state(engine, path):
+                    return
+            lm + text + gen("warm", max_tokens=1)
+            if path is not None:
+                save_prompt_state(engine, path)
 
     def sql(self, prompt: str, grammar: str, max_tokens: int = 80) -> str:
         from guidance import lark
@@ -176,6 +187,68 @@ def _make_last_logits_engine():
 
 
 _LastLogitsEngine = _make_last_logits_engine()
+
+
+def prompt_state_path(model_path: str, n_ctx: int, text: str):
+    """Where the KV cache of a prompt head is kept: girflow's cache folder, keyed by the model file (path,
+    size, mtime), llama.cpp's version, the context size and the text itself."""
+    import hashlib
+
+    import llama_cpp
+
+    from girflow.runtime.cache_dir import cache_dir, file_key
+
+    digest = hashlib.sha256(text.encode()).hexdigest()[:20]
+    key = file_key(model_path, n_ctx, llama_cpp.__version__, digest)
+    return cache_dir("mirror", "prompt_state") / f"{key}.llstate"
+
+
+def save_prompt_state(engine, path) -> None:
+    """llama.cpp's own sequence-state file (KV cells and their tokens), written atomically; a failure only
+    means the next process recomputes the head."""
+    import ctypes
+
+    import llama_cpp
+
+    tokens = list(engine._cached_token_ids)
+    if not tokens:
+        return
+    arr = (llama_cpp.llama_token * len(tokens))(*tokens)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    try:
+        if llama_cpp.llama_state_seq_save_file(engine.model_obj.ctx, str(tmp).encode(), 0, arr, len(tokens)):
+            os.replace(tmp, path)
+    except (OSError, ctypes.ArgumentError):
+        pass
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
+def load_prompt_state(engine, path) -> bool:
+    """Fill the KV cache from a saved head; False (cache cleared, nothing assumed) if the file does not load."""
+    import ctypes
+
+    import llama_cpp
+
+    ctx = engine.model_obj.ctx
+    memory = llama_cpp.llama_get_memory(ctx)
+    llama_cpp.llama_memory_seq_rm(memory, -1, -1, -1)
+    capacity = engine.model_obj.n_ctx()
+    tokens = (llama_cpp.llama_token * capacity)()
+    count = ctypes.c_size_t(0)
+    try:
+        read = llama_cpp.llama_state_seq_load_file(ctx, str(path).encode(), 0, tokens, capacity, ctypes.byref(count))
+    except (OSError, ctypes.ArgumentError):
+        read = 0
+    if not read or not count.value:
+        llama_cpp.llama_memory_seq_rm(memory, -1, -1, -1)
+        engine._cached_token_ids = []
+        engine._cached_logits = None
+        return False
+    engine._cached_token_ids = list(tokens[: count.value])
+    engine._cached_logits = None  # the next call recomputes the last token's logits (one token)
+    return True
 
 
 class EndpointModel:

@@ -86,14 +86,17 @@ def question_stems(question: str) -> list[str]:
     return [stem(w) for w in words(question) if w not in STOPWORDS]
 
 
-def name_score(identifier: str, qstems, qall=frozenset()) -> tuple[float, float]:
+def name_score(identifier: str, qstems, qall=frozenset(), exact=frozenset()) -> tuple[float, float]:
     """(coverage, best): the share of the identifier's words the question mentions (abbreviations count a
     little less; a function word such as the `has` of `Has_Pet` only when the question says it), and the
     best single content word match."""
     parts = [w for w in name_words(identifier) if w not in ("id", "ref", "tbl", "t")]
     if not parts:
         return 0.0, 0.0
-    scores = [(1.0 if p in qall else 0.0) if p in STOPWORDS else max((word_match(p, q) for q in qstems), default=0.0)
+    def match(p, q):
+        return float(p == q) if q in exact else word_match(p, q)
+
+    scores = [(1.0 if p in qall else 0.0) if p in STOPWORDS else max((match(p, q) for q in qstems), default=0.0)
               for p in parts]
     content = [s for p, s in zip(parts, scores) if p not in STOPWORDS]
     return sum(scores) / len(scores), max(content, default=0.0)

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .aliases import readable_aliases
 from .chart import draw_chart
 from .errors import MirrorError
 from .grammar import build_grammar
@@ -76,6 +77,7 @@ class Mirror:
         self.charts = charts
         self.chart_format = chart_format
         self.prefix = prompt_prefix(self.schema)
+        self.column_names = {c.name.lower() for t in self.schema.tables for c in t.columns}
 
     def warm_up(self) -> None:
         """One-time session costs, paid before the first question rather than inside it: load the model,
@@ -125,6 +127,12 @@ class Mirror:
             try:
                 engine_sql = self.engine.translate(sql)  # the grammar writes SQLite; the engine may speak another
                 error = self.guard.explain(engine_sql)
+                named = readable_aliases(sql, self.column_names)
+                if error is None and named != sql:  # headers a person can read, if the database agrees
+                    with contextlib.suppress(MirrorError):
+                        named_sql = self.engine.translate(named)
+                        if self.guard.explain(named_sql) is None:
+                            engine_sql = named_sql
             except MirrorError as e:
                 error = str(e)
             self._record(trace, "validation" if attempt == 0 else f"validation-{attempt}", error or

@@ -103,6 +103,10 @@ def values_query(table_sql: str, column_sql: str) -> str:
             f"ORDER BY COUNT(*) DESC, {column_sql} LIMIT {DISTINCT_VALUE_LIMIT + 1}")
 
 
+def _quote_name(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
 def _quote_sample(value, length: int = 24) -> str:
     # Data is untrusted: short, single-line and quoted so it reads as a value, never as an instruction.
     text = re.sub(r"\s+", " ", str(value))[:length]
@@ -127,7 +131,7 @@ def introspect(db_path: str | os.PathLike) -> Schema:
                 ctype = (col.type or "TEXT").upper() or "TEXT"
                 c = Column(col.name, ctype, is_pk=col.name in pks and ctype.startswith("INT"), in_key=col.name in pks)
                 if not c.is_numeric and not c.is_pk:
-                    q = values_query(f'"{tbl.name}"', f'"{col.name}"')
+                    q = values_query(_quote_name(tbl.name), _quote_name(col.name))
                     vals = [r[0] for r in con.execute(q)]
                     c.samples = vals[:SAMPLE_VALUES]
                     if len(vals) <= DISTINCT_VALUE_LIMIT:

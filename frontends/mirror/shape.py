@@ -58,7 +58,7 @@ AGGREGATE_WORDS = [(r"average|mean|avg", "AVG"), (r"total|sum", "SUM"), (r"maxim
 HEAD_START = r"^(?:(?:what|which|who) (?:is|are|was|were)|show|list|give|find|return|display|tell|get|provide|count)" \
              r"(?: me| us)?(?: (?:the|all|each|every|of|different|distinct|unique|all of the))*\b"
 HEAD_END = r"\b(?:for|of|by|with|from|who|that|which|where|whose|in|on|at|when|having|than|ordered|sorted|" \
-           r"whom|if|across|among|per|and the number|without|never|not|did|does|do|has|have|had|is|are|was|were|can|will)\b"
+           r"whom|if|across|among|per|about|and the number|without|never|not|did|does|do|has|have|had|is|are|was|were|can|will)\b"
 
 
 def read_head(q: str) -> list[tuple[str | None, str]]:
@@ -77,13 +77,16 @@ def read_head(q: str) -> list[tuple[str | None, str]]:
         agg = next((fn for pat, fn in AGGREGATE_WORDS if re.match(rf"(?:{pat})\b", item)), None)
         words = re.sub(rf"^(?:{'|'.join(p for p, _ in AGGREGATE_WORDS)})\b", "", item).strip()
         words = re.sub(r"^(?:of|the) ", "", words).strip()
+        if re.fullmatch(r"(?:all )?(?:the )?(?:information|info|details|data|everything|columns|records)", words):
+            words = "*"  # "all the information about X": every column
         out.append((agg, words))
     return out if len(out) <= 6 else []
 
 
 def read_shape(question: str) -> Shape:
-    q = " ".join(re.findall(r"[a-z0-9.]+|'[^']*'", question.lower()))
-    shape = read_order(q, read_words(" ".join(re.findall(r"[a-z0-9.]+|'[^']*'|,", question.lower())), Shape()))
+    q = " ".join(re.findall(r"[a-z0-9.]+|'[^']*'", question.lower())).rstrip(".").strip()
+    shape = read_order(q, read_words(" ".join(re.findall(r"[a-z0-9.]+|'[^']*'|,", question.lower())).rstrip("."),
+                                     Shape()))
 
 
     sup = re.search(SUPERLATIVE, q)
@@ -107,6 +110,8 @@ def read_shape(question: str) -> Shape:
                                  " > ")
         shape.direction = None  # "cheaper than the cheapest X" is a filter, not a ranking
         shape.limit = None
+    if any(agg for agg, _ in shape.head):  # "the minimum and maximum price": aggregates, not a ranking
+        shape.direction = shape.limit = None
     elif sup and re.match(r"(what is|what was|what s) the\b", q) and not re.search(r"\bname\b", q) and not shape.limit:
         if len(shape.head) > 1 and not any(agg for agg, _ in shape.head):
             shape.limit = "1"  # "what is the id and name of the X with the most Y": a row, not a value

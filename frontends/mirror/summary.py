@@ -82,4 +82,31 @@ def summarise(model, question: str, result: Result, use_model: bool = True, lead
         return base
     if not re.fullmatch(r"[\w\s,.'’%$€£:;()\-/&+]{8,300}", sentence) or re.search(r"(?i)ignore|instruction|sql|http", sentence):
         return base
+    if not numbers_supported(sentence, result):
+        return base  # a sentence that states a number the result does not hold is worse than none
     return base + " " + sentence
+
+
+def _number_forms(v) -> set[str]:
+    """How a result value may be written in a sentence: exact, rounded, with or without decimals."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return set(re.findall(r"\d+(?:\.\d+)?", str(v)))
+    forms = {f"{v:.0f}", f"{v:.1f}", f"{v:.2f}", str(v)}
+    if isinstance(v, float) and v == int(v):
+        forms.add(str(int(v)))
+    return {f.rstrip("0").rstrip(".") if "." in f else f for f in forms}
+
+
+def numbers_supported(sentence: str, result: Result) -> bool:
+    """Every number the sentence states is a value of the result (any rounding), its row count, or a
+    small ordinal; "The total amount ... is 2064" beside twelve monthly totals is not."""
+    allowed = {str(len(result.rows)), "1", "2", "3"}
+    for row in result.rows:
+        for v in row:
+            allowed |= _number_forms(v)
+    for n in re.findall(r"\d[\d,]*(?:\.\d+)?", sentence):
+        n = n.replace(",", "")
+        n = n.rstrip("0").rstrip(".") if "." in n else n
+        if n not in allowed:
+            return False
+    return True

@@ -1,0 +1,94 @@
+"""Readable result headers: `SUM(amount)` becomes `SUM(amount) AS total_amount`.
+
+Only the top-level SELECT list is touched, and only items that are a bare aggregate or date bucket of one
+column without an alias already; everything else is left as written. The pipeline keeps the query without
+aliases when the database refuses the aliased one.
+"""
+from __future__ import annotations
+
+import re
+
+PREFIX = {"SUM": "total", "AVG": "average", "MIN": "min", "MAX": "max", "COUNT": "number_of"}
+_COL = r'(?:[A-Za-z_][\w]*\.)?(?:[A-Za-z_]\w*|"[^"]+")'
+_AGG = re.compile(rf"^(?:ROUND\()?(SUM|AVG|MIN|MAX|COUNT)\((DISTINCT )?({_COL}|\*)\)(?:, \d+\))?$", re.I)
+_DATE = re.compile(rf"^strftime\('(%Y-%m|%Y)', ({_COL})\)$", re.I)
+
+
+def _split_top_level(text: str) -> list[str]:
+    items, depth, quote, start = [], 0, None, 0
+    for i, ch in enumerate(text):
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            items.append(text[start:i])
+            start = i + 1
+    items.append(text[start:])
+    return items
+
+
+def _select_span(sql: str) -> tuple[int, int] | None:
+    """Start and end of the first SELECT's column list (up to its top-level FROM)."""
+    m = re.match(r"\s*SELECT\s+(?:DISTINCT\s+)?", sql, re.I)
+    if not m:
+        return None
+    depth, quote = 0, None
+    for i in range(m.end(), len(sql)):
+        ch = sql[i]
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif depth == 0 and re.match(r"\sFROM\s", sql[i:i + 6], re.I):
+            return m.end(), i
+    return None
+
+
+def _name(column: str) -> str:
+    base = column.split(".")[-1].strip('"')
+    return re.sub(r"\W+", "_", base).strip("_").lower() or "value"
+
+
+def alias_for(item: str) -> str | None:
+    text = item.strip()
+    m = _AGG.match(text)
+    if m:
+        fn, distinct, col = m.group(1).upper(), m.group(2), m.group(3)
+        if col == "*":
+            return "count"
+        return f"{PREFIX[fn]}_{'distinct_' if distinct else ''}{_name(col)}"
+    m = _DATE.match(text)
+    if m:
+        return "month" if m.group(1) == "%Y-%m" else "year"
+    return None
+
+
+def readable_aliases(sql: str, avoid: set[str] = frozenset()) -> str:
+    """`sql` with aliases on its bare aggregates and date buckets; `avoid`: the database's column names
+    (lower case), which an alias must not shadow."""
+    span = _select_span(sql)
+    if not span:
+        return sql
+    start, end = span
+    items = _split_top_level(sql[start:end])
+    used: set[str] = {_name(i) for i in items if re.fullmatch(rf"\s*{_COL}\s*", i)} | set(avoid)
+    out = []
+    for item in items:
+        alias = None if re.search(r"\bAS\b", item, re.I) else alias_for(item)
+        if alias:
+            name, n = alias, 2
+            while name in used:
+                name, n = f"{alias}_{n}", n + 1
+            used.add(name)
+            item = f"{item.rstrip()} AS {name}" + (" " if item.endswith(" ") else "")
+        out.append(item)
+    return sql[:start] + ",".join(out) + sql[end:]

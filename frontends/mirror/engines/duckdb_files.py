@@ -153,6 +153,7 @@ class DuckDBEngine(Engine):
             config["threads"] = self.threads
         try:
             con = duckdb.connect(str(self.catalog), read_only=True, config=config)
+            con.execute("SET enable_progress_bar = false")  # a library prints nothing on the user's terminal
             con.execute("SET allowed_paths = " + "[" + ", ".join(_sql_str(str(f)) for f in self._files()) + "]")
             if self._dirs:
                 con.execute("SET allowed_directories = [" + ", ".join(_sql_str(str(d) + os.sep) for d in self._dirs) + "]")

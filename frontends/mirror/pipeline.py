@@ -23,7 +23,6 @@ from .models import make_model
 from .prompt import prompt_prefix, prompt_tail
 from .schema import Schema
 from .summary import summarise
-from .values import build_index
 
 MAX_REPAIRS = 2
 
@@ -68,9 +67,8 @@ class Mirror:
         self.guard = self.engine  # the only way SQL reaches the data: explain() and run(), read-only
         self.db_path = self.engine.location
         self.schema: Schema = self.engine.schema
-        if type(self.engine).__name__ == "SQLiteEngine":  # other engines: the values their introspection kept
-            self.schema.value_index = build_index(self.db_path, [(t.name, c.name) for t in self.schema.tables
-                                                                 for c in t.columns if not c.is_numeric])[0]
+        self.schema.value_index = self.engine.value_index([(t.name, c.name) for t in self.schema.tables
+                                                           for c in t.columns if not c.is_numeric])
         self.model = make_model(model, model_name)
         self.print_stages = print_stages
         self.model_summary = model_summary

@@ -156,10 +156,12 @@ def test_errors_are_plain(engine):
 
 
 def test_schema_is_the_same_on_every_engine(replicas):
-    texts = {}
+    texts, indexes = {}, {}
     for kind in [k for k in ENGINES if k != "postgresql" or replicas.postgres]:
         e = replicas.engine("demo", kind)
         texts[kind] = e.schema
+        indexes[kind] = e.value_index([(t.name, c.name) for t in e.schema.tables for c in t.columns
+                                       if not c.is_numeric])
         e.close()
     base = texts["sqlite"]
     for kind in [k for k in texts if k != "sqlite"]:
@@ -170,6 +172,9 @@ def test_schema_is_the_same_on_every_engine(replicas):
         assert sorted((f.table, f.column, f.other_table, f.other_column) for f in s.foreign_keys) == \
                sorted((f.table, f.column, f.other_table, f.other_column) for f in base.foreign_keys)
         assert s.describe() == base.describe()
+        assert indexes[kind].distinct == indexes["sqlite"].distinct  # linking finds values the same way
+        assert {k: sorted(v) for k, v in indexes[kind].entries.items()} == \
+               {k: sorted(v) for k, v in indexes["sqlite"].entries.items()}
 
 
 @pytest.mark.parametrize("kind", ["postgresql", "duckdb"])

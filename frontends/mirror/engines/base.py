@@ -10,6 +10,7 @@ import decimal
 import re
 import uuid
 
+from ..errors import MirrorError
 from ..guard import Result
 from ..schema import DISTINCT_VALUE_LIMIT, SAMPLE_VALUES, Column, Schema, values_query
 
@@ -38,6 +39,29 @@ class Engine:
 
     def close(self) -> None:
         pass
+
+    def text_values(self, table: str, column: str, limit: int, max_chars: int) -> list[str]:
+        """Up to `limit` distinct values of a column as text, each at most `max_chars` long."""
+        raise NotImplementedError
+
+    def value_index(self, columns: list[tuple[str, str]]):
+        """The index linking reads to find which column holds a value the question names (values.py),
+        built from the same distinct values on every engine."""
+        from ..values import MAX_CHARS, PER_COLUMN, TOTAL_LIMIT, ValueIndex
+
+        index, total = ValueIndex(), 0
+        for table, column in columns:
+            if total >= TOTAL_LIMIT:
+                break
+            try:
+                values = self.text_values(table, column, PER_COLUMN, MAX_CHARS)
+            except MirrorError:
+                continue  # an unreadable column is simply not indexed
+            index.distinct[(table, column)] = len(values)
+            for v in values:
+                index.add(table, column, v)
+            total += len(values)
+        return index
 
     # -- shared --------------------------------------------------------------------------------------
     @property
@@ -112,6 +136,11 @@ def wants_values(column: Column) -> bool:
 
 def sql_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def text_values_sql(table_sql: str, column: str, limit: int, max_chars: int) -> str:
+    c = f"CAST({sql_ident(column)} AS TEXT)"
+    return f"SELECT DISTINCT {c} FROM {table_sql} WHERE {c} IS NOT NULL AND length({c}) <= {max_chars} LIMIT {limit}"
 
 
 def distinct_values_sql(table: str, column: str, qualified_table: str | None = None) -> str:

@@ -27,7 +27,8 @@ from girflow.runtime.cache_dir import cache_dir
 from ..errors import MirrorError
 from ..guard import Result
 from ..schema import Column, ForeignKey, Schema, Table
-from .base import Engine, canonical_type, distinct_values_sql, fill_values, plain_rows, sql_ident, wants_values
+from .base import (Engine, canonical_type, distinct_values_sql, fill_values, plain_rows, sql_ident, text_values_sql,
+                   wants_values)
 from .sqlcheck import parse_select, statement_text
 
 FILE_SUFFIXES = (".parquet", ".csv", ".tsv", ".csv.gz", ".tsv.gz")
@@ -221,6 +222,15 @@ class DuckDBEngine(Engine):
             raise MirrorError(f"DuckDB error: {_first_line(e)}") from None
         truncated = len(rows) > self.row_cap
         return Result(columns, plain_rows(rows[: self.row_cap]), truncated, time.monotonic() - start)
+
+    def text_values(self, table: str, column: str, limit: int, max_chars: int) -> list[str]:
+        t = next((t for t in self.schema.tables if t.name == table), None)
+        if t is None or t.column(column) is None or t.column(column).type == "BLOB":
+            return []
+        got = self._rows(text_values_sql(sql_ident(table), column, limit, max_chars))
+        if got is None:
+            raise MirrorError(f"cannot read the values of {table}.{column}")
+        return [r[0] for r in got]
 
     def _rows(self, sql: str) -> list | None:
         import duckdb

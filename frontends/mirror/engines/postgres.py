@@ -15,7 +15,8 @@ from urllib.parse import urlsplit, urlunsplit
 from ..errors import MirrorError
 from ..guard import Result
 from ..schema import Column, ForeignKey, Schema, Table
-from .base import Engine, canonical_type, distinct_values_sql, fill_values, plain_rows, sql_ident, wants_values
+from .base import (Engine, canonical_type, distinct_values_sql, fill_values, plain_rows, sql_ident, text_values_sql,
+                   wants_values)
 from .sqlcheck import parse_select, statement_text
 
 EXACT_COUNT_BELOW = 1_000_000  # larger tables show the planner's estimate (an exact count scans them)
@@ -60,6 +61,7 @@ class PostgresEngine(Engine):
         self.url = url
         self.location = redact(url)
         self._con = None
+        self._qualified: dict[str, str] = {}  # table -> "schema"."table"
         self._lock = threading.Lock()
         self._connect()
 
@@ -122,6 +124,7 @@ class PostgresEngine(Engine):
         tables = []
         for nsp, rel, oid, comment, estimate in chosen:
             qualified = f"{sql_ident(nsp)}.{sql_ident(rel)}"
+            self._qualified[rel] = qualified
             columns = []
             for name, ctype, ccomment in cols.get(oid, []):
                 canon = canonical_type(ctype)
@@ -143,6 +146,16 @@ class PostgresEngine(Engine):
             raise MirrorError(f"{self.location} has no tables this role may read on its search path "
                               f"(schemas: see `SHOW search_path`)")
         return Schema(tables, fks)
+
+    def text_values(self, table: str, column: str, limit: int, max_chars: int) -> list[str]:
+        t = next((t for t in self.schema.tables if t.name == table), None)
+        qualified = self._qualified.get(table, sql_ident(table))
+        if t is None or t.column(column) is None or t.column(column).type == "BLOB":
+            return []
+        got = self._introspect_rows(text_values_sql(qualified, column, limit, max_chars))
+        if got is None:
+            raise MirrorError(f"cannot read the values of {table}.{column}")
+        return got
 
     def _introspect_rows(self, sql: str) -> list | None:
         """First column of a catalog/sample query, or None when it fails or takes too long."""

@@ -21,6 +21,11 @@ class SQLiteEngine(Engine):
     def introspect(self) -> Schema:
         return introspect(self.db_path)
 
+    def value_index(self, columns):
+        from ..values import build_index
+
+        return build_index(self.db_path, columns)[0]
+
     def translate(self, sqlite_sql: str) -> str:
         return sqlite_sql  # already this engine's dialect; the authorizer is the check
 

@@ -30,9 +30,9 @@ NORMALISATIONS = [aten._softmax, aten._log_softmax, aten.softmax, aten.log_softm
                   aten.native_layer_norm, aten.layer_norm, aten.rms_norm, aten._softmax_backward_data,
                   aten._log_softmax_backward_data, aten.native_layer_norm_backward]
 CASTS = [aten._to_copy, prims.convert_element_type, aten.clone, aten.dropout, aten.native_dropout,
-         aten.alias, aten.detach, aten.lift_fresh_copy]
+         aten.lift_fresh_copy]
 VIEWS = [aten.view, aten._unsafe_view, aten.reshape, aten.expand, aten.permute, aten.transpose,
-         aten.t, aten.unsqueeze, aten.squeeze, aten.flatten, aten.unflatten]
+         aten.t, aten.unsqueeze, aten.squeeze, aten.flatten, aten.unflatten, aten.alias, aten.detach]
 COMPUTE_BOUND = [aten.mm, aten.addmm, aten.bmm, aten.baddbmm, aten.matmul, aten.linear,
                  aten.convolution, aten._convolution, aten.conv2d, aten.conv1d,
                  aten._scaled_dot_product_flash_attention_for_cpu, aten.scaled_dot_product_attention,

@@ -62,6 +62,8 @@ class GirRegion(torch.nn.Module):
             ctx, module, func = region_to_gir(self.gm, args, self.timings)
             with ctx:
                 replay = build_replay(func)
+            if len(replay.outputs) != len(out_meta):
+                raise ValueError(f"the lowered region has {len(replay.outputs)} results, PyTorch's {len(out_meta)}")
             kernel = gir_compile(replay.fn)
             entry = Compiled(kernel, replay, out_meta)
             got = self._run(entry, args)            # compiles the kernel (cached by its GIR text)

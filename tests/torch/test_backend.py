@@ -126,3 +126,19 @@ def test_backend_is_registered_by_entry_point_without_import():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.split() == ["True", "True"]   # loaded by torch through the entry point
+
+
+def test_training_step_matches_eager_gradients():
+    model, make_inputs = build("mlp", "tiny")
+    model.train()
+    (x,) = make_inputs(2, 16)
+    x.requires_grad_()
+    model(x).square().mean().backward()
+    want = [p.grad.clone() for p in model.parameters()] + [x.grad.clone()]
+    model.zero_grad()
+    x.grad = None
+    torch._dynamo.reset()
+    torch.compile(model, backend=girflow_backend)(x).square().mean().backward()
+    got = [p.grad for p in model.parameters()] + [x.grad]
+    for g, w in zip(got, want):
+        torch.testing.assert_close(g, w, rtol=1e-4, atol=1e-6)

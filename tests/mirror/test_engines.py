@@ -284,6 +284,11 @@ def test_duckdb_reads_files_in_place_read_only(tmp_path):
                    "CREATE TABLE t AS SELECT 1"):
         with pytest.raises(MirrorError):
             e.run(attack)
+    again = open_engine(folder, tmp_path / "out")  # a second engine on the same files shares the locked instance
+    assert again.run("SELECT COUNT(*) FROM sales").rows == [(4,)]
+    with pytest.raises(MirrorError):
+        again.run("SELECT * FROM read_csv('/etc/passwd')")
+    again.close()
     e.close()
     assert sorted(p.relative_to(folder) for p in folder.rglob("*")) == before  # nothing written beside the data
     # a glob is one table of every file it matches

@@ -154,6 +154,11 @@ class DuckDBEngine(Engine):
             config["threads"] = self.threads
         try:
             con = duckdb.connect(str(self.catalog), read_only=True, config=config)
+            if con.execute("SELECT current_setting('lock_configuration')").fetchone()[0]:
+                # the same catalog opened again in this process shares DuckDB's instance, already locked down
+                if con.execute("SELECT current_setting('enable_external_access')").fetchone()[0]:
+                    raise MirrorError(f"{self.location}: DuckDB's configuration is locked with file access on")
+                return con
             con.execute("SET enable_progress_bar = false")  # a library prints nothing on the user's terminal
             con.execute("SET allowed_paths = " + "[" + ", ".join(_sql_str(str(f)) for f in self._files()) + "]")
             if self._dirs:

@@ -17,6 +17,8 @@ BINARY = ["add", "sub", "mul", "div", "max", "min"]
 REDUCE_KINDS = ["sum", "max", "min", "mean"]
 CMP_PREDICATES = ["lt", "le", "gt", "ge", "eq", "ne"]
 MEMORY_LEVELS = ["global", "shared", "cluster", "local", "register"]
+# Storage dtypes of GIR programs (NumPy/torch name -> MLIR element type); compute is in f32.
+STORAGE_DTYPES = {"float32": "f32", "float16": "f16", "bfloat16": "bf16"}
 
 
 def _enum(var: str, values: list[str]) -> str:

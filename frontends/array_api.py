@@ -18,9 +18,9 @@ import math
 
 import numpy as np
 
+from girflow.dialects.gir import STORAGE_DTYPES as DTYPES
 from girflow.passes.ir_utils import mlir_float
 
-DTYPES = {"float32": "f32", "float16": "f16", "bfloat16": "bf16"}
 
 
 class TraceError(ValueError):
@@ -373,4 +373,4 @@ def compile(fn, target: str = "cpu"):
     """A callable running `fn` through GIR on `target`; kernels are cached per shape/dtype."""
     from girflow.runtime.compiled import CompiledFunction
 
-    return CompiledFunction(fn, target)
+    return CompiledFunction(fn, target, tracer=trace_program)

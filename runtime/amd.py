@@ -7,7 +7,7 @@ Running it needs the ROCm HIP runtime, which this build does not wrap: calling r
 from __future__ import annotations
 
 from girflow.runtime.backends import register_backend, schedule_option as _schedule
-from girflow.passes.gpu_compile import GpuBinary, compile_gpu
+from girflow.passes.gpu.compile import GpuBinary, compile_gpu
 
 
 class AmdFunction:

@@ -11,7 +11,7 @@ import numpy as np
 from torch_mlir import ir
 
 from girflow.dialects import targets
-from girflow.frontends.array_api import DTYPES, trace_program
+from girflow.dialects.gir import STORAGE_DTYPES as DTYPES
 from girflow.runtime.backends import get_backend
 from girflow.runtime.buffers import POOL, POOL_MIN_BYTES
 
@@ -140,11 +140,12 @@ def kernel_for(mlir: str, traced, target: str, options: str = ""):
 
 
 class CompiledFunction:
-    """What `girflow.compile(fn, target)` returns."""
+    """What `girflow.compile(fn, target)` returns. `tracer(fn, *args)` turns the function into a traced
+    GIR program (the frontend passes its own, so the runtime never imports a frontend)."""
 
-    def __init__(self, fn, target: str = "cpu", options: str = ""):
+    def __init__(self, fn, target: str = "cpu", options: str = "", *, tracer):
         self.kind = targets.get(target)["kind"]  # fails early on an unknown target
-        self.fn, self.target, self.options = fn, target, options
+        self.fn, self.target, self.options, self.tracer = fn, target, options, tracer
         self._by_signature: dict = {}
         self._entries: dict = {}      # fast key of the arguments -> _HostEntry (host kernels only)
 
@@ -153,7 +154,7 @@ class CompiledFunction:
         sig = tuple(_describe(a, i, host=self.kind != "nvidia") for i, a in enumerate(args))
         hit = self._by_signature.get(sig)
         if hit is None:
-            traced = trace_program(self.fn, *args)
+            traced = self.tracer(self.fn, *args)
             hit = (traced, kernel_for(traced.mlir, traced, self.target, self.options))
             self._by_signature[sig] = hit
         return hit

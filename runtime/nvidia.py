@@ -8,7 +8,6 @@
         kernel by pointer (bare-pointer memref convention), so there are no copies; non-contiguous
         inputs are rejected rather than silently copied.
     gpu_available() -> (bool, reason)
-    benchmark_gpu(ops, ...) -> rows of timings: girflow vs torch eager vs torch.compile vs device copy
 """
 from __future__ import annotations
 
@@ -16,7 +15,7 @@ import ctypes
 import functools
 
 from girflow.runtime.backends import register_backend, schedule_option as _schedule
-from girflow.passes.gpu_compile import GpuBinary, compile_gpu
+from girflow.passes.gpu.compile import GpuBinary, compile_gpu
 
 _TORCH_DTYPES = {"float32": "float32", "float16": "float16", "bfloat16": "bfloat16"}
 
@@ -118,128 +117,10 @@ def build(module_text: str, traced, desc: dict, options: str = "") -> NvidiaFunc
     return NvidiaFunction(compile_gpu(module_text, desc, _schedule(options, "auto")), traced, desc)
 
 
-
 register_backend("nvidia", build)
 
 
-class _Eager:
-    """A torch tensor behind girflow's array API, so an operator written for girflow runs eagerly."""
-
-    def __init__(self, t):
-        self.t = t
-
-    @staticmethod
-    def _u(o):
-        return o.t if isinstance(o, _Eager) else o
-
-    shape = property(lambda self: tuple(self.t.shape))
-    T = property(lambda self: _Eager(self.t.T))
-
-    def __getattr__(self, name):
-        import torch
-
-        if name in ("exp", "log", "tanh", "erf", "rsqrt", "sqrt", "abs", "sigmoid", "reciprocal"):
-            return lambda: _Eager(getattr(torch, name)(self.t))
-        if name in ("sum", "mean", "max", "min"):
-            red = {"sum": torch.sum, "mean": torch.mean, "max": torch.amax, "min": torch.amin}[name]
-            return lambda axis, keepdims=False: _Eager(red(self.t, dim=axis, keepdim=keepdims))
-        raise AttributeError(name)
-
-    def __neg__(self): return _Eager(-self.t)
-    def __abs__(self): return _Eager(self.t.abs())
-
-
-for _name, _op in [("add", lambda a, b: a + b), ("sub", lambda a, b: a - b), ("mul", lambda a, b: a * b),
-                   ("truediv", lambda a, b: a / b), ("lt", lambda a, b: a < b), ("le", lambda a, b: a <= b),
-                   ("gt", lambda a, b: a > b), ("ge", lambda a, b: a >= b)]:
-    setattr(_Eager, f"__{_name}__", (lambda op: lambda self, o: _Eager(op(self.t, _Eager._u(o))))(_op))
-    if _name in ("add", "sub", "mul", "truediv"):
-        setattr(_Eager, f"__r{_name}__", (lambda op: lambda self, o: _Eager(op(_Eager._u(o), self.t)))(_op))
-
-
-def torch_eager(fn):
-    """`fn` (written with girflow's array API) as a function of torch tensors, run by torch eagerly."""
-    def run(*ts):
-        out = fn(*[_Eager(t) for t in ts])
-        return tuple(o.t for o in out) if isinstance(out, (tuple, list)) else out.t
-    return run
-
-
-def benchmark_gpu(ops, target: str = "nvidia", repeats: int = 50, warmup: int = 5, print_table: bool = True,
-                  inductor: bool = True):
-    """GPU mode of the benchmark. `ops`: (name, fn, shapes) or (name, fn, shapes, torch_fn) with fn
-    (operators using girflow.ops.maximum/minimum/where need the explicit torch_fn)
-    written with girflow's array API. Median milliseconds (CUDA events) of the girflow kernel, torch
-    eager, torch.compile (inductor) and a device-to-device copy of the inputs (the memory roofline),
-    plus achieved GB/s and ptxas registers. Needs a CUDA device; raises RuntimeError otherwise."""
-    ok, why = gpu_available()
-    if not ok:
-        raise RuntimeError(f"GPU benchmark unavailable: {why}")
-    import torch
-
-    import girflow
-    from girflow.dialects import targets
-
-    desc = targets.get(target)
-
-    def timeit(f):
-        for _ in range(warmup):
-            f()
-        torch.cuda.synchronize()
-        times = []
-        for _ in range(repeats):
-            s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            s.record()
-            f()
-            e.record()
-            e.synchronize()
-            times.append(s.elapsed_time(e))
-        times.sort()
-        return times[len(times) // 2]
-
-    rows = []
-    for entry in ops:
-        name, fn, shapes = entry[:3]
-        eager = entry[3] if len(entry) > 3 else torch_eager(fn)
-        xs = [torch.randn(*s, device="cuda") for s in shapes]
-        traced = girflow.trace(fn, *shapes)
-        kfn = build(traced.mlir, traced, desc)
-        views = [x.reshape(v) for x, v in zip(xs, traced.input_views)]
-        got = kfn(*views)
-        got = got if isinstance(got, tuple) else (got,)
-        want = eager(*xs)
-        want = want if isinstance(want, tuple) else (want,)
-        for g, w in zip(got, want):
-            torch.testing.assert_close(g.reshape(w.shape), w, rtol=1e-4, atol=1e-4)
-        nbytes = sum(x.numel() * 4 for x in xs) + sum(g.numel() * g.element_size() for g in got)
-        row = {"op": name, "shapes": shapes, "girflow_ms": timeit(lambda: kfn(*views)),
-               "eager_ms": timeit(lambda: eager(*xs)), "copy_ms": timeit(lambda: [x.clone() for x in xs]),
-               "registers": sum(v["registers"] for v in kfn.ptxas.values()), "schedule": kfn.binary.schedule}
-        if inductor:
-            compiled = torch.compile(eager)
-            row["compile_ms"] = timeit(lambda: compiled(*xs))
-        row["girflow_gbs"] = nbytes / row["girflow_ms"] / 1e6
-        rows.append(row)
-        if print_table:
-            print(f"{name:24s} girflow {row['girflow_ms']:.3f} ms ({row['girflow_gbs']:.0f} GB/s, "
-                  f"{row['schedule']}, {row['registers']} regs)  eager {row['eager_ms']:.3f} ms  "
-                  f"torch.compile {row.get('compile_ms', float('nan')):.3f} ms  copy {row['copy_ms']:.3f} ms")
-    return rows
-
-
 if __name__ == "__main__":  # python -m girflow.runtime.nvidia [ARCH]: ptxas report per kernel; benchmark on a GPU
-    import sys
+    from girflow.tools.target_bench import nvidia_main
 
-    import girflow
-    from girflow.dialects import targets
-    from girflow.runtime.mlu import _standard_ops
-
-    desc = targets.get({"sm_80": "nvidia_sm80", "sm_90": "nvidia_sm90"}.get(sys.argv[1] if len(sys.argv) > 1 else "sm_90"))
-    ops = _standard_ops(4096, 1024)
-    for name, fn, shapes in ops:
-        tr = girflow.trace(fn, *shapes)
-        print(f"{name:10s} {build(tr.mlir, tr, desc).report()}")
-    if gpu_available()[0]:
-        benchmark_gpu(ops, target=desc["name"])
-    else:
-        print(f"(no GPU benchmark: {gpu_available()[1]})")
+    nvidia_main()

@@ -35,7 +35,7 @@ def configure(p):
 
 
 def _parse_shapes(text):
-    from girflow.tools.cli import UserError
+    from girflow.errors import UserError
 
     shapes = []
     for item in text.split(","):
@@ -109,7 +109,7 @@ def run(args) -> int:
     import torch
 
     from girflow.frontends import ops
-    from girflow.tools.cli import UserError
+    from girflow.errors import UserError
 
     if args.model:
         from girflow.tools.bench_model import run as run_models
@@ -183,10 +183,10 @@ def _shapes_for(name, rows, cols):
 def _run_device(target, names, shapes, inductor) -> int:
     """GPU and MLU modes: the backends own their timing (CUDA events / the emulator's cost model)."""
     from girflow.frontends import ops
-    from girflow.tools.cli import UserError
+    from girflow.errors import UserError
 
     if target == "nvidia":
-        from girflow.runtime.nvidia import benchmark_gpu
+        from girflow.tools.target_bench import benchmark_gpu
 
         table = [(n, ops.OPERATORS[n][0], _shapes_for(n, r, c), ops.reference(n))
                  for r, c in shapes for n in names]
@@ -195,7 +195,7 @@ def _run_device(target, names, shapes, inductor) -> int:
         except RuntimeError as e:
             raise UserError(str(e))
     else:
-        from girflow.runtime.mlu import benchmark_mlu
+        from girflow.tools.target_bench import benchmark_mlu
 
         for r, c in shapes:
             benchmark_mlu([(n, ops.OPERATORS[n][0], _shapes_for(n, r, c)) for n in names])

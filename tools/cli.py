@@ -18,8 +18,7 @@ SUBCOMMANDS = {
 }
 
 
-class UserError(Exception):
-    """Bad input from the user: printed as `girflow: error: ...` with exit code 2, no traceback."""
+from girflow.errors import UserError  # noqa: E402  (re-exported: `girflow.tools.cli.UserError`)
 
 
 def main(argv=None) -> int:

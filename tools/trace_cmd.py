@@ -27,7 +27,7 @@ def run(args) -> int:
     from girflow.frontends import ops
     from girflow.passes.registry import PIPELINES, build_pass_manager
     from girflow.tools.bench import _parse_shapes
-    from girflow.tools.cli import UserError
+    from girflow.errors import UserError
 
     if args.list or not args.operator:
         print("\n".join(sorted(ops.OPERATORS)))

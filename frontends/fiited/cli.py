@@ -6,7 +6,7 @@ import argparse
 import json
 import os
 
-from girflow.tools.cli import UserError
+from girflow.errors import UserError
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -9,7 +9,7 @@ from .errors import MirrorError
 
 
 def _user_error(e: Exception):
-    from girflow.tools.cli import UserError
+    from girflow.errors import UserError
 
     return UserError(str(e))
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from torch_mlir import ir
 
-from girflow.passes.cpu_codegen import KERNELS
+from girflow.passes.cpu.codegen import KERNELS
 from girflow.passes.dataflow import gir_functions
 from girflow.passes.kernel_graph import build_graph
 from girflow.passes.registry import PassError, gir_pass

@@ -1,10 +1,8 @@
-"""gir-outline-parallel and gir-lower-alloc: the CPU realisation of parallel strategy and memory levels.
+"""gir-outline-parallel: the CPU realisation of the parallel strategy.
 
-gir-outline-parallel moves the body of each `scf.forall {gir.unit = "core"}` kernel into a task
+It moves the body of each `scf.forall {gir.unit = "core"}` kernel into a task
 function `@<name>_task(<args>, %task: index)`; the kernel keeps a serial loop calling it, so the
 module still runs alone, while the runtime calls `_task` from one thread per core.
-gir-lower-alloc turns `gir.alloc` into memref allocation for its level: "local"/"register" buffers
-are per-task stack buffers (memref.alloca); "global" ones are heap buffers (memref.alloc).
 """
 from __future__ import annotations
 
@@ -12,7 +10,7 @@ from torch_mlir import ir
 from torch_mlir.dialects import func as func_d
 
 from girflow.passes.ir_utils import collect_ops, str_attr
-from girflow.passes.registry import PassError, gir_pass
+from girflow.passes.registry import gir_pass
 
 
 def _nested_ops(op: ir.Operation) -> list[ir.Operation]:
@@ -69,21 +67,3 @@ def outline_parallel(module: ir.Operation, options: dict) -> None:
                 scf.YieldOp([])
         forall.erase()
         task.operation.attributes["gir.task_of"] = ir.StringAttr.get(name)
-
-
-@gir_pass("gir-lower-alloc", "lower gir.alloc to memref.alloca (local/register) or memref.alloc (global)")
-def lower_alloc(module: ir.Operation, options: dict) -> None:
-    from torch_mlir.dialects import memref
-
-    for op in collect_ops(module, "gir.alloc"):
-        level = str_attr(op, "level")
-        mtype = op.results[0].type
-        with ir.InsertionPoint(op), op.location:
-            if level in ("local", "register"):
-                new = memref.AllocaOp(mtype, [], [], alignment=64)
-            elif level == "global":
-                new = memref.AllocOp(mtype, [], [], alignment=64)
-            else:
-                raise PassError(f"the cpu has no '{level}' memory level", op)
-        op.results[0].replace_all_uses_with(new.result)
-        op.erase()

@@ -14,7 +14,7 @@ import math
 import numpy as np
 from torch_mlir import ir
 
-from girflow.passes.int_arith import eval_integer_op, is_integer_op
+from girflow.passes.emulators.semantics import eval_integer_op, is_integer_op
 
 _NP = {"f32": np.float32, "f16": np.float16, "bf16": np.float32, "index": np.int64, "i32": np.int32,
        "i1": np.bool_}
@@ -308,7 +308,7 @@ def _scalar(name, g, attrs, rtypes):
 def simulate(module_text: str, traced, desc: dict, inputs, schedule: str = "auto"):
     """Lower tensor-level GIR with gir-to-gpu for `desc` and run the kernel on `inputs` (NumPy)."""
     from girflow.dialects import make_context
-    from girflow.passes.gpu import lower_to_gpu
+    from girflow.passes.gpu.lower import lower_to_gpu
 
     ctx = make_context()
     with ctx, ir.Location.unknown():

@@ -1,10 +1,7 @@
-"""Cambricon MLU backend, emulated: runs the `mlu` dialect form on the CPU with NumPy.
+"""Cambricon MLU emulator: runs the `mlu` dialect form on the CPU with NumPy.
 
-    build(module_text, traced, desc) -> MluFunction     (lowers with gir-to-mlu, schedule "fused")
-    MluFunction(*arrays) -> outputs (NumPy, or torch CPU tensors if given torch tensors);
-        `.stats` after a call: bytes per memory level, instructions per unit, modelled time
     emulate(mlu_text, inputs, desc) -> (outputs, Stats)
-    benchmark_mlu(ops) -> rows: fused (GIR schedule) vs naive (no on-chip reuse), modelled
+        `Stats`: bytes per memory level, instructions per unit, modelled time
 
 Execution model. Tasks = clusters x 4 cores (Union1). Clusters run one after another; the 4 cores
 of a cluster run in order, each until it reaches `mlu.sync_cluster` (round-robin), so SRAM staging by
@@ -31,8 +28,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from girflow.passes.int_arith import eval_integer_op, is_integer_op
-from girflow.runtime.backends import register_backend, schedule_option as _schedule
+from girflow.passes.emulators.semantics import eval_integer_op, is_integer_op
 
 ALIGN = 64
 VECTOR_ROW_BYTES = 128
@@ -395,25 +391,6 @@ def _active(fn, x):
     raise MluError(f"unknown active function '{fn}'")
 
 
-def lower_text(module_text: str, desc: dict, schedule: str = "fused", usage: dict | None = None) -> str:
-    """The MLU-form module text of a tensor-level GIR module (runs gir-to-mlu and the capacity check;
-    `usage`, if given, receives the on-chip bytes per level)."""
-    from torch_mlir import ir
-
-    from girflow.dialects import make_context
-    from girflow.passes import mlu as mlu_passes
-
-    ctx = make_context()
-    with ctx, ir.Location.unknown():
-        module = ir.Module.parse(module_text)
-        mlu_passes.lower_module(module.operation, desc, schedule)
-        for func in module.body.operations:
-            used = mlu_passes.check_function(func.operation, desc)
-            if usage is not None:
-                usage.update(used)
-        return str(module)
-
-
 def emulate(mlu_text: str, inputs, desc: dict, output_specs=None):
     """Run the MLU form on `inputs` (NumPy arrays in the kernel's argument shapes)."""
     from torch_mlir import ir
@@ -445,106 +422,3 @@ def emulate(mlu_text: str, inputs, desc: dict, output_specs=None):
         em = _Emulator(func, desc, args)
     em.run(ntasks)
     return [o.data for o in outs], em.finish()
-
-
-class MluFunction:
-    def __init__(self, module_text, traced, desc, schedule="fused"):
-        self.traced, self.desc, self.schedule = traced, desc, schedule
-        self.usage = {}
-        self.mlu = lower_text(module_text, desc, schedule, self.usage)
-        self.stats = None
-
-    def __call__(self, *arrays):
-        is_torch = arrays and type(arrays[0]).__module__.startswith("torch")
-        if is_torch:
-            import torch
-
-            dtype = arrays[0].dtype
-            np_in = [a.detach().to(torch.float32).numpy() if a.dtype == torch.bfloat16 else a.detach().numpy()
-                     for a in arrays]
-        else:
-            np_in = [np.asarray(a) for a in arrays]
-        outs, self.stats = emulate(self.mlu, np_in, self.desc)
-        outs = [o.reshape(v) for o, v in zip(outs, self.traced.output_views)]
-        if is_torch:
-            import torch
-
-            outs = [torch.from_numpy(np.ascontiguousarray(o)).to(dtype) for o in outs]
-        return outs[0] if len(outs) == 1 else tuple(outs)
-
-    def report(self) -> str:
-        import re
-
-        launch = re.search(r"mlu.launch = \{clusters = (\d+) : i64, cores_per_cluster = (\d+) : i64, tasks = (\d+)", self.mlu)
-        tile = re.search(r"mlu.tile = array<i64: ([\d, ]+)>", self.mlu)
-        head = (f"mlu [{self.desc['name']}] schedule={self.schedule} tasks={launch.group(3) if launch else '?'} "
-                f"({launch.group(1) if launch else '?'} clusters x {launch.group(2) if launch else '?'} cores) "
-                f"tile rows={tile.group(1) if tile else '?'}; on-chip per core/cluster: "
-                + ", ".join(f"{k} {v} B" for k, v in self.usage.items() if v))
-        return head + ("\n  last run: " + self.stats.summary() if self.stats else "")
-
-
-def build(module_text: str, traced, desc: dict, options: str = "") -> MluFunction:
-    return MluFunction(module_text, traced, desc, _schedule(options, "fused"))
-
-
-
-register_backend("mlu", build)
-
-
-def benchmark_mlu(ops, target: str = "mlu370", print_table: bool = True, seed: int = 0):
-    """For each (name, fn, shapes): modelled time and bytes per level of GIR's fused schedule next to
-    the naive one (every op through GDRAM), on the emulator. Returns a list of dict rows."""
-    import girflow
-    from girflow.dialects import targets
-
-    desc = targets.get(target)
-    rng = np.random.default_rng(seed)
-    rows = []
-    for name, fn, shapes in ops:
-        tr = girflow.trace(fn, *shapes)
-        xs = [rng.standard_normal(v).astype(np.float32) for v in tr.input_views]
-        row = {"op": name}
-        for sched in ("fused", "naive"):
-            f = MluFunction(tr.mlir, tr, desc, sched)
-            f(*xs)
-            s = f.stats
-            row[sched] = {"time_us": s.model["time_us"], "bound": s.model["bound"],
-                          "GDRAM": s.bytes_moved("GDRAM"), "SRAM": s.bytes_moved("SRAM"),
-                          "NRAM": s.bytes_moved("NRAM"), "instructions": dict(s.instructions)}
-        rows.append(row)
-        if print_table:
-            fu, na = row["fused"], row["naive"]
-            print(f"{name:14s} fused {fu['time_us']:9.2f} us GDRAM {fu['GDRAM']:>10d} B SRAM {fu['SRAM']:>8d} B "
-                  f"NRAM {fu['NRAM']:>10d} B | naive {na['time_us']:9.2f} us GDRAM {na['GDRAM']:>10d} B "
-                  f"NRAM {na['NRAM']:>10d} B | GDRAM saved {1 - fu['GDRAM'] / max(na['GDRAM'], 1):.0%}, "
-                  f"speed-up {na['time_us'] / max(fu['time_us'], 1e-9):.2f}x")
-    return rows
-
-
-def _standard_ops(rows=1024, cols=4096):
-    def softmax(x):
-        e = (x - x.max(axis=-1, keepdims=True)).exp()
-        return e / e.sum(axis=-1, keepdims=True)
-
-    def layernorm(x, w, b):
-        d = x - x.mean(axis=-1, keepdims=True)
-        return d * ((d * d).mean(axis=-1, keepdims=True) + 1e-5).rsqrt() * w + b
-
-    def rmsnorm(x, w):
-        return x * ((x * x).mean(axis=-1, keepdims=True) + 1e-6).rsqrt() * w
-
-    def gelu(x):
-        return 0.5 * x * (1.0 + (x * 0.7071067811865476).erf())
-
-    return [("softmax", softmax, [(rows, cols)]), ("layernorm", layernorm, [(rows, cols), (cols,), (cols,)]),
-            ("rmsnorm", rmsnorm, [(rows, cols), (cols,)]), ("gelu", gelu, [(rows, cols)]),
-            ("colsum", lambda x: x.sum(axis=0, keepdims=True), [(rows, cols)]),
-            ("transpose", lambda x: x.T, [(rows, cols)])]
-
-
-if __name__ == "__main__":  # python -m girflow.runtime.mlu [ROWS COLS]
-    import sys
-
-    r, c = (int(v) for v in sys.argv[1:3]) if len(sys.argv) >= 3 else (1024, 4096)
-    benchmark_mlu(_standard_ops(r, c))

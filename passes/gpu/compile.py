@@ -33,24 +33,26 @@ class GpuBinary:
 
 
 def compile_gpu(module_text: str, desc: dict, schedule: str = "auto", run_ptxas: bool = True) -> GpuBinary:
-    from girflow.passes import gpu as gpu_passes
+    from girflow.passes.amd import lower as amd
+    from girflow.passes.gpu.lower import lower_to_gpu
+    from girflow.passes.nvidia import lower as nvidia
 
     vendor, arch = desc["kind"], desc["arch"]
     ctx = make_context()
     with ctx, ir.Location.unknown():
         module = ir.Module.parse(module_text)
-        kernels = gpu_passes.lower_to_gpu(module.operation, desc, schedule)
+        kernels = lower_to_gpu(module.operation, desc, schedule)
         if len(kernels) != 1:
             raise ValueError(f"expected one GIR function, found {len(kernels)}")
         k = kernels[0]
         gpu_ir = str(module)
         if vendor == "nvidia":
-            gpu_passes.gpu_to_nvvm(module.operation, arch)
-            (res,) = gpu_passes.nvvm_to_ptx(module.operation, arch, run_ptxas)
+            nvidia.gpu_to_nvvm(module.operation, arch)
+            (res,) = nvidia.nvvm_to_ptx(module.operation, arch, run_ptxas)
             asm, binary, resources = res["ptx"], res["cubin"], res["ptxas"]
         else:
-            gpu_passes.gpu_to_rocdl(module.operation, arch)
-            (res,) = gpu_passes.rocdl_to_amdgcn(module.operation, arch)
+            amd.gpu_to_rocdl(module.operation, arch)
+            (res,) = amd.rocdl_to_amdgcn(module.operation, arch)
             asm, binary, resources = res["asm"], res["object"], {}
     return GpuBinary(vendor, arch, k.name, k.grid, k.block, 0, k.schedule, k.vector_width,
                      gpu_ir, asm, binary, resources)

@@ -21,7 +21,7 @@ import math
 from torch_mlir import ir
 
 from girflow.dialects import targets
-from girflow.passes.gpu_codegen import extract, gir_funcs, levels
+from girflow.passes.function_view import extract, gir_funcs
 from girflow.passes.ir_utils import collect_ops, shape_of, str_attr
 from girflow.passes.registry import PassError, gir_pass
 
@@ -586,7 +586,7 @@ def mlu_check_capacity(module, options):
 def mlu_estimate(module, options):
     import numpy as np
 
-    from girflow.runtime.mlu import MluError, emulate
+    from girflow.passes.emulators.mlu import MluError, emulate
 
     rng = np.random.default_rng(int(options.get("seed", "0")))
     for func in collect_ops(module, "func.func"):
@@ -611,3 +611,19 @@ def mlu_estimate(module, options):
             for unit, n in sorted(st.instructions.items()):
                 fields[f"{unit}_instructions"] = ir.IntegerAttr.get(i64, n)
             func.attributes["mlu.model"] = ir.DictAttr.get(fields)
+
+
+def lower_text(module_text: str, desc: dict, schedule: str = "fused", usage: dict | None = None) -> str:
+    """The MLU-form module text of a tensor-level GIR module (runs gir-to-mlu and the capacity check;
+    `usage`, if given, receives the on-chip bytes per level)."""
+    from girflow.dialects import make_context
+
+    ctx = make_context()
+    with ctx, ir.Location.unknown():
+        module = ir.Module.parse(module_text)
+        lower_module(module.operation, desc, schedule)
+        for func in module.body.operations:
+            used = check_function(func.operation, desc)
+            if usage is not None:
+                usage.update(used)
+        return str(module)

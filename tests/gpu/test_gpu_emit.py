@@ -6,7 +6,7 @@ import pytest
 
 import girflow
 from girflow.dialects import targets
-from girflow.passes import gpu_llvm
+from girflow.passes.nvidia import ptx as gpu_llvm
 from girflow.runtime.backends import get_backend
 from gpu_ops import OPS, make_inputs, reference
 
@@ -78,7 +78,7 @@ def test_half_precision_storage():
 def test_schedule_option_and_shared_capacity():
     from girflow.dialects import make_context
     from torch_mlir import ir
-    from girflow.passes.gpu import lower_to_gpu
+    from girflow.passes.gpu.lower import lower_to_gpu
     from girflow.passes.registry import PassError
 
     tr = girflow.trace(lambda x: x - x.mean(axis=-1, keepdims=True), (8, 256))
@@ -122,7 +122,7 @@ def test_gpu_tests_skip_with_reason_without_gpu():
 def test_benchmark_gpu_needs_a_gpu_and_eager_adapter_matches():
     import torch
 
-    from girflow.runtime.nvidia import benchmark_gpu, gpu_available, torch_eager
+    from girflow.tools.target_bench import benchmark_gpu, gpu_available, torch_eager
 
     from gpu_ops import layernorm
     xs = make_inputs([(4, 64), (64,), (64,)], "normal")

@@ -5,7 +5,7 @@ import pytest
 
 import girflow
 from girflow.dialects import targets
-from girflow.passes.gpu_sim import simulate
+from girflow.passes.emulators.gpu_sim import simulate
 from gpu_ops import OPS, make_inputs, reference, softmax
 
 

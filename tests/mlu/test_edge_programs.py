@@ -6,7 +6,7 @@ import torch
 
 import girflow
 from girflow.dialects import targets
-from girflow.passes.gpu_sim import simulate
+from girflow.passes.emulators.gpu_sim import simulate
 from girflow.runtime import mlu
 
 CASES = [

@@ -91,7 +91,9 @@ def test_emulator_enforces_capacity_and_alignment():
 
 
 def test_benchmark_reports_fused_vs_naive(capsys):
-    rows = mlu.benchmark_mlu([("softmax", softmax, [(64, 512)])])
+    from girflow.tools.target_bench import benchmark_mlu
+
+    rows = benchmark_mlu([("softmax", softmax, [(64, 512)])])
     (row,) = rows
     assert row["fused"]["GDRAM"] == 2 * 64 * 512 * 4      # read x once, write y once
     assert row["naive"]["GDRAM"] > 3 * row["fused"]["GDRAM"]

@@ -1,0 +1,1 @@
+"""AMD target: gpu dialect -> ROCDL -> AMDGCN assembly and code object (llvmlite)."""

@@ -1,0 +1,1 @@
+"""Cambricon MLU target: GIR -> mlu dialect (BANG-style), capacity check, modelled estimate."""

@@ -1,0 +1,1 @@
+"""NVIDIA target: gpu dialect -> NVVM -> PTX (llvmlite, libdevice) -> cubin (ptxas)."""

@@ -22,7 +22,6 @@ from girflow.dialects.gir import STORAGE_DTYPES as DTYPES
 from girflow.passes.ir_utils import mlir_float
 
 
-
 class TraceError(ValueError):
     """The traced function cannot be expressed in GIR (unsupported op, shape or broadcast)."""
 

@@ -9,10 +9,15 @@ vectorise with the host's SIMD width. Accuracy (float32, checked against NumPy i
 """
 from __future__ import annotations
 
+import dataclasses
+from typing import Literal
+
 from torch_mlir import ir
-from torch_mlir.dialects import arith, math as math_d
+from torch_mlir.dialects import arith
+from torch_mlir.dialects import math as math_d
 
 from girflow.passes.ir_utils import collect_ops
+from girflow.passes.options import option
 from girflow.passes.registry import gir_pass
 
 
@@ -138,10 +143,16 @@ def _is_f32(t: ir.Type) -> bool:
     return isinstance(t, ir.F32Type) or str(t) == "f32"
 
 
+@dataclasses.dataclass
+class MathApproxOptions:
+    ops: tuple[Literal["exp", "log", "tanh", "erf"], ...] = option(
+        ("exp", "log", "tanh", "erf"), "which math ops to replace (a list: ops=exp,log)")
+
+
 @gir_pass("gir-math-approx", "replace f32 math.exp/log/tanh/erf with vectorisable polynomial approximations",
-          {"ops": "comma-separated subset of exp,log,tanh,erf (default all)"})
-def math_approx(module: ir.Operation, options: dict) -> None:
-    wanted = {f"math.{n}" for n in options.get("ops", "exp,log,tanh,erf").split(",")}
+          MathApproxOptions)
+def math_approx(module: ir.Operation, options: MathApproxOptions) -> None:
+    wanted = {f"math.{n}" for n in options.ops}
     for op in collect_ops(module, "math."):
         if op.name not in wanted or not _is_f32(op.results[0].type):
             continue

@@ -1,16 +1,18 @@
 """Registry of girflow passes, and pipelines that mix them with upstream MLIR passes.
 
-A pass is a Python function `run(module_op: ir.Operation, options: dict[str, str]) -> None` registered
-under an mlir-opt style name. It raises `PassError` (optionally naming an op) for user-facing failures;
+A pass is a Python function `run(module_op: ir.Operation, options) -> None` registered under an
+mlir-opt style name; `options` is an instance of the dataclass the pass declares (passes/options.py). It raises `PassError` (optionally naming an op) for user-facing failures;
 the pipeline turns that into an MLIR diagnostic at the op's location and a failed pass.
 """
 from __future__ import annotations
 
 import dataclasses
 import importlib
-from typing import Callable
+from typing import Any, Callable
 
 from torch_mlir import ir, passmanager
+
+from girflow.passes.options import NoOptions, parse_options
 
 
 class PassError(Exception):
@@ -24,9 +26,9 @@ class PassError(Exception):
 @dataclasses.dataclass
 class PassInfo:
     name: str
-    run: Callable[[ir.Operation, dict], None]
+    run: Callable[[ir.Operation, Any], None]
     summary: str
-    options: dict[str, str]  # option name -> help (default in text)
+    options: type  # a dataclass: one typed field (default, help) per option
 
 
 _PASSES: dict[str, PassInfo] = {}
@@ -50,11 +52,11 @@ PASS_MODULES = [
 ]
 
 
-def gir_pass(name: str, summary: str, options: dict[str, str] | None = None):
-    """Decorator registering a pass function under `name`."""
+def gir_pass(name: str, summary: str, options: type = NoOptions):
+    """Decorator registering a pass function under `name`; `options` is its options dataclass."""
 
     def wrap(fn):
-        _PASSES[name] = PassInfo(name, fn, summary, options or {})
+        _PASSES[name] = PassInfo(name, fn, summary, options)
         return fn
 
     return wrap
@@ -95,21 +97,6 @@ def split_top_level(text: str, sep: str = ",") -> list[str]:
     return parts
 
 
-def parse_options(text: str) -> dict[str, str]:
-    """`{a=1 b=x}` or `{a=1,b=x}` -> {'a': '1', 'b': 'x'}."""
-    text = text.strip()
-    if not text:
-        return {}
-    opts = {}
-    for item in text.replace(",", " ").split():
-        if "=" not in item:
-            opts[item] = "true"
-        else:
-            k, v = item.split("=", 1)
-            opts[k.strip()] = v.strip().strip('"')
-    return opts
-
-
 def _split_element(element: str) -> tuple[str, str]:
     name = element
     opts = ""
@@ -119,12 +106,7 @@ def _split_element(element: str) -> tuple[str, str]:
     return name.strip(), opts
 
 
-def _external(info: PassInfo, options: dict[str, str]):
-    unknown = set(options) - set(info.options)
-    if unknown:
-        raise ValueError(f"pass '{info.name}' has no option(s) {sorted(unknown)}; "
-                         f"known: {sorted(info.options) or 'none'}")
-
+def _external(info: PassInfo, options: Any):
     def run(op, pass_):
         try:
             info.run(op, options)
@@ -180,7 +162,7 @@ def add_to_pass_manager(pm: passmanager.PassManager, pipeline: str) -> None:
         name, opts = _split_element(element)
         if name in passes:
             info = passes[name]
-            pm.add(_external(info, parse_options(opts)), name=name, argument=name,
+            pm.add(_external(info, parse_options(info.options, opts, name)), name=name, argument=name,
                    description=info.summary)
         else:
             try:

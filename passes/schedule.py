@@ -10,10 +10,14 @@ Decisions (all recorded as attributes, so the choice is visible and overridable 
 """
 from __future__ import annotations
 
+import dataclasses
+from typing import Literal
+
 from torch_mlir import ir
 
 from girflow.dialects import targets
 from girflow.passes.dataflow import analyse, gir_functions
+from girflow.passes.options import option
 from girflow.passes.registry import PassError, gir_pass
 
 # Relative costs per element on a SIMD core: an L1/L2-resident load+store vs one vector op.
@@ -82,22 +86,29 @@ def _dict_attr(d: dict) -> ir.DictAttr:
     return ir.DictAttr.get({k: ir.IntegerAttr.get(i64, int(v)) for k, v in d.items()})
 
 
+@dataclasses.dataclass
+class ScheduleOptions:
+    target: str = option("cpu", "target description name")
+    unroll: int | None = option(None, "vector unroll factor (default: chosen per target)")
+    tasks: int | None = option(None, "number of parallel tasks (default: cores)")
+    materialize: Literal["auto", "never"] = option("auto", "never: recompute every full-row value")
+    streaming: Literal["auto", "0", "1"] = option(
+        "auto", "1: write outputs with non-temporal stores, 0: never, auto: when they exceed the caches")
+
+
 @gir_pass("gir-schedule", "choose tasks, vector width, unroll and which intermediates live in local memory",
-          {"target": "target description name (default cpu)", "unroll": "vector unroll factor",
-           "tasks": "number of parallel tasks (default: cores)", "materialize": "auto|never",
-           "streaming": "1: write outputs with non-temporal stores, 0: never, auto (default): when they exceed the caches"})
-def schedule(module: ir.Operation, options: dict) -> None:
-    name = options.get("target", "cpu")
+          ScheduleOptions)
+def schedule(module: ir.Operation, options: ScheduleOptions) -> None:
+    name = options.target
     try:
         desc = targets.get(name)
     except ValueError as e:
         raise PassError(str(e), module)
-    unroll = int(options["unroll"]) if "unroll" in options else None
-    tasks = int(options["tasks"]) if "tasks" in options else None
+    unroll, tasks = options.unroll, options.tasks
     for func in gir_functions(module):
         df = analyse(func)
-        sched, materialize = choose(df, desc, unroll, tasks, options.get("streaming", "auto"))
-        if options.get("materialize", "auto") == "never":
+        sched, materialize = choose(df, desc, unroll, tasks, options.streaming)
+        if options.materialize == "never":
             materialize = []
         func.attributes["gir.target"] = ir.StringAttr.get(name)
         func.attributes["gir.schedule"] = _dict_attr(sched)

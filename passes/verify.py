@@ -4,10 +4,9 @@ from __future__ import annotations
 from torch_mlir import ir
 
 from girflow.dialects.gir import BINARY, UNARY
-from girflow.passes.ir_utils import collect_ops, shape_of as _shape
+from girflow.passes.ir_utils import collect_ops
+from girflow.passes.ir_utils import shape_of as _shape
 from girflow.passes.registry import PassError, gir_pass
-
-
 
 
 def _check(op: ir.Operation) -> None:

@@ -6,8 +6,9 @@ Running it needs the ROCm HIP runtime, which this build does not wrap: calling r
 """
 from __future__ import annotations
 
-from girflow.runtime.backends import register_backend, schedule_option as _schedule
 from girflow.passes.gpu.compile import GpuBinary, compile_gpu
+from girflow.runtime.backends import register_backend
+from girflow.runtime.backends import schedule_option as _schedule
 
 
 class AmdFunction:

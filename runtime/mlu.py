@@ -12,7 +12,8 @@ import numpy as np
 
 from girflow.passes.emulators.mlu import MluCapacityError, MluError, emulate  # noqa: F401 (re-exported)
 from girflow.passes.mlu.lower import lower_text
-from girflow.runtime.backends import register_backend, schedule_option as _schedule
+from girflow.runtime.backends import register_backend
+from girflow.runtime.backends import schedule_option as _schedule
 
 
 class MluFunction:

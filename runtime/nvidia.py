@@ -14,8 +14,9 @@ from __future__ import annotations
 import ctypes
 import functools
 
-from girflow.runtime.backends import register_backend, schedule_option as _schedule
 from girflow.passes.gpu.compile import GpuBinary, compile_gpu
+from girflow.runtime.backends import register_backend
+from girflow.runtime.backends import schedule_option as _schedule
 
 _TORCH_DTYPES = {"float32": "float32", "float16": "float16", "bfloat16": "bfloat16"}
 

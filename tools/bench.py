@@ -108,8 +108,8 @@ def bench_operator(name, rows, cols, rounds, inductor=True):
 def run(args) -> int:
     import torch
 
-    from girflow.frontends import ops
     from girflow.errors import UserError
+    from girflow.frontends import ops
 
     if args.model:
         from girflow.tools.bench_model import run as run_models
@@ -182,8 +182,8 @@ def _shapes_for(name, rows, cols):
 
 def _run_device(target, names, shapes, inductor) -> int:
     """GPU and MLU modes: the backends own their timing (CUDA events / the emulator's cost model)."""
-    from girflow.frontends import ops
     from girflow.errors import UserError
+    from girflow.frontends import ops
 
     if target == "nvidia":
         from girflow.tools.target_bench import benchmark_gpu

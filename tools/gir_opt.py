@@ -14,6 +14,7 @@ import sys
 from torch_mlir import ir
 
 from girflow.dialects import make_context
+from girflow.passes.options import describe
 from girflow.passes.registry import all_passes, build_pass_manager, pipeline_elements
 from girflow.tools.diagnostics import DiagnosticCollector, to_diag
 
@@ -22,8 +23,17 @@ EXPECTED = re.compile(r"//\s*expected-(error|warning|remark|note)\s*(@[+-]?\d+|@
 IMPLICIT_VERIFY = "gir-verify"
 
 
+def pass_listing() -> str:
+    """Every girflow pass with its summary and typed options (name: type = default  help)."""
+    lines = []
+    for name, info in sorted(all_passes().items()):
+        lines.append(f"  --{name:28s} {info.summary}")
+        lines += [f"      {opt}: {kind}  {help_text}" for opt, kind, help_text in describe(info.options)]
+    return "\n".join(lines)
+
+
 def _parse_args(argv):
-    p = argparse.ArgumentParser(prog="gir-opt", description=__doc__,
+    p = argparse.ArgumentParser(prog="gir-opt", description=__doc__, epilog="girflow passes:\n" + pass_listing(),
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("input", nargs="?", default="-", help="input .mlir file ('-' for stdin)")
     p.add_argument("-o", dest="output", default="-", help="output file")
@@ -117,9 +127,7 @@ def process_chunk(chunk: str, args, filename: str, offset: int):
 def main(argv=None) -> int:
     args = _parse_args(sys.argv[1:] if argv is None else argv)
     if args.list_passes:
-        for name, info in sorted(all_passes().items()):
-            opts = ", ".join(f"{k}: {v}" for k, v in info.options.items())
-            print(f"  --{name:28s} {info.summary}" + (f"  [{opts}]" if opts else ""))
+        print(pass_listing())
         return 0
     filename = "<stdin>" if args.input == "-" else args.input
     try:

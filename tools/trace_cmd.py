@@ -24,10 +24,10 @@ def run(args) -> int:
 
     import girflow
     from girflow.dialects import make_context
+    from girflow.errors import UserError
     from girflow.frontends import ops
     from girflow.passes.registry import PIPELINES, build_pass_manager
     from girflow.tools.bench import _parse_shapes
-    from girflow.errors import UserError
 
     if args.list or not args.operator:
         print("\n".join(sorted(ops.OPERATORS)))

@@ -7,12 +7,16 @@
 """
 from __future__ import annotations
 
+import dataclasses
+from typing import Literal
+
 from torch_mlir import ir
 
 from girflow.passes.amd.gcn import llvm_to_amdgcn
 from girflow.passes.gpu.llvm import translate
-from girflow.passes.gpu.lower import gpu_modules, lower_to_gpu, resolve_target, run_upstream
+from girflow.passes.gpu.lower import GpuSchedule, gpu_modules, lower_to_gpu, resolve_target, run_upstream
 from girflow.passes.ir_utils import str_attr
+from girflow.passes.options import option
 from girflow.passes.registry import PassError, gir_pass
 
 
@@ -23,10 +27,24 @@ def gpu_to_rocdl(module, chipset="gfx942"):
         gm.attributes["gir.arch"] = ir.StringAttr.get(chipset, module.context)
 
 
+Chipset = Literal["gfx90a", "gfx942"]
+
+
+@dataclasses.dataclass
+class ChipsetOptions:
+    chipset: Chipset = option("gfx942", "AMD chipset")
+
+
+@dataclasses.dataclass
+class LowerAmdOptions:
+    chipset: Chipset = option("gfx942", "AMD chipset")
+    schedule: GpuSchedule = option("auto", "row programs: one row per warp or per block (auto: by row length)")
+
+
 @gir_pass("gir-gpu-to-rocdl", "gpu.module -> ROCDL / LLVM dialect (convert-gpu-to-rocdl, wavefront 64)",
-          options={"chipset": "gfx90a | gfx942 (default gfx942)"})
-def gir_gpu_to_rocdl(module, options):
-    gpu_to_rocdl(module, options.get("chipset", "gfx942"))
+          ChipsetOptions)
+def gir_gpu_to_rocdl(module, options: ChipsetOptions):
+    gpu_to_rocdl(module, options.chipset)
 
 
 def _kernel_names(gm):
@@ -50,15 +68,15 @@ def rocdl_to_amdgcn(module, chipset="gfx942") -> list[dict]:
 
 
 @gir_pass("gir-rocdl-to-amdgcn", "ROCDL gpu.module -> AMDGCN assembly and code object via llvmlite",
-          options={"chipset": "gfx90a | gfx942 (default gfx942)"})
-def gir_rocdl_to_amdgcn(module, options):
-    rocdl_to_amdgcn(module, options.get("chipset", "gfx942"))
+          ChipsetOptions)
+def gir_rocdl_to_amdgcn(module, options: ChipsetOptions):
+    rocdl_to_amdgcn(module, options.chipset)
 
 
 @gir_pass("gir-lower-amd", "GIR -> gpu -> ROCDL -> AMDGCN: the whole AMD pipeline",
-          options={"chipset": "gfx90a | gfx942 (default gfx942)", "schedule": "auto | warp | block"})
-def gir_lower_amd(module, options):
-    chipset = options.get("chipset", "gfx942")
-    lower_to_gpu(module, resolve_target(chipset), options.get("schedule", "auto"))
+          LowerAmdOptions)
+def gir_lower_amd(module, options: LowerAmdOptions):
+    chipset = options.chipset
+    lower_to_gpu(module, resolve_target(chipset), options.schedule)
     gpu_to_rocdl(module, chipset)
     rocdl_to_amdgcn(module, chipset)

@@ -26,7 +26,6 @@ from __future__ import annotations
 import dataclasses
 import math
 
-
 from girflow.passes.function_view import GProgram, levels
 from girflow.passes.registry import PassError
 

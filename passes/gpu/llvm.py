@@ -12,6 +12,7 @@ import re
 
 from torch_mlir import ir
 
+
 @functools.lru_cache(maxsize=None)
 def llvm():
     import llvmlite.binding as llvm

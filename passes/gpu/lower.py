@@ -9,12 +9,16 @@
 """
 from __future__ import annotations
 
+import dataclasses
+from typing import Literal
+
 from torch_mlir import ir, passmanager
 
 from girflow.dialects import targets
 from girflow.passes import function_view
 from girflow.passes.gpu import codegen as gpu_codegen
 from girflow.passes.ir_utils import collect_ops
+from girflow.passes.options import option
 from girflow.passes.registry import PassError, gir_pass
 
 ARCH_TARGETS = {"sm_80": "nvidia_sm80", "sm_90": "nvidia_sm90",
@@ -77,8 +81,16 @@ def gpu_modules(module):
     return [op for op in collect_ops(module, "gpu.module")]
 
 
+GpuSchedule = Literal["auto", "warp", "block"]
+
+
+@dataclasses.dataclass
+class GirToGpuOptions:
+    target: str = option("nvidia", "target description (nvidia, nvidia_sm80, amd_gfx942, ...)")
+    schedule: GpuSchedule = option("auto", "row programs: one row per warp or per block (auto: by row length)")
+
+
 @gir_pass("gir-to-gpu", "GIR -> gpu dialect kernels (grid/block/warp/lane mapping, shared memory, shuffles)",
-          options={"target": "target description (nvidia, nvidia_sm80, amd_gfx942, ...; default nvidia)",
-                   "schedule": "auto | warp | block (row programs; default auto: by row length)"})
-def gir_to_gpu(module, options):
-    lower_to_gpu(module, resolve_target(options.get("target", "nvidia")), options.get("schedule", "auto"))
+          GirToGpuOptions)
+def gir_to_gpu(module, options: GirToGpuOptions):
+    lower_to_gpu(module, resolve_target(options.target), options.schedule)

@@ -16,6 +16,7 @@
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 
 from torch_mlir import ir
@@ -23,6 +24,7 @@ from torch_mlir import ir
 from girflow.dialects import targets
 from girflow.passes.function_view import extract, gir_funcs
 from girflow.passes.ir_utils import collect_ops, shape_of, str_attr
+from girflow.passes.options import option
 from girflow.passes.registry import PassError, gir_pass
 
 ALIGN_BYTES = 64          # buffer start alignment (NRAM/SRAM)
@@ -534,14 +536,18 @@ def lower_module(module, desc, schedule="fused"):
     return out
 
 
+@dataclasses.dataclass
+class GirToMluOptions:
+    target: str = option("mlu370", "MLU target description")
+    schedule: str = option("fused", "fused (on-chip reuse) | naive (every op through GDRAM)")
+
+
 @gir_pass("gir-to-mlu", "GIR -> mlu dialect (BANG-style memcpy / NRAM vector ops / task ids / cluster sync)",
-          options={"target": "MLU target description (default mlu370)",
-                   "schedule": "fused (on-chip reuse, default) | naive (every op through GDRAM)"})
-def gir_to_mlu(module, options):
-    schedule = options.get("schedule", "fused")
-    if schedule not in ("fused", "naive"):
-        raise PassError(f"unknown MLU schedule '{schedule}' (fused | naive)")
-    lower_module(module, resolve(options.get("target", "mlu370")), schedule)
+          GirToMluOptions)
+def gir_to_mlu(module, options: GirToMluOptions):
+    if options.schedule not in ("fused", "naive"):
+        raise PassError(f"unknown MLU schedule '{options.schedule}' (fused | naive)")
+    lower_module(module, resolve(options.target), options.schedule)
 
 
 def check_function(func, desc):
@@ -572,23 +578,33 @@ def check_function(func, desc):
     return used
 
 
+@dataclasses.dataclass
+class CapacityOptions:
+    target: str | None = option(None, "MLU target description (default: the function's mlu.target, else mlu370)")
+
+
+@dataclasses.dataclass
+class EstimateOptions:
+    seed: int = option(0, "random seed for the inputs")
+
+
 @gir_pass("mlu-check-capacity", "check mlu.alloc buffers against the target's NRAM/WRAM/SRAM capacity and alignment",
-          options={"target": "MLU target description (default: the function's mlu.target, else mlu370)"})
-def mlu_check_capacity(module, options):
+          CapacityOptions)
+def mlu_check_capacity(module, options: CapacityOptions):
     for func in collect_ops(module, "func.func"):
-        name = options.get("target") or str_attr(func, "mlu.target", "mlu370")
+        name = options.target or str_attr(func, "mlu.target", "mlu370")
         check_function(func, resolve(name))
 
 
 @gir_pass("mlu-estimate", "run each MLU-form function on the emulator (random inputs) and attach its modelled "
           "time, bytes per memory level and instructions per unit as `mlu.model`",
-          options={"seed": "random seed for the inputs (default 0)"})
-def mlu_estimate(module, options):
+          EstimateOptions)
+def mlu_estimate(module, options: EstimateOptions):
     import numpy as np
 
     from girflow.passes.emulators.mlu import MluError, emulate
 
-    rng = np.random.default_rng(int(options.get("seed", "0")))
+    rng = np.random.default_rng(options.seed)
     for func in collect_ops(module, "func.func"):
         if "mlu.launch" not in func.attributes:
             continue

@@ -9,12 +9,16 @@
 """
 from __future__ import annotations
 
+import dataclasses
+from typing import Literal
+
 from torch_mlir import ir
 
 from girflow.passes.gpu.llvm import translate
-from girflow.passes.gpu.lower import gpu_modules, lower_to_gpu, resolve_target, run_upstream
+from girflow.passes.gpu.lower import GpuSchedule, gpu_modules, lower_to_gpu, resolve_target, run_upstream
 from girflow.passes.ir_utils import str_attr
 from girflow.passes.nvidia.ptx import PtxasError, llvm_to_ptx, ptxas
+from girflow.passes.options import option
 from girflow.passes.registry import PassError, gir_pass
 
 
@@ -25,10 +29,30 @@ def gpu_to_nvvm(module, arch="sm_90"):
         gm.attributes["gir.arch"] = ir.StringAttr.get(arch, module.context)
 
 
-@gir_pass("gir-gpu-to-nvvm", "gpu.module -> NVVM / LLVM dialect (convert-gpu-to-nvvm)",
-          options={"arch": "sm_80 | sm_90 (default sm_90)"})
-def gir_gpu_to_nvvm(module, options):
-    gpu_to_nvvm(module, options.get("arch", "sm_90"))
+Arch = Literal["sm_80", "sm_90"]
+
+
+@dataclasses.dataclass
+class NvvmOptions:
+    arch: Arch = option("sm_90", "NVIDIA architecture")
+
+
+@dataclasses.dataclass
+class PtxOptions:
+    arch: Arch = option("sm_90", "NVIDIA architecture")
+    ptxas: bool = option(True, "assemble with ptxas -v (registers, spills per kernel)")
+
+
+@dataclasses.dataclass
+class LowerNvidiaOptions:
+    arch: Arch = option("sm_90", "NVIDIA architecture")
+    schedule: GpuSchedule = option("auto", "row programs: one row per warp or per block (auto: by row length)")
+    ptxas: bool = option(True, "assemble with ptxas -v (registers, spills per kernel)")
+
+
+@gir_pass("gir-gpu-to-nvvm", "gpu.module -> NVVM / LLVM dialect (convert-gpu-to-nvvm)", NvvmOptions)
+def gir_gpu_to_nvvm(module, options: NvvmOptions):
+    gpu_to_nvvm(module, options.arch)
 
 
 def nvvm_to_ptx(module, arch="sm_90", run_ptxas=True) -> list[dict]:
@@ -56,16 +80,14 @@ def nvvm_to_ptx(module, arch="sm_90", run_ptxas=True) -> list[dict]:
 
 
 @gir_pass("gir-nvvm-to-ptx", "NVVM gpu.module -> PTX via llvmlite (libdevice linked), assembled by ptxas -v",
-          options={"arch": "sm_80 | sm_90 (default sm_90)", "ptxas": "true | false (default true)"})
-def gir_nvvm_to_ptx(module, options):
-    nvvm_to_ptx(module, options.get("arch", "sm_90"), options.get("ptxas", "true") != "false")
+          PtxOptions)
+def gir_nvvm_to_ptx(module, options: PtxOptions):
+    nvvm_to_ptx(module, options.arch, options.ptxas)
 
 
 @gir_pass("gir-lower-nvidia", "GIR -> gpu -> NVVM -> PTX (+ ptxas -v): the whole NVIDIA pipeline",
-          options={"arch": "sm_80 | sm_90 (default sm_90)", "schedule": "auto | warp | block",
-                   "ptxas": "true | false (default true)"})
-def gir_lower_nvidia(module, options):
-    arch = options.get("arch", "sm_90")
-    lower_to_gpu(module, resolve_target(arch), options.get("schedule", "auto"))
-    gpu_to_nvvm(module, arch)
-    nvvm_to_ptx(module, arch, options.get("ptxas", "true") != "false")
+          LowerNvidiaOptions)
+def gir_lower_nvidia(module, options: LowerNvidiaOptions):
+    lower_to_gpu(module, resolve_target(options.arch), options.schedule)
+    gpu_to_nvvm(module, options.arch)
+    nvvm_to_ptx(module, options.arch, options.ptxas)

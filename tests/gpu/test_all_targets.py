@@ -1,9 +1,9 @@
 """One program written once with the array API compiles for cpu, nvidia, amd and mlu."""
 import numpy as np
 import pytest
+from gpu_ops import layernorm, reference, softmax
 
 import girflow
-from gpu_ops import layernorm, reference, softmax
 
 
 @pytest.mark.parametrize("fn,shapes", [(softmax, [(16, 100)]), (layernorm, [(8, 256), (256,), (256,)])])

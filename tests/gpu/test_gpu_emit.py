@@ -3,12 +3,12 @@ import re
 
 import numpy as np
 import pytest
+from gpu_ops import OPS, make_inputs, reference
 
 import girflow
 from girflow.dialects import targets
 from girflow.passes.nvidia import ptx as gpu_llvm
 from girflow.runtime.backends import get_backend
-from gpu_ops import OPS, make_inputs, reference
 
 NV = ["nvidia_sm80", "nvidia_sm90"]
 AMD = ["amd_gfx90a", "amd_gfx942"]
@@ -76,8 +76,9 @@ def test_half_precision_storage():
 
 
 def test_schedule_option_and_shared_capacity():
-    from girflow.dialects import make_context
     from torch_mlir import ir
+
+    from girflow.dialects import make_context
     from girflow.passes.gpu.lower import lower_to_gpu
     from girflow.passes.registry import PassError
 
@@ -121,10 +122,9 @@ def test_gpu_tests_skip_with_reason_without_gpu():
 
 def test_benchmark_gpu_needs_a_gpu_and_eager_adapter_matches():
     import torch
+    from gpu_ops import layernorm
 
     from girflow.tools.target_bench import benchmark_gpu, gpu_available, torch_eager
-
-    from gpu_ops import layernorm
     xs = make_inputs([(4, 64), (64,), (64,)], "normal")
     got = torch_eager(layernorm)(*[torch.from_numpy(x) for x in xs]).numpy()
     np.testing.assert_allclose(got, reference(layernorm, xs)[0], rtol=1e-5, atol=1e-6)

@@ -2,11 +2,11 @@
 PyTorch for every operator, both vendors, row-per-warp and row-per-block schedules, odd shapes."""
 import numpy as np
 import pytest
+from gpu_ops import OPS, make_inputs, reference, softmax
 
 import girflow
 from girflow.dialects import targets
 from girflow.passes.emulators.gpu_sim import simulate
-from gpu_ops import OPS, make_inputs, reference, softmax
 
 
 @pytest.mark.parametrize("target", ["nvidia_sm90", "amd_gfx942"])

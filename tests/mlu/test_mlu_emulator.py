@@ -2,13 +2,13 @@
 import numpy as np
 import pytest
 import torch
+from gpu_ops import OPS, layernorm, make_inputs, reference, softmax
 
 import girflow
 from girflow.dialects import targets
 from girflow.passes.registry import PassError
 from girflow.runtime import mlu
 from girflow.runtime.backends import get_backend
-from gpu_ops import OPS, layernorm, make_inputs, reference, softmax
 
 DESC = targets.get("mlu370")
 

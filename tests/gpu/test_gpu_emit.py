@@ -124,7 +124,8 @@ def test_benchmark_gpu_needs_a_gpu_and_eager_adapter_matches():
     import torch
     from gpu_ops import layernorm
 
-    from girflow.tools.target_bench import benchmark_gpu, gpu_available, torch_eager
+    from girflow.runtime.nvidia import gpu_available
+    from girflow.tools.target_bench import benchmark_gpu, torch_eager
     xs = make_inputs([(4, 64), (64,), (64,)], "normal")
     got = torch_eager(layernorm)(*[torch.from_numpy(x) for x in xs]).numpy()
     np.testing.assert_allclose(got, reference(layernorm, xs)[0], rtol=1e-5, atol=1e-6)

@@ -7,9 +7,9 @@ from __future__ import annotations
 from torch_mlir import execution_engine, ir
 
 from girflow.dialects import make_context
+from girflow.passes.cpu.task_driver import driver_name
 from girflow.passes.ir_utils import collect_ops
 from girflow.passes.registry import PIPELINES, run_pipeline
-from girflow.passes.task_driver import driver_name
 from girflow.runtime.backends import register_backend
 from girflow.runtime.dispatch import TaskRunner
 from girflow.runtime.jit_link import lookup_entry, undefined_symbols

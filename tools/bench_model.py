@@ -21,7 +21,7 @@ MODELS = ("bert", "gpt2", "vit")
 
 
 def _parse_list(text: str, what: str) -> list[int]:
-    from girflow.tools.cli import UserError
+    from girflow.errors import UserError
 
     try:
         vals = [int(v) for v in text.split(",") if v.strip()]
@@ -105,7 +105,7 @@ def bench_model(name: str, batch: int, seq: int, rounds: int, layers: int):
 def run(args) -> int:
     import torch
 
-    from girflow.tools.cli import UserError
+    from girflow.errors import UserError
 
     names = [m.strip() for m in args.model.split(",")]
     bad = [m for m in names if m not in MODELS]

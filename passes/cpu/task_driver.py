@@ -9,9 +9,8 @@ tasks. Runs after gir-outline-parallel; functions without a `gir.task_of` task a
 from __future__ import annotations
 
 from torch_mlir import ir
-from torch_mlir.dialects import arith
+from torch_mlir.dialects import arith, scf
 from torch_mlir.dialects import func as func_d
-from torch_mlir.dialects import scf
 
 from girflow.passes.ir_utils import collect_ops
 from girflow.passes.registry import gir_pass

@@ -372,4 +372,13 @@ def compile(fn, target: str = "cpu"):
     """A callable running `fn` through GIR on `target`; kernels are cached per shape/dtype."""
     from girflow.runtime.compiled import CompiledFunction
 
-    return CompiledFunction(fn, target, tracer=trace_program)
+    return CompiledFunction(fn, target)
+
+
+def _register_with_runtime() -> None:
+    from girflow.runtime.compiled import register_tracer
+
+    register_tracer(trace_program)
+
+
+_register_with_runtime()

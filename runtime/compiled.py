@@ -139,13 +139,25 @@ def kernel_for(mlir: str, traced, target: str, options: str = ""):
         return _KERNELS[key]
 
 
+_TRACER = None
+
+
+def register_tracer(tracer) -> None:
+    """The frontend's `trace_program(fn, *args)`, used by CompiledFunction unless given another."""
+    global _TRACER
+    _TRACER = tracer
+
+
 class CompiledFunction:
     """What `girflow.compile(fn, target)` returns. `tracer(fn, *args)` turns the function into a traced
-    GIR program (the frontend passes its own, so the runtime never imports a frontend)."""
+    GIR program; by default the one the array-API frontend registered (the runtime never imports a
+    frontend)."""
 
-    def __init__(self, fn, target: str = "cpu", options: str = "", *, tracer):
+    def __init__(self, fn, target: str = "cpu", options: str = "", *, tracer=None):
         self.kind = targets.get(target)["kind"]  # fails early on an unknown target
-        self.fn, self.target, self.options, self.tracer = fn, target, options, tracer
+        if tracer is None and _TRACER is None:
+            raise RuntimeError("no tracer: import girflow.frontends.array_api (or pass tracer=)")
+        self.fn, self.target, self.options, self.tracer = fn, target, options, tracer or _TRACER
         self._by_signature: dict = {}
         self._entries: dict = {}      # fast key of the arguments -> _HostEntry (host kernels only)
 

@@ -115,7 +115,7 @@ def run(args) -> int:
     seqs = _parse_list(str(args.seq), "sequence")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {args.layers} layer(s) at base width; "
           f"median of {args.rounds} interleaved rounds (ms)")
-    print(f"{'model':6s} {'batch':>5s} {'seq':>4s} {'eager':>9s} {'inductor':>9s} {'girflow':>9s} {'gir/ind':>8s} "
+    print(f"{'model':6s} {'batch':>5s} {'seq':>4s} {'eager':>9s} {'inductor':>9s} {'girflow':>9s} {'ind/gir':>8s} "
           f"| memory-bound: {'eager':>8s} {'inductor':>9s} {'girflow':>8s} {'ind/gir':>8s} | regions  ops "
           f"| compile cold  warm (girflow part)")
     rows = []

@@ -33,6 +33,9 @@ CASTS = [aten._to_copy, prims.convert_element_type, aten.clone, aten.dropout, at
          aten.lift_fresh_copy]
 VIEWS = [aten.view, aten._unsafe_view, aten.reshape, aten.expand, aten.permute, aten.transpose,
          aten.t, aten.unsqueeze, aten.squeeze, aten.flatten, aten.unflatten, aten.alias, aten.detach]
+# Views that pick part of a tensor: PyTorch makes them without moving data; a region reads the part.
+SLICING = [aten.split, aten.split_with_sizes, aten.chunk, aten.unbind, aten.slice, aten.select,
+           aten.narrow, aten.as_strided, aten.unfold, aten.diagonal]
 COMPUTE_BOUND = [aten.mm, aten.addmm, aten.bmm, aten.baddbmm, aten.matmul, aten.linear,
                  aten.convolution, aten._convolution, aten.conv2d, aten.conv1d,
                  aten._scaled_dot_product_flash_attention_for_cpu, aten.scaled_dot_product_attention,
@@ -40,13 +43,10 @@ COMPUTE_BOUND = [aten.mm, aten.addmm, aten.bmm, aten.baddbmm, aten.matmul, aten.
                  aten._scaled_dot_product_attention_math, aten.einsum]
 
 
-def _packets(ops):
-    return {op for op in ops}
-
-
-GIR_OPS = _packets(POINTWISE + REDUCTIONS + NORMALISATIONS + CASTS + VIEWS)
-VIEW_OPS = _packets(VIEWS) | {operator.getitem}
-COMPUTE_OPS = _packets(COMPUTE_BOUND)
+GIR_OPS = set(POINTWISE + REDUCTIONS + NORMALISATIONS + CASTS + VIEWS)
+VIEW_OPS = set(VIEWS) | {operator.getitem}
+COMPUTE_OPS = set(COMPUTE_BOUND)
+SLICING_OPS = set(SLICING)
 FLOAT_DTYPES = {torch.float32, torch.bfloat16, torch.float16}
 
 
@@ -75,6 +75,8 @@ def why_not(node) -> str | None:
     packet = _packet(target)
     if packet in COMPUTE_OPS:
         return "compute-bound: PyTorch's own kernel"
+    if packet in SLICING_OPS:
+        return "a slicing view: PyTorch makes it without moving data"
     if packet not in GIR_OPS:
         return f"{packet} has no GIR lowering"
     if packet is aten.native_dropout and node.args[2:3] and node.args[2]:

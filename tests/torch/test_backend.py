@@ -142,3 +142,30 @@ def test_training_step_matches_eager_gradients():
     got = [p.grad for p in model.parameters()] + [x.grad]
     for g, w in zip(got, want):
         torch.testing.assert_close(g, w, rtol=1e-4, atol=1e-6)
+
+
+class _RMSNormSwiGLU(torch.nn.Module):
+    """A LLaMA-style MLP block: RMSNorm, SiLU(gate) * up, residual, then log_softmax."""
+
+    def __init__(self, d=64):
+        super().__init__()
+        self.norm = torch.nn.RMSNorm(d, eps=1e-6)
+        self.gate = torch.nn.Linear(d, 3 * d, bias=False)
+        self.up = torch.nn.Linear(d, 3 * d, bias=False)
+        self.down = torch.nn.Linear(3 * d, d, bias=False)
+
+    def forward(self, x):
+        h = self.norm(x)
+        return torch.log_softmax(x + self.down(torch.nn.functional.silu(self.gate(h)) * self.up(h)), -1)
+
+
+def test_rmsnorm_swiglu_log_softmax_in_gir():
+    torch.manual_seed(0)
+    model = _RMSNormSwiGLU().eval()
+    x = torch.randn(2, 16, 64)
+    with torch.no_grad():
+        want = model(x)
+    got, reports, _ = _compiled_run(model, x)
+    assert _rel(got, want) < 1e-4
+    status = [s for rep in reports for r in rep.regions for s in r.status()]
+    assert len(status) == 3 and all(s.startswith("GIR") for s in status), status

@@ -23,35 +23,49 @@ class DimensionAdjuster:
     At every `every`-th step the training thread takes a snapshot (the runtime's chunk scores, read
     under the table lock) and decays importance; the new dimensions are computed from that snapshot
     alone, in a second thread with `background` (training goes on meanwhile) or at once without, and
-    take effect at the next scheduled step, where the training thread waits for them if they are not
-    ready yet. `finish` applies the last one. Background on or off, on an idle or a loaded machine, the
-    same steps give bit-identical tables; with a budget, training ends at or below it.
+    take effect `lag` steps later, where the training thread waits for them if they are not ready yet.
+    `finish` applies the last one. Background on or off, on an idle or a loaded machine, the same steps
+    give bit-identical tables; with a budget, training ends at or below it.
+
+    A larger `lag` hides more of the computation behind training, a smaller one applies fresher
+    dimensions. The default is a fifth of `every`: at 1M Criteo-like samples (`every` 50) the
+    computation took about 5 steps' time, and a lag of all of `every` lost 0.0024 AUC against 10
+    (stale dimensions, and the last adjustment landing with no training after it).
     """
 
     def __init__(self, tables: list[Table], every: int = 100, budget_fraction: float | None = None,
                  threshold: float | None = None, decay: float = 0.5, anneal: int = 5,
-                 freq_weight: float = 1.0, min_steps: int = 0, max_growth: int = 2, background: bool = False):
+                 freq_weight: float = 1.0, min_steps: int = 0, max_growth: int = 2, background: bool = False,
+                 lag: int | None = None):
         if (budget_fraction is None) == (threshold is None):
             raise ValueError("give exactly one of budget_fraction or threshold")
         if budget_fraction is not None and not 0.0 <= budget_fraction <= 1.0:
             raise ValueError(f"budget_fraction must be in [0, 1], got {budget_fraction}")
         if every < 1:
             raise ValueError(f"every must be >= 1, got {every}")
+        lag = max(1, every // 5) if lag is None else lag
+        if not 1 <= lag <= every:
+            raise ValueError(f"lag must be between 1 and every ({every}), got {lag}")
         self.tables, self.every, self.decay, self.anneal = tables, every, decay, anneal
         self.budget_fraction, self.threshold, self.freq_weight = budget_fraction, threshold, freq_weight
-        self.min_steps, self.max_growth, self.background = min_steps, max_growth, background
+        self.min_steps, self.max_growth, self.background, self.lag = min_steps, max_growth, background, lag
         self.adjustments = 0      # snapshots taken (each becomes one applied adjustment)
         self.applied_fraction: float | None = None  # budget fraction of the last applied adjustment
         self._buffers: list | None = None  # score arrays reused across adjustments
         self._pending: tuple | None = None  # (snapshot, fraction, result box, worker thread or None)
+        self._apply_at = 0        # the step at which the pending adjustment takes effect
 
     def maybe_adjust(self, step: int) -> bool:
-        """At every `every`-th step: apply the previous adjustment (waiting for its thread if it still
-        runs), then snapshot the scores for the next one. Returns whether this step was scheduled."""
+        """Call after every training step. `lag` steps after a snapshot, apply it (waiting for its
+        thread if it still runs); at every `every`-th step, snapshot the scores for the next one.
+        Returns whether this step took a snapshot."""
+        if self._pending is not None and step >= self._apply_at:
+            self._apply_pending()
         if step < self.min_steps or step == 0 or step % self.every:
             return False
         self._apply_pending()
         self._start(self._next_fraction())
+        self._apply_at = step + self.lag
         return True
 
     def adjust(self) -> None:

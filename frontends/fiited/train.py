@@ -30,6 +30,7 @@ class TrainConfig:
     budget: float | None = 0.3        # FIITED memory budget as a fraction of full dimension
     threshold: float | None = None    # or FIITED importance threshold (x mean score)
     adjust_every: int = 50
+    adjust_lag: int | None = None     # steps from an adjustment's snapshot to its effect (None: adjust_every // 5)
     anneal: int = 4
     decay: float = 0.5
     background_adjust: bool = True   # FIITED adjustments computed in a second thread (same result)
@@ -82,7 +83,8 @@ def train(cfg: TrainConfig, dense: np.ndarray, sparse: np.ndarray, label: np.nda
     if cfg.method == "fiited" and (cfg.budget is not None or cfg.threshold is not None) and cfg.budget != 1.0:
         adjuster = DimensionAdjuster(emb.tables, every=cfg.adjust_every, budget_fraction=cfg.budget,
                                      threshold=cfg.threshold if cfg.budget is None else None,
-                                     decay=cfg.decay, anneal=cfg.anneal, background=cfg.background_adjust)
+                                     decay=cfg.decay, anneal=cfg.anneal, background=cfg.background_adjust,
+                                     lag=cfg.adjust_lag)
     n_test = int(len(label) * cfg.test_fraction)
     n_train = len(label) - n_test
     loss_fn = torch.nn.BCEWithLogitsLoss()

@@ -34,7 +34,7 @@ def _run(data, monkeypatch, slow_s: float = 0.0, **cfg):
 
     monkeypatch.setattr(DimensionAdjuster, "finish", finish_and_record)
     monkeypatch.setattr(DimensionAdjuster, "_kept_chunks", slow_kept_chunks)
-    base = dict(method="fiited", embedding_dim=16, batch_size=128, epochs=2, adjust_every=3, anneal=3,
+    base = dict(method="fiited", embedding_dim=16, batch_size=128, epochs=2, adjust_every=3, adjust_lag=2, anneal=3,
                 budget=0.3, progress=False)
     result = train(TrainConfig(**{**base, **cfg}), *data, SIZES)
     return result, tables
@@ -66,11 +66,17 @@ def test_threshold_mode_and_bad_arguments():
     from girflow.frontends.fiited import FiitedEmbeddingBagCollection
 
     coll = FiitedEmbeddingBagCollection([50], 16, chunk_size=8)
-    adj = DimensionAdjuster(coll.tables, every=2, threshold=0.5)
-    assert [adj.maybe_adjust(s) for s in range(5)] == [False, False, True, False, True]
+    adj = DimensionAdjuster(coll.tables, every=2, threshold=0.5, lag=1)
+    pending = []
+    for step in range(5):
+        assert adj.maybe_adjust(step) == (step in (2, 4))
+        pending.append(adj._pending is not None)
+    assert pending == [False, False, True, False, True]  # applied one step after each snapshot
     adj.finish()  # no budget to check; the pending adjustment applied
     assert adj.adjustments == 2 and adj._pending is None
     with pytest.raises(ValueError, match="budget_fraction must be in"):
         DimensionAdjuster(coll.tables, budget_fraction=1.5)
     with pytest.raises(ValueError, match="every must be"):
         DimensionAdjuster(coll.tables, every=0, budget_fraction=0.5)
+    with pytest.raises(ValueError, match="lag must be"):
+        DimensionAdjuster(coll.tables, every=4, lag=5, budget_fraction=0.5)

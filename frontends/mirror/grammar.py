@@ -77,6 +77,10 @@ def build_grammar(schema: Schema, linked: Link) -> str:
         'distinct: "DISTINCT "',
     ]
     years = sorted(set(re.findall(r"\b(?:19|20)\d\d\b", linked.question)))
+    has_dates = any(re.search(r"date|day|time", c.name, re.I) or c.type in ("DATE", "TIMESTAMP")
+                    for t in linked.tables for c in schema.table(t).columns)
+    if not has_dates:
+        years = []  # a year held as a number ("Year INTEGER") is compared like any number
     numbers = sorted(set(re.findall(r"(?<![\w.-])-?\d+(?:\.\d+)?(?![\w-])", linked.question)) - set(years)
                      - {shape.limit} - set(shape.between) - set(shape.between.values()))
     lines.append("number: " + (" | ".join(lit(n) for n in numbers) if numbers else "/[0-9]{1,6}/"))
@@ -217,9 +221,23 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
     if ctx.years and dates:
         rules.append(f"{p}_year: " + " | ".join(lit(f"strftime('%Y', {d}) = '{y}'") for d in dates for y in ctx.years))
         required.append(f"{p}_year")
+    either = {}  # "in 2014 or 2015": one condition with OR, on one column
+    for a, b in re.findall(r"\b(\d+(?:\.\d+)?) or (\d+(?:\.\d+)?)\b", q_lower):
+        if a in shape.comparisons:
+            either[a], either[b] = b, None
+    year_cols = [q for q, _, c in cols if "year" in name_parts(c.name)]
+
+    def compared(n):  # a number like 2014 is a year: compared with a year column when there is one
+        return year_cols if re.fullmatch(r"(?:19|20)\d\d", n) and year_cols else measures
+
     for n, op in shape.comparisons.items():
-        if n in ctx.numbers and n != having_n and measures:
-            required.append(f'({" | ".join(lit(m) for m in measures)}) {lit(op + n)}')
+        if n in ctx.numbers and n != having_n and compared(n) and n in either:
+            other = either[n]
+            if other is not None:
+                op2 = shape.comparisons.get(other, op)
+                required.append("(" + " | ".join(lit(f"({m}{op}{n} OR {m}{op2}{other})") for m in compared(n)) + ")")
+        elif n in ctx.numbers and n != having_n and compared(n):
+            required.append(f'({" | ".join(lit(m) for m in compared(n))}) {lit(op + n)}')
     for lo, hi in shape.between.items():
         if measures:
             required.append(f'({" | ".join(lit(m) for m in measures)}) {lit(f" BETWEEN {lo} AND {hi}")}')

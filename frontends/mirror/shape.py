@@ -18,7 +18,7 @@ OPERATORS = [  # longest phrases first; the phrase stands just before the number
     (r"more than|greater than|higher than|larger than|bigger than|above|over|exceeding|costlier than"
      r"|more expensive than|after", " > "),
     (r"less than|fewer than|lower than|smaller than|below|under|cheaper than|before", " < "),
-    (r"of|equal to|equals|exactly|is|=", " = "),
+    (r"of|equal to|equals|exactly|is|=|in|in year|in the year", " = "),
 ]
 
 
@@ -41,8 +41,11 @@ def number_operator(question: str, number: str) -> str | None:
     """The comparison the words right before `number` ask for ("cost more than 100" -> " > "); a comparison
     may also stand before the measure's own words ("above age 20", "more than 3 models" reads the phrase
     just before the number only)."""
-    m = re.search(rf"([a-z ]{{0,40}}?)\s*\b{re.escape(number)}\b", question.lower())
+    m = re.search(rf"([a-z ]{{0,40}}?)\s*\b{re.escape(number)}\b( (?:or|and) (?:more|later|after|above|greater|"
+                  rf"higher|less|fewer|earlier|before|below|lower|smaller))?", question.lower())
     before = m.group(1).strip() if m else ""
+    if m and m.group(2):  # "2014 or after", "5 or more"
+        return " >= " if re.search(r"more|later|after|above|greater|higher", m.group(2)) else " <= "
     for phrase, op in OPERATORS:
         if re.search(rf"\b(?:{phrase})$", before):
             return op

@@ -61,9 +61,22 @@ def inferred_keys(schema: Schema) -> list[ForeignKey]:
 
 
 class JoinGraph:
-    """Undirected multigraph of tables; edges carry the ON condition."""
+    """Undirected multigraph of tables; edges carry the ON condition. `JoinGraph(schema)` is built once per
+    schema and reused (inferring keys looks at every column pair)."""
+
+    def __new__(cls, schema: Schema):
+        cached = schema.__dict__.get("_join_graph")
+        if isinstance(cached, cls):
+            return cached
+        graph = super().__new__(cls)
+        graph._build(schema)
+        schema.__dict__["_join_graph"] = graph
+        return graph
 
     def __init__(self, schema: Schema):
+        pass
+
+    def _build(self, schema: Schema):
         self.schema = schema
         self.edges: dict[str, list[tuple[str, Edge]]] = {t.name: [] for t in schema.tables}
         for f, declared in [(f, True) for f in schema.foreign_keys] + [(f, False) for f in inferred_keys(schema)]:

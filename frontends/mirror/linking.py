@@ -228,7 +228,8 @@ def detect_intent(question: str, table_words: set[str] = frozenset(), measure_wo
     by_groups = by and stem(by.group(1)) not in table_words and not (expand(by.group(1)) & measure_words) and (
         by.group(1) in schema_words or stem(by.group(1)) in schema_words)
     each = re.search(r"\b(?:each|per|every) (?:single |one of the )?(\w+)", q)
-    aggregated = re.search(r"\b(how many|number|count|total|sum|average|mean|avg|maximum|minimum|max|min|most|least)\b", q)
+    aggregated = re.search(r"\b(how many|number|count|total|sum|average|mean|avg|maximum|minimum|max|min|most|least)\b",
+                           q)
     # "for each country" groups; "the name of every singer" only lists (grouping needs something to aggregate)
     each_names = each and (each.group(1) in schema_words or stem(each.group(1)) in schema_words)
     grouped = (each_names and (aggregated or stem(each.group(1)) not in table_words)) or by_groups

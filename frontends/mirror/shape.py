@@ -120,7 +120,8 @@ def read_shape(question: str) -> Shape:
             shape.limit = "1"  # "what is the id and name of the X with the most Y": a row, not a value
         elif not any(agg for agg, _ in shape.head):
             shape.extreme = "MIN" if shape.direction == " ASC" else "MAX"
-    if re.search(r"\b(never|without|no) \w+", q) or re.search(r"\b(?:not been|(?:do|does|did|has|have|had|is|are|was|were) not|don t|doesn t|didn t|haven t|hasn t)\b", q):
+    negated = r"\b(?:not been|(?:do|does|did|has|have|had|is|are|was|were) not|(?:don|doesn|didn|haven|hasn) t)\b"
+    if re.search(r"\b(never|without|no) \w+", q) or re.search(negated, q):
         shape.membership = " NOT IN ("
     for lo, hi in re.findall(r"\bbetween (\d+(?:\.\d+)?) and (\d+(?:\.\d+)?)", q):
         shape.between[lo] = hi
@@ -145,9 +146,11 @@ def read_words(q: str, shape: Shape) -> Shape:
 
 def read_order(q: str, shape: Shape) -> Shape:
     """"in descending order of age", "sorted by name", "in alphabetical order": an explicit ordering."""
-    m = re.search(r"\b(?:order(?:ed)? by|sort(?:ed)? by|order of|ranked by)(?: the)? ([a-z ]+?)(?:\s*$| in | and | from | for |,)", q)
-    direction = " DESC" if re.search(r"\b(?:descending|decreasing|reverse|from (?:the )?(?:highest|largest|most))\b", q) \
-        else " ASC" if re.search(r"\b(?:ascending|increasing|alphabetical|alphabetically|from (?:the )?(?:lowest|smallest|least))\b", q) else ""
+    m = re.search(r"\b(?:order(?:ed)? by|sort(?:ed)? by|order of|ranked by)(?: the)? ([a-z ]+?)"
+                  r"(?:\s*$| in | and | from | for |,)", q)
+    down = r"\b(?:descending|decreasing|reverse|from (?:the )?(?:highest|largest|most))\b"
+    up = r"\b(?:ascending|increasing|alphabetical|alphabetically|from (?:the )?(?:lowest|smallest|least))\b"
+    direction = " DESC" if re.search(down, q) else " ASC" if re.search(up, q) else ""
     if m:
         shape.sort = (m.group(1).strip(), direction or " ASC")
     elif re.search(r"\balphabetical", q):

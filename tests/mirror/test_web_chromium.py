@@ -16,6 +16,7 @@ pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debi
 def server(mirror):
     from girflow.frontends.mirror.web import make_server
 
+    mirror.warm_up()  # as `girflow mirror serve` does: the prompt head is not paid inside the first answer
     srv = make_server(mirror, "127.0.0.1", 0)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{srv.server_address[1]}/"

@@ -143,24 +143,57 @@ def cmd_parquet(args) -> int:
                     FROM range({args.rows}) t(i)) TO '{path}' (FORMAT parquet)""")
         con.close()
         print(f"wrote {path} ({path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t0:.1f} s")
+    queries = [
+        f"SELECT region, SUM(amount) FROM sales_{args.rows} GROUP BY region ORDER BY region",
+        f"SELECT category, AVG(amount), COUNT(*) FROM sales_{args.rows} WHERE sold_on >= '2023-01-01' GROUP BY category",
+        f"SELECT strftime('%Y', sold_on), COUNT(DISTINCT customer_id) FROM sales_{args.rows} GROUP BY 1 ORDER BY 1",
+    ]
+    size = path.stat().st_size / 1e6
+    print(f"{args.rows:,} rows, {size:.0f} MB of Parquet (about {args.rows * 48 / 1e6:.0f} MB as raw columns); "
+          f"each configuration in its own process, same machine, same run")
+    configs = [("Mirror/DuckDB in place, memory_limit 2GB", "2GB", False),
+               ("Mirror/DuckDB in place, memory_limit 256MB", "256MB", False),
+               ("baseline: table loaded into DuckDB memory first", "4GB", True)]
+    for label, limit, load in configs:
+        out = _parquet_child(path, work, queries, limit, load, args.ask and not load)
+        if out is None:
+            return 1
+        print(f"\n{label}: open + schema (after imports) {out['open_s']:.2f} s, peak RSS {out['peak_rss_mb']:.0f} MB")
+        for sql, secs, rows in out["queries"]:
+            print(f"  {secs:6.2f} s  {sql}\n           -> {rows}")
+        if "ask" in out:
+            print(f"  ask 'What is the total amount per region?' (embedded model, warm): {out['ask'][1]:.2f} s\n"
+                  f"           {out['ask'][0]} -> {out['ask'][2]}")
+    return 0
+
+
+def _parquet_child(path: Path, work: Path, queries: list[str], memory_limit: str, load: bool, ask: bool):
+    """One configuration in a fresh process, so its peak RSS is its own."""
+    import subprocess
+
     code = f"""
-import resource, time, json
-from girflow.frontends.mirror.engines import open_engine
+import json, resource, time
+from pathlib import Path
+import duckdb
+from girflow.frontends.mirror.engines.duckdb_files import DuckDBEngine
 t0 = time.perf_counter()
-e = open_engine({str(path)!r}, __import__('pathlib').Path({str(work)!r}), time_limit_s=60)
-schema_s = time.perf_counter() - t0
-out = {{"open_and_schema_s": schema_s, "queries": []}}
-for sql in {[
-    "SELECT region, SUM(amount) FROM sales_{rows} GROUP BY region ORDER BY region".format(rows=args.rows),
-    "SELECT category, AVG(amount), COUNT(*) FROM sales_{rows} WHERE sold_on >= '2023-01-01' GROUP BY category".format(rows=args.rows),
-    "SELECT strftime('%Y', sold_on), COUNT(DISTINCT customer_id) FROM sales_{rows} GROUP BY 1 ORDER BY 1".format(rows=args.rows),
-]!r}:
+if {load!r}:
+    con = duckdb.connect(config={{"memory_limit": {memory_limit!r}}})
+    con.execute("SET enable_progress_bar = false")
+    con.execute("CREATE TABLE sales_{path.stem.split('_')[-1]} AS SELECT * FROM read_parquet({str(path)!r})")
+    run = lambda sql: con.execute(sql.replace("strftime('%Y', sold_on)", "strftime(sold_on, '%Y')")).fetchall()
+else:
+    e = DuckDBEngine({str(path)!r}, time_limit_s=120, memory_limit={memory_limit!r})
+    e.schema
+    run = lambda sql: e.run(e.translate(sql)).rows
+out = {{"open_s": time.perf_counter() - t0, "queries": []}}
+for sql in {queries!r}:
     t = time.perf_counter()
-    r = e.run(e.translate(sql))
-    out["queries"].append([sql, time.perf_counter() - t, r.rows[:3]])
-if {args.ask!r}:
+    rows = run(sql)
+    out["queries"].append([sql, time.perf_counter() - t, rows[:3]])
+if {ask!r}:
     from girflow.frontends.mirror.pipeline import Mirror
-    m = Mirror({str(path)!r}, charts=False, model_summary=False, time_limit_s=60)
+    m = Mirror({str(path)!r}, charts=False, model_summary=False, time_limit_s=120)
     m.warm_up()
     t = time.perf_counter()
     a = m.ask("What is the total amount per region?")
@@ -171,18 +204,8 @@ print(json.dumps(out, default=str))
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     if r.returncode:
         print(r.stderr[-3000:])
-        return 1
-    out = json.loads(r.stdout.strip().splitlines()[-1])
-    size = path.stat().st_size / 1e6
-    print(f"{args.rows:,} rows, {size:.0f} MB of Parquet (about {args.rows * 48 / 1e6:.0f} MB as raw columns)")
-    print(f"  open + schema (counts, sample values): {out['open_and_schema_s']:.2f} s")
-    for sql, secs, rows in out["queries"]:
-        print(f"  {secs:6.2f} s  {sql}\n           -> {rows}")
-    if "ask" in out:
-        print(f"  ask 'What is the total amount per region?' (embedded model, warm): {out['ask'][1]:.2f} s\n"
-              f"           {out['ask'][0]} -> {out['ask'][2]}")
-    print(f"  peak RSS of the whole process (Python, DuckDB{', model' if 'ask' in out else ''}): {out['peak_rss_mb']:.0f} MB")
-    return 0
+        return None
+    return json.loads(r.stdout.strip().splitlines()[-1])
 
 
 def main(argv=None) -> int:

@@ -34,6 +34,7 @@ from .sqlcheck import parse_select, statement_text
 FILE_SUFFIXES = (".parquet", ".csv", ".tsv", ".csv.gz", ".tsv.gz")
 KEYS_METADATA = "girflow.keys"
 INTROSPECT_TIME_S = 5.0
+UNIQUE_CHECK_ROWS = 1_000_000  # larger tables take an id-named column as their key without scanning it
 
 
 def is_glob(source: str) -> bool:
@@ -276,7 +277,7 @@ class DuckDBEngine(Engine):
                 theirs = next((c.name for c in o.columns if c.name.lower() == other_col.lower()), None) if o else None
                 if mine and theirs:
                     fks.append(ForeignKey(t.name, mine, o.name, theirs))
-        if not any(declared.values()):
+        if not any(declared.values()) and len(tables) > 1:  # keys only matter for joins
             fks = self._infer_keys(tables)
         for t in tables:
             for c in t.columns:
@@ -295,6 +296,10 @@ class DuckDBEngine(Engine):
             for c in t.columns:
                 low = c.name.lower()
                 if c.type == "INTEGER" and low in ("id", f"{stem}_id", f"{stem}id", f"{t.name.lower()}_id"):
+                    if t.row_count > UNIQUE_CHECK_ROWS:  # the name alone: a uniqueness scan costs a hash table
+                        c.is_pk = True
+                        keys[t.name] = c.name
+                        break
                     got = self._rows(f"SELECT COUNT(DISTINCT {sql_ident(c.name)}) = COUNT(*) AND COUNT(*) = "
                                      f"COUNT({sql_ident(c.name)}) FROM {sql_ident(t.name)}")
                     if got and got[0][0]:

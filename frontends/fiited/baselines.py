@@ -15,14 +15,17 @@ class FullEmbeddingBags(nn.Module):
     Table t starts from uniform(-1/sqrt(n), 1/sqrt(n)) values drawn as FIITED's table t (seed t)
     draws a row when it creates it, so FIITED and this baseline start from the same point."""
 
-    def __init__(self, num_embeddings: list[int], embedding_dim: int, mode: str = "sum"):
+    def __init__(self, num_embeddings: list[int], embedding_dim: int, mode: str = "sum", seed: int = 0):
+        from .embedding import table_seed
+
         super().__init__()
         self.embedding_dim = embedding_dim
         self.bags = nn.ModuleList(nn.EmbeddingBag(n, embedding_dim, mode=mode, sparse=True) for n in num_embeddings)
         with torch.no_grad():
             for t, b in enumerate(self.bags):
                 ids = np.arange(b.num_embeddings, dtype=np.int64)
-                b.weight.copy_(torch.from_numpy(init_rows(ids, embedding_dim, t, (1.0 / b.num_embeddings) ** 0.5)))
+                start = init_rows(ids, embedding_dim, table_seed(seed, t), (1.0 / b.num_embeddings) ** 0.5)
+                b.weight.copy_(torch.from_numpy(start))
 
     def forward(self, sparse: torch.Tensor) -> torch.Tensor:
         return torch.stack([bag(sparse[:, t:t + 1]) for t, bag in enumerate(self.bags)], dim=1)
@@ -46,8 +49,8 @@ class FullEmbeddingBags(nn.Module):
 class PEPEmbeddingBags(FullEmbeddingBags):
     """PEP: soft-thresholded embeddings with learnable thresholds; memory = non-zero values."""
 
-    def __init__(self, num_embeddings: list[int], embedding_dim: int, threshold_init: float = -15.0):
-        super().__init__(num_embeddings, embedding_dim)
+    def __init__(self, num_embeddings: list[int], embedding_dim: int, threshold_init: float = -15.0, seed: int = 0):
+        super().__init__(num_embeddings, embedding_dim, seed=seed)
         self.thresholds = nn.Parameter(torch.full((len(num_embeddings), embedding_dim), threshold_init))
 
     def forward(self, sparse: torch.Tensor) -> torch.Tensor:

@@ -1,5 +1,6 @@
-"""`girflow fiited ...`: gen-data (synthetic Criteo TSV), train (one method), eval (budget sweep +
-seaborn plot of AUC against embedding memory), bench (pooled-lookup throughput vs nn.EmbeddingBag)."""
+"""`girflow fiited ...`: gen-data (synthetic Criteo TSV), train (one method), eval (budget sweep over
+seeds: AUC against total training memory, as counters and as RSS, with a seaborn plot), bench
+(pooled-lookup throughput vs nn.EmbeddingBag)."""
 from __future__ import annotations
 
 import argparse
@@ -18,8 +19,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int, default=0)
 
     def common(p):
-        p.add_argument("data", help="Criteo TSV (real or from gen-data)")
-        p.add_argument("--table-sizes", default=None, help="26 comma-separated hash sizes")
+        p.add_argument("data", help="Criteo TSV (real or from gen-data) or Avazu CSV, plain or .gz")
+        p.add_argument("--format", choices=["auto", "criteo", "avazu"], default="auto",
+                       help="auto: Avazu if the first line is a CSV header with `click`, else Criteo")
+        p.add_argument("--table-sizes", default=None, help="comma-separated hash sizes, one per categorical feature")
+        p.add_argument("--raw-ids", action="store_true",
+                       help="FIITED tables keyed by the raw 32-bit hashes (no modulo; rows created as ids appear)")
         p.add_argument("--max-rows", type=int, default=None)
         p.add_argument("--dim", type=int, default=32)
         p.add_argument("--chunk", type=int, default=8)
@@ -29,6 +34,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         p.add_argument("--adjust-every", type=int, default=50, help="FIITED: steps between dimension adjustments")
         p.add_argument("--anneal", type=int, default=4, help="FIITED: adjustments to reach the budget")
         p.add_argument("--decay", type=float, default=0.5, help="FIITED: importance decay per adjustment")
+        p.add_argument("--evict-after", type=int, default=0,
+                       help="FIITED: evict rows untouched for more than this many adjustments (0: never)")
+        p.add_argument("--seeds", default="0", help="comma-separated model seeds (eval: mean and spread over them)")
         p.add_argument("--json", default=None, help="also write the results as JSON here")
         p.add_argument("--no-progress", action="store_true")
 
@@ -39,11 +47,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     t.add_argument("--threshold", type=float, default=None, help="use an importance threshold instead of a budget")
     t.add_argument("--pep-init", type=float, default=-8.0)
 
-    e = sub.add_parser("eval", help="sweep FIITED budgets and PEP thresholds; plot AUC vs embedding memory")
+    e = sub.add_parser("eval", help="sweep FIITED budgets and PEP thresholds over seeds; AUC against total "
+                       "training memory (values, optimiser state, importance, index) as counters and RSS, plotted")
     common(e)
     e.add_argument("--budgets", default="0.35,0.2,0.1,0.05")
     e.add_argument("--pep-inits", default="-10,-8", help="PEP threshold inits s (threshold = sigmoid(s))")
     e.add_argument("--plot", default="fiited_auc_vs_memory.png")
+    e.add_argument("--isolate", action="store_true",
+                   help="train every run in a fresh process, so its RSS growth and peak are its own (slower)")
 
     b = sub.add_parser("bench", help="runtime vs nn.EmbeddingBag at full dimension: pooled lookup (sum/mean, "
                        "skewed/uniform ids), sparse Adagrad, index bytes per row")
@@ -53,37 +64,57 @@ def configure(parser: argparse.ArgumentParser) -> None:
     b.add_argument("--bag-size", type=int, default=20)
 
 
-def _sizes(text):
+def _sizes(text, count: int | None = None):
     from .data import DEFAULT_TABLE_SIZES, NUM_SPARSE
 
     if not text:
-        return DEFAULT_TABLE_SIZES
+        return DEFAULT_TABLE_SIZES if count in (None, NUM_SPARSE) else None
     try:
         sizes = [int(x) for x in text.split(",")]
     except ValueError:
         raise UserError(f"--table-sizes must be comma-separated integers, got {text!r}")
-    if len(sizes) != NUM_SPARSE or min(sizes) <= 0:
-        raise UserError(f"--table-sizes needs {NUM_SPARSE} positive sizes, got {len(sizes)}")
+    want = NUM_SPARSE if count is None else count
+    if len(sizes) != want or min(sizes) <= 0:
+        raise UserError(f"--table-sizes needs {want} positive sizes, got {len(sizes)}")
     return sizes
 
 
 def _load(args):
-    from .data import load
+    import sys
+
+    from .data import default_table_sizes, detect_format, load
 
     if not os.path.exists(args.data):
         raise UserError(f"no such data file: {args.data}")
-    sizes = _sizes(args.table_sizes)
+    if args.table_sizes:
+        try:
+            [int(x) for x in args.table_sizes.split(",")]
+        except ValueError:
+            raise UserError(f"--table-sizes must be comma-separated integers, got {args.table_sizes!r}")
     try:
-        return (*load(args.data, sizes, args.max_rows), sizes)
-    except ValueError as e:
+        fmt = detect_format(args.data) if args.format == "auto" else args.format
+        sizes = [int(x) for x in args.table_sizes.split(",")] if args.table_sizes else None
+        data = load(args.data, sizes, args.max_rows, raw_ids=args.raw_ids, fmt=fmt, progress=not args.no_progress)
+    except (ValueError, OSError, EOFError) as e:
         raise UserError(str(e))
+    dense, sparse, label = data
+    if data.bad_count:
+        shown = "; ".join(f"line {n}: {why}" for n, why in data.bad_lines[:5])
+        print(f"{args.data}: skipped {data.bad_count} malformed line(s) ({shown}{' ...' if data.bad_count > 5 else ''})",
+              file=sys.stderr)
+    if args.raw_ids:
+        sizes = [0] * sparse.shape[1]
+    else:
+        sizes = _sizes(args.table_sizes, sparse.shape[1]) or default_table_sizes(fmt, sparse.shape[1])
+    return dense, sparse, label, sizes
 
 
 def _config(args, **over):
     from .train import TrainConfig
 
     base = dict(embedding_dim=args.dim, chunk_size=args.chunk, batch_size=args.batch_size, epochs=args.epochs,
-                emb_lr=args.emb_lr, adjust_every=args.adjust_every, anneal=args.anneal, decay=args.decay, progress=not args.no_progress)
+                emb_lr=args.emb_lr, adjust_every=args.adjust_every, anneal=args.anneal, decay=args.decay,
+                evict_after=args.evict_after, progress=not args.no_progress)
     base.update(over)
     if args.dim % args.chunk:
         raise UserError(f"--dim {args.dim} must be a multiple of --chunk {args.chunk}")
@@ -91,12 +122,14 @@ def _config(args, **over):
 
 
 def _print(r: dict) -> None:
-    line = (f"{r['method']:>6} budget={r['budget'] if r['budget'] is not None else '-':>5}  AUC={r['auc']:.5f}  "
+    line = (f"{r['method']:>6} budget={r['budget'] if r['budget'] is not None else '-':>5} seed={r.get('seed', 0)}  AUC={r['auc']:.5f}  "
             f"logloss={r['logloss']:.5f}  emb={r['embedding_bytes'] / 2**20:8.1f} MiB "
             f"({100 * r['memory_fraction']:5.1f}% of full)  step={r['step_time_ms']:.1f} ms  "
             f"RSS+={r['rss_growth_bytes'] / 2**20:.0f} MiB")
-    if "runtime_mapped_bytes" in r:
-        line += f"  runtime: chunks+state+importance={r['runtime_chunk_bytes'] / 2**20:.1f} MiB mapped={r['runtime_mapped_bytes'] / 2**20:.1f} MiB index={r['runtime_index_bytes'] / 2**20:.1f} MiB"
+    m = r.get("memory")
+    if m:
+        line += ("  training memory " + " ".join(f"{k}={v / 2**20:.1f}" for k, v in m.items() if k != "total")
+                 + f" total={m['total'] / 2**20:.1f} MiB")
     print(line, flush=True)
 
 
@@ -110,6 +143,48 @@ def _compare(results: list[dict]) -> None:
             continue
         print(f"  {r['method']:>6} budget={r['budget']}: memory saved {100 * (1 - r['embedding_bytes'] / full['embedding_bytes']):.1f}%  "
               f"AUC drop {full['auc'] - r['auc']:+.5f}  step time x{r['step_time_ms'] / full['step_time_ms']:.2f}")
+
+
+def _seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise UserError(f"--seeds must be comma-separated integers, got {text!r}")
+    if not seeds:
+        raise UserError("--seeds needs at least one seed")
+    return seeds
+
+
+def _train_isolated(args_dict: dict, cfg) -> dict:
+    """One training run in this (fresh) process: RSS growth and peak are the run's own."""
+    import resource
+
+    from .train import train
+
+    dense, sparse, label, sizes = _load(argparse.Namespace(**args_dict))
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    result = train(cfg, dense, sparse, label, sizes)
+    result["rss_peak_growth_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - peak_before
+    return result
+
+
+def _run_all(args, configs: list, isolate: bool) -> list[dict]:
+    from .train import train
+
+    results = []
+    data = None if isolate else _load(args)
+    for cfg in configs:
+        if isolate:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as ex:
+                results.append(ex.submit(_train_isolated, vars(args), cfg).result())
+        else:
+            dense, sparse, label, sizes = data
+            results.append(train(cfg, dense, sparse, label, sizes))
+        _print(results[-1])
+    return results
 
 
 def run(args) -> int:
@@ -134,48 +209,60 @@ def run(args) -> int:
             raise UserError("--rows, --dim, --bags and --bag-size must be positive")
         print(report(args.rows, args.dim, bags=args.bags, bag_size=args.bag_size))
         return 0
-    from .train import train
-
-    dense, sparse, label, sizes = _load(args)
-    results = []
+    seeds = _seeds(args.seeds)
+    if args.raw_ids and (cmd == "eval" or args.method != "fiited"):
+        raise UserError("--raw-ids gives tables only FIITED can hold: use it with `train --method fiited` "
+                        "(eval compares against nn.EmbeddingBag, which needs --table-sizes)")
+    if cmd == "eval" and args.isolate:
+        _load(args)  # parse (and cache) once, so bad data fails here and each run reads the cache
+    configs = []
     if cmd == "train":
         methods = ["full", "pep", "fiited"] if args.method == "all" else [args.method]
-        for m in methods:
-            budget = None if args.threshold is not None else args.budget
-            results.append(train(_config(args, method=m, budget=budget, threshold=args.threshold,
-                                         pep_init=args.pep_init), dense, sparse, label, sizes))
-            _print(results[-1])
+        budget = None if args.threshold is not None else args.budget
+        configs = [_config(args, method=m, budget=budget, threshold=args.threshold, pep_init=args.pep_init, seed=s)
+                   for s in seeds for m in methods]
+        results = _run_all(args, configs, isolate=False)
+        _compare(results)
     else:
-        results.append(train(_config(args, method="full"), dense, sparse, label, sizes))
-        _print(results[-1])
-        for b in [float(x) for x in args.budgets.split(",")]:
-            results.append(train(_config(args, method="fiited", budget=b), dense, sparse, label, sizes))
-            _print(results[-1])
-        for p in [float(x) for x in args.pep_inits.split(",") if x]:
-            results.append(train(_config(args, method="pep", pep_init=p), dense, sparse, label, sizes))
-            _print(results[-1])
-        _plot(results, args.plot)
+        try:
+            budgets = [float(x) for x in args.budgets.split(",") if x]
+            peps = [float(x) for x in args.pep_inits.split(",") if x]
+        except ValueError:
+            raise UserError("--budgets and --pep-inits must be comma-separated numbers")
+        for s in seeds:
+            configs.append(_config(args, method="full", seed=s))
+            configs += [_config(args, method="fiited", budget=b, seed=s) for b in budgets]
+            configs += [_config(args, method="pep", pep_init=p, seed=s) for p in peps]
+        results = _run_all(args, configs, isolate=args.isolate)
+        from .report import summarize, summary_text
+
+        summary = summarize(results)
+        print(summary_text(summary))
+        _plot(summary, args.plot)
         print(f"plot: {args.plot}")
-    _compare(results)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)
     return 0
 
 
-def _plot(results: list[dict], path: str) -> None:
+def _plot(summary: list[dict], path: str) -> None:
+    """AUC (mean, spread over seeds) against total training memory, one line per method."""
     import matplotlib
 
     matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
     import pandas as pd
     import seaborn as sns
 
-    df = pd.DataFrame([{"method": r["method"], "embedding MiB": r["embedding_bytes"] / 2**20, "AUC": r["auc"]} for r in results])
-    ax = sns.lineplot(data=df.sort_values("embedding MiB"), x="embedding MiB", y="AUC", hue="method", marker="o")
+    df = pd.DataFrame([{"method": r["method"], "training MiB": r["training_memory_mean"] / 2**20,
+                        "AUC": r["auc_mean"], "sd": r["auc_sd"]} for r in summary]).sort_values("training MiB")
+    ax = sns.lineplot(data=df, x="training MiB", y="AUC", hue="method", marker="o")
+    for _, row in df.iterrows():
+        ax.errorbar(row["training MiB"], row["AUC"], yerr=row["sd"], color="gray", capsize=3, lw=1)
     ax.set_xscale("log")
-    ax.set_title("AUC against embedding memory")
+    ax.set_xlabel("total training memory, MiB (values + optimiser state + importance + index)")
+    ax.set_title("AUC against total training memory (mean and sd over seeds)")
     ax.figure.tight_layout()
     ax.figure.savefig(path, dpi=120)
-    import matplotlib.pyplot as plt
-
     plt.close(ax.figure)

@@ -30,6 +30,11 @@ class _PooledLookup(torch.autograd.Function):
         return None, None, None, None, None
 
 
+def table_seed(seed: int, table: int) -> int:
+    """The initial-value seed of table `table` of a model seeded with `seed` (0 -> the table index)."""
+    return seed * 1009 + table
+
+
 _WORKERS = max(1, min(os.cpu_count() or 1, 8))
 _pool: ThreadPoolExecutor | None = None
 
@@ -147,14 +152,16 @@ class FiitedEmbeddingBagCollection(nn.Module):
     """A list of FIITED tables looked up together: forward(sparse[B, T]) -> [B, T, D] (one id per
     feature, Criteo-style), or forward(list of (ids, offsets)) -> list of [B, D]."""
 
-    def __init__(self, num_embeddings: list[int], embedding_dim: int, weights: list | None = None, **kwargs):
-        """Table i is seeded with i (its rows' initial values are `init_rows(ids, dim, i, scale)`).
+    def __init__(self, num_embeddings: list[int], embedding_dim: int, weights: list | None = None, seed: int = 0,
+                 **kwargs):
+        """Table i is seeded with `table_seed(seed, i)` (its rows' initial values are
+        `init_rows(ids, dim, table_seed(seed, i), scale)`).
         `weights`: optional initial values per table, written into every row (which creates them
         all up front)."""
         super().__init__()
         if weights is not None and len(weights) != len(num_embeddings):
             raise ValueError(f"weights has {len(weights)} tables, num_embeddings {len(num_embeddings)}")
-        self.bags = nn.ModuleList(FiitedEmbeddingBag(n, embedding_dim, seed=i,
+        self.bags = nn.ModuleList(FiitedEmbeddingBag(n, embedding_dim, seed=table_seed(seed, i),
                                                      _weight=None if weights is None else weights[i], **kwargs)
                                   for i, n in enumerate(num_embeddings))
         self.embedding_dim = embedding_dim

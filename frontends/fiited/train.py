@@ -41,21 +41,25 @@ class TrainConfig:
     progress: bool = True
 
 
-def build_model(cfg: TrainConfig, table_sizes: list[int]):
+def build_model(cfg: TrainConfig, table_sizes: list[int], num_dense: int = 13):
+    """DLRM over `num_dense` dense features and one table per size (size 0: a FIITED table keyed
+    by raw ids, which only FIITED can hold)."""
     torch.manual_seed(cfg.seed)
+    if cfg.method != "fiited" and min(table_sizes) <= 0:
+        raise ValueError(f"{cfg.method} needs a bounded size for every table (raw ids need FIITED)")
     if cfg.method == "fiited":
         # rows are created on first touch with the same initial values the full baseline starts
         # from (both draw row values from (table, id)), so the AUC difference measures dimension
         # adjustment, not initialisation noise
-        emb = FiitedEmbeddingBagCollection(table_sizes, cfg.embedding_dim, chunk_size=cfg.chunk_size,
+        emb = FiitedEmbeddingBagCollection(table_sizes, cfg.embedding_dim, chunk_size=cfg.chunk_size, seed=cfg.seed,
                                            optimizer="adagrad", lr=cfg.emb_lr, evict_after=cfg.evict_after)
     elif cfg.method == "full":
-        emb = FullEmbeddingBags(table_sizes, cfg.embedding_dim)
+        emb = FullEmbeddingBags(table_sizes, cfg.embedding_dim, seed=cfg.seed)
     elif cfg.method == "pep":
-        emb = PEPEmbeddingBags(table_sizes, cfg.embedding_dim, threshold_init=cfg.pep_init)
+        emb = PEPEmbeddingBags(table_sizes, cfg.embedding_dim, threshold_init=cfg.pep_init, seed=cfg.seed)
     else:
         raise ValueError(f"unknown method {cfg.method!r} (fiited, full, pep)")
-    return DLRM(emb, 13, cfg.embedding_dim, len(table_sizes))
+    return DLRM(emb, num_dense, cfg.embedding_dim, len(table_sizes))
 
 
 def _predict(model, dense, sparse, batch=8192) -> np.ndarray:
@@ -64,7 +68,8 @@ def _predict(model, dense, sparse, batch=8192) -> np.ndarray:
     model.eval()
     with torch.no_grad():
         for i in range(0, len(dense), batch):
-            out.append(torch.sigmoid(model(torch.from_numpy(dense[i:i + batch]), torch.from_numpy(sparse[i:i + batch]))).numpy())
+            out.append(torch.sigmoid(model(torch.from_numpy(np.array(dense[i:i + batch])),
+                                           torch.from_numpy(np.array(sparse[i:i + batch])))).numpy())
     model.train()
     return np.concatenate(out)
 
@@ -73,7 +78,7 @@ def train(cfg: TrainConfig, dense: np.ndarray, sparse: np.ndarray, label: np.nda
     """Train on the first (1 - test_fraction) of the samples in order (so drift happens during
     training) and evaluate on the rest."""
     rss_before = resident_bytes()
-    model = build_model(cfg, table_sizes)
+    model = build_model(cfg, table_sizes, dense.shape[1])
     emb = model.embeddings
     dense_params = [p for n, p in model.named_parameters() if not n.startswith("embeddings.bags")]
     opts = [torch.optim.Adam(dense_params, lr=cfg.lr)]
@@ -93,9 +98,10 @@ def train(cfg: TrainConfig, dense: np.ndarray, sparse: np.ndarray, label: np.nda
     bar = tqdm(total=total_steps, desc=f"{cfg.method}", disable=not cfg.progress, unit="step")
     for _ in range(cfg.epochs):
         for i in range(0, n_train, cfg.batch_size):
-            d = torch.from_numpy(dense[i:min(i + cfg.batch_size, n_train)])
-            s = torch.from_numpy(sparse[i:min(i + cfg.batch_size, n_train)])
-            y = torch.from_numpy(label[i:min(i + cfg.batch_size, n_train)])
+            # copies: the arrays may be read-only memory maps of the parsed data
+            d = torch.from_numpy(np.array(dense[i:min(i + cfg.batch_size, n_train)]))
+            s = torch.from_numpy(np.array(sparse[i:min(i + cfg.batch_size, n_train)]))
+            y = torch.from_numpy(np.array(label[i:min(i + cfg.batch_size, n_train)]))
             t0 = time.perf_counter()
             for o in opts:
                 o.zero_grad(set_to_none=True)
@@ -117,6 +123,8 @@ def train(cfg: TrainConfig, dense: np.ndarray, sparse: np.ndarray, label: np.nda
     result = {
         "method": cfg.method,
         "budget": cfg.budget if cfg.method == "fiited" else None,
+        "seed": cfg.seed,
+        "pep_init": cfg.pep_init if cfg.method == "pep" else None,
         "auc": auc(label[n_train:], probs),
         "logloss": log_loss(label[n_train:], probs),
         "embedding_bytes": emb.value_bytes(),

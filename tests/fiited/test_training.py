@@ -126,7 +126,7 @@ def test_parsed_data_is_cached_in_girflows_cache_folder_not_beside_the_data(tmp_
         first = load(str(path), SIZES)
         assert os.listdir(folder) == ["d.tsv"]
         cached = list((tmp_path / "cache" / "fiited").iterdir())
-        assert len(cached) == 1 and cached[0].suffix == ".npz"
+        assert len(cached) == 1 and (cached[0] / "meta.json").exists()   # one folder of memory-mapped columns
         again = load(str(path), SIZES)                     # served from the cache, same arrays
         for a, b in zip(first, again):
             np.testing.assert_array_equal(a, b)
@@ -151,6 +151,8 @@ def test_cli_gen_train_eval_bench(tmp_path, capsys):
     assert main(["fiited", "eval", str(data), "--table-sizes", sizes, "--dim", "16", "--batch-size", "512",
                  "--budgets", "0.2", "--pep-inits=-6", "--no-progress", "--plot", str(plot)]) == 0
     assert plot.stat().st_size > 1000
+    out = capsys.readouterr().out
+    assert "saved total" in out and "training memory values=" in out and "index=" in out
     assert main(["fiited", "bench", "--rows", "5000", "--bags", "256"]) == 0
     out = capsys.readouterr().out
     assert out.count("match True") == 6 and "bytes/row pruned" in out
@@ -246,3 +248,22 @@ def test_kth_largest_matches_sorting():
     flat = np.sort(np.concatenate([a.ravel() for a in arrays]))[::-1]
     for k in (1, 2, 500, 4000, 4231, flat.size):
         assert _kth_largest(arrays, k) == flat[k - 1]
+
+
+def test_eval_summary_is_mean_and_spread_over_seeds_against_the_same_seed_baseline():
+    from girflow.frontends.fiited.report import summarize, summary_text
+
+    def run(method, seed, auc, mem, values, budget=None, rss=100):
+        parts = {"values": values, "optimizer_state": values, "importance": 1, "index": 2, "row_records": 3,
+                 "free_chunks": 0}
+        return {"method": method, "budget": budget, "pep_init": None, "seed": seed, "auc": auc,
+                "embedding_bytes": values, "full_embedding_bytes": 1000, "memory": parts,
+                "training_memory_bytes": mem, "baseline_training_memory_bytes": 2000, "rss_growth_bytes": rss}
+    results = [run("full", 0, 0.80, 2000, 1000), run("full", 1, 0.70, 2000, 1000),
+               run("fiited", 0, 0.799, 200, 50, 0.1, 20), run("fiited", 1, 0.697, 300, 60, 0.1, 30)]
+    full, fiited = summarize(results)
+    assert full["method"] == "full" and full["drop_mean"] == 0
+    assert fiited["seeds"] == 2 and fiited["drop_mean"] == pytest.approx(0.002) and fiited["drop_max"] == pytest.approx(0.003)
+    assert fiited["total_saved_mean"] == pytest.approx(1 - (0.1 + 0.15) / 2)
+    assert fiited["values_saved_mean"] == pytest.approx(1 - 0.055) and fiited["rss_saved_mean"] == pytest.approx(0.75)
+    assert "fiited" in summary_text([full, fiited])

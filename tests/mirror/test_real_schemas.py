@@ -141,12 +141,15 @@ def test_no_question_on_a_hostile_schema_crashes(hostile_db, tmp_path, question)
     assert answer.sql.upper().startswith("SELECT")
 
 
+EVERY = 3  # all 105 took 21 min on the shared 2-core machine; `girflow mirror eval --spider` counts crashes too
+
+
 def test_every_development_question_is_answered_or_refused_plainly(tmp_path):
-    """Every question of the Spider test databases: an answer whose SQL ran, or a MirrorError; never any
-    other exception. (Accuracy is measured by `girflow mirror eval --spider`, not asserted here.)"""
+    """Questions of the Spider test databases (every EVERY-th, for CI time): an answer whose SQL ran, or a
+    MirrorError; never any other exception. (Accuracy is measured by `girflow mirror eval --spider`.)"""
     from girflow import Mirror
 
-    items = json.loads((SPIDER / "questions.json").read_text())
+    items = json.loads((SPIDER / "questions.json").read_text())[::EVERY]
     mirrors, answered = {}, 0
     for item in items:
         db = item["db_id"]

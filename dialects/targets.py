@@ -35,6 +35,8 @@ def _host_vector_bits() -> int:
 def _resolve_host(desc: dict) -> dict:
     if desc.get("vector_bits") == "host":
         desc["vector_bits"] = int(os.environ.get("GIRFLOW_VECTOR_BITS", _host_vector_bits()))
+    if desc.get("register_file_bytes") == "host":   # 16 vector registers (32 with AVX-512)
+        desc["register_file_bytes"] = (32 if desc["vector_bits"] >= 512 else 16) * desc["vector_bits"] // 8
     units = desc.get("units", {})
     if units.get("core") == "host":
         units["core"] = len(os.sched_getaffinity(0))

@@ -368,11 +368,13 @@ def trace(fn, *examples) -> TracedProgram:
     return trace_program(fn, *examples)
 
 
-def compile(fn, target: str = "cpu"):
-    """A callable running `fn` through GIR on `target`; kernels are cached per shape/dtype."""
+def compile(fn, target: str = "cpu", tune: bool = False):
+    """A callable running `fn` through GIR on `target`; kernels are cached per shape/dtype.
+    `tune=True`: on the first call per shape, time the cost model's best schedules on this machine
+    and keep the fastest (remembered in the tuning cache, so later processes skip the timing)."""
     from girflow.runtime.compiled import CompiledFunction
 
-    return CompiledFunction(fn, target)
+    return CompiledFunction(fn, target, tune=tune)
 
 
 def _register_with_runtime() -> None:

@@ -38,7 +38,7 @@ def _split_items(text: str) -> list[tuple[str, str]]:
                 items[-1][1] += "," + piece.strip("\"'")
                 continue
             key, eq, value = piece.partition("=")
-            items.append([key.strip(), value.strip().strip("\"'") if eq else "true"])
+            items.append([key.strip().replace("-", "_"), value.strip().strip("\"'") if eq else "true"])
     return [(k, v) for k, v in items]
 
 

@@ -1,6 +1,9 @@
-"""gir-schedule: searches the memory-access pattern of each GIR function for a target.
+"""gir-schedule: picks the memory-access pattern of each GIR function for a target.
 
-Decisions (all recorded as attributes, so the choice is visible and overridable in gir-opt):
+The knobs (tasks, unroll, vector width, streaming stores, materialise-or-recompute, transpose tile;
+see schedule_space.py) come from explicit options, else from the tuning cache (`from-cache=1`,
+filled by `girflow tune` / `girflow.compile(fn, tune=True)`), else from the cost model's first
+choice; `gir.schedule_source` records which. Decisions (all recorded as attributes, so the choice is visible and overridable in gir-opt):
   func  gir.target   = the target description's name
         gir.schedule = {tasks, rows_per_task | blocks_per_task, vector_width, unroll}
   op    gir.materialize = "local"  on a full-row value computed in one sweep and reused in a later
@@ -16,13 +19,13 @@ from typing import Literal
 from torch_mlir import ir
 
 from girflow.dialects import targets
+from girflow.passes import schedule_space, tuning_cache
 from girflow.passes.dataflow import analyse, gir_functions
 from girflow.passes.options import option
 from girflow.passes.registry import PassError, gir_pass
 
 # Relative costs per element on a SIMD core: an L1/L2-resident load+store vs one vector op.
 LOCAL_TRAFFIC_COST = 2.0
-MIN_ELEMENTS_PER_TASK = 1 << 15   # below this a second thread costs more than it saves
 
 
 def _users_in_later_phase(df, op) -> bool:
@@ -34,42 +37,58 @@ def _users_in_later_phase(df, op) -> bool:
     return False
 
 
-def choose(df, desc: dict, unroll: int | None = None, tasks: int | None = None, streaming: str = "auto"):
-    width = desc["vector_bits"] // 32
-    cores = int(desc["units"]["core"])
+def knobs_for(df, desc: dict, options: dict) -> tuple[dict, str]:
+    """The schedule knobs for `df` and where they came from: options given explicitly win, then a
+    tuning-cache entry (with `from-cache=1`), then the cost model's first choice."""
+    source, knobs = "model", dict(schedule_space.rank(df, desc)[0][1])
+    if options.get("from-cache") in ("1", "true"):
+        cached = tuning_cache.lookup(df, desc)
+        if cached is not None:
+            source, knobs = "cache", dict(cached["schedule"])
+    explicit = {k: options[k] for k in schedule_space.KNOBS if k in options}
+    if "streaming" in explicit and explicit["streaming"] == "auto":
+        del explicit["streaming"]
+    if "materialize" in explicit:
+        explicit["materialize"] = {"auto": 1, "never": 0}.get(explicit["materialize"], explicit["materialize"])
+    for k, v in explicit.items():
+        try:
+            knobs[k] = int(v)
+        except ValueError:
+            raise ValueError(f"option {k}={v!r} must be an integer") from None
+    if explicit:
+        source = "options" if source == "model" else source + "+options"
+    for k in ("tasks", "unroll", "vector_width", "tile"):
+        if k in knobs and knobs[k] < 1:
+            raise ValueError(f"option {k}={knobs[k]} must be at least 1")
+    return knobs, source
+
+
+def choose(df, desc: dict, knobs: dict):
+    """Expand schedule knobs into the `gir.schedule` dict and the ops to materialise."""
     local_cap = targets.capacity(desc, "local") or 1 << 62
     view = df.view
-    elements = 1
-    for d in view:
-        elements *= d
+    width = knobs.get("vector_width", desc["vector_bits"] // 32)
+    unroll = knobs.get("unroll", 4)
     if df.form == "row":
         rows, cols = view
-        want = max(1, min(cores, elements // MIN_ELEMENTS_PER_TASK))
-        ntasks = tasks or min(rows, want)
+        ntasks = min(rows, knobs.get("tasks", 1))
         sched = {"tasks": ntasks, "rows_per_task": -(-rows // ntasks)}
     elif df.form == "column":
         a, k, b = view
-        block = width * (unroll or 4)
-        nblocks = a * -(-b // block)
-        want = max(1, min(cores, elements // MIN_ELEMENTS_PER_TASK))
-        ntasks = tasks or min(nblocks, want)
+        nblocks = a * -(-b // (width * unroll))
+        ntasks = min(nblocks, knobs.get("tasks", 1))
         sched = {"tasks": ntasks, "blocks_per_task": -(-nblocks // ntasks)}
     else:
         rows, cols = view
-        tile = width
+        tile = knobs.get("tile", width)
         ntiles = -(-rows // tile)
-        want = max(1, min(cores, elements // MIN_ELEMENTS_PER_TASK))
-        ntasks = tasks or min(ntiles, want)
+        ntasks = min(ntiles, knobs.get("tasks", 1))
         sched = {"tasks": ntasks, "tile_rows_per_task": -(-ntiles // ntasks), "tile": tile}
-    sched.update(vector_width=width, unroll=unroll or 4)
+    sched.update(vector_width=width, unroll=unroll)
     if df.form == "row":
-        # Streaming (non-temporal) stores skip the read-for-ownership of output lines that will not
-        # be read again soon: worth it once the output cannot stay in the cache hierarchy.
-        out_bytes = elements * 4
-        cache = (targets.capacity(desc, "local") or 0) * cores
-        sched["streaming_stores"] = int(streaming == "1" or (streaming == "auto" and out_bytes > 4 * cache))
+        sched["streaming_stores"] = int(knobs.get("streaming", 0))
     materialize = []
-    if df.form == "row":
+    if df.form == "row" and knobs.get("materialize", 1):
         row_bytes = view[1] * 4
         budget = local_cap
         for op, info in df.infos.items():
@@ -89,11 +108,16 @@ def _dict_attr(d: dict) -> ir.DictAttr:
 @dataclasses.dataclass
 class ScheduleOptions:
     target: str = option("cpu", "target description name")
-    unroll: int | None = option(None, "vector unroll factor (default: chosen per target)")
-    tasks: int | None = option(None, "number of parallel tasks (default: cores)")
-    materialize: Literal["auto", "never"] = option("auto", "never: recompute every full-row value")
-    streaming: Literal["auto", "0", "1"] = option(
-        "auto", "1: write outputs with non-temporal stores, 0: never, auto: when they exceed the caches")
+    unroll: int | None = option(None, "vector unroll factor (default: the cost model's or the cache's)")
+    tasks: int | None = option(None, "number of parallel tasks")
+    vector_width: int | None = option(None, "f32 lanes per vector op")
+    tile: int | None = option(None, "transpose tile edge")
+    materialize: Literal["auto", "never", "1", "0"] | None = option(
+        None, "auto|1: keep reused full-row values in a row buffer where it pays, never|0: recompute them")
+    streaming: Literal["auto", "0", "1"] | None = option(
+        None, "1: write outputs with non-temporal stores, 0: never, auto: the model's choice")
+    from_cache: bool = option(False, "apply the tuning cache's choice for this program, shape class, dtype, "
+                                     "target and CPU (`girflow tune` fills it); without one, the model's first")
 
 
 @gir_pass("gir-schedule", "choose tasks, vector width, unroll and which intermediates live in local memory",
@@ -104,13 +128,14 @@ def schedule(module: ir.Operation, options: ScheduleOptions) -> None:
         desc = targets.get(name)
     except ValueError as e:
         raise PassError(str(e), module)
-    unroll, tasks = options.unroll, options.tasks
+    given = {k.replace("_", "-") if k == "from_cache" else k: str(int(v) if isinstance(v, bool) else v)
+             for k, v in dataclasses.asdict(options).items() if v is not None and k != "target"}
     for func in gir_functions(module):
         df = analyse(func)
-        sched, materialize = choose(df, desc, unroll, tasks, options.streaming)
-        if options.materialize == "never":
-            materialize = []
+        knobs, source = knobs_for(df, desc, given)
+        sched, materialize = choose(df, desc, knobs)
         func.attributes["gir.target"] = ir.StringAttr.get(name)
         func.attributes["gir.schedule"] = _dict_attr(sched)
+        func.attributes["gir.schedule_source"] = ir.StringAttr.get(source)
         for op in materialize:
             op.attributes["gir.materialize"] = ir.StringAttr.get("local")

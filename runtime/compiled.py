@@ -3,6 +3,7 @@ caches the kernel, and runs it on NumPy arrays or torch CPU tensors without copy
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import threading
@@ -77,52 +78,61 @@ def _fast_key(x):
 
 class _HostEntry:
     """A steady-state call of a host kernel for one argument signature: everything but the buffer
-    addresses is resolved once (output shapes, dtypes and allocators, the native entry point)."""
+    addresses is resolved once (output allocators of the user's shapes, the native entry point)."""
 
     def __init__(self, traced, kernel, args):
         self.run = kernel.run
         self.torch_io = _is_torch(args[0])
-        self.pointer_of = [(lambda a: a.data_ptr()) if _is_torch(a) else (lambda a: a.ctypes.data) for a in args]
-        self.shapes, self.dtype = traced.output_shapes, traced.dtype
+        self.all_torch = all(_is_torch(a) for a in args)
+        self.dtype = traced.dtype
+        # outputs are allocated in the user's shape: the kernel's view has the same contiguous layout
+        self.makers = [self._maker(shape) for shape in traced.output_shapes]
+        self.shapes = traced.output_shapes
         self.single = len(self.shapes) == 1
-        probe = [self._empty(shape) for shape in self.shapes]
-        self.out_keys = [_fast_key(o) for o in probe]
+        self.out_keys = [_fast_key(make()) for make in self.makers]
 
-    def _empty(self, shape):
-        """A fresh output of the user's shape (the kernel's view has the same contiguous layout)."""
+    def _maker(self, shape):
+        """A no-argument allocator of one output: small ones fresh, large ones from the pool."""
+        small = math.prod(shape) * 4 < POOL_MIN_BYTES
         if self.torch_io:
             import torch
 
-            if self.dtype == "bfloat16" or math.prod(shape) * 4 < POOL_MIN_BYTES:
-                return torch.empty(shape, dtype=getattr(torch, self.dtype))
-            return torch.from_numpy(POOL.empty(shape, self.dtype))
-        if math.prod(shape) * 4 < POOL_MIN_BYTES:
-            return np.empty(shape, self.dtype)
-        return POOL.empty(shape, self.dtype)
+            if self.dtype == "bfloat16" or small:
+                return functools.partial(torch.empty, shape, dtype=getattr(torch, self.dtype))
+            return lambda: torch.from_numpy(POOL.empty(shape, self.dtype))
+        if small:
+            return functools.partial(np.empty, shape, np.dtype(self.dtype))
+        return functools.partial(POOL.empty, shape, self.dtype)
 
     def __call__(self, args, out):
         if out is None:
-            outs = [self._empty(shape) for shape in self.shapes]
+            outs = [make() for make in self.makers]
         else:
             outs = list(out) if isinstance(out, (tuple, list)) else [out]
-            if len(outs) != len(self.shapes):
-                raise ValueError(f"out= needs {len(self.shapes)} array(s), got {len(outs)}")
-            for o, shape, key in zip(outs, self.shapes, self.out_keys):
-                try:
-                    ok = _fast_key(o) == key
-                except AttributeError:
-                    ok = False
-                if not ok:
-                    kind = "torch tensor" if self.torch_io else "NumPy array"
-                    raise ValueError(f"out= must be a contiguous {kind} of shape {tuple(shape)} and dtype "
-                                     f"{self.dtype}, got {type(o).__name__} {getattr(o, 'shape', '')} "
-                                     f"{getattr(o, 'dtype', '')}")
-        pointers = [get(a) for get, a in zip(self.pointer_of, args)]
-        pointers += [o.data_ptr() if self.torch_io else o.ctypes.data for o in outs]
+            self._check_out(outs)
+        if self.all_torch:
+            pointers = [a.data_ptr() for a in args]
+        else:
+            pointers = [_pointer(a) for a in args]
+        pointers += [o.data_ptr() for o in outs] if self.torch_io else [o.ctypes.data for o in outs]
         self.run(pointers)
         if out is not None:
             return out
         return outs[0] if self.single else tuple(outs)
+
+    def _check_out(self, outs) -> None:
+        if len(outs) != len(self.shapes):
+            raise ValueError(f"out= needs {len(self.shapes)} array(s), got {len(outs)}")
+        for o, shape, key in zip(outs, self.shapes, self.out_keys):
+            try:
+                ok = _fast_key(o) == key
+            except AttributeError:
+                ok = False
+            if not ok:
+                kind = "torch tensor" if self.torch_io else "NumPy array"
+                raise ValueError(f"out= must be a contiguous {kind} of shape {tuple(shape)} and dtype "
+                                 f"{self.dtype}, got {type(o).__name__} {getattr(o, 'shape', '')} "
+                                 f"{getattr(o, 'dtype', '')}")
 
 
 def kernel_for(mlir: str, traced, target: str, options: str = ""):
@@ -151,13 +161,16 @@ def register_tracer(tracer) -> None:
 class CompiledFunction:
     """What `girflow.compile(fn, target)` returns. `tracer(fn, *args)` turns the function into a traced
     GIR program; by default the one the array-API frontend registered (the runtime never imports a
-    frontend)."""
+    frontend). `tune=True` times the cost model's best schedules on the first call per shape."""
 
-    def __init__(self, fn, target: str = "cpu", options: str = "", *, tracer=None):
+    def __init__(self, fn, target: str = "cpu", options: str = "", *, tracer=None, tune: bool = False):
         self.kind = targets.get(target)["kind"]  # fails early on an unknown target
         if tracer is None and _TRACER is None:
             raise RuntimeError("no tracer: import girflow.frontends.array_api (or pass tracer=)")
+        if tune and self.kind != "cpu":
+            raise ValueError(f"tune=True measures on this machine; target '{target}' is not the host CPU")
         self.fn, self.target, self.options, self.tracer = fn, target, options, tracer or _TRACER
+        self.tune = tune
         self._by_signature: dict = {}
         self._entries: dict = {}      # fast key of the arguments -> _HostEntry (host kernels only)
 
@@ -167,7 +180,13 @@ class CompiledFunction:
         hit = self._by_signature.get(sig)
         if hit is None:
             traced = self.tracer(self.fn, *args)
-            hit = (traced, kernel_for(traced.mlir, traced, self.target, self.options))
+            options = self.options
+            if self.tune:   # measure the model's best candidates once; the cache remembers the winner
+                from girflow.passes.schedule_space import as_options
+                from girflow.runtime.tuner import tune
+
+                options = f"{as_options(tune(traced, self.target)['schedule'])} {options}".strip()
+            hit = (traced, kernel_for(traced.mlir, traced, self.target, options))
             self._by_signature[sig] = hit
         return hit
 

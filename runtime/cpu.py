@@ -22,10 +22,9 @@ class CpuKernel:
         self.context = make_context()
         with self.context, ir.Location.unknown():
             module = ir.Module.parse(module_text)
-            kernel_pipeline = PIPELINES["gir-cpu-kernel"]
-            if schedule_options:
-                kernel_pipeline = kernel_pipeline.replace("gir-schedule{target=cpu}",
-                                                          f"gir-schedule{{target=cpu {schedule_options}}}")
+            # a tuned schedule for this program and shape class applies unless options say otherwise
+            kernel_pipeline = PIPELINES["gir-cpu-kernel"].replace(
+                "gir-schedule{target=cpu}", f"gir-schedule{{target=cpu from-cache=1 {schedule_options}}}")
             run_pipeline(module, kernel_pipeline)
             tasks = [f for f in collect_ops(module.operation, "func.func") if "gir.task_of" in f.attributes]
             if len(tasks) != 1:

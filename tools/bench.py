@@ -21,6 +21,9 @@ def configure(p):
     p.add_argument("--shapes", default=DEFAULT_SHAPES, help="comma-separated ROWSxCOLS (default: %(default)s)")
     p.add_argument("--rounds", type=int, default=15, help="timed rounds per shape (default: %(default)s)")
     p.add_argument("--no-inductor", action="store_true", help="skip torch.compile (it compiles for minutes)")
+    p.add_argument("--no-tune", action="store_true",
+                   help="skip the tuned column (tuning times the cost model's best schedules once per shape; "
+                        "the tuning cache keeps the result)")
     p.add_argument("--csv", default="girflow-bench.csv", help="CSV output path")
     p.add_argument("--chart", default="girflow-bench.png", help="bar chart path (.png or .svg)")
     p.add_argument("--model", default=None,
@@ -71,7 +74,17 @@ def time_round_robin(candidates: dict, rounds: int) -> dict:
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
-def bench_operator(name, rows, cols, rounds, inductor=True):
+def _untuned(fn, args):
+    """girflow.compile as it runs without tuning: the cost model's first choice, never the cache."""
+    import girflow
+    from girflow.passes.schedule_space import as_options
+    from girflow.runtime.compiled import CompiledFunction
+    from girflow.runtime.tuner import ranked
+
+    return CompiledFunction(fn, "cpu", as_options(ranked(girflow.trace(fn, *args))[0][1]))
+
+
+def bench_operator(name, rows, cols, rounds, inductor=True, tuned=True):
     import torch
 
     import girflow
@@ -80,7 +93,8 @@ def bench_operator(name, rows, cols, rounds, inductor=True):
     fn, _ = ops.OPERATORS[name]
     args = ops.example_args(name, rows, cols)
     ref = ops.reference(name)
-    compiled = girflow.compile(fn)
+    untuned = _untuned(fn, args)
+    compiled = girflow.compile(fn, tune=tuned)
     expected = ref(*args)
     outs = expected if isinstance(expected, tuple) else (expected,)
     out_buffers = tuple(torch.empty_like(o) for o in outs)
@@ -88,7 +102,8 @@ def bench_operator(name, rows, cols, rounds, inductor=True):
     src = torch.randn(max(a.numel() for a in args))
     dst = torch.empty_like(src)
     candidates = {
-        "girflow": lambda: compiled(*args),
+        "girflow": lambda: untuned(*args),
+        "tuned": lambda: compiled(*args),
         "girflow(out=)": lambda: compiled(*args, out=out_buffers if len(out_buffers) > 1 else out_buffers[0]),
         "eager": lambda: ref(*args),
         "copy": lambda: dst.copy_(src),
@@ -96,9 +111,9 @@ def bench_operator(name, rows, cols, rounds, inductor=True):
     if inductor:
         opt = torch.compile(ref, dynamic=False)
         candidates["inductor"] = lambda: opt(*args)
-    got = compiled(*args)
-    for g, w in zip(got if isinstance(got, tuple) else (got,), outs):
-        torch.testing.assert_close(g, w, atol=1e-4, rtol=1e-4)   # sanity check; tests hold the precise bounds
+    for got in (compiled(*args), untuned(*args)):
+        for g, w in zip(got if isinstance(got, tuple) else (got,), outs):
+            torch.testing.assert_close(g, w, atol=1e-4, rtol=1e-4)   # sanity check; tests hold the precise bounds
     med = time_round_robin(candidates, rounds)
     copy_bytes = 2 * src.numel() * src.element_size()
     gbs = {k: (copy_bytes if k == "copy" else moved) / t / 1e9 for k, t in med.items()}
@@ -125,30 +140,32 @@ def run(args) -> int:
     if args.target != "cpu":
         return _run_device(args.target, names, shapes, not args.no_inductor)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; median of {args.rounds} interleaved rounds")
-    rows_out = []
-    header = f"{'operator':14s} {'shape':>10s} " + " ".join(f"{k:>14s}" for k in
-             ["girflow", "girflow(out=)", "eager", "inductor", "copy"]) + f" {'gir/ind':>8s} {'gir/copy':>9s} {'out=/copy':>9s}"
-    print("GB/s:")
-    print(header)
-    ratios = {}
+    impls = ["girflow", "tuned", "girflow(out=)", "eager", "inductor", "copy"]
+    print("GB/s (girflow: untuned, the cost model's first choice; tuned: measured search, out= tuned too);")
+    print("best: tuned / faster of eager and inductor; copy: tuned as a share of a plain copy's GB/s")
+    print(f"{'operator':14s} {'shape':>10s} " + " ".join(f"{k:>13s}" for k in impls)
+          + f" {'best':>6s} {'gir/ind':>7s} {'tune/untuned':>12s} {'copy':>5s}")
+    rows_out, ratios = [], {}
     for rows, cols in shapes:
         for name in names:
-            med, gbs = bench_operator(name, rows, cols, args.rounds, inductor=not args.no_inductor)
-            ind = gbs.get("inductor", float("nan"))
-            r_ind = gbs["girflow"] / ind if ind == ind else float("nan")
-            r_copy, r_out = gbs["girflow"] / gbs["copy"], gbs["girflow(out=)"] / gbs["copy"]
-            ratios.setdefault((rows, cols), []).append(r_ind)
-            print(f"{name:14s} {rows:>5d}x{cols:<5d}" + " ".join(
-                f"{gbs.get(k, float('nan')):14.2f}" for k in ["girflow", "girflow(out=)", "eager", "inductor", "copy"])
-                + f" {r_ind:8.2f} {r_copy:9.2f} {r_out:9.2f}", flush=True)
+            med, gbs = bench_operator(name, rows, cols, args.rounds, inductor=not args.no_inductor,
+                                      tuned=not args.no_tune)
+            torch_best = max(gbs["eager"], gbs.get("inductor", 0.0))
+            r_best = gbs["tuned"] / torch_best
+            r_ind = gbs["tuned"] / gbs["inductor"] if "inductor" in gbs else float("nan")
+            r_tune, r_copy = gbs["tuned"] / gbs["girflow"], gbs["tuned"] / gbs["copy"]
+            ratios.setdefault((rows, cols), []).append((r_best, r_ind, r_tune, r_copy))
+            print(f"{name:14s} {rows:>5d}x{cols:<5d}" + " ".join(f"{gbs.get(k, float('nan')):13.2f}" for k in impls)
+                  + f" {r_best:6.2f} {r_ind:7.2f} {r_tune:12.2f} {r_copy:5.2f}", flush=True)
             for impl, v in gbs.items():
                 rows_out.append({"operator": name, "rows": rows, "cols": cols, "impl": impl,
                                  "seconds": med[impl], "gbps": v})
-    for shape, rs in ratios.items():
-        rs = [r for r in rs if r == r and r > 0]
-        if rs:
-            print(f"geometric mean girflow/inductor at {shape[0]}x{shape[1]}: "
-                  f"{math.exp(sum(map(math.log, rs)) / len(rs)):.2f}x over {len(rs)} operators")
+    for (r, c), rs in ratios.items():
+        cols_ = list(zip(*rs))
+        print(f"{r}x{c}: geometric mean over {len(rs)} operators: tuned/best torch {_geomean(cols_[0]):.2f}x "
+              f"(worst {min(cols_[0]):.2f}x), tuned/inductor {_geomean(cols_[1]):.2f}x, "
+              f"tuned/untuned {_geomean(cols_[2]):.2f}x, share of copy {_geomean(cols_[3]):.2f}")
+    print_overhead(names)
     with open(args.csv, "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(rows_out[0]))
         w.writeheader()
@@ -156,6 +173,47 @@ def run(args) -> int:
     _chart(rows_out, shapes[0], args.chart)
     print(f"wrote {args.csv} and {args.chart}")
     return 0
+
+
+def _geomean(values) -> float:
+    vals = [v for v in values if v == v and v > 0]
+    return math.exp(sum(map(math.log, vals)) / len(vals)) if vals else float("nan")
+
+
+def print_overhead(names, shape=(8, 64), calls=2000) -> None:
+    """Per-call overhead at a tiny shape: a whole `compiled(*args)` against the bare native kernel
+    call on prebuilt buffers (the best of 5 batches each, CPU time of this thread, so other
+    processes on a busy machine do not count)."""
+    import girflow
+    from girflow.frontends import ops
+
+    def best_us(fn):
+        for _ in range(100):
+            fn()
+        runs = []
+        for _ in range(5):
+            t0 = time.thread_time()
+            for _ in range(calls):
+                fn()
+            runs.append((time.thread_time() - t0) / calls * 1e6)
+        return min(runs)
+
+    print(f"per-call overhead at {shape[0]}x{shape[1]} (µs of CPU time per call; kernel: the native entry alone):")
+    over = []
+    for name in names:
+        fn, _ = ops.OPERATORS[name]
+        args = ops.example_args(name, *shape)
+        f = girflow.compile(fn)
+        outs = f(*args)
+        outs = outs if isinstance(outs, tuple) else (outs,)
+        kernel = f.specialise(*args)[1]
+        pointers = [a.data_ptr() for a in args] + [o.data_ptr() for o in outs]
+        whole = best_us(lambda: f(*args))
+        native = best_us(lambda: kernel.run(pointers))
+        eager = best_us(lambda: ops.reference(name)(*args))
+        over.append(whole - native)
+        print(f"  {name:14s} call {whole:6.2f}  kernel {native:6.2f}  overhead {whole - native:5.2f}  eager {eager:6.2f}")
+    print(f"  median overhead {statistics.median(over):.2f} µs")
 
 
 def _chart(rows, shape, path):

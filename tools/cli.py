@@ -12,6 +12,7 @@ import sys
 SUBCOMMANDS = {
     "demo": ("girflow.tools.demo", "set up nothing, run the main job: compile GIR operators, check, benchmark, ask Mirror"),
     "trace": ("girflow.tools.trace_cmd", "print the GIR of a built-in operator (or the IR after each pass)"),
+    "tune": ("girflow.tools.tune_cmd", "time the cost model's best schedules per operator and shape; fill the tuning cache"),
     "bench": ("girflow.tools.bench", "benchmark GIR operators against torch eager, torch.compile and a plain copy"),
     "fiited": ("girflow.frontends.fiited.cli", "FIITED embeddings: train DLRM, sweep memory budgets"),
     "mirror": ("girflow.frontends.mirror.cli", "Mirror: natural-language questions to SQL"),

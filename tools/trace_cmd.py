@@ -4,6 +4,7 @@
     girflow trace layernorm --shape 64x1000 --print-stages          # the CPU pipeline, pass by pass
     girflow trace rmsnorm --shape 4x128 --pipeline 'gir-dataflow,gir-schedule{target=cpu}'
     girflow trace softmax --shape 1024x4096 --target nvidia_sm90    # compile and report the kernel
+    girflow trace softmax --shape 128x768 --print-stages --tune     # time the schedule candidates first
 """
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ def configure(p):
     p.add_argument("--pipeline", default=None, help="run this pipeline and print the result")
     p.add_argument("--print-stages", action="store_true", help="print the IR after each pass of the CPU pipeline")
     p.add_argument("--list", action="store_true", help="list the built-in operators")
+    p.add_argument("--tune", action="store_true",
+                   help="with --print-stages: time the best schedule candidates now (fills the tuning cache)")
     p.add_argument("--target", default=None,
                    help="also compile for this target description and print the backend's kernel report")
 
@@ -54,10 +57,14 @@ def run(args) -> int:
         return 0
     from torch_mlir import ir
 
+    if args.print_stages and not args.pipeline:
+        _print_candidates(traced, args.tune)
     ctx = make_context()
     with ctx, ir.Location.unknown():
         module = ir.Module.parse(traced.mlir)
-        pipeline = args.pipeline or PIPELINES["gir-cpu-pipeline"]
+        # what runs: a tuned schedule from the cache when there is one, else the model's first choice
+        pipeline = args.pipeline or PIPELINES["gir-cpu-pipeline"].replace(
+            "gir-schedule{target=cpu}", "gir-schedule{target=cpu from-cache=1}")
         pm = build_pass_manager(pipeline, ctx, print_ir_after_all=args.print_stages)
         try:
             pm.run(module.operation)
@@ -66,3 +73,24 @@ def run(args) -> int:
         if not args.print_stages:
             print(module)
     return 0
+
+
+def _print_candidates(traced, measure: bool, shown: int = 8) -> None:
+    """The schedule search as comments: the model's best candidates, modelled and measured times."""
+    from girflow.passes.schedule_space import describe
+    from girflow.runtime.tuner import cached, ranked, tune
+
+    entry = tune(traced, "cpu", force=True) if measure else cached(traced)
+    measured = {describe(c["schedule"]): c["measured_us"] for c in (entry or {}).get("candidates", [])}
+    chosen = describe(entry["schedule"]) if entry else None
+    print(f"// schedule candidates on cpu (cost model's best {shown}; measured: tuning cache"
+          f"{'' if entry else ' is empty here, run with --tune or girflow tune'}):")
+    print(f"// {'modelled µs':>12s} {'measured µs':>12s}  schedule")
+    for ns, cand in ranked(traced)[:shown]:
+        name = describe(cand)
+        got = measured.pop(name, None)
+        mark = "  <- chosen" if name == (chosen or describe(ranked(traced)[0][1])) else ""
+        print(f"// {ns / 1e3:12.1f} {got if got is not None else float('nan'):12.1f}  {name}{mark}")
+    for name, got in measured.items():   # timed candidates the model ranked lower
+        mark = "  <- chosen" if name == chosen else ""
+        print(f"// {'(lower)':>12s} {got:12.1f}  {name}{mark}")

@@ -20,12 +20,12 @@ def test_trace_prints_gir_and_stages():
 def test_bench_writes_csv_and_chart(tmp_path):
     out_csv, chart = tmp_path / "b.csv", tmp_path / "b.png"
     p = run("girflow", "bench", "--ops", "softmax,sum_first", "--shapes", "64x128", "--rounds", "2",
-            "--no-inductor", "--csv", str(out_csv), "--chart", str(chart))
+            "--no-inductor", "--no-tune", "--csv", str(out_csv), "--chart", str(chart))
     assert p.returncode == 0, p.stderr
     rows = list(csv.DictReader(out_csv.open()))
-    assert {r["impl"] for r in rows} == {"girflow", "girflow(out=)", "eager", "copy"}
+    assert {r["impl"] for r in rows} == {"girflow", "tuned", "girflow(out=)", "eager", "copy"}
     assert all(float(r["gbps"]) > 0 for r in rows)
-    assert chart.stat().st_size > 1000 and "gir/copy" in p.stdout
+    assert chart.stat().st_size > 1000 and "share of copy" in p.stdout and "per-call overhead" in p.stdout
 
 
 def test_user_errors_exit_2_without_traceback():

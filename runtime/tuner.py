@@ -1,0 +1,111 @@
+"""The measured half of the schedule search: compile the cost model's best few candidates, time
+them side by side on this machine within a time budget, and remember the winner.
+
+    entry = tune(traced, "cpu", k=4, budget_s=1.0)     # {"schedule": {...}, "candidates": [...]}
+
+Candidates are timed round-robin (one call of each per round) on the same buffers, so machine
+noise hits all alike; each is scored by its lower-quartile time, which tracks the kernel rather
+than a preempted call on a busy machine.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+
+import numpy as np
+from torch_mlir import ir
+
+from girflow.dialects import make_context, targets
+from girflow.passes import schedule_space, tuning_cache
+from girflow.passes.dataflow import analyse, gir_functions
+from girflow.runtime.buffers import aligned_empty
+
+
+def analysed(traced):
+    """(context, module, dataflow) of a traced program; keep the context alive while using them."""
+    ctx = make_context()
+    with ctx, ir.Location.unknown():
+        module = ir.Module.parse(traced.mlir)
+        df = analyse(gir_functions(module.operation)[0])
+    return ctx, module, df
+
+
+def ranked(traced, target: str = "cpu") -> list[tuple[float, dict]]:
+    """(modelled ns, knobs) for every candidate, cheapest first."""
+    _ctx, _module, df = analysed(traced)
+    return schedule_space.rank(df, targets.get(target))
+
+
+def cached(traced, target: str = "cpu") -> dict | None:
+    _ctx, _module, df = analysed(traced)
+    return tuning_cache.lookup(df, targets.get(target))
+
+
+def _buffers(traced):
+    rng = np.random.default_rng(0)
+    keep, pointers = [], []
+    storage = {"float32": np.float32, "float16": np.float16, "bfloat16": np.uint16}[traced.dtype]
+    for view in traced.input_views:
+        owner, arr = aligned_empty(view, storage)
+        data = rng.standard_normal(view).astype(np.float32)
+        arr[...] = (data.view(np.uint32) >> 16).astype(np.uint16) if storage is np.uint16 else data
+        keep.append(owner)
+        pointers.append(arr.ctypes.data)
+    for view in traced.output_views:
+        owner, arr = aligned_empty(view, storage)
+        keep.append(owner)
+        pointers.append(arr.ctypes.data)
+    return keep, pointers
+
+
+def measure(kernels: list, traced, budget_s: float, min_rounds: int = 5) -> list[float]:
+    """Lower-quartile seconds per kernel (objects with .run(pointers)), timed round-robin."""
+    keep, pointers = _buffers(traced)
+    for k in kernels:          # warm up: first-touch page faults, code in the caches
+        k.run(pointers)
+    times = [[] for _ in kernels]
+    start = time.perf_counter()
+    while True:
+        for k, ts in zip(kernels, times):
+            t0 = time.perf_counter()
+            k.run(pointers)
+            ts.append(time.perf_counter() - t0)
+        if len(times[0]) >= min_rounds and time.perf_counter() - start > budget_s:
+            break
+        if len(times[0]) >= 10000:
+            break
+    del keep
+    return [statistics.quantiles(ts, n=4)[0] if len(ts) >= 4 else min(ts) for ts in times]
+
+
+def tune(traced, target: str = "cpu", k: int = 4, budget_s: float = 1.0, force: bool = False,
+         progress=None) -> dict:
+    """The tuning-cache entry for `traced` on `target`, measuring the model's top `k` unless the
+    cache already holds one (or `force`). `progress(n)` is called as candidates compile."""
+    from girflow.runtime.backends import get_backend
+
+    desc = targets.get(target)
+    if desc["kind"] != "cpu":
+        raise ValueError(f"tuning measures on this machine: target '{target}' is not the host CPU")
+    ctx, _module, df = analysed(traced)
+    with ctx:
+        if not force:
+            hit = tuning_cache.lookup(df, desc)
+            if hit is not None:
+                return hit
+        top = schedule_space.shortlist(schedule_space.rank(df, desc), k)
+    build = get_backend("cpu")
+    kernels = []
+    for _ns, cand in top:
+        kernels.append(build(traced.mlir, traced, desc, schedule_space.as_options(cand)))
+        if progress:
+            progress(1)
+    seconds = measure(kernels, traced, budget_s)
+    best = min(range(len(top)), key=lambda i: (seconds[i], i))
+    entry = {"schedule": top[best][1], "measured_us": seconds[best] * 1e6,
+             "untuned_us": seconds[0] * 1e6, "budget_s": budget_s,
+             "candidates": [{"schedule": c, "model_us": ns / 1e3, "measured_us": s * 1e6}
+                            for (ns, c), s in zip(top, seconds)]}
+    with ctx:
+        entry["path"] = tuning_cache.store(df, desc, entry)
+    return entry

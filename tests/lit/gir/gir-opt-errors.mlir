@@ -14,6 +14,6 @@ func.func @f(%x: tensor<4xf32>) -> tensor<4xf32> {
 
 // RUN: not gir-opt %S/Inputs/softmax_4x37.mlir --gir-schedule="unroll=abc" 2>&1 | FileCheck %s --check-prefix=OPTION
 // RUN: not gir-opt %S/Inputs/softmax_4x37.mlir --gir-schedule="colour=blue" 2>&1 | FileCheck %s --check-prefix=UNKNOWNOPT
-// OPTION: error: gir-schedule: option unroll='abc' must be an integer
+// OPTION: error: gir-schedule: invalid literal for int() with base 10: 'abc'
 // OPTION-NOT: Traceback
 // UNKNOWNOPT: gir-opt: error: pass 'gir-schedule' has no option(s) ['colour']

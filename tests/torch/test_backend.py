@@ -169,3 +169,10 @@ def test_rmsnorm_swiglu_log_softmax_in_gir():
     assert _rel(got, want) < 1e-4
     status = [s for rep in reports for r in rep.regions for s in r.status()]
     assert len(status) == 3 and all(s.startswith("GIR") for s in status), status
+
+
+def test_bench_model_rejects_an_unknown_model():
+    argv = [sys.executable, "-m", "girflow.tools.cli", "bench", "--model", "bert,resnet", "--batch", "8"]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    assert out.returncode != 0 and "unknown model(s) ['resnet']" in out.stderr
+    assert "Traceback" not in out.stderr

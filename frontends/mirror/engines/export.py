@@ -122,7 +122,7 @@ def sqlite_to_postgres(sqlite_path, conninfo: str, schema: str = "public") -> li
                 try:
                     with pg.transaction():
                         pg.execute(f"ALTER TABLE {q(schema)}.{q(name)} ADD FOREIGN KEY ({q(col)}) "
-                                   f"REFERENCES {q(schema)}.{q(other)} ({q(other_col)})")
+                                   f"REFERENCES {q(schema)}.{q(other)} ({q(other_col)}) NOT VALID")  # rows SQLite let dangle stay
                 except psycopg.Error:
                     pass
         pg.commit()

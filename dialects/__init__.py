@@ -1,39 +1,45 @@
-"""Dialect registry: every girflow dialect (gir, emb, ...) is an IRDL module loaded into one MLIR context.
+"""Dialect registry: every girflow dialect (gir, emb, mlu) is loaded into each MLIR context we make.
 
-A dialect module registers itself with `register_dialect(name, irdl_source)`; `make_context()` returns
-an upstream MLIR context with all upstream dialects and all registered girflow dialects loaded.
+A dialect module registers itself with `register_dialect(name, dialect)`, where `dialect` is a
+`torch_mlir.dialects.ext.Dialect` subclass (ops as Python classes, emitted as IRDL) or IRDL text;
+`make_context()` returns an upstream MLIR context with all upstream dialects and all registered
+girflow dialects loaded.
 """
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 from torch_mlir import ir
 from torch_mlir.dialects import irdl
 
-_IRDL_SOURCES: dict[str, str] = {}
+_DIALECTS: dict[str, Any] = {}
 # Modules that define dialects; imported on first context creation so each registers itself.
 DIALECT_MODULES = ["girflow.dialects.gir", "girflow.dialects.emb", "girflow.dialects.mlu"]
 
 
-def register_dialect(name: str, irdl_source: str) -> None:
-    """Record the IRDL text of a dialect; it is loaded into every context made afterwards."""
-    _IRDL_SOURCES[name] = irdl_source
+def register_dialect(name: str, dialect: Any) -> None:
+    """Record a dialect (ext class or IRDL text); it is loaded into every context made afterwards."""
+    _DIALECTS[name] = dialect
 
 
-def registered_dialects() -> dict[str, str]:
+def registered_dialects() -> dict[str, Any]:
     for mod in DIALECT_MODULES:
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as e:  # a dialect not built yet is simply absent
             if e.name != mod:
                 raise
-    return dict(_IRDL_SOURCES)
+    return dict(_DIALECTS)
 
 
 def make_context() -> ir.Context:
     """An upstream MLIR context (all upstream dialects registered) with every girflow dialect loaded."""
     ctx = ir.Context()
     with ctx, ir.Location.unknown():
-        for source in registered_dialects().values():
-            irdl.load_dialects(ir.Module.parse(source))
+        for dialect in registered_dialects().values():
+            if isinstance(dialect, str):
+                irdl.load_dialects(ir.Module.parse(dialect))
+            else:
+                dialect.load()
     return ctx

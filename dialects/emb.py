@@ -1,6 +1,6 @@
 """The `emb` dialect: embedding tables with per-row dimensions (FIITED), beside `gir`.
 
-Ops (IRDL, generic form), destination-passing on memrefs, tables as i64 runtime handles:
+Ops (Python classes via torch_mlir.dialects.ext, emitted as IRDL; generic form), destination-passing on memrefs, tables as i64 runtime handles:
   %t = "emb.table"() {rows, max_dim, chunk, init_dim : i64, optimizer = "sgd"|"adagrad", lr : f64, seed}
   "emb.lookup"(%t, %ids, %offsets, %out) {mode = "sum"|"mean"}          pooled lookup into %out[B, D]
   "emb.apply_gradients"(%t, %ids, %offsets, %grad) {mode}                sparse optimiser step
@@ -8,70 +8,63 @@ Ops (IRDL, generic form), destination-passing on memrefs, tables as i64 runtime 
   "emb.destroy"(%t)
 `emb-lower-to-runtime` rewrites them into `func.call`s on the runtime's C ABI.
 """
-from __future__ import annotations
-
+# No `from __future__ import annotations`: ext reads the op annotations as live objects.
 from torch_mlir import ir
+from torch_mlir.dialects import ext
 
 from . import register_dialect
+from .ops import enum
 
 POOLING_MODES = ["sum", "mean"]
 OPTIMIZERS = ["sgd", "adagrad"]
 
 
-def _enum(var: str, values: list[str]) -> str:
-    lines = [f'    %{var}_{i} = irdl.is "{v}"' for i, v in enumerate(values)]
-    lines.append(f"    %{var} = irdl.any_of({', '.join(f'%{var}_{i}' for i in range(len(values)))})")
-    return "\n".join(lines)
+I64 = ir.IntegerType[64]
+Memref = ir.MemRefType
 
 
-IRDL_SOURCE = f"""irdl.dialect @emb {{
-  irdl.operation @table {{
-    %rows = irdl.base "#builtin.integer"
-    %max_dim = irdl.base "#builtin.integer"
-    %chunk = irdl.base "#builtin.integer"
-    %init_dim = irdl.base "#builtin.integer"
-    %seed = irdl.base "#builtin.integer"
-    %lr = irdl.base "#builtin.float"
-{_enum("opt", OPTIMIZERS)}
-    %h = irdl.is i64
-    irdl.results(table: %h)
-    irdl.attributes {{"rows" = %rows, "max_dim" = %max_dim, "chunk" = %chunk, "init_dim" = %init_dim, "optimizer" = %opt, "lr" = %lr, "seed" = %seed}}
-  }}
-  irdl.operation @lookup {{
-    %h = irdl.is i64
-    %m0 = irdl.base "!builtin.memref"
-    %m1 = irdl.base "!builtin.memref"
-    %m2 = irdl.base "!builtin.memref"
-{_enum("mode", POOLING_MODES)}
-    irdl.operands(table: %h, ids: %m0, offsets: %m1, out: %m2)
-    irdl.results()
-    irdl.attributes {{"mode" = %mode}}
-  }}
-  irdl.operation @apply_gradients {{
-    %h = irdl.is i64
-    %m0 = irdl.base "!builtin.memref"
-    %m1 = irdl.base "!builtin.memref"
-    %m2 = irdl.base "!builtin.memref"
-{_enum("mode", POOLING_MODES)}
-    irdl.operands(table: %h, ids: %m0, offsets: %m1, grad: %m2)
-    irdl.results()
-    irdl.attributes {{"mode" = %mode}}
-  }}
-  irdl.operation @adjust_dims {{
-    %h = irdl.is i64
-    %m0 = irdl.base "!builtin.memref"
-    %m1 = irdl.base "!builtin.memref"
-    irdl.operands(table: %h, ids: %m0, dims: %m1)
-    irdl.results()
-  }}
-  irdl.operation @destroy {{
-    %h = irdl.is i64
-    irdl.operands(table: %h)
-    irdl.results()
-  }}
-}}
-"""
-register_dialect("emb", IRDL_SOURCE)
+class Emb(ext.Dialect, name="emb"):
+    pass
+
+
+class TableOp(Emb.Operation, name="table"):
+    rows: ir.IntegerAttr
+    max_dim: ir.IntegerAttr
+    chunk: ir.IntegerAttr
+    init_dim: ir.IntegerAttr
+    optimizer: enum(*OPTIMIZERS)
+    lr: ir.FloatAttr
+    seed: ir.IntegerAttr
+    table: ext.Result[I64]
+
+
+class LookupOp(Emb.Operation, name="lookup"):
+    table: ext.Operand[I64]
+    ids: ext.Operand[Memref]
+    offsets: ext.Operand[Memref]
+    out: ext.Operand[Memref]
+    mode: enum(*POOLING_MODES)
+
+
+class ApplyGradientsOp(Emb.Operation, name="apply_gradients"):
+    table: ext.Operand[I64]
+    ids: ext.Operand[Memref]
+    offsets: ext.Operand[Memref]
+    grad: ext.Operand[Memref]
+    mode: enum(*POOLING_MODES)
+
+
+class AdjustDimsOp(Emb.Operation, name="adjust_dims"):
+    table: ext.Operand[I64]
+    ids: ext.Operand[Memref]
+    dims: ext.Operand[Memref]
+
+
+class DestroyOp(Emb.Operation, name="destroy"):
+    table: ext.Operand[I64]
+
+
+register_dialect("emb", Emb)
 
 
 # Python builders, used inside an active `ir.InsertionPoint` and `ir.Location`.

@@ -1,16 +1,23 @@
 """The GIR dialect: computation, data movement between memory levels, and parallel strategy.
 
-Ops are defined in IRDL (so they print in generic form, e.g. `"gir.exp"(%x)`); structure (loops,
-parallel mapping) lives in upstream ops such as `scf.forall` carrying GIR attributes:
+Ops are Python classes (`torch_mlir.dialects.ext`, emitted as IRDL), so they print in generic form, e.g.
+`"gir.exp"(%x)`, parse into these classes and have typed accessors (`op.axis`, `op.level`). Shape rules
+IRDL cannot state live with each op as `check_shapes()`; the `gir-verify` pass runs them (gir-opt runs
+it after parsing). Structure (loops, parallel mapping) lives in upstream ops such as `scf.forall`
+carrying GIR attributes:
   `gir.unit = "core" | "block" | "warp" | "lane" | "cluster" | ...` on a forall says which hardware unit
   its iterations map to; `gir.target`, `gir.schedule` on a func record the target and chosen schedule.
-Shape rules IRDL cannot express are checked by the `gir-verify` pass (run by gir-opt after parsing).
 """
-from __future__ import annotations
+# No `from __future__ import annotations`: ext reads the op annotations as live objects.
+import types
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
 from torch_mlir import ir
+from torch_mlir.dialects import ext
 
 from . import register_dialect
+from .ops import DenseArrayAttr, enum, shape_of
 
 UNARY = ["exp", "log", "tanh", "erf", "rsqrt", "sqrt", "neg", "abs", "recip", "sigmoid"]
 BINARY = ["add", "sub", "mul", "div", "max", "min"]
@@ -21,184 +28,208 @@ MEMORY_LEVELS = ["global", "shared", "cluster", "local", "register"]
 STORAGE_DTYPES = {"float32": "f32", "float16": "f16", "bfloat16": "bf16"}
 
 
-def _enum(var: str, values: list[str]) -> str:
-    lines = [f'    %{var}_{i} = irdl.is "{v}"' for i, v in enumerate(values)]
-    lines.append(f"    %{var} = irdl.any_of({', '.join(f'%{var}_{i}' for i in range(len(values)))})")
-    return "\n".join(lines)
+
+class ShapeError(ValueError):
+    """A GIR op whose shapes break its rule (reported by gir-verify at the op)."""
 
 
-def _irdl_source() -> str:
-    ops = []
-    for name in UNARY:
-        ops.append(f"""  irdl.operation @{name} {{
-    %t = irdl.any
-    irdl.operands(x: %t)
-    irdl.results(result: %t)
-  }}""")
-    for name in BINARY:
-        ops.append(f"""  irdl.operation @{name} {{
-    %t = irdl.any
-    irdl.operands(lhs: %t, rhs: %t)
-    irdl.results(result: %t)
-  }}""")
-    ops.append(f"""  irdl.operation @cmp {{
-    %t = irdl.any
-    %r = irdl.any
-{_enum("pred", CMP_PREDICATES)}
-    irdl.operands(lhs: %t, rhs: %t)
-    irdl.results(result: %r)
-    irdl.attributes {{"predicate" = %pred}}
-  }}""")
-    ops.append("""  irdl.operation @select {
-    %c = irdl.any
-    %t = irdl.any
-    irdl.operands(cond: %c, on_true: %t, on_false: %t)
-    irdl.results(result: %t)
-  }
-  irdl.operation @fma {
-    %t = irdl.any
-    irdl.operands(a: %t, b: %t, c: %t)
-    irdl.results(result: %t)
-  }
-  irdl.operation @cast {
-    %a = irdl.any
-    %b = irdl.any
-    irdl.operands(x: %a)
-    irdl.results(result: %b)
-  }
-  irdl.operation @splat {
-    %f = irdl.base "#builtin.float"
-    %t = irdl.any
-    irdl.results(result: %t)
-    irdl.attributes {"value" = %f}
-  }
-  irdl.operation @broadcast {
-    %a = irdl.any
-    %b = irdl.any
-    irdl.operands(x: %a)
-    irdl.results(result: %b)
-  }
-  irdl.operation @transpose {
-    %a = irdl.any
-    %b = irdl.any
-    %p = irdl.base "#builtin.dense_array"
-    irdl.operands(x: %a)
-    irdl.results(result: %b)
-    irdl.attributes {"permutation" = %p}
-  }""")
-    ops.append(f"""  irdl.operation @reduce {{
-    %a = irdl.any
-    %b = irdl.any
-    %i = irdl.base "#builtin.integer"
-{_enum("kind", REDUCE_KINDS)}
-    irdl.operands(x: %a)
-    irdl.results(result: %b)
-    irdl.attributes {{"kind" = %kind, "axis" = %i}}
-  }}""")
-    # Data movement: buffers at a named memory level, tile loads/stores/copies between levels.
-    ops.append(f"""  irdl.operation @alloc {{
-    %m = irdl.any
-{_enum("level", MEMORY_LEVELS)}
-    irdl.results(buffer: %m)
-    irdl.attributes {{"level" = %level}}
-  }}
-  irdl.operation @load {{
-    %m = irdl.any
-    %i = irdl.any
-    %t = irdl.any
-{_enum("level", MEMORY_LEVELS)}
-    irdl.operands(source: %m, offsets: variadic %i)
-    irdl.results(tile: %t)
-    irdl.attributes {{"level" = %level}}
-  }}
-  irdl.operation @store {{
-    %m = irdl.any
-    %i = irdl.any
-    %t = irdl.any
-    irdl.operands(tile: %t, dest: %m, offsets: variadic %i)
-    irdl.results()
-  }}
-  irdl.operation @copy {{
-    %a = irdl.any
-    %b = irdl.any
-    irdl.operands(source: %a, dest: %b)
-    irdl.results()
-  }}""")
-    return "irdl.dialect @gir {\n" + "\n".join(ops) + "\n}\n"
+T, A, B = TypeVar("T"), TypeVar("A"), TypeVar("B")
 
 
-IRDL_SOURCE = _irdl_source()
-register_dialect("gir", IRDL_SOURCE)
+class Gir(ext.Dialect, name="gir"):
+    pass
+
+
+class GirOp(Gir.Operation):
+    """Base of every gir op: no shape rule beyond IRDL's constraint variables."""
+
+    def check_shapes(self) -> None:
+        pass
+
+
+def _elementwise(name: str, fields: dict) -> type:
+    return types.new_class(f"{name.capitalize()}Op", (GirOp,), {"name": name},
+                           lambda ns: ns.update(__annotations__=fields))
+
+
+# Same-type operands and result: IRDL's shared constraint variable (T) enforces it.
+UNARY_OPS = {n: _elementwise(n, {"x": ext.Operand[T], "result": ext.Result[T]}) for n in UNARY}
+BINARY_OPS = {n: _elementwise(n, {"lhs": ext.Operand[T], "rhs": ext.Operand[T], "result": ext.Result[T]})
+              for n in BINARY}
+
+
+class CmpOp(GirOp, name="cmp"):
+    lhs: ext.Operand[T]
+    rhs: ext.Operand[T]
+    predicate: enum(*CMP_PREDICATES)
+    result: ext.Result[Any]
+
+    def check_shapes(self) -> None:
+        if shape_of(self.lhs) != shape_of(self.result):
+            raise ShapeError("cmp result must have the operand shape")
+
+
+class SelectOp(GirOp, name="select"):
+    cond: ext.Operand[Any]
+    on_true: ext.Operand[T]
+    on_false: ext.Operand[T]
+    result: ext.Result[T]
+
+
+class FmaOp(GirOp, name="fma"):
+    a: ext.Operand[T]
+    b: ext.Operand[T]
+    c: ext.Operand[T]
+    result: ext.Result[T]
+
+
+class CastOp(GirOp, name="cast"):
+    x: ext.Operand[A]
+    result: ext.Result[B]
+
+
+class SplatOp(GirOp, name="splat"):
+    value: ir.FloatAttr
+    result: ext.Result[Any]
+
+
+class BroadcastOp(GirOp, name="broadcast"):
+    x: ext.Operand[A]
+    result: ext.Result[B]
+
+    def check_shapes(self) -> None:
+        src, dst = shape_of(self.x), shape_of(self.result)
+        if len(src) != len(dst) or any(s not in (1, d) for s, d in zip(src, dst)):
+            raise ShapeError(f"cannot broadcast {src} to {dst}: ranks must match and each dim be 1 or equal")
+
+
+class TransposeOp(GirOp, name="transpose"):
+    x: ext.Operand[A]
+    permutation: DenseArrayAttr
+    result: ext.Result[B]
+
+    def check_shapes(self) -> None:
+        src, dst = shape_of(self.x), shape_of(self.result)
+        perm = list(ir.DenseI64ArrayAttr(self.permutation))
+        if sorted(perm) != list(range(len(src))):
+            raise ShapeError(f"permutation {perm} is not a permutation of 0..{len(src) - 1}")
+        if [src[p] for p in perm] != dst:
+            raise ShapeError(f"transpose of {src} by {perm} gives {[src[p] for p in perm]}, not {dst}")
+
+
+class ReduceOp(GirOp, name="reduce"):
+    x: ext.Operand[A]
+    kind: enum(*REDUCE_KINDS)
+    axis: ir.IntegerAttr
+    result: ext.Result[B]
+
+    def check_shapes(self) -> None:
+        src, dst = shape_of(self.x), shape_of(self.result)
+        axis = ir.IntegerAttr(self.axis).value
+        if not -len(src) <= axis < len(src):
+            raise ShapeError(f"reduction axis {axis} is out of range for rank {len(src)}")
+        axis %= len(src)
+        keep, drop = src[:axis] + [1] + src[axis + 1:], src[:axis] + src[axis + 1:]
+        if dst not in (keep, drop):
+            raise ShapeError(f"reduce along axis {axis} of {src} must give {keep} or {drop}, not {dst}")
+
+
+# Data movement: buffers at a named memory level, tile loads/stores/copies between levels.
+class AllocOp(GirOp, name="alloc"):
+    level: enum(*MEMORY_LEVELS)
+    buffer: ext.Result[Any]
+
+
+class LoadOp(GirOp, name="load"):
+    source: ext.Operand[Any]
+    offsets: Sequence[ext.Operand[T]]
+    level: enum(*MEMORY_LEVELS)
+    tile: ext.Result[Any]
+
+
+class StoreOp(GirOp, name="store"):
+    tile: ext.Operand[Any]
+    dest: ext.Operand[Any]
+    offsets: Sequence[ext.Operand[T]]
+
+
+class CopyOp(GirOp, name="copy"):
+    source: ext.Operand[A]
+    dest: ext.Operand[B]
+
+
+def _trailing_operands(first: int):
+    """The variadic tail of a single-variadic op (generic IR carries no operandSegmentSizes)."""
+    return property(lambda self: list(self.operation.operands)[first:])
+
+
+LoadOp.offsets = _trailing_operands(1)
+StoreOp.offsets = _trailing_operands(2)
+
+register_dialect("gir", Gir)
 
 
 # ----------------------------------------------------------------------------------------------
 # Python builders: one per op, used inside an active `ir.InsertionPoint` and `ir.Location`.
 # ----------------------------------------------------------------------------------------------
-def _create(name, result_types, operands=(), attributes=None):
-    op = ir.Operation.create(f"gir.{name}", results=list(result_types), operands=list(operands),
-                             attributes=attributes or {})
-    return op.results[0] if len(op.results) == 1 else op
+def _i64(v: int) -> ir.IntegerAttr:
+    return ir.IntegerAttr.get(ir.IntegerType.get_signless(64), v)
 
 
 def unary(name: str, x: ir.Value) -> ir.Value:
-    assert name in UNARY, name
-    return _create(name, [x.type], [x])
+    return UNARY_OPS[name](x, result=x.type).result
 
 
 def binary(name: str, lhs: ir.Value, rhs: ir.Value) -> ir.Value:
-    assert name in BINARY, name
-    return _create(name, [lhs.type], [lhs, rhs])
+    return BINARY_OPS[name](lhs, rhs, result=lhs.type).result
 
 
 def cmp(predicate: str, lhs: ir.Value, rhs: ir.Value) -> ir.Value:
-    shape = ir.RankedTensorType(lhs.type).shape
-    i1 = ir.RankedTensorType.get(shape, ir.IntegerType.get_signless(1))
-    return _create("cmp", [i1], [lhs, rhs], {"predicate": ir.StringAttr.get(predicate)})
+    i1 = ir.RankedTensorType.get(shape_of(lhs), ir.IntegerType.get_signless(1))
+    return CmpOp(lhs, rhs, ir.StringAttr.get(predicate), result=i1).result
 
 
 def select(cond: ir.Value, on_true: ir.Value, on_false: ir.Value) -> ir.Value:
-    return _create("select", [on_true.type], [cond, on_true, on_false])
+    return SelectOp(cond, on_true, on_false, result=on_true.type).result
 
 
 def fma(a: ir.Value, b: ir.Value, c: ir.Value) -> ir.Value:
-    return _create("fma", [a.type], [a, b, c])
+    return FmaOp(a, b, c, result=a.type).result
 
 
 def cast(x: ir.Value, result_type: ir.Type) -> ir.Value:
-    return _create("cast", [result_type], [x])
+    return CastOp(x, result=result_type).result
 
 
 def splat(value: float, result_type: ir.Type) -> ir.Value:
-    return _create("splat", [result_type], [], {"value": ir.FloatAttr.get(ir.F32Type.get(), float(value))})
+    return SplatOp(ir.FloatAttr.get(ir.F32Type.get(), float(value)), result=result_type).result
 
 
 def broadcast(x: ir.Value, result_type: ir.Type) -> ir.Value:
-    return _create("broadcast", [result_type], [x])
+    return BroadcastOp(x, result=result_type).result
 
 
 def transpose(x: ir.Value, permutation: list[int], result_type: ir.Type) -> ir.Value:
-    return _create("transpose", [result_type], [x],
-                   {"permutation": ir.DenseI64ArrayAttr.get(list(permutation))})
+    return TransposeOp(x, ir.DenseI64ArrayAttr.get(list(permutation)), result=result_type).result
 
 
 def reduce(kind: str, x: ir.Value, axis: int, result_type: ir.Type) -> ir.Value:
-    assert kind in REDUCE_KINDS, kind
-    return _create("reduce", [result_type], [x], {
-        "kind": ir.StringAttr.get(kind),
-        "axis": ir.IntegerAttr.get(ir.IntegerType.get_signless(64), axis)})
+    return ReduceOp(x, ir.StringAttr.get(kind), _i64(axis), result=result_type).result
 
 
 def alloc(buffer_type: ir.Type, level: str) -> ir.Value:
-    return _create("alloc", [buffer_type], [], {"level": ir.StringAttr.get(level)})
+    return AllocOp(ir.StringAttr.get(level), buffer=buffer_type).result
 
 
 def load(source: ir.Value, offsets: list[ir.Value], tile_type: ir.Type, level: str) -> ir.Value:
-    return _create("load", [tile_type], [source, *offsets], {"level": ir.StringAttr.get(level)})
+    op = ir.Operation.create("gir.load", results=[tile_type], operands=[source, *offsets],
+                             attributes={"level": ir.StringAttr.get(level)})
+    return op.results[0]
 
 
-def store(tile: ir.Value, dest: ir.Value, offsets: list[ir.Value]):
-    return _create("store", [], [tile, dest, *offsets])
+def store(tile: ir.Value, dest: ir.Value, offsets: list[ir.Value]) -> ir.Operation:
+    return ir.Operation.create("gir.store", results=[], operands=[tile, dest, *offsets])
 
 
-def copy(source: ir.Value, dest: ir.Value):
-    return _create("copy", [], [source, dest])
+def copy(source: ir.Value, dest: ir.Value) -> ir.OpView:
+    return CopyOp(source, dest)

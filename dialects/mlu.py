@@ -19,11 +19,17 @@ A kernel is a `func.func` whose memref arguments live in GDRAM; it runs once per
   mlu.sync_cluster (__sync_cluster), mlu.sync (__sync: this core's DMA and compute queues)
   mlu.launch_boundary: the end of one kernel launch in a sequence of launches (op-by-op execution):
   every task finishes, and the on-chip buffers allocated since the previous boundary are released
-Structure (loops over tiles) uses upstream scf/arith ops. Execution: girflow.runtime.mlu (emulator).
+Structure (loops over tiles) uses upstream scf/arith ops. Execution: passes/emulators/mlu.py.
 """
-from __future__ import annotations
+# No `from __future__ import annotations`: ext reads the op annotations as live objects.
+import types
+from typing import Any, TypeVar
+
+from torch_mlir import ir
+from torch_mlir.dialects import ext
 
 from . import register_dialect
+from .ops import enum
 
 ACTIVE_FNS = ["exp", "log", "tanh", "erf", "rsqrt", "sqrt", "neg", "abs", "recip", "sigmoid"]
 BINARY = ["add", "sub", "mul", "div", "maximum", "minimum"]
@@ -34,104 +40,59 @@ REDUCE_KINDS = ["sum", "max", "min"]
 PREDICATES = ["lt", "le", "gt", "ge", "eq", "ne"]
 
 
-def _enum(var, values):
-    lines = [f'    %{var}_{i} = irdl.is "{v}"' for i, v in enumerate(values)]
-    lines.append(f"    %{var} = irdl.any_of({', '.join(f'%{var}_{i}' for i in range(len(values)))})")
-    return "\n".join(lines)
+I = TypeVar("I")   # every index operand of one op has the same type
 
 
-def _irdl_source() -> str:
-    ops = []
-    for name in ["task_id", "task_dim", "cluster_id", "core_id"]:
-        ops.append(f"""  irdl.operation @{name} {{
-    %i = irdl.any
-    irdl.results(id: %i)
-  }}""")
-    ops.append(f"""  irdl.operation @alloc {{
-    %m = irdl.any
-    %s = irdl.base "#builtin.string"
-{_enum("space", SPACES)}
-    irdl.results(buffer: %m)
-    irdl.attributes {{"space" = %space, "name" = %s}}
-  }}""")
-    ops.append(f"""  irdl.operation @memcpy {{
-    %a = irdl.any
-    %b = irdl.any
-    %i = irdl.any
-{_enum("dir", DIRECTIONS)}
-    irdl.operands(dst: %a, src: %b, dst_offset: %i, src_offset: %i, segments: %i, seg_len: %i, dst_stride: %i, src_stride: %i)
-    irdl.results()
-    irdl.attributes {{"direction" = %dir}}
-  }}""")
-    ops.append("""  irdl.operation @fill {
-    %a = irdl.any
-    %f = irdl.base "#builtin.float"
-    irdl.operands(dst: %a)
-    irdl.results()
-    irdl.attributes {"value" = %f}
-  }""")
-    for name in BINARY:
-        ops.append(f"""  irdl.operation @{name} {{
-    %a = irdl.any
-    %b = irdl.any
-    %c = irdl.any
-    %i = irdl.any
-    irdl.operands(dst: %a, lhs: %b, rhs: %c, rows: %i, cols: %i)
-    irdl.results()
-  }}""")
-    ops.append(f"""  irdl.operation @active {{
-    %a = irdl.any
-    %b = irdl.any
-    %i = irdl.any
-{_enum("fn", ACTIVE_FNS)}
-    irdl.operands(dst: %a, src: %b, rows: %i, cols: %i)
-    irdl.results()
-    irdl.attributes {{"fn" = %fn}}
-  }}""")
-    ops.append(f"""  irdl.operation @reduce {{
-    %a = irdl.any
-    %b = irdl.any
-    %i = irdl.any
-    %ax = irdl.base "#builtin.integer"
-{_enum("kind", REDUCE_KINDS)}
-    irdl.operands(dst: %a, src: %b, rows: %i, cols: %i)
-    irdl.results()
-    irdl.attributes {{"kind" = %kind, "axis" = %ax}}
-  }}""")
-    ops.append(f"""  irdl.operation @cmp {{
-    %a = irdl.any
-    %b = irdl.any
-    %c = irdl.any
-    %i = irdl.any
-{_enum("pred", PREDICATES)}
-    irdl.operands(dst: %a, lhs: %b, rhs: %c, rows: %i, cols: %i)
-    irdl.results()
-    irdl.attributes {{"predicate" = %pred}}
-  }}""")
-    ops.append("""  irdl.operation @select {
-    %a = irdl.any
-    %b = irdl.any
-    %c = irdl.any
-    %d = irdl.any
-    %i = irdl.any
-    irdl.operands(dst: %a, cond: %b, on_true: %c, on_false: %d, rows: %i, cols: %i)
-    irdl.results()
-  }""")
-    for name in ["convert", "move", "transpose"]:
-        ops.append(f"""  irdl.operation @{name} {{
-    %a = irdl.any
-    %b = irdl.any
-    %i = irdl.any
-    irdl.operands(dst: %a, src: %b, rows: %i, cols: %i)
-    irdl.results()
-  }}""")
-    for name in ["sync_cluster", "sync", "launch_boundary"]:
-        ops.append(f"""  irdl.operation @{name} {{
-    irdl.operands()
-    irdl.results()
-  }}""")
-    return "irdl.dialect @mlu {\n" + "\n".join(ops) + "\n}\n"
+class Mlu(ext.Dialect, name="mlu"):
+    pass
 
 
-IRDL_SOURCE = _irdl_source()
-register_dialect("mlu", IRDL_SOURCE)
+def _op(name: str, fields: dict) -> type:
+    cls_name = "".join(p.capitalize() for p in name.split("_")) + "Op"
+    return types.new_class(cls_name, (Mlu.Operation,), {"name": name}, lambda ns: ns.update(__annotations__=fields))
+
+
+def _rows_cols(**operands) -> dict:
+    return {**{k: ext.Operand[Any] for k in operands}, "rows": ext.Operand[I], "cols": ext.Operand[I]}
+
+
+ID_OPS = {n: _op(n, {"id": ext.Result[Any]}) for n in ["task_id", "task_dim", "cluster_id", "core_id"]}
+
+
+class AllocOp(Mlu.Operation, name="alloc"):
+    space: enum(*SPACES)
+    name: ir.StringAttr
+    buffer: ext.Result[Any]
+
+
+# `name` is the buffer's name attribute; the op's own name stays `op.name` as on every OpView.
+AllocOp.buffer_name = property(lambda self: ir.StringAttr(self.attributes["name"]).value)
+AllocOp.name = ir.OpView.name
+
+
+class MemcpyOp(Mlu.Operation, name="memcpy"):
+    dst: ext.Operand[Any]
+    src: ext.Operand[Any]
+    dst_offset: ext.Operand[I]
+    src_offset: ext.Operand[I]
+    segments: ext.Operand[I]
+    seg_len: ext.Operand[I]
+    dst_stride: ext.Operand[I]
+    src_stride: ext.Operand[I]
+    direction: enum(*DIRECTIONS)
+
+
+class FillOp(Mlu.Operation, name="fill"):
+    dst: ext.Operand[Any]
+    value: ir.FloatAttr
+
+
+BINARY_OPS = {n: _op(n, _rows_cols(dst=1, lhs=1, rhs=1)) for n in BINARY}
+ActiveOp = _op("active", {**_rows_cols(dst=1, src=1), "fn": enum(*ACTIVE_FNS)})
+ReduceOp = _op("reduce", {**_rows_cols(dst=1, src=1), "kind": enum(*REDUCE_KINDS), "axis": ir.IntegerAttr})
+CmpOp = _op("cmp", {**_rows_cols(dst=1, lhs=1, rhs=1), "predicate": enum(*PREDICATES)})
+SelectOp = _op("select", _rows_cols(dst=1, cond=1, on_true=1, on_false=1))
+MOVE_OPS = {n: _op(n, _rows_cols(dst=1, src=1)) for n in ["convert", "move", "transpose"]}
+SYNC_OPS = {n: _op(n, {}) for n in ["sync_cluster", "sync", "launch_boundary"]}
+
+register_dialect("mlu", Mlu)

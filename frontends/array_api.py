@@ -17,9 +17,12 @@ import dataclasses
 import math
 
 import numpy as np
+from torch_mlir import ir
+from torch_mlir.dialects import func as func_d
 
+from girflow.dialects import gir, make_context
 from girflow.dialects.gir import STORAGE_DTYPES as DTYPES
-from girflow.passes.ir_utils import mlir_float
+from girflow.passes.ir_utils import element_type, shape_of
 
 
 class TraceError(ValueError):
@@ -257,8 +260,13 @@ def _view_of(shape: tuple, full: tuple, form: str, view: tuple) -> tuple:
     return shape
 
 
-def _ttype(shape, et="f32") -> str:
-    return f"tensor<{'x'.join(map(str, shape))}x{et}>" if shape else et
+def _element(et: str) -> ir.Type:
+    return {"f32": ir.F32Type.get, "f16": ir.F16Type.get, "bf16": ir.BF16Type.get,
+            "i1": lambda: ir.IntegerType.get_signless(1)}[et]()
+
+
+def _ttype(shape, et="f32") -> ir.Type:
+    return ir.RankedTensorType.get(list(shape), _element(et)) if shape else _element(et)
 
 
 def trace_program(fn, *examples, name: str | None = None) -> TracedProgram:
@@ -275,6 +283,8 @@ def trace_program(fn, *examples, name: str | None = None) -> TracedProgram:
         if dtype not in (None, dt):
             raise TraceError(f"all inputs must share one dtype, got {dtype} and {dt}")
         dtype = dt
+    if dtype is None:
+        raise TraceError("trace needs at least one example input")
     inputs = [Array(Node("input", (), s, {"index": i})) for i, s in enumerate(shapes)]
     result = fn(*inputs)
     results = list(result) if isinstance(result, (tuple, list)) else [result]
@@ -291,76 +301,76 @@ def trace_program(fn, *examples, name: str | None = None) -> TracedProgram:
                          tuple(r.shape for r in results), tuple(out_views), dtype)
 
 
+class _Emitter:
+    """Builds the tensor-level GIR function of a traced graph with the dialect's op builders."""
+
+    def __init__(self, form, full, view, et):
+        self.form, self.full, self.view, self.et = form, full, view, et
+        self.value: dict[int, ir.Value] = {}     # id(node) -> its value
+        self.vshape: dict[int, tuple] = {}       # id(node) -> kernel shape
+
+    def kview(self, n) -> tuple:
+        return tuple(n.shape) if self.form == "transpose" else _view_of(n.shape, self.full, self.form, self.view)
+
+    def node(self, n) -> None:
+        key, src = id(n), [id(i) for i in n.inputs]
+        if n.op in ("squeeze", "reshape"):  # views: same kernel shape
+            self.value[key], self.vshape[key] = self.value[src[0]], self.vshape[src[0]]
+            return
+        shape = self.kview(n) if n.shape else (1,) * (len(self.view) if self.view else 2)
+        self.vshape[key] = shape
+        ins = [self.value[k] for k in src]
+        if n.op == "broadcast" and self.vshape[src[0]] == shape:
+            self.value[key] = ins[0]
+            return
+        self.value[key] = self.op(n, ins, shape)
+
+    def op(self, n, ins, shape) -> ir.Value:
+        i1 = n.op == "cmp" or (n.op == "broadcast" and str(element_type(ins[0])) == "i1")
+        out_t = _ttype(shape, "i1" if i1 else "f32")
+        if n.op == "const":
+            return gir.splat(n.attrs["value"], out_t)
+        if n.op == "reduce":
+            axis = 1 if self.form in ("row", "column") else n.attrs["axis"]
+            return gir.reduce(n.attrs["kind"], ins[0], axis, out_t)
+        if n.op == "broadcast":
+            return gir.broadcast(ins[0], out_t)
+        if n.op == "transpose":
+            return gir.transpose(ins[0], [1, 0], out_t)
+        if n.op == "cmp":
+            return gir.cmp(n.attrs["predicate"], *ins)
+        if n.op in gir.BINARY or n.op in gir.UNARY or n.op in ("select", "fma"):
+            return ir.Operation.create(f"gir.{n.op}", results=[out_t], operands=ins).results[0]
+        raise TraceError(f"no GIR op for '{n.op}'")
+
+    def edge(self, v: ir.Value, to: str) -> ir.Value:
+        """Storage <-> compute type at the function's edges (a gir.cast unless both are f32)."""
+        return v if self.et == "f32" else gir.cast(v, _ttype(shape_of(v), to))
+
+
 def _emit(name, order, inputs, results, form, full, view, et):
     """Tensor-level GIR: f32 compute; inputs/outputs in storage type `et` with gir.cast at the edges."""
-    names, lines, counter = {}, [], [0]
-    vshape, etype = {}, {}   # kernel shape and element type ("f32", or "i1" for comparisons)
-
-    def fresh():
-        counter[0] += 1
-        return f"%{counter[0]}"
-
-    def kview(n):
-        if form == "transpose":
-            return n.shape
-        return _view_of(n.shape, full, form, view)
-
-    in_views = [kview(i.node) for i in inputs]
-    args = ", ".join(f"%arg{i}: {_ttype(v, et)}" for i, v in enumerate(in_views))
-    for n in order:
-        if n.op == "input":
-            i = n.attrs["index"]
-            names[id(n)] = f"%arg{i}"
-            vshape[id(n)] = in_views[i]
-            if et != "f32":
-                v = fresh()
-                lines.append(f'{v} = "gir.cast"(%arg{i}) : ({_ttype(in_views[i], et)}) -> {_ttype(in_views[i])}')
-                names[id(n)] = v
-            continue
-        if n.op in ("squeeze", "reshape"):  # views: same kernel shape
-            names[id(n)] = names[id(n.inputs[0])]
-            vshape[id(n)] = vshape[id(n.inputs[0])]
-            etype[id(n)] = etype.get(id(n.inputs[0]), "f32")
-            continue
-        shape = kview(n) if n.shape else (1,) * (len(view) if view else 2)
-        vshape[id(n)] = shape
-        v = fresh()
-        names[id(n)] = v
-        ins = [names[id(i)] for i in n.inputs]
-        in_types = ", ".join(_ttype(vshape[id(i)], etype.get(id(i), "f32")) for i in n.inputs)
-        etype[id(n)] = "i1" if n.op == "cmp" or (n.op == "broadcast" and etype.get(id(n.inputs[0])) == "i1") else "f32"
-        out_t = _ttype(shape, etype[id(n)])
-        if n.op == "const":
-            lines.append(f'{v} = "gir.splat"() {{value = {mlir_float(n.attrs["value"])} : f32}} : () -> {out_t}')
-        elif n.op == "reduce":
-            axis = 1 if form in ("row", "column") else n.attrs["axis"]
-            lines.append(f'{v} = "gir.reduce"({ins[0]}) {{axis = {axis} : i64, kind = "{n.attrs["kind"]}"}} : ({in_types}) -> {out_t}')
-        elif n.op == "broadcast":
-            if vshape[id(n.inputs[0])] == shape:
-                names[id(n)] = ins[0]
-                counter[0] -= 1
-                continue
-            lines.append(f'{v} = "gir.broadcast"({ins[0]}) : ({in_types}) -> {out_t}')
-        elif n.op == "transpose":
-            lines.append(f'{v} = "gir.transpose"({ins[0]}) {{permutation = array<i64: 1, 0>}} : ({in_types}) -> {out_t}')
-        elif n.op == "cmp":
-            lines.append(f'{v} = "gir.cmp"({", ".join(ins)}) {{predicate = "{n.attrs["predicate"]}"}} : ({in_types}) -> {out_t}')
-        else:
-            lines.append(f'{v} = "gir.{n.op}"({", ".join(ins)}) : ({in_types}) -> {out_t}')
-    rets, ret_types, out_views = [], [], []
-    for r in results:
-        rv, rs = names[id(r.node)], vshape[id(r.node)]
-        if et != "f32":
-            v = fresh()
-            lines.append(f'{v} = "gir.cast"({rv}) : ({_ttype(rs)}) -> {_ttype(rs, et)}')
-            rv = v
-        rets.append(rv)
-        ret_types.append(_ttype(rs, et))
-        out_views.append(rs)
-    body = "\n    ".join(lines + [f"return {', '.join(rets)} : {', '.join(ret_types)}"])
-    text = (f"func.func @{name}({args}) -> ({', '.join(ret_types)}) "
-            f"attributes {{gir.form = \"{form}\"}} {{\n    {body}\n}}\n")
-    return text, in_views, out_views
+    e = _Emitter(form, full, view, et)
+    in_views = [e.kview(i.node) for i in inputs]
+    with make_context(), ir.Location.unknown():
+        module = ir.Module.create()
+        with ir.InsertionPoint(module.body):
+            ftype = ir.FunctionType.get([_ttype(v, et) for v in in_views], [])
+            fn = func_d.FuncOp(name, ftype)
+            fn.attributes["gir.form"] = ir.StringAttr.get(form)
+            block = fn.add_entry_block()
+        with ir.InsertionPoint(block):
+            for n in order:
+                if n.op == "input":
+                    i = n.attrs["index"]
+                    e.value[id(n)], e.vshape[id(n)] = e.edge(block.arguments[i], "f32"), in_views[i]
+                else:
+                    e.node(n)
+            rets = [e.edge(e.value[id(r.node)], et) for r in results]
+            func_d.ReturnOp(rets)
+        fn.attributes["function_type"] = ir.TypeAttr.get(
+            ir.FunctionType.get(ftype.inputs, [v.type for v in rets]))
+        return str(fn) + "\n", in_views, [e.vshape[id(r.node)] for r in results]
 
 
 def trace(fn, *examples) -> TracedProgram:

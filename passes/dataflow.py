@@ -54,13 +54,15 @@ def analyse(func: ir.Operation) -> Dataflow:
     form = _form(func)
     body = func.regions[0].blocks[0]
     args = list(body.arguments)
-    full = None
+    full: list[int] | None = None
     for a in args:
         s = shape_of(a)
         full = s if full is None else [max(x, y) for x, y in zip(full, s)]
     if full is None:
         raise PassError("a GIR function needs at least one tensor argument", func)
-    infos, value_info, num_phases = {}, {}, 1
+    infos: dict = {}
+    value_info: dict = {}
+    num_phases = 1
 
     def vinfo(v):
         if isinstance(v.owner, ir.Block) or v.owner is None or v in [*args]:

@@ -8,9 +8,11 @@ Every runtime status goes to `fiited_record_status`, which the host reads after 
 from __future__ import annotations
 
 from torch_mlir import ir
+from torch_mlir.dialects import func as func_d
 
-from .ir_utils import collect_ops, int_attr, str_attr
-from .registry import PassError, gir_pass
+from girflow.passes.ir_utils import collect_ops, int_attr, str_attr
+from girflow.passes.patterns import apply_patterns, replace
+from girflow.passes.registry import PassError, gir_pass
 
 # name -> (argument types, result type or None), in MLIR syntax
 RUNTIME_DECLS = {
@@ -21,6 +23,7 @@ RUNTIME_DECLS = {
     "fiited_table_destroy": (["!llvm.ptr"], None),
     "fiited_record_status": (["i32"], None),
 }
+EMB_OPS = ("emb.table", "emb.lookup", "emb.apply_gradients", "emb.adjust_dims", "emb.destroy")
 MODES = {"sum": 0, "mean": 1}
 OPTIMIZERS = {"sgd": 0, "adagrad": 1}
 
@@ -106,7 +109,8 @@ def _verify(op) -> None:
             raise PassError(f"ids ({it.shape[0]}) and dims ({dt.shape[0]}) differ in length", op)
 
 
-def _lower_op(op, b: _Builder) -> None:
+def _lower_op(op, b: _Builder) -> list[ir.Value]:
+    """The runtime calls replacing one emb op; returns the values replacing its results."""
     name = op.name
     if name == "emb.table":
         lr = ir.FloatAttr(op.attributes["lr"]).value
@@ -115,9 +119,7 @@ def _lower_op(op, b: _Builder) -> None:
         args += [b.const(OPTIMIZERS[str_attr(op, "optimizer")], b.i64), b.const(lr, b.f64), b.const(1e-10, b.f64),
                  b.const((1.0 / rows) ** 0.5, b.f64), b.const(int_attr(op, "seed"), b.i64)]
         handle = b.call("fiited_table_create", args)
-        as_int = ir.Operation.create("llvm.ptrtoint", results=[b.i64], operands=[handle]).results[0]
-        op.results[0].replace_all_uses_with(as_int)
-        return
+        return [ir.Operation.create("llvm.ptrtoint", results=[b.i64], operands=[handle]).results[0]]
     table = b.to_ptr(op.operands[0])
     if name in ("emb.lookup", "emb.apply_gradients"):
         ids, offsets, dense = op.operands[1], op.operands[2], op.operands[3]
@@ -133,24 +135,32 @@ def _lower_op(op, b: _Builder) -> None:
         b.call("fiited_table_destroy", [table])
     else:
         raise PassError(f"no lowering for {name}", op)
+    return []
+
+
+def _declare_runtime(module_op: ir.Operation) -> None:
+    """`func.func private` declarations of the runtime functions the module does not define yet."""
+    body = module_op.regions[0].blocks[0]
+    existing = {ir.StringAttr(f.attributes["sym_name"]).value for f in collect_ops(module_op, "func.func")}
+    first = body.operations[0]
+    with ir.InsertionPoint(first), module_op.location:
+        for name, (args, res) in RUNTIME_DECLS.items():
+            if name not in existing:
+                ftype = ir.FunctionType.get([ir.Type.parse(a) for a in args], [ir.Type.parse(res)] if res else [])
+                func_d.FuncOp(name, ftype, visibility="private")
 
 
 @gir_pass("emb-lower-to-runtime", "rewrite emb ops into func.calls on the FIITED runtime C ABI")
-def lower_emb_to_runtime(module_op: ir.Operation, options: dict[str, str]) -> None:
+def lower_emb_to_runtime(module_op: ir.Operation, options) -> None:
     ops = collect_ops(module_op, "emb.")
     if not ops:
         return
     for op in ops:
         _verify(op)
     b = _Builder()
-    for op in ops:
-        with ir.InsertionPoint(op), op.location:
-            _lower_op(op, b)
-        op.erase()
-    body = module_op.regions[0].blocks[0]
-    existing = {ir.StringAttr(f.attributes["sym_name"]).value for f in collect_ops(module_op, "func.func")}
-    decls = [f"func.func private @{n}({', '.join(a)}){' -> ' + r if r else ''}"
-             for n, (a, r) in RUNTIME_DECLS.items() if n not in existing]
-    parsed = ir.Module.parse("\n".join(decls))
-    for f in reversed(list(parsed.body.operations)):
-        f.operation.move_before(body.operations[0])
+
+    def lower(op, rewriter):
+        replace(rewriter, op, lambda: _lower_op(op, b))
+
+    apply_patterns(module_op, {name: lower for name in EMB_OPS})
+    _declare_runtime(module_op)

@@ -63,7 +63,8 @@ def _ttype(shape, et=None) -> ir.Type:
 
 def _groups(rank: int, keep: list[int]) -> list[list[int]]:
     """Reassociation grouping each kept dim with the dropped (unit) dims beside it."""
-    groups, pending = [], []
+    groups: list[list[int]] = []
+    pending: list[int] = []
     for i in range(rank):
         if i in keep:
             groups.append(pending + [i])
@@ -137,7 +138,7 @@ def to_domain(x: ir.Value, dims: list[int | None], domain: list[int], full: bool
     """`x`, laid out by map results `dims`, as a domain-rank tensor (broadcast to `domain` if `full`)."""
     keep = [i for i, d in enumerate(dims) if d is not None]
     x = collapse(x, keep)
-    order = [dims[i] for i in keep]
+    order = [d for d in dims if d is not None]
     perm = sorted(range(len(order)), key=lambda i: order[i])
     x = transpose(x, perm)
     x = expand(x, sorted(order), len(domain))
@@ -305,12 +306,13 @@ class Raiser:
                     domain[d] = size
         if any(s is None for s in domain):
             raise NotRaisable("a loop dimension no operand indexes")
+        sizes = [int(s or 0) for s in domain]
         reduced = [i for i, it in enumerate(iters) if "reduction" in it]
         body = g.regions[0].blocks[0]
         args = list(body.arguments)
         env = {}
         for i in range(n_in):
-            env[args[i]] = to_domain(self.value(operands[i]), dims[i], domain)
+            env[args[i]] = to_domain(self.value(operands[i]), dims[i], sizes)
         acc_args = args[n_in:]
         yields = body.operations[len(body.operations) - 1]
         # results nobody reads (the indices of a max-with-index) are not computed
@@ -333,7 +335,7 @@ class Raiser:
         else:
             for i, a in enumerate(acc_args):
                 if len(list(a.uses)):
-                    env[a] = to_domain(self.value(operands[n_in + i]), dims[n_in + i], domain)
+                    env[a] = to_domain(self.value(operands[n_in + i]), dims[n_in + i], sizes)
         splats = {}
 
         def scalar(v):

@@ -51,7 +51,8 @@ def extract(func: ir.Operation) -> GProgram:
     body = func.regions[0].blocks[0]
     args = [(a.get_name(), tuple(shape_of(a)), _dtype(a.type)) for a in body.arguments]
     ops, outputs = [], []
-    seen, same = {}, {}
+    seen: dict = {}
+    same: dict = {}
     for op in body.operations:
         op = op.operation
         if op.name in ("func.return", "return"):
@@ -80,7 +81,7 @@ def extract(func: ir.Operation) -> GProgram:
             continue
         seen[key] = g.result
         ops.append(g)
-    full = None
+    full: tuple | None = None
     for _, s, _ in args:
         full = s if full is None else tuple(max(x, y) for x, y in zip(full, s))
     if full is None:

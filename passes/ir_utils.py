@@ -1,6 +1,8 @@
 """Small helpers over the MLIR Python API shared by girflow passes."""
 from __future__ import annotations
 
+from typing import Any
+
 from torch_mlir import ir
 
 
@@ -33,11 +35,13 @@ def element_type(value_or_type) -> ir.Type:
         return t
 
 
-def str_attr(op: ir.Operation, name: str, default: str | None = None) -> str | None:
+def str_attr(op: ir.Operation | ir.OpView, name: str, default: Any = None) -> Any:
+    """The string attribute `name` of `op` (an attribute the op's definition requires), else `default`."""
     return ir.StringAttr(op.attributes[name]).value if name in op.attributes else default
 
 
-def int_attr(op: ir.Operation, name: str, default: int | None = None) -> int | None:
+def int_attr(op: ir.Operation | ir.OpView, name: str, default: Any = None) -> Any:
+    """The integer attribute `name` of `op`, else `default`."""
     return ir.IntegerAttr(op.attributes[name]).value if name in op.attributes else default
 
 

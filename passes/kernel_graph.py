@@ -71,7 +71,9 @@ def build_graph(func: ir.Operation) -> KernelGraph:
     block = func.regions[0].blocks[0]
     refs = {a.get_name(): ("arg", i) for i, a in enumerate(block.arguments)}
     args = [(tuple(shape_of(a)), et_str(a.type)) for a in block.arguments]
-    nodes, outputs, out_types = [], [], []
+    nodes: list = []
+    outputs: list = []
+    out_types: list = []
     for op in block.operations:
         op = op.operation
         if op.name == "func.return":

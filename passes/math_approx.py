@@ -16,8 +16,8 @@ from torch_mlir import ir
 from torch_mlir.dialects import arith
 from torch_mlir.dialects import math as math_d
 
-from girflow.passes.ir_utils import collect_ops
 from girflow.passes.options import option
+from girflow.passes.patterns import apply_patterns, replace
 from girflow.passes.registry import gir_pass
 
 
@@ -152,12 +152,10 @@ class MathApproxOptions:
 @gir_pass("gir-math-approx", "replace f32 math.exp/log/tanh/erf with vectorisable polynomial approximations",
           MathApproxOptions)
 def math_approx(module: ir.Operation, options: MathApproxOptions) -> None:
-    wanted = {f"math.{n}" for n in options.ops}
-    for op in collect_ops(module, "math."):
-        if op.name not in wanted or not _is_f32(op.results[0].type):
-            continue
-        with ir.InsertionPoint(op), op.location:
-            b = _Build(op.results[0].type)
-            new = APPROX[op.name](b, op.operands[0])
-        op.results[0].replace_all_uses_with(new)
-        op.erase()
+    def approx(op, rewriter):
+        if not _is_f32(op.results[0].type):
+            return True   # no match: f64 and others keep the libm call
+        replace(rewriter, op, lambda: [APPROX[op.name](_Build(op.results[0].type), op.operands[0])])
+        return None
+
+    apply_patterns(module, {f"math.{n}": approx for n in options.ops})

@@ -74,7 +74,9 @@ def all_passes() -> dict[str, PassInfo]:
 
 def split_top_level(text: str, sep: str = ",") -> list[str]:
     """Split on `sep` outside (), {} and quotes."""
-    parts, depth, cur, quote = [], 0, [], None
+    parts: list[str] = []
+    cur: list[str] = []
+    depth, quote = 0, None
     for ch in text:
         if quote:
             cur.append(ch)

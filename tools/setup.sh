@@ -18,7 +18,7 @@ fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 # torch==2.13.0 first, explicitly: an unpinned resolution could pull a multi-GB CUDA build.
 .venv/bin/python -m pip install --disable-pip-version-check -q torch==2.13.0
-.venv/bin/python -m pip install --disable-pip-version-check -q -e .
+.venv/bin/python -m pip install --disable-pip-version-check -q -e ".[dev]"   # dev: ruff + mypy, run by tests/test_lint.py
 
 if ! command -v chromium >/dev/null; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

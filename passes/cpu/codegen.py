@@ -10,6 +10,9 @@ Transposes: forall over tile rows; each tile moves through registers with vector
 """
 from __future__ import annotations
 
+from typing import Any
+
+from girflow.passes.ir_utils import mlir_float as _float_literal
 from girflow.passes.kernel_graph import KernelGraph
 
 ARITH_BINARY = {"add": "arith.addf", "sub": "arith.subf", "mul": "arith.mulf", "div": "arith.divf",
@@ -80,9 +83,6 @@ def emit_op(e: Emitter, n, ins, ty, out) -> str:
 
 def vtype(width: int) -> str:
     return f"vector<{width}xf32>"
-
-
-from girflow.passes.ir_utils import mlir_float as _float_literal
 
 
 def task_range(e: Emitter, prefix: str, per_task: int, total: int) -> list[str]:
@@ -521,13 +521,13 @@ class ColumnKernel:
                 f"  %bend = arith.addi %b0, {self.e.index(block)} : index",
                 f"  %full = arith.cmpi sle, %bend, {self.e.index(self.B)} : index",
                 "  scf.if %full {"]
-        full = []
+        full: list = []
         self.block("%a", "%b0", W, U, full)
         task += ["    " + x for x in full]
         task.append("  } else {")
         tail = [f"%bt = arith.minsi %bend, {self.e.index(self.B)} : index",
                 f"scf.for %b = %b0 to %bt step {self.e.index(1)} {{"]
-        inner = []
+        inner: list = []
         self.block("%a", "%b", 1, 1, inner)
         tail += ["  " + x for x in inner] + ["}"]
         task += ["    " + x for x in tail]
@@ -579,4 +579,4 @@ class TransposeKernel:
         return forall_func(g, params, e, self.tasks, task)
 
 
-KERNELS = {"row": RowKernel, "column": ColumnKernel, "transpose": TransposeKernel}
+KERNELS: dict[str, Any] = {"row": RowKernel, "column": ColumnKernel, "transpose": TransposeKernel}

@@ -113,7 +113,7 @@ def run_kernel(gpu_module_text: str, inputs, output_shapes_dtypes, context=None)
             for i, t in enumerate(k.arg_types):
                 if "workgroup" in str(t):
                     wg.append(i)
-    mems = []
+    mems: list = []
     n_in = len(inputs)
     for i, t in enumerate(k.arg_types):
         if i in wg:

@@ -299,7 +299,6 @@ class _Emulator:
         return buf.data[:r, :c]
 
     def _vector(self, op, v, attrs, core):
-        st = self.stats
         if op == "fill":
             (dst,) = v
             dst.data[...] = attrs["value"]
@@ -401,9 +400,17 @@ def emulate(mlu_text: str, inputs, desc: dict, output_specs=None):
     with ctx, ir.Location.unknown():
         module = ir.Module.parse(mlu_text)
         func = next(op.operation for op in module.body.operations if op.operation.name == "func.func")
+        return emulate_function(func, inputs, desc)
+
+
+def emulate_function(func, inputs, desc: dict):
+    """Run one MLU-form `func.func` op (in its own context) on `inputs`; returns (outputs, Stats)."""
+    from torch_mlir import ir
+
+    with func.context, ir.Location.unknown():
         ftype = ir.FunctionType(ir.TypeAttr(func.attributes["function_type"]).value)
         args = []
-        outs = []
+        outs: list = []
         for i, t in enumerate(ftype.inputs):
             mt = ir.MemRefType(t)
             et = str(mt.element_type)

@@ -3,6 +3,7 @@ NumPy (the gpu simulator, the MLU emulator): one table, so the two cannot drift 
 from __future__ import annotations
 
 import operator
+from typing import Callable
 
 import numpy as np
 
@@ -11,7 +12,7 @@ CMPI_NAMES = ("eq", "ne", "slt", "sle", "sgt", "sge", "ult", "ule", "ugt", "uge"
 CMPI = dict(enumerate((np.equal, np.not_equal, np.less, np.less_equal, np.greater, np.greater_equal,
                        np.less, np.less_equal, np.greater, np.greater_equal)))
 
-INTEGER_OPS = {
+INTEGER_OPS: dict[str, Callable] = {
     "arith.addi": operator.add, "arith.subi": operator.sub, "arith.muli": operator.mul,
     "arith.divui": operator.floordiv, "arith.divsi": operator.floordiv, "arith.floordivsi": operator.floordiv,
     "arith.remui": operator.mod, "arith.remsi": operator.mod,

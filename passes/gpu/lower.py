@@ -56,25 +56,31 @@ def lower_to_gpu(module: ir.Operation, desc: dict, schedule: str = "auto") -> li
     return kernels
 
 
+def _move_body(src: ir.Operation, dst: ir.Operation) -> None:
+    """Move every op and attribute of module `src` into module `dst` (no printing, no parsing)."""
+    target = dst.regions[0].blocks[0]
+    for op in list(src.regions[0].blocks[0].operations):
+        target.append(op.operation)
+    for attr in list(src.attributes):
+        key = attr if isinstance(attr, str) else attr.name
+        if key != "sym_name":
+            dst.attributes[key] = src.attributes[key]
+
+
 def run_upstream(module: ir.Operation, pipeline: str) -> None:
-    """Run an upstream pipeline on a copy of `module` (a pass manager cannot re-enter the op it is
-    running on) and splice the result back into `module`."""
+    """Run an upstream pipeline on `module`'s contents: a pass manager cannot re-enter the op it is
+    running on, so the ops move into a scratch module for the run and back afterwards."""
     ctx = module.context
-    copy = ir.Module.parse(module.get_asm(), context=ctx)
-    with ctx:
+    with ctx, ir.Location.unknown():
+        scratch = ir.Module.create()
         pm = passmanager.PassManager.parse(pipeline)
+    _move_body(module, scratch.operation)
     try:
-        pm.run(copy.operation)
+        pm.run(scratch.operation)
     except Exception as e:
         raise PassError(f"upstream pipeline '{pipeline}' failed: {e}")
-    body = module.regions[0].blocks[0]
-    for op in list(body.operations):
-        op.operation.erase()
-    for op in list(copy.body.operations):
-        body.append(op.operation)
-    for attr in copy.operation.attributes:
-        key = attr if isinstance(attr, str) else attr.name
-        module.attributes[key] = copy.operation.attributes[key]
+    finally:
+        _move_body(scratch.operation, module)
 
 
 def gpu_modules(module):

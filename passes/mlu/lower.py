@@ -226,7 +226,7 @@ class MluLowering:
         else:
             stages = [list(p.ops)]
         self.ntasks = self._ntasks()
-        self.tiles = []
+        self.tiles: list = []
         for k, ops in enumerate(stages):
             if ops:
                 self._stage(X, task, ops, k, last=(k == len(stages) - 1))
@@ -602,7 +602,7 @@ def mlu_check_capacity(module, options: CapacityOptions):
 def mlu_estimate(module, options: EstimateOptions):
     import numpy as np
 
-    from girflow.passes.emulators.mlu import MluError, emulate
+    from girflow.passes.emulators.mlu import MluError, emulate_function
 
     rng = np.random.default_rng(options.seed)
     for func in collect_ops(module, "func.func"):
@@ -613,9 +613,8 @@ def mlu_estimate(module, options: EstimateOptions):
         body = func.regions[0].blocks[0]
         outs = sum(1 for a in body.arguments if a.get_name().startswith("%out"))
         ins = [rng.uniform(0.5, 1.5, shape_of(a)).astype(np.float32) for a in list(body.arguments)[:len(body.arguments) - outs]]
-        text = "module {\n" + str(func) + "\n}"
         try:
-            _, st = emulate(text, ins, desc)
+            _, st = emulate_function(func, ins, desc)
         except MluError as e:
             raise PassError(f"emulation failed: {e}", func)
         i64 = ir.IntegerType.get_signless(64, module.context)

@@ -31,25 +31,28 @@ def _cast(cls, attr):
 
 
 def decode_attr(attr: ir.Attribute) -> Any:
-    """A Python value for a builtin attribute: str, bool, int, float, list, dict; else its text."""
-    for cls in (ir.StringAttr, ir.BoolAttr, ir.IntegerAttr, ir.FloatAttr):
+    """A Python value for an attribute: str, int (bools too), float, list of ints; else its text."""
+    for cls in (ir.StringAttr, ir.IntegerAttr, ir.FloatAttr):
         typed = _cast(cls, attr)
         if typed is not None:
             return typed.value
-    for cls in (ir.DenseI64ArrayAttr, ir.ArrayAttr):
-        typed = _cast(cls, attr)
-        if typed is not None:
-            return [decode_attr(a) if isinstance(a, ir.Attribute) else a for a in typed]
-    typed = _cast(ir.DictAttr, attr)
-    if typed is not None:
-        return {na.name: decode_attr(na.attr) for na in typed}
-    return str(attr)
+    dense = _cast(ir.DenseI64ArrayAttr, attr)
+    return list(dense) if dense is not None else str(attr)
 
 
-def decode_attrs(op: ir.Operation | ir.OpView) -> dict[str, Any]:
-    """Every attribute of `op`, decoded (name -> Python value)."""
-    op = op.operation
-    return {na.name: decode_attr(na.attr) for na in op.attributes}
+def decode_attrs(op: ir.Operation | ir.OpView, scalars_only: bool = False) -> dict[str, Any]:
+    """Every attribute of `op`, decoded (name -> Python value); `scalars_only` keeps str/int/float ones."""
+    attributes = op.operation.attributes
+    names = [a if isinstance(a, str) else a.name for a in attributes]   # bindings differ by version
+    out = {k: decode_attr(attributes[k]) for k in names}
+    if scalars_only:
+        out = {k: v for k, v in out.items() if not isinstance(v, list) and not _is_text_of(v, op, k)}
+    return out
+
+
+def _is_text_of(value: Any, op, key: str) -> bool:
+    """Whether `value` is only the printed form of a non-scalar attribute (not a string attribute)."""
+    return isinstance(value, str) and _cast(ir.StringAttr, op.operation.attributes[key]) is None
 
 
 def shape_of(value_or_type) -> list[int]:

@@ -6,6 +6,7 @@ import dataclasses
 
 from torch_mlir import ir
 
+from girflow.dialects.ops import decode_attrs
 from girflow.passes.dataflow import gir_functions
 from girflow.passes.ir_utils import collect_ops, shape_of, str_attr
 from girflow.passes.registry import PassError
@@ -61,16 +62,7 @@ def extract(func: ir.Operation) -> GProgram:
             continue
         if not op.name.startswith("gir."):
             raise PassError(f"unexpected op '{op.name}' in a GIR function", op)
-        attrs = {}
-        for a in op.attributes:
-            key = a if isinstance(a, str) else a.name
-            attr = op.attributes[key]
-            for cls in (ir.StringAttr, ir.FloatAttr, ir.IntegerAttr):
-                try:
-                    attrs[key] = cls(attr).value
-                    break
-                except (ValueError, TypeError):
-                    continue
+        attrs = decode_attrs(op, scalars_only=True)
         r = op.results[0]
         g = GOp(op.name[4:], r.get_name(), [same.get(v.get_name(), v.get_name()) for v in op.operands],
                 tuple(shape_of(r)), _dtype(r.type), attrs)

@@ -9,6 +9,7 @@ import dataclasses
 
 from torch_mlir import ir
 
+from girflow.dialects.ops import decode_attrs
 from girflow.passes.dataflow import analyse
 from girflow.passes.ir_utils import element_type, shape_of
 from girflow.passes.registry import PassError
@@ -43,23 +44,6 @@ class KernelGraph:
 
     def node(self, ref):
         return self.nodes[ref[1]] if ref[0] == "node" else None
-
-
-def _attr_value(a: ir.Attribute):
-    for cls, get in ((ir.StringAttr, lambda x: x.value), (ir.IntegerAttr, lambda x: x.value),
-                     (ir.FloatAttr, lambda x: x.value)):
-        try:
-            return get(cls(a))
-        except (ValueError, TypeError):
-            continue
-    try:
-        return list(ir.DenseI64ArrayAttr(a))
-    except (ValueError, TypeError):
-        return str(a)
-
-
-def _attr_names(op: ir.Operation) -> list[str]:
-    return [a if isinstance(a, str) else a.name for a in op.attributes]
 
 
 def et_str(t: ir.Type) -> str:
@@ -97,7 +81,7 @@ def build_graph(func: ir.Operation) -> KernelGraph:
             nodes.append(GNode(len(nodes), "alias", operands, tuple(shape_of(op.results[0])), info.space,
                                info.phase, info.ready, {}, False, op))
             continue
-        attrs = {k: _attr_value(op.attributes[k]) for k in _attr_names(op) if not k.startswith("gir.")}
+        attrs = {k: v for k, v in decode_attrs(op).items() if not k.startswith("gir.")}
         node = GNode(len(nodes), kind, operands, tuple(shape_of(op.results[0])), info.space, info.phase,
                      info.ready, attrs, "gir.materialize" in op.attributes, op)
         nodes.append(node)

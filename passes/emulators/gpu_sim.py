@@ -14,6 +14,7 @@ import math
 import numpy as np
 from torch_mlir import ir
 
+from girflow.dialects.ops import decode_attrs
 from girflow.passes.emulators.semantics import eval_integer_op, is_integer_op
 
 _NP = {"f32": np.float32, "f16": np.float16, "bf16": np.float32, "index": np.int64, "i32": np.int32,
@@ -50,21 +51,7 @@ class _Kernel:
         out = []
         for op in block.operations:
             op = op.operation
-            attrs = {}
-            for a in op.attributes:
-                key = a if isinstance(a, str) else a.name
-                attr = op.attributes[key]
-                val = None
-                for cls in (ir.FloatAttr, ir.IntegerAttr, ir.StringAttr, ir.DenseI64ArrayAttr):
-                    try:
-                        c = cls(attr)
-                        val = list(c) if cls is ir.DenseI64ArrayAttr else c.value
-                        break
-                    except (ValueError, TypeError):
-                        continue
-                if val is None:
-                    val = str(attr)
-                attrs[key] = val
+            attrs = decode_attrs(op)
             regions = []
             for r in op.regions:
                 if len(r.blocks):

@@ -28,6 +28,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from girflow.dialects.ops import decode_attrs
 from girflow.passes.emulators.semantics import eval_integer_op, is_integer_op
 
 ALIGN = 64
@@ -115,18 +116,7 @@ class _Emulator:
         return v.get_name(self.state)
 
     def _attrs(self, op):
-        ir = self.ir
-        out = {}
-        for a in op.attributes:
-            key = a if isinstance(a, str) else a.name
-            attr = op.attributes[key]
-            for cls in (ir.StringAttr, ir.FloatAttr, ir.IntegerAttr, ir.BoolAttr):
-                try:
-                    out[key] = cls(attr).value
-                    break
-                except (ValueError, TypeError):
-                    continue
-        return out
+        return decode_attrs(op)
 
     def _convert(self, block):
         ir = self.ir

@@ -30,7 +30,7 @@ def chart_kind(result: Result) -> str | None:
     num = [_is_num(c) for c in cols]
     if len(cols) == 1:
         return "hist" if num[0] else None
-    x, y = cols[0], cols[-1]
+    x = cols[0]
     if num[-1] and _is_date(x):
         return "line"
     if num[-1] and not num[0]:

@@ -362,7 +362,9 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
 def best_column(text: str, schema: Schema, cols, prefer: list[str]):
     """The column `text` ("release year", "song names", "id") names among `cols` (qualified name, table,
     column), or None: all its words must be found in the column's or its table's name."""
-    from .names import name_words, stem as nstem, word_match, words as nwords
+    from .names import name_words, word_match
+    from .names import stem as nstem
+    from .names import words as nwords
 
     item = [nstem(w) for w in nwords(text) if w not in ("the", "a", "an", "all")]
     if not item:

@@ -13,10 +13,10 @@ from pathlib import Path
 
 from .aliases import readable_aliases
 from .chart import draw_chart
-from .errors import MirrorError
-from .grammar import build_grammar
 from .engines import open_engine
 from .engines.base import statement_text
+from .errors import MirrorError
+from .grammar import build_grammar
 from .guard import Result
 from .linking import Link, link
 from .models import make_model

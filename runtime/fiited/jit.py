@@ -10,7 +10,6 @@ from torch_mlir.runtime.np_to_memref import get_ranked_memref_descriptor
 
 from girflow.dialects import make_context
 from girflow.passes.registry import run_pipeline
-
 from girflow.runtime.jit_link import lookup_entry
 
 from . import library_path, take_status

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from girflow.runtime.fiited import FiitedError, Table, init_rows, resident_bytes
+from girflow.runtime.fiited import FiitedError, Table, resident_bytes
 
 
 def _full(*args, **kwargs) -> Table:

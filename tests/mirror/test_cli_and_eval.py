@@ -7,8 +7,8 @@ from mirror_helpers import db_fingerprint, sqlite_rows
 from girflow.frontends.mirror import cli
 from girflow.frontends.mirror.eval_questions import QUESTIONS
 from girflow.frontends.mirror.evaluate import same_result
-from girflow.frontends.mirror.held_out_questions import HELD_OUT
 from girflow.frontends.mirror.guard import Guard
+from girflow.frontends.mirror.held_out_questions import HELD_OUT
 from girflow.tools.cli import main
 
 

@@ -7,7 +7,6 @@ SQLite itself is the reference for every answer.
 import hashlib
 import json
 import os
-import sqlite3
 from pathlib import Path
 
 import pytest

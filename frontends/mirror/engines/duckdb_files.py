@@ -24,11 +24,11 @@ import time
 from pathlib import Path
 
 from girflow.runtime.cache_dir import cache_dir
+
 from ..errors import MirrorError
 from ..guard import Result
 from ..schema import Column, ForeignKey, Schema, Table
-from .base import (Engine, canonical_type, distinct_values_sql, fill_values, plain_rows, sql_ident, text_values_sql,
-                   wants_values)
+from .base import Engine, canonical_type, distinct_values_sql, fill_values, plain_rows, sql_ident, text_values_sql, wants_values
 from .sqlcheck import parse_select, statement_text
 
 FILE_SUFFIXES = (".parquet", ".csv", ".tsv", ".csv.gz", ".tsv.gz")

@@ -15,8 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 from ..errors import MirrorError
 from ..guard import Result
 from ..schema import Column, ForeignKey, Schema, Table
-from .base import (Engine, canonical_type, distinct_values_sql, fill_values, plain_rows, sql_ident, text_values_sql,
-                   wants_values)
+from .base import Engine, canonical_type, distinct_values_sql, fill_values, plain_rows, sql_ident, text_values_sql, wants_values
 from .sqlcheck import parse_select, statement_text
 
 EXACT_COUNT_BELOW = 1_000_000  # larger tables show the planner's estimate (an exact count scans them)

@@ -8,12 +8,15 @@ girflow dialects loaded.
 from __future__ import annotations
 
 import importlib
+import threading
 from typing import Any
 
 from torch_mlir import ir
 from torch_mlir.dialects import irdl
 
 _DIALECTS: dict[str, Any] = {}
+_EXT_TEXT: dict[Any, str] = {}
+_LOAD_LOCK = threading.Lock()
 # Modules that define dialects; imported on first context creation so each registers itself.
 DIALECT_MODULES = ["girflow.dialects.gir", "girflow.dialects.emb", "girflow.dialects.mlu"]
 
@@ -33,13 +36,23 @@ def registered_dialects() -> dict[str, Any]:
     return dict(_DIALECTS)
 
 
+def _irdl_text(dialect: Any) -> str:
+    """The IRDL text of an ext dialect class. Its first load (one thread at a time) also registers
+    the op classes with the bindings, which is process-wide; every later context just loads the text."""
+    with _LOAD_LOCK:
+        if dialect not in _EXT_TEXT:
+            with ir.Context(), ir.Location.unknown():
+                dialect.load()
+                _EXT_TEXT[dialect] = str(dialect._mlir_module)
+            dialect._mlir_module = None   # do not keep that first context alive
+        return _EXT_TEXT[dialect]
+
+
 def make_context() -> ir.Context:
     """An upstream MLIR context (all upstream dialects registered) with every girflow dialect loaded."""
     ctx = ir.Context()
     with ctx, ir.Location.unknown():
         for dialect in registered_dialects().values():
-            if isinstance(dialect, str):
-                irdl.load_dialects(ir.Module.parse(dialect))
-            else:
-                dialect.load()
+            text = dialect if isinstance(dialect, str) else _irdl_text(dialect)
+            irdl.load_dialects(ir.Module.parse(text))
     return ctx

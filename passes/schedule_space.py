@@ -183,7 +183,8 @@ def rank(df, desc: dict) -> list[tuple[float, dict]]:
 def shortlist(ranked: list, k: int) -> list:
     """The `k` candidates worth timing: the model's best for each task count first (the knob the
     model is least sure of on a shared machine), then the rest in the model's order."""
-    chosen, seen_tasks = [], set()
+    chosen: list = []
+    seen_tasks: set = set()
     for item in ranked:
         if len(chosen) >= max(1, k // 2):
             break

@@ -13,10 +13,9 @@ import hashlib
 import json
 import os
 import platform
-import re
 import tempfile
 
-from girflow.runtime.cache_dir import cache_dir   # a leaf module: where girflow caches anything
+from girflow.runtime.cache_dir import cache_dir  # a leaf module: where girflow caches anything
 
 FORMAT = 1
 

@@ -123,7 +123,6 @@ def cmd_eval(args) -> int:
 
 def cmd_parquet(args) -> int:
     """A generated N-row Parquet table, an aggregate question over it through DuckDB, timed, peak RSS."""
-    import subprocess
 
     import duckdb
 

@@ -6,13 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
 import girflow
 from girflow.frontends import ops
-from girflow.passes.schedule_space import as_options, candidates, rank, shortlist
+from girflow.passes.schedule_space import as_options, candidates, shortlist
 from girflow.runtime.compiled import CompiledFunction
 from girflow.runtime.tuner import analysed, cached, ranked, tune
 

@@ -21,3 +21,20 @@ def sqlite_rows(path, sql):
         return con.execute(sql).fetchall()
     finally:
         con.close()
+
+
+# Statements the SQLite guard must refuse without changing anything (every engine's tests reuse them).
+SQLITE_ATTACKS = [
+    "DELETE FROM orders",
+    "DROP TABLE customers",
+    "UPDATE products SET price = 0",
+    "INSERT INTO products VALUES (999, 'x', 'y', 1)",
+    "SELECT 1; DROP TABLE orders",
+    "SELECT * FROM orders; DELETE FROM orders;",
+    "ATTACH DATABASE ':memory:' AS other",
+    "PRAGMA writable_schema = 1",
+    "CREATE TABLE t (x)",
+    "VACUUM",
+    "WITH x AS (SELECT 1) DELETE FROM orders",
+    "SELECT load_extension('/tmp/evil')",
+]

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
-from mirror_helpers import db_fingerprint, sqlite_rows
+from mirror_helpers import SQLITE_ATTACKS, db_fingerprint, sqlite_rows
 
 from girflow.frontends.mirror.engines import choose_engine, open_engine
 from girflow.frontends.mirror.engines.parity import Replicas, same_rows
@@ -20,19 +20,7 @@ from girflow.frontends.mirror.errors import MirrorError
 SPIDER = Path(__file__).parent / "data" / "spider"
 ENGINES = ["sqlite", "postgresql", "duckdb"]
 
-ATTACKS = [
-    "DELETE FROM orders",
-    "DROP TABLE customers",
-    "UPDATE products SET price = 0",
-    "INSERT INTO products VALUES (999, 'x', 'y', 1)",
-    "SELECT 1; DROP TABLE orders",
-    "SELECT * FROM orders; DELETE FROM orders;",
-    "ATTACH DATABASE ':memory:' AS other",
-    "PRAGMA writable_schema = 1",
-    "CREATE TABLE t (x)",
-    "VACUUM",
-    "WITH x AS (SELECT 1) DELETE FROM orders",
-    "SELECT load_extension('/tmp/evil')",
+ATTACKS = SQLITE_ATTACKS + [
     # what other engines would otherwise allow
     "WITH gone AS (DELETE FROM orders RETURNING *) SELECT COUNT(*) FROM gone",
     "SELECT * INTO stolen FROM customers",

@@ -1,24 +1,11 @@
 """Stage 5: the guard runs reads exactly like SQLite and refuses everything else, changing nothing."""
 import pytest
+from mirror_helpers import SQLITE_ATTACKS as ATTACKS
 from mirror_helpers import db_fingerprint, sqlite_rows
 
 from girflow.frontends.mirror.errors import MirrorError
 from girflow.frontends.mirror.guard import Guard
 
-ATTACKS = [
-    "DELETE FROM orders",
-    "DROP TABLE customers",
-    "UPDATE products SET price = 0",
-    "INSERT INTO products VALUES (999, 'x', 'y', 1)",
-    "SELECT 1; DROP TABLE orders",
-    "SELECT * FROM orders; DELETE FROM orders;",
-    "ATTACH DATABASE ':memory:' AS other",
-    "PRAGMA writable_schema = 1",
-    "CREATE TABLE t (x)",
-    "VACUUM",
-    "WITH x AS (SELECT 1) DELETE FROM orders",
-    "SELECT load_extension('/tmp/evil')",
-]
 
 
 @pytest.mark.parametrize("sql", ATTACKS)

@@ -7,7 +7,6 @@ from girflow.frontends.mirror.errors import MirrorError
 from girflow.frontends.mirror.guard import Guard
 
 
-
 @pytest.mark.parametrize("sql", ATTACKS)
 def test_destructive_sql_is_refused_and_nothing_changes(demo_db, sql):
     before = db_fingerprint(demo_db)

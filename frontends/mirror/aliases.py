@@ -14,9 +14,12 @@ _AGG = re.compile(rf"^(?:ROUND\()?(SUM|AVG|MIN|MAX|COUNT)\((DISTINCT )?({_COL}|\
 _DATE = re.compile(rf"^strftime\('(%Y-%m|%Y)', ({_COL})\)$", re.I)
 
 
-def _split_top_level(text: str) -> list[str]:
-    items, depth, quote, start = [], 0, None, 0
-    for i, ch in enumerate(text):
+def _top_level(text: str, start: int = 0):
+    """Positions in `text` (from `start`) outside quotes and parentheses, quote and paren characters
+    themselves excluded: where a top-level comma or keyword can stand."""
+    depth, quote = 0, None
+    for i in range(start, len(text)):
+        ch = text[i]
         if quote:
             quote = None if ch == quote else quote
         elif ch in "'\"":
@@ -25,7 +28,14 @@ def _split_top_level(text: str) -> list[str]:
             depth += 1
         elif ch == ")":
             depth -= 1
-        elif ch == "," and depth == 0:
+        elif depth == 0:
+            yield i
+
+
+def _split_top_level(text: str) -> list[str]:
+    items, start = [], 0
+    for i in _top_level(text):
+        if text[i] == ",":
             items.append(text[start:i])
             start = i + 1
     items.append(text[start:])
@@ -37,18 +47,8 @@ def _select_span(sql: str) -> tuple[int, int] | None:
     m = re.match(r"\s*SELECT\s+(?:DISTINCT\s+)?", sql, re.I)
     if not m:
         return None
-    depth, quote = 0, None
-    for i in range(m.end(), len(sql)):
-        ch = sql[i]
-        if quote:
-            quote = None if ch == quote else quote
-        elif ch in "'\"":
-            quote = ch
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif depth == 0 and re.match(r"\sFROM\s", sql[i:i + 6], re.I):
+    for i in _top_level(sql, m.end()):
+        if re.match(r"\sFROM\s", sql[i:i + 6], re.I):
             return m.end(), i
     return None
 

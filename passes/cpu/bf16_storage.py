@@ -13,7 +13,7 @@ import struct
 
 from torch_mlir import ir
 
-from girflow.passes.ir_utils import collect_ops
+from girflow.passes.ir_utils import collect_ops, element_type
 from girflow.passes.registry import PassError, gir_pass
 
 _MOVES_ONLY = ("arith.constant", "arith.bitcast", "arith.select", "func.", "memref.", "vector.", "scf.",
@@ -60,8 +60,7 @@ def _constant_as_i16(op: ir.Operation) -> None:
 
 
 def _touches_bf16(op: ir.Operation) -> bool:
-    return any(_is_bf16(t) or as_i16(t) != t for t in [v.type for v in op.results] +
-               [v.type for v in op.operands])
+    return any(as_i16(v.type) != v.type for v in [*op.results, *op.operands])
 
 
 @gir_pass("gir-bf16-as-i16", "retype bf16 values that are only moved (loads, stores, shuffles) as i16, "
@@ -72,9 +71,7 @@ def bf16_as_i16(module: ir.Operation, options: dict) -> None:
         if _touches_bf16(op) and not op.name.startswith(_MOVES_ONLY):
             raise PassError(f"'{op.name}' computes on bf16; GIR kernels compute in f32 and only store bf16", op)
     for op in ops:
-        if op.name == "arith.constant" and _is_bf16(ir.ShapedType(op.results[0].type).element_type
-                                                    if isinstance(op.results[0].type, ir.ShapedType)
-                                                    else op.results[0].type):
+        if op.name == "arith.constant" and _is_bf16(element_type(op.results[0])):
             _constant_as_i16(op)
         for region in op.regions:
             for block in region.blocks:

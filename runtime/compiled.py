@@ -46,6 +46,13 @@ def _describe(x, i: int, host: bool = True):
     return tuple(x.shape), dtype
 
 
+def torch_data_ptr():
+    """The unbound `Tensor.data_ptr` (one C call per tensor, no attribute lookup)."""
+    import torch
+
+    return torch.Tensor.data_ptr
+
+
 def _pointer(x) -> int:
     return x.ctypes.data if isinstance(x, np.ndarray) else x.data_ptr()
 
@@ -69,16 +76,21 @@ def _check_out(out, shape, dtype, like):
 
 
 def _fast_key(x):
-    """What decides the kernel and the call path of argument `x`, read in ~100 ns: type, shape,
-    dtype, contiguity (and for torch, that it lives on the CPU)."""
+    """What decides the kernel and the call path of argument `x`, read in ~0.5 µs: type, shape,
+    dtype, contiguity (and for torch, that it lives on the CPU). `size()` is torch's cheapest
+    shape read."""
     if type(x) is np.ndarray:
         return (np.ndarray, x.shape, x.dtype, x.flags.c_contiguous)
-    return (type(x), x.shape, x.dtype, x.is_contiguous(), x.is_cpu)
+    return (type(x), x.size(), x.dtype, x.is_contiguous(), x.is_cpu)
 
 
 class _HostEntry:
     """A steady-state call of a host kernel for one argument signature: everything but the buffer
-    addresses is resolved once (output allocators of the user's shapes, the native entry point)."""
+    addresses is resolved once (output allocators of the user's shapes, the native entry point).
+    A call reads one address per array and allocates the outputs, nothing else: measured at 8x64,
+    `torch.empty(shape, dtype=...)` costs ~2.6 µs against ~1.2 µs for `torch.empty_like` of a
+    template tensor, and each Python-level layer ~0.1 µs, so the common case (no out=, one output)
+    is one straight-line method."""
 
     def __init__(self, traced, kernel, args):
         self.run = kernel.run
@@ -89,7 +101,9 @@ class _HostEntry:
         self.makers = [self._maker(shape) for shape in traced.output_shapes]
         self.shapes = traced.output_shapes
         self.single = len(self.shapes) == 1
+        self.make_single = self.makers[0] if self.single else None
         self.out_keys = [_fast_key(make()) for make in self.makers]
+        self.torch_ptr = torch_data_ptr() if self.all_torch and self.torch_io else None
 
     def _maker(self, shape):
         """A no-argument allocator of one output: small ones fresh, large ones from the pool."""
@@ -98,13 +112,24 @@ class _HostEntry:
             import torch
 
             if self.dtype == "bfloat16" or small:
-                return functools.partial(torch.empty, shape, dtype=getattr(torch, self.dtype))
+                template = torch.empty(shape, dtype=getattr(torch, self.dtype))
+                return functools.partial(torch.empty_like, template)
             return lambda: torch.from_numpy(POOL.empty(shape, self.dtype))
         if small:
             return functools.partial(np.empty, shape, np.dtype(self.dtype))
         return functools.partial(POOL.empty, shape, self.dtype)
 
     def __call__(self, args, out):
+        if out is None and self.torch_ptr is not None:      # the common case: torch in and out
+            ptr = self.torch_ptr
+            if self.single:
+                o = self.make_single()
+                pointers = [*map(ptr, args), ptr(o)]
+                self.run(pointers)
+                return o
+            outs = [make() for make in self.makers]
+            self.run([*map(ptr, args), *map(ptr, outs)])
+            return tuple(outs)
         if out is None:
             outs = [make() for make in self.makers]
         else:

@@ -81,7 +81,7 @@ POOL = WorkerPool()
 class _SlotSet:
     """The packed-argument arrays of one in-flight call: addresses, and one slot array per chunk."""
 
-    __slots__ = ("values", "chunks", "_keep")
+    __slots__ = ("values", "chunks", "first", "_keep")
 
     def __init__(self, nargs: int, ranges: list[tuple[int, int]]):
         self.values = (ctypes.c_void_p * max(nargs, 1))()
@@ -95,6 +95,7 @@ class _SlotSet:
             keep += [bounds, packed]
             chunks.append(ctypes.addressof(packed))
         self.chunks = chunks
+        self.first = chunks[0]
         self._keep = keep
 
 
@@ -124,7 +125,7 @@ class TaskRunner:
         try:
             slots.values[:] = addresses
             if self.threads == 1:
-                self._fn(slots.chunks[0])
+                self._fn(slots.first)
             else:
                 POOL.run(self._fn, slots.chunks, self.threads - 1)
         finally:

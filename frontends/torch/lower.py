@@ -50,6 +50,11 @@ def structure(gm: torch.fx.GraphModule) -> str:
     return "\n".join(lines)
 
 
+def signature_of(args) -> tuple:
+    """The shape class of a region call: each tensor's shape and dtype, other arguments as they are."""
+    return tuple((tuple(a.shape), str(a.dtype)) if isinstance(a, torch.Tensor) else a for a in args)
+
+
 def graph_key(gm: torch.fx.GraphModule, signature) -> str:
     text = "|".join([CACHE_VERSION, torch.__version__, structure(gm), repr(signature)])
     return hashlib.sha256(text.encode()).hexdigest()[:24]
@@ -100,7 +105,7 @@ def raise_to_gir(module: ir.Module):
 
 def region_to_gir(gm: torch.fx.GraphModule, args, timings: dict | None = None):
     """(context, raised GIR func) for region `gm` at `args`; cached on disk by graph and shapes."""
-    signature = tuple((tuple(a.shape), str(a.dtype)) if isinstance(a, torch.Tensor) else a for a in args)
+    signature = signature_of(args)
     path = cache_dir("torch-regions") / f"{graph_key(gm, signature)}.mlir"
     ctx = make_context()
     t0 = time.perf_counter()

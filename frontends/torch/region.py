@@ -2,8 +2,9 @@
 and falls back to the region's own PyTorch code (recording why) when GIR cannot take it.
 
 A shape class is the tuple of argument shapes and dtypes: a new batch or sequence length compiles
-once and every later call with it reuses the kernel. Kernels with identical GIR (the same layer
-repeated through a model) are shared by `girflow.compile`'s kernel cache.
+once and every later call with it reuses the kernel. Regions with the same graph at the same shapes
+(the same layer repeated through a model) share one compiled entry, and kernels with identical GIR
+are shared by `girflow.compile`'s kernel cache.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import time
 import torch
 
 from girflow.frontends.array_api import compile as gir_compile
-from girflow.frontends.torch.lower import region_to_gir
+from girflow.frontends.torch.lower import graph_key, region_to_gir, signature_of
 from girflow.frontends.torch.replay import build_replay
 
 
@@ -25,6 +26,9 @@ class Compiled:
     reason: str = ""            # why it fell back
     form: str = ""
     compile_s: float = 0.0
+
+
+_SHARED: dict = {}      # graph_key of (region graph, signature) -> Compiled, for every region
 
 
 class GirRegion(torch.nn.Module):
@@ -46,7 +50,11 @@ class GirRegion(torch.nn.Module):
         sig = tuple((a.shape, a.dtype) if isinstance(a, torch.Tensor) else a for a in args)
         entry = self.by_shape.get(sig)
         if entry is None:
-            entry = self.by_shape[sig] = self._compile(args)
+            key = graph_key(self.gm, signature_of(args))
+            entry = _SHARED.get(key)
+            if entry is None:
+                entry = _SHARED[key] = self._compile(args)
+            self.by_shape[sig] = entry
         if entry.kernel is None:
             return self.gm(*args)
         return self._run(entry, args)

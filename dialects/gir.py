@@ -21,7 +21,7 @@ from .ops import DenseArrayAttr, enum, shape_of
 
 UNARY = ["exp", "log", "tanh", "erf", "rsqrt", "sqrt", "neg", "abs", "recip", "sigmoid"]
 BINARY = ["add", "sub", "mul", "div", "max", "min"]
-REDUCE_KINDS = ["sum", "max", "min", "mean"]
+REDUCE_KINDS = ["sum", "max", "min", "mean", "logsumexp", "var"]   # the last two: see passes/cpu/online_reduce.py
 CMP_PREDICATES = ["lt", "le", "gt", "ge", "eq", "ne"]
 MEMORY_LEVELS = ["global", "shared", "cluster", "local", "register"]
 # Storage dtypes of GIR programs (NumPy/torch name -> MLIR element type); compute is in f32.

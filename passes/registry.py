@@ -37,6 +37,9 @@ PASS_MODULES = [
     "girflow.passes.verify",
     "girflow.passes.dataflow",
     "girflow.passes.schedule",
+    "girflow.passes.opt.sweep_fusion",
+    "girflow.passes.opt.redundant",
+    "girflow.passes.opt.sweep_reuse",
     "girflow.passes.cpu.lower",
     "girflow.passes.math_approx",
     "girflow.passes.cpu.bf16_storage",
@@ -129,7 +132,8 @@ def _external(info: PassInfo, options: Any):
 
 # Named pipelines: each expands to its elements wherever it appears in a pipeline.
 PIPELINES = {
-    "gir-cpu-kernel": "gir-verify,gir-dataflow,gir-schedule{target=cpu},gir-lower-cpu,gir-outline-parallel,gir-task-driver,"
+    "gir-cpu-kernel": "gir-verify,gir-dataflow,gir-schedule{target=cpu},gir-sweep-fusion,gir-redundant-elim,"
+                      "gir-sweep-reuse,gir-lower-cpu,gir-outline-parallel,gir-task-driver,"
                       "gir-lower-alloc,gir-math-approx,canonicalize,cse",
     # bf16 conversions become integer ops and bf16 moves i16 moves: no kernel needs libgcc's __truncsfbf2
     "gir-cpu-to-llvm": "arith-expand{include-bf16=true},gir-bf16-as-i16,convert-vector-to-scf{full-unroll=true},convert-scf-to-cf,"

@@ -6,6 +6,8 @@ filled by `girflow tune` / `girflow.compile(fn, tune=True)`), else from the cost
 choice; `gir.schedule_source` records which. Decisions (all recorded as attributes, so the choice is visible and overridable in gir-opt):
   func  gir.target   = the target description's name
         gir.schedule = {tasks, rows_per_task | blocks_per_task, vector_width, unroll}
+        (row programs also record the `materialize` and `one_pass` knobs, which gir-sweep-reuse and
+        gir-sweep-fusion apply)
   op    gir.materialize = "local"  on a full-row value computed in one sweep and reused in a later
         sweep, when keeping it in a per-core row buffer costs less than recomputing it (the buffer
         must fit the target's "local" level); otherwise later sweeps recompute it from the inputs,
@@ -21,20 +23,9 @@ from torch_mlir import ir
 from girflow.dialects import targets
 from girflow.passes import schedule_space, tuning_cache
 from girflow.passes.dataflow import analyse, gir_functions
+from girflow.passes.opt import sweep_reuse
 from girflow.passes.options import option
 from girflow.passes.registry import PassError, gir_pass
-
-# Relative costs per element on a SIMD core: an L1/L2-resident load+store vs one vector op.
-LOCAL_TRAFFIC_COST = 2.0
-
-
-def _users_in_later_phase(df, op) -> bool:
-    info = df.info(op)
-    for other, oinfo in df.infos.items():
-        if oinfo.phase > info.phase and any(
-                not isinstance(v.owner, ir.Block) and v.owner == op for v in other.operands):
-            return True
-    return False
 
 
 def knobs_for(df, desc: dict, options: dict) -> tuple[dict, str]:
@@ -65,7 +56,6 @@ def knobs_for(df, desc: dict, options: dict) -> tuple[dict, str]:
 
 def choose(df, desc: dict, knobs: dict):
     """Expand schedule knobs into the `gir.schedule` dict and the ops to materialise."""
-    local_cap = targets.capacity(desc, "local") or 1 << 62
     view = df.view
     width = knobs.get("vector_width", desc["vector_bits"] // 32)
     unroll = knobs.get("unroll", 4)
@@ -87,16 +77,9 @@ def choose(df, desc: dict, knobs: dict):
     sched.update(vector_width=width, unroll=unroll)
     if df.form == "row":
         sched["streaming_stores"] = int(knobs.get("streaming", 0))
-    materialize = []
-    if df.form == "row" and knobs.get("materialize", 1):
-        row_bytes = view[1] * 4
-        budget = local_cap
-        for op, info in df.infos.items():
-            if info.space != "full" or op.name == "gir.reduce":
-                continue
-            if info.cost > LOCAL_TRAFFIC_COST and _users_in_later_phase(df, op) and row_bytes <= budget:
-                materialize.append(op)
-                budget -= row_bytes
+        sched["materialize"] = int(knobs.get("materialize", 1))
+        sched["one_pass"] = int(knobs.get("one_pass", 0))
+    materialize = sweep_reuse.decide(df, desc, "auto" if knobs.get("materialize", 1) else "recompute")
     return sched, materialize
 
 
@@ -116,6 +99,9 @@ class ScheduleOptions:
         None, "auto|1: keep reused full-row values in a row buffer where it pays, never|0: recompute them")
     streaming: Literal["auto", "0", "1"] | None = option(
         None, "1: write outputs with non-temporal stores, 0: never, auto: the model's choice")
+    one_pass: Literal["0", "1"] | None = option(
+        None, "1: fuse the reductions that have a one-pass form (online softmax, one-pass variance; applied "
+              "by gir-sweep-fusion), 0: one sweep per reduction level")
     from_cache: bool = option(False, "apply the tuning cache's choice for this program, shape class, dtype, "
                                      "target and CPU (`girflow tune` fills it); without one, the model's first")
 

@@ -7,6 +7,8 @@ A *candidate* is a dict of knobs, the same names gir-schedule takes as options a
   vector_width   f32 lanes per vector op
   streaming      1: outputs written with non-temporal stores (row programs)
   materialize    1: reused full-row intermediates kept in a per-core row buffer, 0: recomputed
+  one_pass       1: reductions with a one-pass form fused into the sweep before them (online
+                 softmax, one-pass variance; gir-sweep-fusion), 0: one sweep per reduction level
   tile           transpose tile edge (transpose programs)
 
 The model prices a candidate from the target description alone: bytes moved at the level the
@@ -19,7 +21,9 @@ from __future__ import annotations
 import itertools
 import math
 
-KNOBS = ("tasks", "unroll", "vector_width", "streaming", "materialize", "tile")
+from girflow.passes.opt.sweep_fusion import fusable
+
+KNOBS = ("tasks", "unroll", "vector_width", "streaming", "materialize", "one_pass", "tile")
 TRANSCENDENTAL_OPS = 12.0       # vector ops per exp/log/erf/tanh/sigmoid (polynomial approximations)
 ACCUMULATOR_LATENCY = 4         # cycles before a vector add/max can use its own result
 DISPATCH_DEFAULTS = {"call_ns": 2500, "wake_ns": 15000, "chunk_ns": 700, "row_ns": 15}
@@ -68,12 +72,14 @@ def candidates(df, desc: dict) -> list[dict]:
     rows, cols = df.view
     reusable = any(i.space == "full" and op.name != "gir.reduce" and i.phase < df.num_phases - 1
                    for op, i in df.infos.items())
+    one_pass = (0, 1) if fusable(df.func) else (0,)
     out = []
-    for w, u, s, m in itertools.product(widths, (1, 2, 4, 8), (0, 1), (1, 0) if reusable else (0,)):
+    for w, u, s, m, o in itertools.product(widths, (1, 2, 4, 8), (0, 1), (1, 0) if reusable else (0,), one_pass):
         if w * u > max(cols, lanes) * 2:      # a step wider than the row only runs the tail loops
             continue
         for t in _pow2_upto(max(1, min(rows, 4 * cores))):
-            out.append({"tasks": t, "unroll": u, "vector_width": w, "streaming": s, "materialize": m})
+            out.append({"tasks": t, "unroll": u, "vector_width": w, "streaming": s, "materialize": m,
+                        "one_pass": o})
     return out
 
 
@@ -100,8 +106,11 @@ def _program_stats(df) -> dict:
         if df.form == "row" and info.phase < df.num_phases - 1 and kind != "reduce":
             ops_reused += cost
     sweeps = df.num_phases if df.form == "row" else 1
+    fused = [k for _, k in fusable(func)] if df.form == "row" else []
+    # the one-pass forms: a sweep less; logsumexp does one exp more per element, var one shift
+    fused_ops = sum(TRANSCENDENTAL_OPS + 2 if k == "logsumexp" else 2.0 for k in fused)
     return {"in": n_full_in, "out": n_full_out, "small_out": n_small_out, "ops": ops_full,
-            "reused_ops": ops_reused, "sweeps": sweeps}
+            "reused_ops": ops_reused, "sweeps": sweeps, "fused_ops": fused_ops, "fused_sweeps": 1 if fused else 0}
 
 
 def model_ns(df, desc: dict, cand: dict, stats: dict | None = None) -> float:
@@ -137,9 +146,12 @@ def model_ns(df, desc: dict, cand: dict, stats: dict | None = None) -> float:
         tail = (cols % step) / max(w, 1) * 0.5 + (cols % w) * 1.0   # remainder vectors, then scalars
         per_row = cols / eff_lanes + tail
         rows = elements // max(cols, 1)
-        ops = st["ops"] + st["reused_ops"] * (st["sweeps"] - 1) * (1 - cand.get("materialize", 0))
+        sweeps = st["sweeps"] - (st["fused_sweeps"] if cand.get("one_pass") else 0)
+        ops = st["ops"] + st["reused_ops"] * (sweeps - 1) * (1 - cand.get("materialize", 0))
+        if cand.get("one_pass"):
+            ops += st["fused_ops"]
         # reductions wait on their accumulators: unroll hides the latency
-        latency = max(1.0, ACCUMULATOR_LATENCY / u) if st["sweeps"] > 1 or df.form == "column" else 1.0
+        latency = max(1.0, ACCUMULATOR_LATENCY / u) if sweeps > 1 or df.form == "column" else 1.0
         comp = rows * per_row * max(ops, 1.0) * latency / clock * share
         traffic = in_bytes + out_bytes
         if df.form == "row":
@@ -148,7 +160,7 @@ def model_ns(df, desc: dict, cand: dict, stats: dict | None = None) -> float:
             elif working <= _cache_bytes(desc):
                 traffic += out_bytes        # streaming past a cache that would have held the output
             row_bytes = 4 * cols * max(st["in"], 1)
-            reread = in_bytes * (st["sweeps"] - 1)
+            reread = in_bytes * (sweeps - 1)
             local_bw = desc["memory_levels"].get("local", {}).get("bandwidth_gbs", 100.0) * threads
             extra = reread / local_bw if row_bytes * 2 <= _core_cache(desc) else reread / bw
             if cand.get("materialize"):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from girflow.passes.cpu import online_reduce as online
 from girflow.passes.ir_utils import mlir_float as _float_literal
 from girflow.passes.kernel_graph import KernelGraph
 
@@ -229,20 +230,31 @@ class RowKernel:
 
     # -- sweeps -----------------------------------------------------------------------------
     def sweep(self, phase, pre, reductions, stores):
-        """One pass over the row: accumulate `reductions`, write `stores` (refs -> output index)."""
+        """One pass over the row: accumulate `reductions`, write `stores` (refs -> output index).
+        A reduction's state is one vector per unrolled step, or two for the online kinds
+        (online_reduce.KINDS: logsumexp, var)."""
         W, U, C = self.width, self.unroll, self.cols
         main_end = (C // (W * U)) * (W * U)
         vec_end = (C // W) * W
-        partials = {r.index: [] for r in reductions}   # scalar partial results per reduction
+        partials = {r.index: [] for r in reductions}   # scalar partial states per reduction
+        nstate = {r.index: online.STATE if r.attrs["kind"] in online.KINDS else 1 for r in reductions}
+        pivots = self.pivots(reductions, pre, phase)
         for lo, hi, width, unroll in ((0, main_end, W, U), (main_end, vec_end, W, 1), (vec_end, C, 1, 1)):
             if hi <= lo:
                 continue
             step = width * unroll
+            ty = vtype(width)
             body = []
             self.vmemo = {}
             j = self.e.fresh("j")
-            accs_in = {r.index: [self.e.fresh("acc") for _ in range(unroll)] for r in reductions}
+            accs_in = {r.index: [[self.e.fresh("acc") for _ in range(nstate[r.index])] for _ in range(unroll)]
+                       for r in reductions}
             accs_out = {r.index: [] for r in reductions}
+            pivot_vecs = {}
+            for i, p in pivots.items():
+                b = self.e.fresh("bc")
+                pre.append(f"{b} = vector.broadcast {p} : f32 to {ty}")
+                pivot_vecs[i] = b
             for u in range(unroll):
                 ju = j
                 if u:
@@ -250,38 +262,45 @@ class RowKernel:
                     body.append(f"{ju} = arith.addi {j}, {self.e.index(u * width)} : index")
                 for r in reductions:
                     x = self.vec(r.operands[0], ju, width, body, pre, phase)
+                    kind = r.attrs["kind"]
+                    if kind in online.KINDS:
+                        accs_out[r.index].append(online.update(self.e, kind, accs_in[r.index][u], x, ty, body,
+                                                               pivot_vecs.get(r.index)))
+                        continue
                     a = self.e.fresh("acc")
-                    body.append(f"{a} = {REDUCE_COMBINE[r.attrs['kind']]} {accs_in[r.index][u]}, {x} : {vtype(width)}")
-                    accs_out[r.index].append(a)
+                    body.append(f"{a} = {REDUCE_COMBINE[kind]} {accs_in[r.index][u][0]}, {x} : {ty}")
+                    accs_out[r.index].append([a])
                 for ref, oi in stores:
                     x = self.vec(ref, ju, width, body, pre, phase)
                     self.store(x, oi, ju, width, body)
                 for mi in self.scratch_writes(phase):   # materialised values nobody reduced here
                     self.vec(("node", mi), ju, width, body, pre, phase)
-            flat_in = [a for r in reductions for a in accs_in[r.index]]
-            flat_out = [a for r in reductions for a in accs_out[r.index]]
+            flat_in = [a for r in reductions for st in accs_in[r.index] for a in st]
+            flat_out = [a for r in reductions for st in accs_out[r.index] for a in st]
             loop = []
             if flat_in:
                 res = self.e.fresh("res")
-                inits = ", ".join(f"{a} = {self.e.fconst(REDUCE_INIT[r.attrs['kind']], vtype(width))}"
-                                  for r in reductions for a in accs_in[r.index])
-                types = ", ".join([vtype(width)] * len(flat_in))
+                inits = ", ".join(f"{a} = {v}" for r in reductions for st in accs_in[r.index]
+                                  for a, v in zip(st, self.init_state(r, ty)))
+                types = ", ".join([ty] * len(flat_in))
                 loop.append(f"{res}:{len(flat_in)} = scf.for {j} = {self.e.index(lo)} to {self.e.index(hi)} step {self.e.index(step)} iter_args({inits}) -> ({types}) {{")
                 loop += ["  " + line for line in body]
                 loop.append(f"  scf.yield {', '.join(flat_out)} : {types}")
                 loop.append("}")
                 k = 0
                 for r in reductions:
-                    parts = [f"{res}#{k + u}" for u in range(unroll)]
-                    k += unroll
-                    comb = REDUCE_COMBINE[r.attrs["kind"]]
+                    n = nstate[r.index]
+                    parts = [[f"{res}#{k + u * n + i}" for i in range(n)] for u in range(unroll)]
+                    k += unroll * n
+                    kind = r.attrs["kind"]
                     while len(parts) > 1:
-                        t = self.e.fresh("acc")
-                        loop.append(f"{t} = {comb} {parts[0]}, {parts[1]} : {vtype(width)}")
-                        parts = [t] + parts[2:]
-                    s = self.e.fresh("red")
-                    loop.append(f"{s} = vector.reduction <{REDUCE_KIND[r.attrs['kind']]}>, {parts[0]} : {vtype(width)} into f32")
-                    partials[r.index].append(s)
+                        parts = [self.merge(kind, parts[0], parts[1], ty, loop)] + parts[2:]
+                    if kind in online.KINDS:
+                        partials[r.index].append(online.fold_lanes(self.e, kind, parts[0], width, loop))
+                    else:
+                        s = self.e.fresh("red")
+                        loop.append(f"{s} = vector.reduction <{REDUCE_KIND[kind]}>, {parts[0][0]} : {ty} into f32")
+                        partials[r.index].append([s])
             else:
                 loop.append(f"scf.for {j} = {self.e.index(lo)} to {self.e.index(hi)} step {self.e.index(step)} {{")
                 loop += ["  " + line for line in body]
@@ -289,17 +308,44 @@ class RowKernel:
             pre.extend(loop)   # the loop follows the per-row values its body needed
         for r in reductions:
             parts = partials[r.index]
-            comb = REDUCE_COMBINE[r.attrs["kind"]]
+            kind = r.attrs["kind"]
             while len(parts) > 1:
-                t = self.e.fresh("red")
-                pre.append(f"{t} = {comb} {parts[0]}, {parts[1]} : f32")
-                parts = [t] + parts[2:]
-            v = parts[0]
-            if r.attrs["kind"] == "mean":
+                parts = [self.merge(kind, parts[0], parts[1], "f32", pre)] + parts[2:]
+            if kind in online.KINDS:
+                self.red_results[r.index] = online.finish(self.e, kind, parts[0], C, pre)
+                continue
+            v = parts[0][0]
+            if kind == "mean":
                 t = self.e.fresh("mean")
                 pre.append(f"{t} = arith.mulf {v}, {self.e.fconst(_float_literal(1.0 / C), 'f32')} : f32")
                 v = t
             self.red_results[r.index] = v
+
+    def init_state(self, r, ty):
+        kind = r.attrs["kind"]
+        if kind in online.KINDS:
+            return online.init(self.e, kind, ty)
+        return [self.e.fconst(REDUCE_INIT[kind], ty)]
+
+    def merge(self, kind, left, right, ty, out):
+        """Combine two partial states of a reduction (vectors of type `ty`, or f32 scalars)."""
+        if kind in online.KINDS:
+            return online.merge(self.e, kind, left, right, ty, out)
+        t = self.e.fresh("acc")
+        out.append(f"{t} = {REDUCE_COMBINE[kind]} {left[0]}, {right[0]} : {ty}")
+        return [t]
+
+    def pivots(self, reductions, pre, phase):
+        """Per-row shift of each `var` reduction: its input at column 0 (a sample of the row)."""
+        out = {}
+        for r in reductions:
+            if r.attrs["kind"] == "var":
+                self.vmemo = {}
+                v = self.vec(r.operands[0], self.e.index(0), 1, pre, pre, phase)
+                s = self.e.fresh("piv")
+                pre.append(f"{s} = vector.extract {v}[0] : f32 from {vtype(1)}")
+                out[r.index] = s
+        return out
 
     def scratch_writes(self, phase):
         return [i for i in self.scratch if self.g.nodes[i].phase == phase]

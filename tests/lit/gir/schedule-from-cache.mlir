@@ -10,7 +10,7 @@
 
 // With one, its measured choice: 3 tasks of 2 rows, 4 lanes unrolled twice, streaming stores,
 // exp(x - max) recomputed in the last sweep instead of kept in a row buffer.
-// CHECK: gir.schedule = {rows_per_task = 2 : i64, streaming_stores = 1 : i64, tasks = 3 : i64, unroll = 2 : i64, vector_width = 4 : i64}, gir.schedule_source = "cache"
+// CHECK: gir.schedule = {materialize = 0 : i64, one_pass = 0 : i64, rows_per_task = 2 : i64, streaming_stores = 1 : i64, tasks = 3 : i64, unroll = 2 : i64, vector_width = 4 : i64}, gir.schedule_source = "cache"
 // CHECK-NOT: gir.materialize
 
 // Options given explicitly still win over the cache.

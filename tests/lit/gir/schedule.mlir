@@ -4,7 +4,7 @@
 
 // exp(x - max) is computed in the sum sweep and reused by the output sweep: it is worth keeping
 // in the per-core row buffer rather than recomputing.
-// CHECK: func.func @softmax{{.*}}gir.schedule = {rows_per_task = 2 : i64, streaming_stores = {{[01]}} : i64, tasks = 2 : i64, unroll = 2 : i64, vector_width = {{[0-9]+}} : i64}, gir.schedule_source = "options", gir.target = "cpu"
+// CHECK: func.func @softmax{{.*}}gir.schedule = {materialize = 1 : i64, one_pass = {{[01]}} : i64, rows_per_task = 2 : i64, streaming_stores = {{[01]}} : i64, tasks = 2 : i64, unroll = 2 : i64, vector_width = {{[0-9]+}} : i64}, gir.schedule_source = "options", gir.target = "cpu"
 // CHECK: = "gir.sub"(%arg0, %{{[0-9]+}}) : (tensor
 // CHECK: = "gir.exp"(%{{[0-9]+}}) {gir.materialize = "local"} : (tensor
 

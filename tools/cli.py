@@ -41,7 +41,7 @@ def main(argv=None) -> int:
         return int(args._run(args) or 0)
     except UserError as e:
         print(f"girflow {args.command}: error: {e}", file=sys.stderr)
-        return 2
+        return getattr(e, "exit_code", 2)
     except KeyboardInterrupt:
         return 130
 

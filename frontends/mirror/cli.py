@@ -9,9 +9,12 @@ from .errors import MirrorError
 
 
 def _user_error(e: Exception):
+    """Printed by the `girflow` entry point without a traceback; Mirror's failures exit with status 1."""
     from girflow.errors import UserError
 
-    return UserError(str(e))
+    err = UserError(str(e))
+    err.exit_code = 1
+    return err
 
 
 def _add_source_args(p: argparse.ArgumentParser) -> None:
@@ -70,8 +73,9 @@ def make_mirror(args):
 
 
 def format_table(columns, rows, max_rows: int = 20) -> str:
-    cells = [list(map(str, columns))] + [["NULL" if v is None else f"{v:.2f}" if isinstance(v, float) else str(v)
-                                           for v in r] for r in rows[:max_rows]]
+    from .display import display_rows
+
+    cells = [list(map(str, columns))] + display_rows(rows[:max_rows])
     widths = [min(40, max(len(row[i]) for row in cells)) for i in range(len(columns))]
     lines = [" | ".join(c[:40].ljust(w) for c, w in zip(row, widths)) for row in cells]
     lines.insert(1, "-+-".join("-" * w for w in widths))

@@ -48,6 +48,8 @@ def build_grammar(schema: Schema, linked: Link) -> str:
     plans = join_plans(linked.tables, schema, [t for t in linked.tables if t in linked.named])
     entity = asked_entity(linked.question, schema, linked.tables)
     outer_values, sub_values = split_values(linked, shape)
+    if shape.like:  # the pattern's text is matched with LIKE, not looked up as a whole value
+        outer_values = [v for v in outer_values if shape.like[1].lower() not in v[2].lower()]
     membership = membership_conds(schema, linked, shape, entity, plans)
     if membership:
         outer_values = []
@@ -238,6 +240,16 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
                 required.append("(" + " | ".join(lit(f"({m}{op}{n} OR {m}{op2}{other})") for m in compared(n)) + ")")
         elif n in ctx.numbers and n != having_n and compared(n):
             required.append(f'({" | ".join(lit(m) for m in compared(n))}) {lit(op + n)}')
+    if shape.like:
+        texts = [q for q, t, c in cols if not c.is_numeric and not is_key_like(schema, t, c)]
+        at = q_lower.find(shape.like[1].lower())
+        near = re.findall(r"[a-z]+", q_lower[:at])[-6:] + re.findall(r"[a-z]+", q_lower[at + len(shape.like[1]):])
+        near_stems = {stem(w) for w in near} - {"letter", "word", "text", "string", "substring"}
+        named = {q for q, t, c in cols if q in texts and name_parts(c.name) & near_stems}
+        texts = [q for q in texts if q in named] or texts  # "a name containing ...", "... in their description"
+        if texts:
+            pattern = " LIKE '" + shape.like[0] + "'"
+            required.append(f'({" | ".join(lit(q) for q in texts)}) {lit(pattern)}')
     for lo, hi in shape.between.items():
         if measures:
             required.append(f'({" | ".join(lit(m) for m in measures)}) {lit(f" BETWEEN {lo} AND {hi}")}')
@@ -326,7 +338,7 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
         rules.append(f'{p}_list: "AVG(" {p}_num ")"')
     elif (which or shape.limit) and "distinct" not in intent:
         # "which X ...", "the 5 largest X": the X themselves, by name when they have one, else by key
-        labels = ([q for q, _, c in cols if re.search(r"name|title", c.name)]
+        labels = ([q for q, _, c in cols if re.search(r"name|title", c.name, re.I)]
                   or [q for q, _, c in cols if c.is_pk] or all_names)
         rules.append(f'{p}_list: ' + " | ".join(lit(q) for q in labels))
     else:

@@ -107,9 +107,9 @@ def value_index_of(schema: Schema) -> ValueIndex:
         index = ValueIndex()
         for t in schema.tables:
             for c in t.columns:
-                index.distinct[(t.name, c.name)] = len(c.values)
-                for v in c.values:
-                    index.add(t.name, c.name, v)
+                index.set_distinct(t.name, c.name, len(c.values))
+                index.add_many(t.name, c.name, list(c.values))
+        index.finish()
         schema.value_index = index
     return index
 

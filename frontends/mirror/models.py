@@ -11,6 +11,7 @@ import glob
 import importlib.util
 import io
 import json
+import math
 import os
 import re
 import threading
@@ -103,6 +104,27 @@ class LocalModel:
             out = self.lm + prompt + lark(grammar, name="sql", max_tokens=max_tokens)
         return str(out["sql"]).strip()
 
+    def score(self, prompt: str, texts: list[str]) -> list[float]:
+        """Log-likelihood of each of `texts` following `prompt` (summed over its tokens), by one teacher-forced
+        pass each. Texts are scored in sorted order, so each pass only decodes what follows the longest prefix
+        it shares with the previous one (the prompt's KV cache is shared by all)."""
+        with self.lock, model_errors("score candidate queries"):
+            engine = getattr(getattr(self.lm, "_interpreter", None), "engine", None)
+            if _LastLogitsEngine is None or type(engine) is not _LastLogitsEngine:
+                return [0.0] * len(texts)
+            tok = engine.tokenizer
+            head = [tok.bos_token_id] + list(tok.encode(prompt.encode()))
+            scores = {}
+            for text in sorted(set(texts)):
+                ids = [tok.bos_token_id] + list(tok.encode((prompt + text).encode()))
+                start = next((i for i, (a, b) in enumerate(zip(head, ids)) if a != b), min(len(head), len(ids)))
+                if len(ids) >= engine.model_obj.n_ctx():
+                    scores[text] = -math.inf
+                    continue
+                lps = token_logprobs(engine, ids, max(1, start))
+                scores[text] = float(sum(lps))
+            return [scores[t] for t in texts]
+
     def text(self, prompt: str, max_tokens: int = 60) -> str:
         """A plain sentence: a capital letter, words, a full stop (the grammar keeps a small model from
         answering with a bare number or a name)."""
@@ -141,6 +163,54 @@ def last_logits_only(lm) -> None:
     engine = getattr(getattr(lm, "_interpreter", None), "engine", None)
     if type(engine) is LlamaCppEngine and not engine._enable_token_probabilities:
         engine.__class__ = _LastLogitsEngine
+
+
+def token_logprobs(engine, token_ids: list[int], start: int) -> list[float]:
+    """log p(token i | tokens before i) for i >= start, through llama.cpp on the engine's KV cache. Only what
+    follows the longest prefix shared with the cached tokens is decoded (the last shared token once more, for
+    its logits); log-probabilities of the shared part come from the previous call. The cache then holds
+    `token_ids`, as guidance expects."""
+    import llama_cpp
+    import numpy as np
+
+    cached = engine._cached_token_ids
+    common = 0
+    for a, b in zip(token_ids, cached):
+        if a != b:
+            break
+        common += 1
+    memo_ids, memo = getattr(engine, "_mirror_logprobs", ((), {}))
+    known = {p: lp for p, lp in memo.items() if p < common and list(memo_ids[:p + 1]) == token_ids[:p + 1]}
+    first_missing = next((p for p in range(start, len(token_ids)) if p not in known), len(token_ids))
+    n_cached = max(0, min(common, first_missing) - 1)
+    ctx = engine.model_obj.ctx
+    llama_cpp.llama_memory_seq_rm(llama_cpp.llama_get_memory(ctx), -1, n_cached, -1)
+    batch, n_batch, n_vocab = engine._context.batch, engine.model_obj.n_batch, engine._n_vocab
+    last = None
+    for i in range(n_cached, len(token_ids), n_batch):
+        n = min(i + n_batch, len(token_ids)) - i
+        batch.n_tokens = n
+        want = []
+        for j in range(n):
+            pos = i + j
+            batch.token[j], batch.pos[j], batch.seq_id[j][0], batch.n_seq_id[j] = token_ids[pos], pos, 0, 1
+            batch.logits[j] = pos >= start - 1 or pos == len(token_ids) - 1
+            if batch.logits[j]:
+                want.append(j)
+        if llama_cpp.llama_decode(ctx, batch) != 0:
+            engine._cached_token_ids, engine._cached_logits = [], None
+            raise MirrorError("llama.cpp could not evaluate a candidate query")
+        for j in want:
+            row = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(ctx, j), shape=(n_vocab,)).astype(np.float64)
+            pos = i + j
+            if pos + 1 < len(token_ids):
+                top = row.max()
+                known[pos + 1] = float(row[token_ids[pos + 1]] - top - np.log(np.exp(row - top).sum()))
+            last = row
+    engine._cached_token_ids = list(token_ids)
+    engine._cached_logits = None if last is None else last.astype(np.float32).reshape(1, -1)
+    engine._mirror_logprobs = (list(token_ids), known)
+    return [known[p] for p in range(start, len(token_ids))]
 
 
 def _make_last_logits_engine():
@@ -251,6 +321,10 @@ def load_prompt_state(engine, path) -> bool:
     return True
 
 
+class GrammarRefused(Exception):
+    """The endpoint does not take a `grammar` field (answered 400/422 to a request with one)."""
+
+
 class EndpointModel:
     """An OpenAI-compatible chat-completions endpoint (URL + model name), spoken with urllib."""
 
@@ -262,11 +336,15 @@ class EndpointModel:
         self.name = f"{model} @ {url}"
         self.api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
         self.timeout = timeout
+        self.takes_grammar: bool | None = None  # unknown until the first grammar-constrained request
 
-    def _chat(self, prompt: str, max_tokens: int) -> str:
-        body = json.dumps({"model": self.model, "temperature": 0, "max_tokens": max_tokens,
-                           "messages": [{"role": "system", "content": "You write SQLite SQL and short factual summaries."},
-                                        {"role": "user", "content": prompt}]}).encode()
+    def _chat(self, prompt: str, max_tokens: int, grammar: str | None = None) -> str:
+        request = {"model": self.model, "temperature": 0, "max_tokens": max_tokens,
+                   "messages": [{"role": "system", "content": "You write SQLite SQL and short factual summaries."},
+                                {"role": "user", "content": prompt}]}
+        if grammar:
+            request["grammar"] = grammar
+        body = json.dumps(request).encode()
         headers = {"Content-Type": "application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
@@ -276,6 +354,8 @@ class EndpointModel:
                 data = json.load(resp)
             return data["choices"][0]["message"]["content"] or ""
         except urllib.error.HTTPError as e:
+            if grammar and e.code in (400, 422):
+                raise GrammarRefused() from None
             raise MirrorError(f"model endpoint {self.url} answered HTTP {e.code}: {e.read()[:200]!r}") from None
         except (urllib.error.URLError, TimeoutError, OSError) as e:
             raise MirrorError(f"cannot reach model endpoint {self.url}: {e}") from None
@@ -283,7 +363,26 @@ class EndpointModel:
             raise MirrorError(f"model endpoint {self.url} did not answer like an OpenAI-compatible API") from None
 
     def sql(self, prompt: str, grammar: str | None = None, max_tokens: int = 300) -> str:
-        return extract_sql(self._chat(prompt + "\nAnswer with one SQLite SELECT statement only.", max_tokens))
+        """With a grammar, servers that take llama.cpp's GBNF (`grammar`, as llama-cpp-python's and llama.cpp's
+        own servers do) follow it, as the embedded model does; a server that refuses the field is asked
+        again without it, and not sent one again."""
+        ask = prompt + "\nAnswer with one SQLite SELECT statement only."
+        gbnf = None
+        if grammar and self.takes_grammar is not False:
+            from .grammar_text import to_gbnf
+
+            try:
+                gbnf = to_gbnf(grammar)
+            except ValueError:
+                gbnf = None
+        if gbnf:
+            try:
+                reply = self._chat(ask, max_tokens, gbnf)
+                self.takes_grammar = True
+                return extract_sql(reply)
+            except GrammarRefused:
+                self.takes_grammar = False
+        return extract_sql(self._chat(ask, max_tokens))
 
     def text(self, prompt: str, max_tokens: int = 120) -> str:
         return self._chat(prompt, max_tokens).strip()

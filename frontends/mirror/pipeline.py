@@ -7,11 +7,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .aliases import readable_aliases
+from .candidates import Candidate, choose, enumerate_language
 from .chart import draw_chart
 from .engines import open_engine
 from .engines.base import statement_text
@@ -22,9 +24,12 @@ from .linking import Link, link
 from .models import make_model
 from .prompt import prompt_prefix, prompt_tail
 from .schema import Schema
+from .setops import split_set_question
 from .summary import summarise
 
 MAX_REPAIRS = 2
+MAX_SCORED = 12  # candidate queries scored by the model (each costs a teacher-forced pass)
+MAX_RUN = 6  # of those, the likeliest run against the database
 
 
 @dataclass
@@ -100,11 +105,16 @@ class Mirror:
     def compile(self, question: str, trace: list[Stage] | None = None) -> str:
         return self._compile(question, trace)[0]
 
-    def _compile(self, question: str, trace: list[Stage] | None = None) -> tuple[str, str]:
+    def _compile(self, question: str, trace: list[Stage] | None = None, split_sets: bool = True) -> tuple[str, str]:
         """Question -> SQL that SQLite accepts (EXPLAIN), with a repair loop; each stage into `trace`."""
         trace = [] if trace is None else trace
         if not question or not question.strip():
             raise MirrorError("empty question")
+        split = split_set_question(question) if split_sets else None
+        if split:
+            combined = self._compile_set_operation(split, trace)
+            if combined:
+                return combined
         t0 = time.perf_counter()
         self._record(trace, "schema", self.schema.describe(), t0)
         t0 = time.perf_counter()
@@ -120,6 +130,10 @@ class Mirror:
         t0 = time.perf_counter()
         sql = self.model.sql(prompt, grammar)
         self._record(trace, "generation", sql, t0)
+        t0 = time.perf_counter()
+        sql, report = self.select_candidate(question, prompt, grammar, sql)
+        if report:
+            self._record(trace, "candidates", report, t0)
         for attempt in range(MAX_REPAIRS + 1):
             t0 = time.perf_counter()
             try:
@@ -144,6 +158,51 @@ class Mirror:
             self._record(trace, f"repair-{attempt + 1}", sql, t0)
         raise MirrorError(f"could not produce a valid query for this question; last attempt was:\n{sql}\n"
                           f"{self.engine.name} said: {error}")
+
+    def _compile_set_operation(self, split, trace: list[Stage]) -> tuple[str, str] | None:
+        """Both halves planned as questions of their own, joined by the set operator; None (and the question
+        is planned whole) when either half fails or the database refuses the combination."""
+        t0 = time.perf_counter()
+        try:
+            first, prompt = self._compile(split.first, [], split_sets=False)
+            second, _ = self._compile(split.second, [], split_sets=False)
+            sql = f"{first} {split.operator} {second}"
+            error = self.guard.explain(sql)
+        except MirrorError as e:
+            error = str(e).splitlines()[0]
+        self._record(trace, "set-operation", f"{split.operator} of\n  {split.first}\n  {split.second}\n"
+                     + (f"not used: {error}" if error else sql), t0)
+        return None if error else (sql, prompt)
+
+    def select_candidate(self, question: str, prompt: str, grammar: str, generated: str) -> tuple[str, str]:
+        """The model's own query and the others the grammar allows (when few enough to score), scored by the
+        model's likelihood; the likeliest are run and the one whose result has most support is kept (see
+        candidates.py). Returns the chosen SQL and a report for the trace ("" when there was no choice)."""
+        if not hasattr(self.model, "score"):
+            return generated, ""
+        numbers = re.findall(r"(?<![\w.])\d+(?:\.\d+)?(?![\w])", question)
+        enumerated = enumerate_language(grammar, numbers, limit=MAX_SCORED + 1)
+        if len(enumerated) > MAX_SCORED:
+            enumerated = []  # too many to score within the latency budget: the greedy decode stands
+        cands = [Candidate(generated, source="generated")] + [Candidate(q) for q in enumerated if q != generated]
+        if len(cands) == 1:
+            return generated, ""
+        for c, score in zip(cands, self.model.score(prompt, [c.sql for c in cands])):
+            c.score = score
+        cands.sort(key=lambda c: -c.score)
+        for c in cands[:MAX_RUN]:
+            try:
+                engine_sql = self.engine.translate(c.sql)
+                c.error = self.guard.explain(engine_sql)
+                if c.error is None:
+                    result = self.guard.run(engine_sql)
+                    c.rows, c.columns = result.rows, result.columns
+            except MirrorError as e:
+                c.error = str(e).splitlines()[0]
+        chosen = choose(cands[:MAX_RUN], wants_rows=True)
+        lines = [f"{'*' if c is chosen else ' '} {c.score:8.2f} {c.source:9} "
+                 f"{c.error or ('not run' if c.rows is None else f'{len(c.rows)} rows')}: {c.sql}" for c in cands]
+        return (chosen.sql if chosen else generated), "\n".join(lines)
 
     def run(self, sql: str, question: str | None = None, trace: list[Stage] | None = None,
             prompt: str | None = None) -> Answer:

@@ -35,6 +35,7 @@ class Shape:
     aggregates: set[str] = field(default_factory=set)  # the aggregate functions the question's words name
     head: list[tuple[str | None, str]] = field(default_factory=list)  # what is asked: [(agg or None, words)]
     sort: tuple[str, str] | None = None  # ("age", " DESC") for "in descending order of age"
+    like: tuple[str, str] | None = None  # ("%east%", "east"): "contains the word 'East'", "starts with B"
 
 
 def number_operator(question: str, number: str) -> str | None:
@@ -123,6 +124,7 @@ def read_shape(question: str) -> Shape:
     negated = r"\b(?:not been|(?:do|does|did|has|have|had|is|are|was|were) not|(?:don|doesn|didn|haven|hasn) t)\b"
     if re.search(r"\b(never|without|no) \w+", q) or re.search(negated, q):
         shape.membership = " NOT IN ("
+    shape.like = read_like(question)
     for lo, hi in re.findall(r"\bbetween (\d+(?:\.\d+)?) and (\d+(?:\.\d+)?)", q):
         shape.between[lo] = hi
     for number in re.findall(r"(?<![\w.-])\d+(?:\.\d+)?(?![\w-])", q):
@@ -133,6 +135,32 @@ def read_shape(question: str) -> Shape:
             shape.comparisons[number] = op
     return shape
 
+
+
+PART = r"(?:the )?(?:word|words|letter|letters|substring|string|text|phrase|characters?|prefix|suffix|name)?"
+LIKE_FORMS = [  # (words before the text, pattern around it), most specific first; the text is quoted, or one word
+    (rf"\b(?:starts?|starting|begins?|beginning) with {PART}", "{}%"),
+    (rf"\b(?:ends?|ending) with {PART}", "%{}"),
+    (rf"\b(?:contains?|containing|includes?|including|has|have|having|with) (?:a |an )?{PART}", "%{}%"),
+    (r"\b(?:substring|the word|the letter)", "%{}%"),
+]
+
+
+def read_like(question: str) -> tuple[str, str] | None:
+    """A text pattern: "whose name contains 'Ha'", "that include the word East", "starting with the letter
+    B". Only a quoted text, or a single word after "word"/"letter"/"substring" words, counts: "with 3 pets"
+    and "has a name" are no patterns."""
+    for before, pattern in LIKE_FORMS:
+        for m in re.finditer(rf"{before}\s*(?:'([^']+)'|\"([^\"]+)\"|(\w+))", question, re.I):
+            quoted = m.group(1) or m.group(2)
+            word = quoted or m.group(3)
+            if not quoted and not re.search(r"(?:word|letter|substring|string|text|phrase|character|prefix|suffix)s?\s*$",
+                                             m.group(0)[: m.start(3) - m.start(0)], re.I):
+                continue
+            text = word.strip().replace("'", "''")
+            if text:
+                return pattern.format(text), word.strip()
+    return None
 
 
 def read_words(q: str, shape: Shape) -> Shape:

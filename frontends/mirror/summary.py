@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+from .display import display_value
 from .guard import Result
 
 SUMMARY_ROWS = 3  # rows the model reads: enough for the top ones; each row costs ~10 tokens of prefill
@@ -15,7 +16,7 @@ SUMMARY_TOKENS = 20  # one short sentence; decoding costs about 20-25 ms a token
 
 def _fmt(v) -> str:
     if isinstance(v, float):
-        return f"{v:,.2f}"
+        return display_value(v)
     text = re.sub(r"\s+", " ", str(v))
     return text if len(text) <= 40 else text[:37] + "..."
 

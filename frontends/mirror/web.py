@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
+from .display import display_rows
 from .errors import MirrorError
 from .schema import read_csv_rows
 
@@ -32,6 +33,7 @@ class MirrorApp:
         chart = f"/charts/{Path(answer.chart).name}" if answer.chart else None
         rows = [[v if isinstance(v, (int, float, str)) or v is None else str(v) for v in r] for r in answer.rows]
         return {"question": answer.question, "sql": answer.sql, "columns": answer.columns, "rows": rows,
+                "display": display_rows(answer.rows),  # rounded for reading; "rows" keeps the exact values
                 "summary": answer.summary, "chart": chart, "truncated": answer.truncated,
                 "trace": [{"name": s.name, "output": s.output, "ms": round(s.seconds * 1000)} for s in answer.trace]}
 

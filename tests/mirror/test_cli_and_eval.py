@@ -28,10 +28,10 @@ def test_ask_sql_prints_table_and_refuses_writes(demo_db, tmp_path, capsys):
         assert status in out and str(n) in out
     assert "Chart: " in out and ".png" in out
     before = db_fingerprint(demo_db)
-    assert main(["mirror", "ask", "--db", str(demo_db), "--sql", "DELETE FROM orders"]) == 2
+    assert main(["mirror", "ask", "--db", str(demo_db), "--sql", "DELETE FROM orders"]) == 1
     assert "refused" in capsys.readouterr().err
     assert db_fingerprint(demo_db) == before
-    assert main(["mirror", "ask", "--db", str(tmp_path / "missing.db"), "hello"]) == 2
+    assert main(["mirror", "ask", "--db", str(tmp_path / "missing.db"), "hello"]) == 1
 
 
 def test_ask_can_write_the_chart_as_svg(demo_db, tmp_path, capsys):

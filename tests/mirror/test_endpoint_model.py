@@ -100,3 +100,43 @@ def test_unreachable_endpoint_is_a_clear_error(demo_db, tmp_path):
         m.ask("How many orders are there?")
     with pytest.raises(MirrorError, match="model name"):
         Mirror(demo_db, model="http://127.0.0.1:9/v1")
+
+
+@pytest.mark.slow  # the server reads the whole prompt (~1.4k tokens) without a saved head: 5-100 s by load
+def test_llama_cpp_openai_server_gets_the_grammar(demo_db, tmp_path):
+    """llama-cpp-python's own OpenAI-compatible server, started here on 127.0.0.1 with the shipped GGUF: the
+    endpoint path sends the question's grammar (as GBNF), so the server's answer follows it, and runs."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from girflow import Mirror
+    from girflow.frontends.mirror.models import embedded_gguf_path
+
+    for extra in ("fastapi", "uvicorn", "sse_starlette", "starlette_context", "pydantic_settings"):
+        pytest.importorskip(extra, reason="the server extra is pinned in pyproject.toml: pip install -e .")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", embedded_gguf_path(),
+                               "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "8192", "--n_threads", "1"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}/v1"
+        for _ in range(240):
+            try:
+                urllib.request.urlopen(url + "/models", timeout=2).read()
+                break
+            except OSError:
+                assert server.poll() is None, "llama_cpp.server exited"
+                time.sleep(0.5)
+        m = Mirror(demo_db, model=url, model_name="smollm2", out_dir=tmp_path, model_summary=False, charts=False)
+        m.model.timeout = 600
+        answer = m.ask("How many customers are there?")
+        assert m.model.takes_grammar is True
+        assert answer.rows == sqlite_rows(demo_db, "SELECT COUNT(*) FROM customers")
+    finally:
+        server.kill()
+        server.wait(timeout=30)

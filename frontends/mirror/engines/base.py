@@ -57,10 +57,10 @@ class Engine:
                 values = self.text_values(table, column, PER_COLUMN, MAX_CHARS)
             except MirrorError:
                 continue  # an unreadable column is simply not indexed
-            index.distinct[(table, column)] = len(values)
-            for v in values:
-                index.add(table, column, v)
+            index.set_distinct(table, column, len(values))
+            index.add_many(table, column, values)
             total += len(values)
+        index.finish()
         return index
 
     # -- shared --------------------------------------------------------------------------------------

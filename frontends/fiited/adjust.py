@@ -4,7 +4,11 @@ A chunk's importance is its decayed sum of squared gradients (kept by the runtim
 by the row's decayed access frequency. Scores are made non-increasing along a row (a row is a prefix
 of chunks), then either the globally best chunks that fit the budget are kept (budget mode, the
 budget annealed from full size over `anneal` adjustments so rows shrink chunk by chunk), or chunks
-scoring above `threshold` times the mean are kept. A row may grow by up to `max_growth` chunks per adjustment
+scoring above `threshold` times the mean are kept. The budget is a fraction of the values the rows that exist (live rows) would take at full
+dimension, for bounded tables and raw-id ones alike: it always binds, whatever share of the id
+space the data touches (a fraction of a bounded table's whole id space would not bind on data that
+touches few ids; the saving against nn.EmbeddingBag, which allocates every id, is reported apart).
+A row may grow by up to `max_growth` chunks per adjustment
 (a pruned row competes by access frequency); rows cut to zero chunks are pruned. Importance then decays,
 so the dimensions follow the data when popularity drifts.
 """
@@ -36,7 +40,11 @@ class DimensionAdjuster:
     def __init__(self, tables: list[Table], every: int = 100, budget_fraction: float | None = None,
                  threshold: float | None = None, decay: float = 0.5, anneal: int = 5,
                  freq_weight: float = 1.0, min_steps: int = 0, max_growth: int = 2, background: bool = False,
-                 lag: int | None = None):
+                 lag: int | None = None, group=None):
+        """`group`: a torch.distributed process group over which `tables` are shards of one set of
+        tables (`ShardedEmbeddingBagCollection.adjust_group`): the budget, the score threshold and
+        the ties are then decided over all shards, by all-reduces of counts and score histograms,
+        and every rank must adjust on the same steps."""
         if (budget_fraction is None) == (threshold is None):
             raise ValueError("give exactly one of budget_fraction or threshold")
         if budget_fraction is not None and not 0.0 <= budget_fraction <= 1.0:
@@ -54,6 +62,7 @@ class DimensionAdjuster:
         self._buffers: list | None = None  # score arrays reused across adjustments
         self._pending: tuple | None = None  # (snapshot, fraction, result box, worker thread or None)
         self._apply_at = 0        # the step at which the pending adjustment takes effect
+        self.group = group
 
     def maybe_adjust(self, step: int) -> bool:
         """Call after every training step. `lag` steps after a snapshot, apply it (waiting for its
@@ -81,13 +90,13 @@ class DimensionAdjuster:
         self._apply_pending()
         if self.budget_fraction is None:
             return
-        used = sum(t.counters()["value_bytes"] for t in self.tables)
-        live_full = sum(4 * (t.num_rows or t.live_rows) * t.max_dim for t in self.tables)
+        used, live_full = self._sum([sum(t.counters()["value_bytes"] for t in self.tables),
+                                     sum(4 * t.live_rows * t.max_dim for t in self.tables)])
         if self.applied_fraction is None or self.applied_fraction > self.budget_fraction or \
                 used > self.budget_fraction * live_full:
             self._start(self.budget_fraction, background=False)
             self._apply_pending()
-        used = sum(t.counters()["value_bytes"] for t in self.tables)
+        used = int(self._sum([sum(t.counters()["value_bytes"] for t in self.tables)])[0])
         allowed = self.budget_fraction * self._snapshot_full_bytes
         if used > allowed:
             raise RuntimeError(f"dimension adjustment ended above its budget: {used} > {allowed:.0f} value bytes")
@@ -102,14 +111,16 @@ class DimensionAdjuster:
     def _start(self, fraction: float | None, background: bool | None = None) -> None:
         """Snapshot in the calling (training) thread, then compute from the snapshot alone."""
         self.adjustments += 1
-        self._buffers = [t.chunk_scores(self.freq_weight, 1e-3, self.max_growth, out=b)
-                         for t, b in zip(self.tables, self._buffers or [None] * len(self.tables))]
+        # sharded: every shard scores against its whole table's means
+        totals = self._sum(np.stack([t.score_totals() for t in self.tables])) if self.group is not None \
+            else [None] * len(self.tables)
+        self._buffers = [t.chunk_scores(self.freq_weight, 1e-3, self.max_growth, out=b, totals=tot)
+                         for t, b, tot in zip(self.tables, self._buffers or [None] * len(self.tables), totals)]
         for t in self.tables:
             t.decay_importance(self.decay)
         # the live rows of each table (ids, dims, scores)
         scored = [(t, dims, s) for t, (_, dims, s) in zip(self.tables, self._buffers)]
         self._ids = [ids for ids, _, _ in self._buffers]
-        self._snapshot_full_bytes = sum(4 * _budget_rows(t, s) * t.max_dim for t, _, s in scored)
         box: dict = {}
         if self.background if background is None else background:
             worker = threading.Thread(target=self._compute_into, args=(scored, fraction, box), daemon=True)
@@ -142,13 +153,36 @@ class DimensionAdjuster:
                 t.resize(ids[changed], new_dims[changed].astype(np.int64), zero_init=True)
         self.applied_fraction = fraction
 
+    def _sum(self, values) -> np.ndarray:
+        """Element-wise sum of `values` over the shards (itself without a group)."""
+        values = np.asarray(values)
+        if self.group is None:
+            return values
+        import torch
+        import torch.distributed as dist
+
+        t = torch.from_numpy(np.ascontiguousarray(values).copy())
+        dist.all_reduce(t, group=self.group)
+        return t.numpy()
+
+    def _gather(self, obj) -> list:
+        """`obj` of every shard, in rank order ([obj] without a group)."""
+        if self.group is None:
+            return [obj]
+        import torch.distributed as dist
+
+        out = [None] * dist.get_world_size(self.group)
+        dist.all_gather_object(out, obj, group=self.group)
+        return out
+
     def _kept_chunks(self, scored, fraction: float | None) -> list[np.ndarray]:
         """Chunks each row keeps, from a snapshot of (table, dims, scores[max_chunks, rows]) alone."""
+        self._snapshot_full_bytes = int(self._sum([sum(4 * s.shape[1] * t.max_dim for t, _, s in scored)])[0])
         if fraction is not None:
             thresholds = [self._budget_threshold(scored, fraction)] * len(scored)
         else:
-            thresholds = [np.float32(self.threshold * (s[s > 0].mean() if (s > 0).any() else 1.0))
-                          for _, _, s in scored]
+            sums = self._sum([[float(s[s > 0].sum()), float((s > 0).sum())] for _, _, s in scored])
+            thresholds = [np.float32(self.threshold * (total / count if count else 1.0)) for total, count in sums]
         kept = [self._prefix_chunks(s, thr) for (_, _, s), thr in zip(scored, thresholds)]
         if fraction is not None and len({t.chunk_size for t, _, _ in scored}) == 1:
             self._fill_ties(scored, fraction, thresholds[0], kept)
@@ -164,23 +198,37 @@ class DimensionAdjuster:
         return count
 
     def _fill_ties(self, scored, fraction: float, thr: np.float32, kept: list[np.ndarray]) -> None:
-        """Budget left after the chunks above `thr` goes to chunks scoring exactly `thr`, in row
-        order (so each row still keeps a prefix): ties are common (rows seen equally often,
+        """Budget left after the chunks above `thr` goes to chunks scoring exactly `thr`, table by
+        table in id order (so each row still keeps a prefix, and the choice depends on the ids, not
+        on where or in which order rows were created): ties are common (rows seen equally often,
         rows never seen) and dropping them all could leave much of the budget unused. `kept`
         (chunks per row above `thr`) grows in place."""
         if not np.isfinite(thr):
             return
-        left = self._budget_chunks(scored, fraction, scored[0][0].chunk_size) - sum(int(k.sum()) for k in kept)
-        for (_, _, s), k in zip(scored, kept):
+        left = self._budget_chunks(scored, fraction, scored[0][0].chunk_size) - \
+            int(self._sum([sum(int(k.sum()) for k in kept)])[0])
+        if left <= 0:
+            return
+        tied = [(s == thr).sum(axis=0) for _, _, s in scored]                 # tied chunks per row
+        rows = [np.nonzero(c)[0] for c in tied]
+        mine = [(ids[r], c[r]) for ids, c, r in zip(self._ids, tied, rows)]
+        shards = self._gather(mine)
+        for t, (k, r, (my_ids, _)) in enumerate(zip(kept, rows, mine)):
             if left <= 0:
                 return
-            rows = np.nonzero((s.T == thr).ravel())[0][:left] // s.shape[0]
-            left -= len(rows)
-            np.add.at(k, rows, 1)
+            all_ids = np.concatenate([sh[t][0] for sh in shards])
+            all_count = np.concatenate([sh[t][1] for sh in shards])
+            order = np.argsort(all_ids, kind="stable")
+            granted = np.repeat(all_ids[order], all_count[order])[:left]       # one entry per chunk
+            left -= len(granted)
+            ids, count = np.unique(granted, return_counts=True)
+            at = np.minimum(np.searchsorted(ids, my_ids), max(len(ids) - 1, 0))
+            hit = (ids[at] == my_ids) if len(ids) else np.zeros(len(my_ids), bool)
+            np.add.at(k, r[hit], count[at[hit]])
 
-    @staticmethod
-    def _budget_chunks(scored, fraction: float, chunk: int) -> int:
-        full = sum(_budget_rows(t, s) * t.max_dim for t, _, s in scored)
+    def _budget_chunks(self, scored, fraction: float, chunk: int) -> int:
+        """The chunks the budget allows over all shards: `fraction` of the live rows at full dimension."""
+        full = int(self._sum([sum(s.shape[1] * t.max_dim for t, _, s in scored)])[0])
         return int(fraction * full // chunk)
 
     def _budget_threshold(self, scored, fraction: float) -> np.float32:
@@ -189,12 +237,14 @@ class DimensionAdjuster:
         sizes = {t.chunk_size for t, _, _ in scored}
         if len(sizes) == 1:  # one chunk size: the (k+1)-th best score, found in linear time
             k = self._budget_chunks(scored, fraction, sizes.pop())
-            total = sum(s.size for _, _, s in scored)
+            total = int(self._sum([sum(s.size for _, _, s in scored)])[0])
             if k >= total:
                 return np.float32(-1.0)
             if k <= 0:
                 return np.float32(np.inf)
-            return _kth_largest([s for _, _, s in scored], k + 1)
+            return _kth_largest([s for _, _, s in scored], k + 1, self._sum)
+        if self.group is not None:
+            raise ValueError("sharded tables with different chunk sizes are not supported")
         all_scores = np.concatenate([s.ravel() for _, _, s in scored])
         all_sizes = np.concatenate([np.full(s.size, t.chunk_size) for t, _, s in scored])
         order = np.argsort(-all_scores, kind="stable")
@@ -202,24 +252,23 @@ class DimensionAdjuster:
         return np.float32(-1.0) if n_fit == all_scores.size else all_scores[order[n_fit]]
 
 
-def _budget_rows(table: Table, scores: np.ndarray) -> int:
-    """The rows a budget fraction is of: every id of a bounded table (what nn.EmbeddingBag would
-    allocate; rows not created yet leave their share to the others), the live rows of one keyed by
-    raw ids."""
-    return table.num_rows or scores.shape[1]
-
-
-def _kth_largest(arrays: list[np.ndarray], k: int) -> np.float32:
-    """The k-th largest value over non-negative float32 arrays, without sorting or copying them all:
-    non-negative floats order as their bit patterns, so a histogram of the top 16 bits finds the bin
-    holding it and only that bin is partitioned (np.partition over ~10^7 scores took 0.3 s)."""
-    high = [(a.view(np.uint32) >> 16).ravel() for a in arrays]
+def _kth_largest(arrays: list[np.ndarray], k: int, reduce=lambda h: h) -> np.float32:
+    """The k-th largest value over non-negative float32 arrays (over all shards: `reduce` sums a
+    histogram over them), without sorting or gathering the scores: non-negative floats order as
+    their bit patterns, so a histogram of the top 16 bits finds the bin holding it and a histogram
+    of the low 16 bits of that bin's values finds the value, exactly (np.partition over ~10^7
+    scores took 0.3 s)."""
+    bits = [a.view(np.uint32).ravel() for a in arrays]
     hist = np.zeros(1 << 16, np.int64)
-    for h in high:
-        hist += np.bincount(h, minlength=1 << 16)
+    for b in bits:
+        hist += np.bincount(b >> 16, minlength=1 << 16)
+    hist = reduce(hist)
     from_top = np.cumsum(hist[::-1])
     i = int(np.searchsorted(from_top, k))
     top_bin, above = (1 << 16) - 1 - i, int(from_top[i - 1]) if i else 0
-    in_bin = np.concatenate([a.ravel()[h == top_bin] for a, h in zip(arrays, high)])
-    r = k - above                          # rank inside the bin, largest first
-    return np.partition(in_bin, in_bin.size - r)[in_bin.size - r]
+    low = np.zeros(1 << 16, np.int64)
+    for b in bits:
+        low += np.bincount(b[(b >> 16) == top_bin] & 0xFFFF, minlength=1 << 16)
+    low = reduce(low)
+    j = int(np.searchsorted(np.cumsum(low[::-1]), k - above))      # rank inside the bin, largest first
+    return np.array([(top_bin << 16) | ((1 << 16) - 1 - j)], np.uint32).view(np.float32)[0]

@@ -46,6 +46,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     t.add_argument("--budget", type=float, default=0.3, help="FIITED memory budget, fraction of full dimension")
     t.add_argument("--threshold", type=float, default=None, help="use an importance threshold instead of a budget")
     t.add_argument("--pep-init", type=float, default=-8.0)
+    t.add_argument("--nproc", type=int, default=1,
+                   help="FIITED: train sharded over N processes on this machine, launched through torchrun's "
+                        "launcher (gloo); under torchrun or an initialised process group, its ranks are used")
+    t.add_argument("--save-tables", default=None,
+                   help="FIITED: write the trained tables here (one checkpoint file per table and shard)")
 
     e = sub.add_parser("eval", help="sweep FIITED budgets and PEP thresholds over seeds; AUC against total "
                        "training memory (values, optimiser state, importance, index) as counters and RSS, plotted")
@@ -125,7 +130,7 @@ def _print(r: dict) -> None:
     line = (f"{r['method']:>6} budget={r['budget'] if r['budget'] is not None else '-':>5} seed={r.get('seed', 0)}  AUC={r['auc']:.5f}  "
             f"logloss={r['logloss']:.5f}  emb={r['embedding_bytes'] / 2**20:8.1f} MiB "
             f"({100 * r['memory_fraction']:5.1f}% of full)  step={r['step_time_ms']:.1f} ms  "
-            f"RSS+={r['rss_growth_bytes'] / 2**20:.0f} MiB")
+            f"RSS+={r['rss_growth_bytes'] / 2**20:.0f} MiB  {r['train_samples_per_s']:.0f} samples/s")
     m = r.get("memory")
     if m:
         line += ("  training memory " + " ".join(f"{k}={v / 2**20:.1f}" for k, v in m.items() if k != "total")
@@ -171,6 +176,7 @@ def _train_isolated(args_dict: dict, cfg) -> dict:
 def _run_all(args, configs: list, isolate: bool) -> list[dict]:
     from .train import train
 
+    keep = getattr(args, "save_tables", None)
     results = []
     data = None if isolate else _load(args)
     for cfg in configs:
@@ -182,8 +188,9 @@ def _run_all(args, configs: list, isolate: bool) -> list[dict]:
                 results.append(ex.submit(_train_isolated, vars(args), cfg).result())
         else:
             dense, sparse, label, sizes = data
-            results.append(train(cfg, dense, sparse, label, sizes))
-        _print(results[-1])
+            results.append(train(cfg, dense, sparse, label, sizes, keep_model=bool(keep)))
+        if _is_rank0():
+            _print(results[-1])
     return results
 
 
@@ -210,6 +217,8 @@ def run(args) -> int:
         print(report(args.rows, args.dim, bags=args.bags, bag_size=args.bag_size))
         return 0
     seeds = _seeds(args.seeds)
+    if cmd == "train" and (args.nproc != 1 or _under_launcher()):
+        return _train_distributed(args)
     if args.raw_ids and (cmd == "eval" or args.method != "fiited"):
         raise UserError("--raw-ids gives tables only FIITED can hold: use it with `train --method fiited` "
                         "(eval compares against nn.EmbeddingBag, which needs --table-sizes)")
@@ -223,6 +232,8 @@ def run(args) -> int:
                    for s in seeds for m in methods]
         results = _run_all(args, configs, isolate=False)
         _compare(results)
+        if args.save_tables:
+            _save_tables(results, args.save_tables)
     else:
         try:
             budgets = [float(x) for x in args.budgets.split(",") if x]
@@ -266,3 +277,78 @@ def _plot(summary: list[dict], path: str) -> None:
     ax.figure.tight_layout()
     ax.figure.savefig(path, dpi=120)
     plt.close(ax.figure)
+
+
+def _under_launcher() -> bool:
+    """Started by torchrun (its environment) or inside an initialised process group."""
+    import torch.distributed as dist
+
+    return "TORCHELASTIC_RUN_ID" in os.environ or (dist.is_available() and dist.is_initialized())
+
+
+def _is_rank0() -> bool:
+    import torch.distributed as dist
+
+    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+
+
+def _save_tables(results: list[dict], directory: str) -> None:
+    for r in results:
+        model = r.pop("model", None)
+        if model is not None and r["method"] == "fiited":
+            model.embeddings.save_tables(os.path.join(directory, f"seed{r['seed']}"))
+    if _is_rank0():
+        print(f"tables: {directory}")
+
+
+def _train_distributed(args) -> int:
+    """`train --nproc N`: FIITED sharded over N processes. Launched here through torchrun's
+    launcher (torch.distributed.launcher, as `torchrun --standalone`), or run in the ranks that
+    torchrun or the caller already started."""
+    if args.method != "fiited":
+        raise UserError(f"--nproc trains FIITED tables sharded over processes; --method {args.method} has no sharded form")
+    if _under_launcher():
+        return _rank_main(vars(args))
+    if args.nproc < 1:
+        raise UserError("--nproc must be at least 1")
+    import uuid
+
+    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+
+    _load(args)  # parse (and cache) once, so bad data fails here and every rank reads the cache
+    config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=args.nproc, run_id=f"girflow-{uuid.uuid4().hex[:8]}",
+                          rdzv_backend="c10d", rdzv_endpoint="localhost:0", max_restarts=0, start_method="spawn",
+                          monitor_interval=0.1)
+    rcs = elastic_launch(config, _rank_main)(vars(args))
+    return max(rcs.values())
+
+
+def _rank_main(args_dict: dict) -> int:
+    """One rank: join the process group (gloo, from torchrun's environment) unless one is there,
+    load the data (rank 0 first, so only it parses), train and report on rank 0."""
+    import torch.distributed as dist
+
+    args = argparse.Namespace(**args_dict)
+    if not dist.is_initialized():
+        dist.init_process_group("gloo")
+    try:
+        if dist.get_rank() == 0:
+            _load(args)
+        dist.barrier()
+        configs = [_config(args, method="fiited", budget=None if args.threshold is not None else args.budget,
+                           threshold=args.threshold, seed=s, progress=not args.no_progress and dist.get_rank() == 0)
+                   for s in _seeds(args.seeds)]
+        results = _run_all(args, configs, isolate=False)
+        if args.save_tables:
+            _save_tables(results, args.save_tables)
+        if dist.get_rank() == 0:
+            for r in results:
+                print(f"  {r['processes']} processes: {r['train_samples_per_s']:.0f} training samples/s, "
+                      f"{r['bytes_moved_per_step'] / 2**20:.2f} MiB moved between processes per step", flush=True)
+            if args.json:
+                with open(args.json, "w") as f:
+                    json.dump(results, f, indent=1)
+    finally:
+        if "TORCHELASTIC_RUN_ID" in os.environ:
+            dist.destroy_process_group()
+    return 0

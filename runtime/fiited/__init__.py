@@ -43,7 +43,8 @@ def lib() -> ctypes.CDLL:
             "fiited_apply_gradients": (ctypes.c_int, [P, P, I, P, I, I, P]),
             "fiited_decay_importance": (ctypes.c_int, [P, D]),
             "fiited_read_stats": (ctypes.c_int, [P, I, P, P, P, P, P]),
-            "fiited_chunk_scores": (ctypes.c_int, [P, D, D, I, I, P, P, P, P]),
+            "fiited_chunk_scores": (ctypes.c_int, [P, D, D, I, I, P, P, P, P, P]),
+            "fiited_score_totals": (ctypes.c_int, [P, P]),
             "fiited_live_rows": (I, [P]),
             "fiited_touch": (ctypes.c_int, [P, P, I]),
             "fiited_set_training": (ctypes.c_int, [P, I]),
@@ -227,13 +228,26 @@ class Table:
         out_freq = np.where(found, freq[pick] if len(live) else 0, 0).astype(np.float32)
         return out_dims, out_imp, out_freq
 
-    def chunk_scores(self, freq_weight: float = 1.0, floor: float = 1e-3, max_growth: int = 2, out=None):
+    def score_totals(self) -> np.ndarray:
+        """[live chunks, sum of sqrt(importance) over them, sum of row frequencies, live rows]: the
+        sums `chunk_scores` takes its means from (summed over shards for a sharded table)."""
+        out = np.empty(4, np.float64)
+        _check(lib().fiited_score_totals(self._h, _p(out)))
+        return out
+
+    def chunk_scores(self, freq_weight: float = 1.0, floor: float = 1e-3, max_growth: int = 2, out=None,
+                     totals=None):
         """(ids, dims, scores[max_chunks, rows]) of the live rows in record order for dimension
         adjustment: per chunk position, sqrt(importance) normalised to a table mean of 1, plus
         `floor`, times (frequency / mean)^`freq_weight`; missing positions borrow the row's last
         score (pruned rows: 1), scores are non-increasing along a row and 0 beyond `max_growth` new
         chunks. `out`: a previous result whose buffers to reuse (fresh pages for millions of rows
-        cost more than the scoring)."""
+        cost more than the scoring). `totals`: `score_totals()` summed over the shards of a
+        sharded table, so the means are the whole table's (default: this table's own)."""
+        if totals is not None:
+            totals = _arr(totals, np.float64, "totals", 1)
+            if totals.shape != (4,):
+                raise FiitedError(f"totals must have 4 values, got {totals.shape}")
         buffers = {}
         if out is not None and isinstance(out[2].base, np.ndarray) and isinstance(out[0].base, np.ndarray):
             buffers = {"cap": len(out[0].base), "scores": out[2].base, "ids": out[0].base, "dims": out[1].base}
@@ -244,7 +258,8 @@ class Table:
                                ids=np.empty(cap, np.int64), dims=np.empty(cap, np.int64))
             b = buffers
             rc = lib().fiited_chunk_scores(self._h, float(freq_weight), float(floor), int(max_growth), b["cap"],
-                                           _p(b["scores"]), _p(b["dims"]), _p(b["ids"]), ctypes.byref(count))
+                                           _p(b["scores"]), _p(b["dims"]), _p(b["ids"]), ctypes.byref(count),
+                                           None if totals is None else _p(totals))
             if rc == -2:
                 return None
             _check(rc)

@@ -1,0 +1,209 @@
+"""FIITED tables sharded row-wise over the ranks of a torch.distributed process group, the way
+TorchRec shards tables row-wise.
+
+Every table is split by id hash: rank `owner(id)` holds the row of `id` in its own native FIITED
+table (same seed and id bound as the unsharded table, so a row starts from the same values
+wherever it lives). Each rank feeds its own share of the global batch; a forward sends every id to
+its owner by all-to-all, the owners look the rows up and send them back the same way, and backward
+returns the gradients to the owners, which apply them with the fused optimiser.
+
+The owner of a table receives its ids ordered by sending rank, then by sample: when rank r holds
+the r-th block of the global batch, that is the global batch's order, so every shard sees exactly
+the lookups and summed gradients one unsharded table would see, and the sharded tables evolve as
+the unsharded ones do (bit for bit, given the same gradients).
+
+The exchange uses its own gloo groups (the tables live in CPU memory), whatever backend the
+default group has, so the same code runs under an NCCL default group.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from girflow.runtime.fiited import Table
+
+from .embedding import FiitedEmbeddingBag, _for_each_table, table_seed
+
+
+def owner(ids: np.ndarray, world: int) -> np.ndarray:
+    """The rank holding each id's row: a 64-bit mix of the id (so hash-ordered or sequential ids
+    spread evenly), modulo the world size."""
+    x = np.asarray(ids).astype(np.uint64)
+    with np.errstate(over="ignore"):
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        x ^= x >> np.uint64(31)
+    return (x % np.uint64(world)).astype(np.int64)
+
+
+def batch_share(n: int, rank: int, world: int) -> slice:
+    """Rank `rank`'s contiguous block of a global batch of `n` samples (sizes differ by at most 1)."""
+    bounds = np.linspace(0, n, world + 1).round().astype(np.int64)
+    return slice(int(bounds[rank]), int(bounds[rank + 1]))
+
+
+class _Exchange:
+    """One forward's routing: which entry of the local [B, T] batch goes to which owner, and which
+    received ids each local shard looks up, in global batch order."""
+
+    def __init__(self, coll: "ShardedEmbeddingBagCollection", sparse: np.ndarray):
+        world, T = coll.world, coll.num_tables
+        self.coll, self.B = coll, sparse.shape[0]
+        flat = np.ascontiguousarray(sparse.T).ravel()                      # entry t * B + b
+        table = np.repeat(np.arange(T, dtype=np.int64), self.B)
+        key = owner(flat, world) * T + table
+        self.order = np.argsort(key, kind="stable")                       # by owner, table, sample
+        send_counts = np.bincount(key, minlength=world * T).astype(np.int64).reshape(world, T)
+        recv_counts = coll._all_to_all(torch.from_numpy(send_counts.ravel().copy()),
+                                       [T] * world, [T] * world).numpy().reshape(world, T)
+        self.send_split = send_counts.sum(axis=1).tolist()
+        self.recv_split = recv_counts.sum(axis=1).tolist()
+        self.recv_ids = coll._all_to_all(torch.from_numpy(flat[self.order]), self.send_split,
+                                         self.recv_split).numpy()
+        # positions in the receive buffer of table t's ids: source by source, in sample order
+        starts = np.concatenate([[0], np.cumsum(recv_counts.ravel())[:-1]]).reshape(world, T)
+        self.positions = [np.concatenate([np.arange(starts[s, t], starts[s, t] + recv_counts[s, t])
+                                          for s in range(world)]).astype(np.int64) for t in range(T)]
+        coll.bytes_sent += 8 * (world - 1) * T + 8 * self._off_rank(self.send_split)
+
+    def _off_rank(self, split: list[int]) -> int:
+        return sum(n for r, n in enumerate(split) if r != self.coll.rank)
+
+    def lookup(self, mode: str) -> np.ndarray:
+        """Owners look up the received ids and send the rows back -> [B, T, D] for the local batch."""
+        coll, D = self.coll, self.coll.embedding_dim
+        rows = np.empty((len(self.recv_ids), D), np.float32)
+
+        def one(t):
+            at = self.positions[t]
+            rows[at] = coll.tables[t].lookup(self.recv_ids[at], np.arange(len(at), dtype=np.int64), mode)
+        _for_each_table(one, coll.num_tables)
+        back = coll._all_to_all(torch.from_numpy(rows), self.recv_split, self.send_split).numpy()
+        coll.bytes_sent += 4 * D * self._off_rank(self.recv_split)
+        out = np.empty((coll.num_tables * self.B, D), np.float32)
+        out[self.order] = back
+        return out.reshape(coll.num_tables, self.B, D)
+
+    def apply_gradients(self, grad: np.ndarray, mode: str) -> None:
+        """grad [T, B, D] of the local batch -> the owners, which apply it to their rows."""
+        coll, D = self.coll, self.coll.embedding_dim
+        flat = grad.reshape(coll.num_tables * self.B, D)[self.order]
+        got = coll._all_to_all(torch.from_numpy(np.ascontiguousarray(flat)), self.send_split,
+                               self.recv_split).numpy()
+        coll.bytes_sent += 4 * D * self._off_rank(self.send_split)
+
+        def one(t):
+            at = self.positions[t]
+            coll.tables[t].apply_gradients(self.recv_ids[at], np.arange(len(at), dtype=np.int64),
+                                           np.ascontiguousarray(got[at]), mode)
+        _for_each_table(one, coll.num_tables)
+
+
+class _ShardedLookup(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, anchor, coll: "ShardedEmbeddingBagCollection", sparse: torch.Tensor, mode: str):
+        ex = _Exchange(coll, sparse.to(torch.int64).numpy())
+        ctx.exchange, ctx.mode = ex, mode
+        return torch.from_numpy(ex.lookup(mode)).permute(1, 0, 2)        # [B, T, D] view
+
+    @staticmethod
+    def backward(ctx, grad):
+        g = grad.detach().to(torch.float32).permute(1, 0, 2).contiguous().numpy()  # [T, B, D]
+        ctx.exchange.apply_gradients(g, ctx.mode)
+        return None, None, None, None
+
+
+class ShardedEmbeddingBagCollection(nn.Module):
+    """`FiitedEmbeddingBagCollection` split row-wise over the ranks of `group` (default: the
+    default process group): forward(sparse[B, T]) -> [B, T, D] for this rank's B samples, one id
+    per table. Every rank must call forward (and backward) the same number of times, as with
+    DistributedDataParallel. `tables` are this rank's shards, for `DimensionAdjuster(...,
+    group=coll.adjust_group)`; `memory`, `counters`, `value_bytes` and `full_value_bytes` are
+    totals over the ranks (collectives: every rank calls them)."""
+
+    def __init__(self, num_embeddings: list[int], embedding_dim: int, seed: int = 0, mode: str = "sum",
+                 group=None, **kwargs):
+        super().__init__()
+        if not dist.is_initialized():
+            raise RuntimeError("ShardedEmbeddingBagCollection needs an initialised torch.distributed process group")
+        ranks = None if group is None else dist.get_process_group_ranks(group)
+        self.rank, self.world = dist.get_rank(group), dist.get_world_size(group)
+        # the exchange (training thread) and the dimension adjustment (maybe a second thread) each
+        # get their own group, so their collectives never interleave
+        self.exchange_group = dist.new_group(ranks, backend="gloo")
+        self.adjust_group = dist.new_group(ranks, backend="gloo")
+        self.bags = nn.ModuleList(FiitedEmbeddingBag(n, embedding_dim, mode=mode, seed=table_seed(seed, i), **kwargs)
+                                  for i, n in enumerate(num_embeddings))
+        self.num_embeddings, self.embedding_dim, self.mode = list(num_embeddings), embedding_dim, mode
+        self.num_tables = len(num_embeddings)
+        self.bytes_sent = 0          # bytes this rank sent to other ranks (ids, rows, gradients, counts)
+        self._anchor = nn.Parameter(torch.zeros(0), requires_grad=True)
+
+    @property
+    def tables(self) -> list[Table]:
+        return [b.table for b in self.bags]
+
+    def _all_to_all(self, send: torch.Tensor, send_split: list[int], recv_split: list[int]) -> torch.Tensor:
+        out = torch.empty((sum(recv_split), *send.shape[1:]), dtype=send.dtype)
+        dist.all_to_all_single(out, send.contiguous(), recv_split, send_split, group=self.exchange_group)
+        return out
+
+    def forward(self, sparse: torch.Tensor) -> torch.Tensor:
+        if not isinstance(sparse, torch.Tensor) or sparse.dim() != 2 or sparse.shape[1] != self.num_tables:
+            raise ValueError(f"sparse must be a [batch, {self.num_tables}] tensor (one id per table)")
+        if sparse.dtype not in (torch.int64, torch.int32):
+            raise TypeError(f"embedding ids must be an integer tensor, got {sparse.dtype}")
+        return _ShardedLookup.apply(self._anchor, self, sparse, self.mode)
+
+    def _sum(self, values: list[int]) -> list[int]:
+        t = torch.tensor(values, dtype=torch.int64)
+        dist.all_reduce(t, group=self.exchange_group)
+        return t.tolist()
+
+    def _sum_dict(self, d: dict) -> dict:
+        keys = sorted(d)
+        return dict(zip(keys, self._sum([d[k] for k in keys])))
+
+    def value_bytes(self) -> int:
+        return self._sum([sum(t.counters()["value_bytes"] for t in self.tables)])[0]
+
+    def full_value_bytes(self) -> int:
+        """As `FiitedEmbeddingBagCollection.full_value_bytes`, over all shards."""
+        live = self._sum([t.live_rows for t in self.tables])
+        return sum((n or rows) * self.embedding_dim * 4 for n, rows in zip(self.num_embeddings, live))
+
+    def memory(self) -> dict:
+        total: dict[str, int] = {}
+        for t in self.tables:
+            for k, v in t.memory().items():
+                total[k] = total.get(k, 0) + v
+        return self._sum_dict(total)
+
+    def counters(self) -> dict:
+        total: dict[str, int] = {}
+        for t in self.tables:
+            for k, v in t.counters().items():
+                total[k] = total.get(k, 0) + v
+        return self._sum_dict(total)
+
+    def _shard_path(self, directory: str, i: int) -> str:
+        return os.path.join(directory, f"table_{i:03d}.shard{self.rank}of{self.world}.fiited")
+
+    def save_tables(self, directory: str) -> None:
+        """One checkpoint file per table and shard (each rank writes its own)."""
+        os.makedirs(directory, exist_ok=True)
+        for i, b in enumerate(self.bags):
+            b.save_table(self._shard_path(directory, i))
+
+    def load_tables(self, directory: str) -> None:
+        """Load this rank's shards, written by a run over the same number of ranks."""
+        for i, b in enumerate(self.bags):
+            path = self._shard_path(directory, i)
+            if not os.path.exists(path):
+                raise FileNotFoundError(f"no shard checkpoint {path} (the tables must be saved by a run over "
+                                        f"{self.world} ranks)")
+            b.load_table(path)

@@ -193,12 +193,20 @@ def rank(df, desc: dict) -> list[tuple[float, dict]]:
 
 
 def shortlist(ranked: list, k: int) -> list:
-    """The `k` candidates worth timing: the model's best for each task count first (the knob the
-    model is least sure of on a shared machine), then the rest in the model's order."""
+    """The `k` candidates worth timing: the model's best; its best with the other sweep structure
+    (one_pass flipped: one pass trades a sweep for arithmetic, which the model prices least
+    surely); its best for each further task count (the knob a shared machine moves most), up to
+    half of `k`; then the rest in the model's order."""
     chosen: list = []
-    seen_tasks: set = set()
+    if not ranked:
+        return chosen
+    chosen.append(ranked[0])
+    flipped = next((item for item in ranked if item[1].get("one_pass", 0) != ranked[0][1].get("one_pass", 0)), None)
+    if flipped is not None and k > 1:
+        chosen.append(flipped)
+    seen_tasks = {item[1].get("tasks") for item in chosen}
     for item in ranked:
-        if len(chosen) >= max(1, k // 2):
+        if len(chosen) >= max(1, k // 2 + (flipped is not None)):
             break
         if item[1].get("tasks") not in seen_tasks:
             seen_tasks.add(item[1].get("tasks"))

@@ -292,15 +292,16 @@ def _scalar(name, g, attrs, rtypes):
     raise SimError(f"the gpu simulator does not support '{name}'")
 
 
-def simulate(module_text: str, traced, desc: dict, inputs, schedule: str = "auto"):
-    """Lower tensor-level GIR with gir-to-gpu for `desc` and run the kernel on `inputs` (NumPy)."""
+def simulate(module_text: str, traced, desc: dict, inputs, schedule: str = "auto", **launch):
+    """Lower tensor-level GIR with gir-to-gpu for `desc` and run the kernel on `inputs` (NumPy);
+    `launch`: rows_per_block / block_threads / launch="model" as gir-to-gpu takes them."""
     from girflow.dialects import make_context
     from girflow.passes.gpu.lower import lower_to_gpu
 
     ctx = make_context()
     with ctx, ir.Location.unknown():
         m = ir.Module.parse(module_text)
-        lower_to_gpu(m.operation, desc, schedule)
+        lower_to_gpu(m.operation, desc, schedule, **launch)
         text = str(m)
     outs = run_kernel(text, [np.asarray(x).reshape(v) for x, v in zip(inputs, traced.input_views)],
                       [(v, None) for v in traced.output_views])

@@ -167,12 +167,30 @@ def choose_schedule(prog: GProgram, desc: dict, schedule: str = "auto") -> str:
     return "row-per-warp" if prog.view[1] <= ROW_PER_WARP_MAX_COLS else "row-per-block"
 
 
-def gen_kernel(prog: GProgram, desc: dict, vendor: str, schedule: str = "auto") -> Kernel:
+def launch_shape(desc: dict, sched: str, rows_per_block: int | None = None,
+                 block_threads: int | None = None) -> tuple[int, int]:
+    """(rows per block for row-per-warp, threads per row for row-per-block): the given values,
+    checked against the target (whole warps, at most max_threads_per_block), else the defaults."""
+    warp = int(desc["units"]["warp_size"])
+    most = int(desc["units"].get("max_threads_per_block", _BLOCK_THREADS))
+    rpb = WARPS_PER_BLOCK if rows_per_block is None else rows_per_block
+    bt = min(_BLOCK_THREADS, most) if block_threads is None else block_threads
+    if rpb < 1 or rpb * warp > most:
+        raise PassError(f"rows_per_block={rpb}: a block of {rpb} warps of {warp} exceeds the target's "
+                        f"{most} threads per block" if rpb >= 1 else "rows_per_block must be at least 1")
+    if bt < warp or bt % warp or bt > most:
+        raise PassError(f"block_threads={bt} must be a multiple of the warp size {warp}, at most {most}")
+    return rpb, bt
+
+
+def gen_kernel(prog: GProgram, desc: dict, vendor: str, schedule: str = "auto",
+               rows_per_block: int | None = None, block_threads: int | None = None) -> Kernel:
     warp = int(desc["units"]["warp_size"])
     sched = choose_schedule(prog, desc, schedule)
     if sched == "transpose-tile":
         return _gen_transpose(prog, desc, vendor)
-    return _gen_reduce_form(prog, desc, vendor, sched, warp)
+    rpb, bt = launch_shape(desc, sched, rows_per_block, block_threads)
+    return _gen_reduce_form(prog, desc, vendor, sched, warp, rpb, bt)
 
 
 def _signature(prog: GProgram):
@@ -181,7 +199,8 @@ def _signature(prog: GProgram):
     return ", ".join(params + outs)
 
 
-def _gen_reduce_form(prog, desc, vendor, sched, warp) -> Kernel:
+def _gen_reduce_form(prog, desc, vendor, sched, warp, WARPS_PER_BLOCK=WARPS_PER_BLOCK,
+                     BLOCK_THREADS=_BLOCK_THREADS) -> Kernel:
     E = Emitter(vendor)
     level, inner = levels(prog)
     defs = {op.result: op for op in prog.ops}
@@ -196,7 +215,6 @@ def _gen_reduce_form(prog, desc, vendor, sched, warp) -> Kernel:
     # widest global access of the target (128-bit: 4 x f32) when rows split into whole vectors
     width = max(1, int(desc.get("vector_bits", 128)) // 32)
     vec = width if row_form and C % width == 0 and C >= width else 1
-    BLOCK_THREADS = min(_BLOCK_THREADS, int(desc["units"].get("max_threads_per_block", _BLOCK_THREADS)))
     nwarps = BLOCK_THREADS // warp
     if sched == "row-per-warp":
         block = (warp * WARPS_PER_BLOCK, 1, 1)
@@ -433,6 +451,9 @@ def _gen_reduce_form(prog, desc, vendor, sched, warp) -> Kernel:
         wg = f" workgroup(%smem : {_wg_memref((max(1, len(reduces)) * nwarps,), 'f32')})"
     attrs = (f"gpu.known_block_size = array<i32: {block[0]}, {block[1]}, {block[2]}>, "
              f"gir.schedule = \"{sched}\", gir.vector_width = {vec} : i64, "
+             + (f"gir.rows_per_block = {WARPS_PER_BLOCK} : i64, " if sched == "row-per-warp" else "")
+             + (f"gir.block_threads = {BLOCK_THREADS} : i64, " if sched == "row-per-block" else "")
+             +
              f"gir.row_cache = \"{'register' if reg_groups else 'none'}\", "
              f"gir.launch = {{grid = array<i64: {grid[0]}, {grid[1]}, {grid[2]}>, "
              f"block = array<i64: {block[0]}, {block[1]}, {block[2]}>, shared_bytes = {shared_bytes} : i64}}")
@@ -573,8 +594,9 @@ def _gen_transpose(prog, desc, vendor) -> Kernel:
     return Kernel(text, name, grid, block, shared, "transpose-tile", 1)
 
 
-def gpu_module_text(prog: GProgram, desc: dict, vendor: str, schedule: str = "auto") -> tuple[str, Kernel]:
-    k = gen_kernel(prog, desc, vendor, schedule)
+def gpu_module_text(prog: GProgram, desc: dict, vendor: str, schedule: str = "auto",
+                    rows_per_block: int | None = None, block_threads: int | None = None) -> tuple[str, Kernel]:
+    k = gen_kernel(prog, desc, vendor, schedule, rows_per_block, block_threads)
     text = k.text
     arch = desc.get("arch", "")
     mod = (f"gpu.module @{prog.name}_gpu attributes {{gir.target = \"{desc['name']}\", gir.arch = \"{arch}\"}} {{\n"

@@ -17,6 +17,7 @@ from torch_mlir import ir, passmanager
 from girflow.dialects import targets
 from girflow.passes import function_view
 from girflow.passes.gpu import codegen as gpu_codegen
+from girflow.passes.gpu import launch_space
 from girflow.passes.ir_utils import collect_ops
 from girflow.passes.options import option
 from girflow.passes.registry import PassError, gir_pass
@@ -32,7 +33,8 @@ def resolve_target(name: str) -> dict:
         raise PassError(str(e))
 
 
-def lower_to_gpu(module: ir.Operation, desc: dict, schedule: str = "auto") -> list:
+def lower_to_gpu(module: ir.Operation, desc: dict, schedule: str = "auto", rows_per_block: int | None = None,
+                 block_threads: int | None = None, launch: str = "default") -> list:
     vendor = desc["kind"]
     if vendor not in ("nvidia", "amd"):
         raise PassError(f"target '{desc['name']}' is not a GPU target (kind '{vendor}')")
@@ -40,7 +42,11 @@ def lower_to_gpu(module: ir.Operation, desc: dict, schedule: str = "auto") -> li
     shared_cap = targets.capacity(desc, "shared")
     for func in function_view.gir_funcs(module):
         prog = function_view.extract(func)
-        text, k = gpu_codegen.gpu_module_text(prog, desc, vendor, schedule)
+        sched, rpb, bt = schedule, rows_per_block, block_threads
+        if launch == "model" and prog.form == "row" and rpb is None and bt is None:
+            _ns, best = launch_space.rank(prog.view, desc, schedule, **launch_space.program_stats(prog))[0]
+            sched, rpb, bt = best["schedule"], best.get("rows_per_block"), best.get("block_threads")
+        text, k = gpu_codegen.gpu_module_text(prog, desc, vendor, sched, rpb, bt)
         if shared_cap is not None and k.shared_bytes > shared_cap:
             raise PassError(f"kernel {k.name} needs {k.shared_bytes} bytes of shared memory; target "
                             f"'{desc['name']}' has {shared_cap} per block", func)
@@ -94,9 +100,14 @@ GpuSchedule = Literal["auto", "warp", "block"]
 class GirToGpuOptions:
     target: str = option("nvidia", "target description (nvidia, nvidia_sm80, amd_gfx942, ...)")
     schedule: GpuSchedule = option("auto", "row programs: one row per warp or per block (auto: by row length)")
+    rows_per_block: int | None = option(None, "row-per-warp: rows (warps) per block (default 4)")
+    block_threads: int | None = option(None, "row-per-block: threads per row, a multiple of the warp size (default 256)")
+    launch: Literal["default", "model"] = option(
+        "default", "model: rows per block / threads per row from the launch cost model (passes/gpu/launch_space.py)")
 
 
 @gir_pass("gir-to-gpu", "GIR -> gpu dialect kernels (grid/block/warp/lane mapping, shared memory, shuffles)",
           GirToGpuOptions)
 def gir_to_gpu(module, options: GirToGpuOptions):
-    lower_to_gpu(module, resolve_target(options.target), options.schedule)
+    lower_to_gpu(module, resolve_target(options.target), options.schedule, options.rows_per_block,
+                 options.block_threads, options.launch)

@@ -57,6 +57,7 @@ def test_model_ranks_whole_space_and_shortlist_spans_task_counts():
     assert order[0][1]["tasks"] >= 1
     picked = shortlist(order, 4)
     assert picked[0] == order[0] and len(picked) == 4 and len({c["tasks"] for _, c in picked}) >= 2
+    assert {c["one_pass"] for _, c in picked} == {0, 1}     # both sweep structures get timed
     tiny = ranked(girflow.trace(ops.softmax, (8, 64)))
     assert tiny[0][1]["tasks"] == 1     # a kernel of a microsecond is never split across threads
 

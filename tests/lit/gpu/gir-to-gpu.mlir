@@ -7,7 +7,7 @@
 // CHECK: gpu.module @softmax_gpu attributes {gir.arch = "sm_90", gir.target = "nvidia_sm90"}
 // CHECK: gpu.func @softmax_kernel(%{{.*}}: memref<64x256xf32>, %{{.*}}: memref<64x256xf32>) kernel
 // CHECK-SAME: gir.launch = {block = array<i64: 128, 1, 1>, grid = array<i64: 16, 1, 1>, shared_bytes = 0 : i64}
-// CHECK-SAME: gir.row_cache = "register", gir.schedule = "row-per-warp", gir.vector_width = 4
+// CHECK-SAME: gir.row_cache = "register", gir.rows_per_block = 4 : i64, gir.schedule = "row-per-warp", gir.vector_width = 4
 // CHECK: gpu.thread_id x
 // CHECK: gpu.block_id x
 // CHECK: vector.load %{{.*}} {alignment = 16 : i64} : memref<64x256xf32>, vector<4xf32>

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from .grammar_text import parse_grammar
 
 MAX_CANDIDATES = 48  # enumerated queries kept (grammars with more are sampled evenly)
+MAX_SCORED = 12  # a grammar allowing more queries than this is left to the greedy decode (latency)
 MAX_PER_RULE = 400  # strings a single rule may expand to before the rest is cut
 
 

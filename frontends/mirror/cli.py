@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .candidates import MAX_SCORED
 from .errors import MirrorError
 
 
@@ -28,6 +29,9 @@ def _add_source_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--time-limit", type=float, default=5.0, help="seconds a query may run")
     p.add_argument("--out-dir", help="where charts (and imported CSV databases) go")
     p.add_argument("--print-stages", action="store_true", help="print every pipeline stage's output as it runs")
+    p.add_argument("--candidates", type=int, default=MAX_SCORED, metavar="N",
+                   help="score up to N candidate queries of the question's grammar with the model, run the likeliest "
+                        "and keep the one whose result most agree on (0: the model's first query only; default %(default)s)")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -69,7 +73,8 @@ def make_mirror(args):
     source = args.db or build_demo_db()
     return Mirror(source, model=args.model, model_name=args.model_name, row_cap=args.row_cap,
                   time_limit_s=args.time_limit, out_dir=args.out_dir, print_stages=args.print_stages,
-                  chart_format=getattr(args, "chart_format", "png"), engine=getattr(args, "engine", "auto"))
+                  chart_format=getattr(args, "chart_format", "png"), engine=getattr(args, "engine", "auto"),
+                  candidates=getattr(args, "candidates", MAX_SCORED))
 
 
 def format_table(columns, rows, max_rows: int = 20) -> str:
@@ -143,7 +148,7 @@ def run_spider_eval(args) -> int:
     def make(path):
         return Mirror(path, model=args.model, model_name=args.model_name, row_cap=args.row_cap,
                       time_limit_s=args.time_limit, out_dir=args.out_dir, print_stages=args.print_stages,
-                      engine=getattr(args, "engine", "auto"))
+                      engine=getattr(args, "engine", "auto"), candidates=getattr(args, "candidates", MAX_SCORED))
 
     report = evaluate_spider(args.spider, make, databases=args.databases, every=args.every, limit=args.limit)
     print_report(report, args.spider, args.model)

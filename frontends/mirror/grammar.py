@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from .joins import JoinGraph, ident
 from .linking import Link, is_key_like, name_parts, stem
 from .schema import Schema
-from .shape import Shape, read_shape
+from .shape import SUPERLATIVE, Shape, read_shape
 
 MAX_TABLES_PER_JOIN = 4
 MAX_PAIR_PLANS = 45  # pairs of linked tables given a FROM clause of their own (10 tables)
@@ -210,8 +210,12 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
         rf"\b{re.escape(n)} ([a-z]+)", q_lower) and stem(re.search(rf"\b{re.escape(n)} ([a-z]+)", q_lower).group(1))
         in table_words), None)
     entity = ctx.entity if ctx.entity and ctx.entity[1] in names else None
-    rank_group = bool(shape.limit and entity and not shape.extreme and not ctx.membership and (
-        entity[0] == "column" or (len(names) > 1 and "count" not in intent)))
+    after_sup = re.search(rf"{SUPERLATIVE} (?:amount of |value of )?([a-z]+)", q_lower)
+    ranks_a_measure = bool(after_sup) and any(  # "the car with the greatest accelerate": a row, not a group
+        c.is_numeric and not is_key_like(schema, t, c) and stem(after_sup.group(1)) in name_parts(c.name)
+        for _, t, c in cols)
+    rank_group = bool(shape.limit and entity and not shape.extreme and not ctx.membership and not ranks_a_measure
+                      and (entity[0] == "column" or (len(names) > 1 and "count" not in intent)))
     grouped = ("group" in intent or having_n or rank_group) and not ctx.membership and not shape.subquery_agg
 
     rules = []
@@ -399,6 +403,17 @@ def best_column(text: str, schema: Schema, cols, prefer: list[str]):
     return best
 
 
+def count_column(qualified: str, text: str) -> bool:
+    """Whether a column is itself "the number of <text>": Number_products, num_employees, NoOfStaff."""
+    from .names import name_words
+    from .names import stem as nstem
+    from .names import words as nwords
+
+    cwords = {nstem(w) for w in name_words(qualified.split(".")[-1].strip('"'))}
+    wanted = {nstem(w) for w in nwords(text) if w not in ("the", "a", "an", "all")}
+    return bool(cwords & {"number", "num", "no", "count"}) and bool(wanted) and wanted <= cwords
+
+
 def resolve_head(shape: Shape, schema: Schema, cols, names: list[str], linked: Link) -> list[str] | None:
     """The SELECT list the question spells out ("the name and capacity", "the average and maximum age"),
     each item resolved to a column of this FROM clause; None unless every item resolves."""
@@ -411,7 +426,10 @@ def resolve_head(shape: Shape, schema: Schema, cols, names: list[str], linked: L
             pending.append(agg)
             continue
         if agg == "COUNT":
-            out += [f"{a}(*)" if a == "COUNT" else None for a in pending] + ["COUNT(*)"]
+            # "the number of products" may name a column (Number_products) rather than ask for a count
+            col = best_column(f"number {text}", schema, cols, prefer) if text else None
+            named = col and count_column(col, text)
+            out += [f"{a}(*)" if a == "COUNT" else None for a in pending] + [col if named else "COUNT(*)"]
             pending = []
             continue
         col = "*" if text == "*" and not agg else best_column(text, schema, cols, prefer)

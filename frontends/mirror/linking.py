@@ -215,6 +215,19 @@ def is_key_like(schema: Schema, table: str, column) -> bool:
     return any(f.table == table and f.column == column.name for f in schema.foreign_keys)
 
 
+def asks_number_of(q: str, measure_words: set[str] = frozenset()) -> bool:
+    """"Count the templates", "what is the number of cars ...", "find the total number of ...": the question
+    asks for a count. Not when "number of X" names a column ("the largest number of products" with a
+    Number_products column), nor when a superlative asks for the row with the largest count."""
+    m = re.match(r"(?:what is|what was|what s|find|give(?: me)?|show|return|tell me|compute|calculate|count)?"
+                 r"\s*(?:the )?(?:total )?(?:number|count) of (?:the |all |all the )?(?:different |distinct |unique )?(\w+)", q)
+    if not m and not re.match(r"count (?:the |all |all the |how )", q):
+        return False
+    if m and "number" in measure_words and (stem(m.group(1)) in measure_words or m.group(1) in measure_words):
+        return False
+    return True
+
+
 def detect_intent(question: str, table_words: set[str] = frozenset(), measure_words: set[str] = frozenset(),
                   schema_words: set[str] | None = None) -> set[str]:
     """Question shapes that are safe to enforce in the grammar (a weak model often ignores them).
@@ -249,7 +262,8 @@ def detect_intent(question: str, table_words: set[str] = frozenset(), measure_wo
         intent.add("sum")
     elif not grouped and not many and re.search(r"\b(average|mean)\b", q) and not re.search(r"\bthan the\b", q):
         intent.add("avg")
-    elif re.search(r"\bhow many\b", q) and not grouped and not re.search(r"\b(which|what|who)\b", q):
+    elif not grouped and (re.search(r"\bhow many\b", q) and not re.search(r"\b(which|what|who)\b", q)
+                          or asks_number_of(q, measure_words)):
         intent.add("count")
         if re.search(r"\b(different|distinct|unique)\b", q):
             intent.add("count-distinct")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .aliases import readable_aliases
-from .candidates import Candidate, choose, enumerate_language
+from .candidates import MAX_SCORED, Candidate, choose, enumerate_language
 from .chart import draw_chart
 from .engines import open_engine
 from .engines.base import statement_text
@@ -28,7 +28,6 @@ from .setops import split_set_question
 from .summary import summarise
 
 MAX_REPAIRS = 2
-MAX_SCORED = 12  # candidate queries scored by the model (each costs a teacher-forced pass)
 MAX_RUN = 6  # of those, the likeliest run against the database
 
 
@@ -65,7 +64,7 @@ class Mirror:
 
     def __init__(self, source, model=None, *, model_name: str | None = None, out_dir=None, row_cap: int = 1000,
                  time_limit_s: float = 5.0, print_stages: bool = False, model_summary: bool = True,
-                 charts: bool = True, chart_format: str = "png", engine: str = "auto"):
+                 charts: bool = True, chart_format: str = "png", engine: str = "auto", candidates: int = MAX_SCORED):
         self.source = source
         self.out_dir = Path(out_dir) if out_dir else cache_dir()
         self.engine = open_engine(source, self.out_dir, engine=engine, time_limit_s=time_limit_s, row_cap=row_cap)
@@ -76,6 +75,7 @@ class Mirror:
                                                            for c in t.columns if not c.is_numeric])
         self.model = make_model(model, model_name)
         self.print_stages = print_stages
+        self.max_scored = candidates  # 0: the greedy decode alone, no candidate scoring or voting
         self.model_summary = model_summary
         self.charts = charts
         self.chart_format = chart_format
@@ -178,11 +178,11 @@ class Mirror:
         """The model's own query and the others the grammar allows (when few enough to score), scored by the
         model's likelihood; the likeliest are run and the one whose result has most support is kept (see
         candidates.py). Returns the chosen SQL and a report for the trace ("" when there was no choice)."""
-        if not hasattr(self.model, "score"):
+        if not hasattr(self.model, "score") or self.max_scored <= 1:
             return generated, ""
         numbers = re.findall(r"(?<![\w.])\d+(?:\.\d+)?(?![\w])", question)
-        enumerated = enumerate_language(grammar, numbers, limit=MAX_SCORED + 1)
-        if len(enumerated) > MAX_SCORED:
+        enumerated = enumerate_language(grammar, numbers, limit=self.max_scored + 1)
+        if len(enumerated) > self.max_scored:
             enumerated = []  # too many to score within the latency budget: the greedy decode stands
         cands = [Candidate(generated, source="generated")] + [Candidate(q) for q in enumerated if q != generated]
         if len(cands) == 1:

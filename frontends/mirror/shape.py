@@ -72,6 +72,9 @@ def read_head(q: str) -> list[tuple[str | None, str]]:
     if not m:
         return []
     rest = q[m.end():].strip()
+    counted = re.match(r"(?:the )?(?:total )?(?:number|count) of (?:the |all |all the )?", rest)
+    if counted:  # "count the number of templates", "what is the total number of ...": a count of what follows
+        rest = rest[counted.end():]
     end = re.search(HEAD_END, rest)
     head = rest[: end.start()] if end else rest
     items = [i.strip() for i in re.split(r",|\band\b|\bas well as\b", head)]
@@ -84,6 +87,8 @@ def read_head(q: str) -> list[tuple[str | None, str]]:
         if re.fullmatch(r"(?:all )?(?:the )?(?:information|info|details|data|everything|columns|records)", words):
             words = "*"  # "all the information about X": every column
         out.append((agg, words))
+    if counted and out:
+        out[0] = ("COUNT", out[0][1])
     return out if len(out) <= 6 else []
 
 
@@ -117,8 +122,11 @@ def read_shape(question: str) -> Shape:
     if any(agg for agg, _ in shape.head):  # "the minimum and maximum price": aggregates, not a ranking
         shape.direction = shape.limit = None
     elif sup and re.match(r"(what is|what was|what s) the\b", q) and not re.search(r"\bname\b", q) and not shape.limit:
-        if len(shape.head) > 1 and not any(agg for agg, _ in shape.head):
-            shape.limit = "1"  # "what is the id and name of the X with the most Y": a row, not a value
+        qualifier = re.search(r"\b(?:with|who|that|which|whose|having)\b", q)
+        if len(shape.head) > 1 and not any(agg for agg, _ in shape.head) or qualifier and sup.start() > qualifier.start():
+            # "what is the id and name of the X with the most Y", "what is the model of the car with the
+            # smallest horsepower": the superlative picks a row, whose attribute is asked; not a value
+            shape.limit = "1"
         elif not any(agg for agg, _ in shape.head):
             shape.extreme = "MIN" if shape.direction == " ASC" else "MAX"
     negated = r"\b(?:not been|(?:do|does|did|has|have|had|is|are|was|were) not|(?:don|doesn|didn|haven|hasn) t)\b"

@@ -31,7 +31,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         p.add_argument("--batch-size", type=int, default=2048)
         p.add_argument("--epochs", type=int, default=1)
         p.add_argument("--emb-lr", type=float, default=0.05)
-        p.add_argument("--adjust-every", type=int, default=50, help="FIITED: steps between dimension adjustments")
+        p.add_argument("--adjust-every", type=int, default=None,
+                       help="FIITED: steps between dimension adjustments (default: the --anneal adjustments that "
+                            "reach the budget end halfway through training)")
         p.add_argument("--anneal", type=int, default=4, help="FIITED: adjustments to reach the budget")
         p.add_argument("--decay", type=float, default=0.5, help="FIITED: importance decay per adjustment")
         p.add_argument("--evict-after", type=int, default=0,
@@ -316,6 +318,8 @@ def _train_distributed(args) -> int:
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
     _load(args)  # parse (and cache) once, so bad data fails here and every rank reads the cache
+    # as torchrun: the processes share the cores instead of each taking all of them
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // args.nproc)))
     config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=args.nproc, run_id=f"girflow-{uuid.uuid4().hex[:8]}",
                           rdzv_backend="c10d", rdzv_endpoint="localhost:0", max_restarts=0, start_method="spawn",
                           monitor_interval=0.1)

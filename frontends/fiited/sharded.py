@@ -165,7 +165,7 @@ class ShardedEmbeddingBagCollection(nn.Module):
         return t.tolist()
 
     def _sum_dict(self, d: dict) -> dict:
-        keys = sorted(d)
+        keys = list(d)           # the same order on every rank (the tables report the same kinds)
         return dict(zip(keys, self._sum([d[k] for k in keys])))
 
     def value_bytes(self) -> int:

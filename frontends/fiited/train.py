@@ -36,7 +36,7 @@ class TrainConfig:
     emb_lr: float = 0.05              # embeddings (Adagrad, same for every method)
     budget: float | None = 0.3        # FIITED memory budget as a fraction of full dimension
     threshold: float | None = None    # or FIITED importance threshold (x mean score)
-    adjust_every: int = 50
+    adjust_every: int | None = None   # steps between adjustments (None: annealing ends halfway through training)
     adjust_lag: int | None = None     # steps from an adjustment's snapshot to its effect (None: adjust_every // 5)
     anneal: int = 4
     decay: float = 0.5
@@ -51,6 +51,17 @@ class TrainConfig:
 def sharded() -> bool:
     """Whether training runs sharded: under an initialised process group of more than one rank."""
     return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def adjust_period(cfg: TrainConfig, n_train: int) -> int:
+    """`cfg.adjust_every`, or by default the period at which the `anneal` adjustments that reach the
+    budget end halfway through training, so the second half trains at the budget whatever the
+    data size (a fixed period either never reaches the budget on small data, which then loses its
+    cut all at once at the end, or adjusts rarely on large data)."""
+    if cfg.adjust_every:
+        return cfg.adjust_every
+    steps = cfg.epochs * -(-n_train // cfg.batch_size)
+    return max(1, steps // (2 * max(cfg.anneal, 1)))
 
 
 def build_model(cfg: TrainConfig, table_sizes: list[int], num_dense: int = 13):
@@ -125,14 +136,14 @@ def train(cfg: TrainConfig, dense: np.ndarray, sparse: np.ndarray, label: np.nda
     opts = [torch.optim.Adam(dense_params, lr=cfg.lr)]
     if cfg.method in ("full", "pep"):
         opts.append(torch.optim.Adagrad(emb.sparse_parameters(), lr=cfg.emb_lr))
+    n_test = int(len(label) * cfg.test_fraction)
+    n_train = len(label) - n_test
     adjuster = None
     if cfg.method == "fiited" and (cfg.budget is not None or cfg.threshold is not None) and cfg.budget != 1.0:
-        adjuster = DimensionAdjuster(emb.tables, every=cfg.adjust_every, budget_fraction=cfg.budget,
+        adjuster = DimensionAdjuster(emb.tables, every=adjust_period(cfg, n_train), budget_fraction=cfg.budget,
                                      threshold=cfg.threshold if cfg.budget is None else None,
                                      decay=cfg.decay, anneal=cfg.anneal, background=cfg.background_adjust,
                                      lag=cfg.adjust_lag, group=emb.adjust_group if sharded() else None)
-    n_test = int(len(label) * cfg.test_fraction)
-    n_train = len(label) - n_test
     loss_fn = torch.nn.BCEWithLogitsLoss(reduction="sum")  # / global batch size: each rank's share of the mean
     show = cfg.progress and (not sharded() or dist.get_rank() == 0)
     step_times, step = [], 0

@@ -82,3 +82,13 @@ def test_threshold_mode_and_bad_arguments():
         DimensionAdjuster(coll.tables, every=0, budget_fraction=0.5)
     with pytest.raises(ValueError, match="lag must be"):
         DimensionAdjuster(coll.tables, every=4, lag=5, budget_fraction=0.5)
+
+
+def test_default_schedule_reaches_the_budget_halfway_through_training():
+    from girflow.frontends.fiited.train import adjust_period
+
+    # 80 steps, 4 annealing adjustments: every 10 steps, so the budget holds from step 40 on
+    assert adjust_period(TrainConfig(batch_size=100, anneal=4), 8000) == 10
+    assert adjust_period(TrainConfig(batch_size=100, anneal=4, epochs=3), 8000) == 30
+    assert adjust_period(TrainConfig(batch_size=100, anneal=4), 50) == 1     # a run too short to anneal
+    assert adjust_period(TrainConfig(adjust_every=7), 8000) == 7

@@ -73,6 +73,12 @@ def build_model(cfg: TrainConfig, table_sizes: list[int], num_dense: int = 13):
         raise ValueError(f"{cfg.method} needs a bounded size for every table (raw ids need FIITED)")
     if sharded() and cfg.method != "fiited":
         raise ValueError(f"only FIITED tables train sharded over processes, not {cfg.method}")
+    with torch.random.fork_rng(devices=[]):  # the dense layers start the same whatever the embeddings draw
+        emb = _embeddings(cfg, table_sizes)
+    return DLRM(emb, num_dense, cfg.embedding_dim, len(table_sizes))
+
+
+def _embeddings(cfg: TrainConfig, table_sizes: list[int]):
     if sharded():
         emb = ShardedEmbeddingBagCollection(table_sizes, cfg.embedding_dim, chunk_size=cfg.chunk_size, seed=cfg.seed,
                                             optimizer="adagrad", lr=cfg.emb_lr, evict_after=cfg.evict_after)
@@ -88,7 +94,7 @@ def build_model(cfg: TrainConfig, table_sizes: list[int], num_dense: int = 13):
         emb = PEPEmbeddingBags(table_sizes, cfg.embedding_dim, threshold_init=cfg.pep_init, seed=cfg.seed)
     else:
         raise ValueError(f"unknown method {cfg.method!r} (fiited, full, pep)")
-    return DLRM(emb, num_dense, cfg.embedding_dim, len(table_sizes))
+    return emb
 
 
 def _share(n: int) -> slice:

@@ -29,6 +29,7 @@ from .summary import summarise
 
 MAX_REPAIRS = 2
 MAX_RUN = 6  # of those, the likeliest run against the database
+CANDIDATE_TIME_S = 1.0  # time limit of each candidate's run (the chosen query then runs under the user's limit)
 
 
 @dataclass
@@ -190,15 +191,20 @@ class Mirror:
         for c, score in zip(cands, self.model.score(prompt, [c.sql for c in cands])):
             c.score = score
         cands.sort(key=lambda c: -c.score)
-        for c in cands[:MAX_RUN]:
-            try:
-                engine_sql = self.engine.translate(c.sql)
-                c.error = self.guard.explain(engine_sql)
-                if c.error is None:
-                    result = self.guard.run(engine_sql)
-                    c.rows, c.columns = result.rows, result.columns
-            except MirrorError as e:
-                c.error = str(e).splitlines()[0]
+        limit = self.engine.time_limit_s
+        self.engine.time_limit_s = min(limit, CANDIDATE_TIME_S)  # a slow candidate is dropped, not waited for
+        try:
+            for c in cands[:MAX_RUN]:
+                try:
+                    engine_sql = self.engine.translate(c.sql)
+                    c.error = self.guard.explain(engine_sql)
+                    if c.error is None:
+                        result = self.guard.run(engine_sql)
+                        c.rows, c.columns = result.rows, result.columns
+                except MirrorError as e:
+                    c.error = str(e).splitlines()[0]
+        finally:
+            self.engine.time_limit_s = limit
         chosen = choose(cands[:MAX_RUN], wants_rows=True)
         lines = [f"{'*' if c is chosen else ' '} {c.score:8.2f} {c.source:9} "
                  f"{c.error or ('not run' if c.rows is None else f'{len(c.rows)} rows')}: {c.sql}" for c in cands]

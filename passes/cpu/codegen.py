@@ -1,4 +1,4 @@
-"""Emits the CPU kernel of a scheduled GIR function as scf/vector/memref/arith/math text.
+"""Builds the CPU kernel of a scheduled GIR function with scf/vector/memref/arith/math op builders.
 
 Row programs: `scf.forall` over tasks (gir.unit = "core"), each task a range of rows; per row one
 sweep per phase. A sweep is a vector loop unrolled `unroll` times with independent accumulators,
@@ -7,94 +7,87 @@ vector registers and are folded once per row; per-row scalars are computed once 
 values the schedule materialised go to a per-task row buffer (`gir.alloc` at level "local").
 Column programs: forall over column blocks, accumulating vectors down the reduced axis.
 Transposes: forall over tile rows; each tile moves through registers with vector.transpose.
+Constants are made once, at the function's entry.
 """
 from __future__ import annotations
 
 from typing import Any
 
+from torch_mlir import ir
+from torch_mlir.dialects import arith, func, math, memref, vector
+
+from girflow.dialects import gir
 from girflow.passes.cpu import online_reduce as online
-from girflow.passes.ir_utils import mlir_float as _float_literal
+from girflow.passes.ir_builder import Builder, element, set_attrs
+from girflow.passes.ir_builder import memref as memref_type
+from girflow.passes.ir_builder import vector as vtype
 from girflow.passes.kernel_graph import KernelGraph
 
-ARITH_BINARY = {"add": "arith.addf", "sub": "arith.subf", "mul": "arith.mulf", "div": "arith.divf",
-                "max": "arith.maximumf", "min": "arith.minimumf"}
-MATH_UNARY = {"exp": "math.exp", "log": "math.log", "tanh": "math.tanh", "erf": "math.erf",
-              "sqrt": "math.sqrt", "rsqrt": "math.rsqrt", "abs": "math.absf", "neg": "arith.negf"}
+ARITH_BINARY = {"add": "addf", "sub": "subf", "mul": "mulf", "div": "divf", "max": "maximumf", "min": "minimumf"}
+MATH_UNARY = {"exp": math.exp, "log": math.log, "tanh": math.tanh, "erf": math.erf, "sqrt": math.sqrt,
+              "rsqrt": math.rsqrt, "abs": math.absf, "neg": arith.negf}
 CMP = {"lt": "olt", "le": "ole", "gt": "ogt", "ge": "oge", "eq": "oeq", "ne": "une"}
-REDUCE_COMBINE = {"sum": "arith.addf", "mean": "arith.addf", "max": "arith.maximumf", "min": "arith.minimumf"}
-REDUCE_KIND = {"sum": "add", "mean": "add", "max": "maximumf", "min": "minimumf"}
-REDUCE_INIT = {"sum": "0.0", "mean": "0.0", "max": "0xFF800000", "min": "0x7F800000"}
+REDUCE_COMBINE = {"sum": "addf", "mean": "addf", "max": "maximumf", "min": "minimumf"}
+REDUCE_KIND = {"sum": "ADD", "mean": "ADD", "max": "MAXIMUMF", "min": "MINIMUMF"}
+REDUCE_INIT = {"sum": 0.0, "mean": 0.0, "max": float("-inf"), "min": float("inf")}
 
 
-class Emitter:
-    """Fresh SSA names, hoisted constants, and nested line buffers."""
-
-    def __init__(self):
-        self.count = 0
-        self.consts: dict = {}
-        self.const_lines: list[str] = []
-
-    def fresh(self, hint="v"):
-        self.count += 1
-        return f"%{hint}{self.count}"
-
-    def index(self, n: int) -> str:
-        key = ("index", n)
-        if key not in self.consts:
-            name = f"%c{n}" if n >= 0 else f"%cm{-n}"
-            self.consts[key] = name
-            self.const_lines.append(f"{name} = arith.constant {n} : index")
-        return self.consts[key]
-
-    def fconst(self, value: str, vtype: str) -> str:
-        key = ("f", value, vtype)
-        if key not in self.consts:
-            name = self.fresh("cst")
-            self.consts[key] = name
-            lit = f"dense<{value}>" if vtype.startswith("vector") else value
-            self.const_lines.append(f"{name} = arith.constant {lit} : {vtype}")
-        return self.consts[key]
-
-
-def emit_op(e: Emitter, n, ins, ty, out) -> str:
-    """Emit the elementwise GIR node `n` on operands `ins` of type `ty` (f32 or a vector of f32)."""
-    v = e.fresh()
+def emit_op(b: Builder, n, ins, ty: ir.Type) -> ir.Value:
+    """The elementwise GIR node `n` on operands `ins` of type `ty` (f32 or a vector of f32)."""
     k = n.kind
     if k in ARITH_BINARY:
-        out.append(f"{v} = {ARITH_BINARY[k]} {ins[0]}, {ins[1]} : {ty}")
-    elif k in MATH_UNARY:
-        out.append(f"{v} = {MATH_UNARY[k]} {ins[0]} : {ty}")
-    elif k == "recip":
-        out.append(f"{v} = arith.divf {e.fconst('1.0', ty)}, {ins[0]} : {ty}")
-    elif k == "sigmoid":
-        one = e.fconst("1.0", ty)
-        t1, t2, t3 = e.fresh(), e.fresh(), e.fresh()
-        out += [f"{t1} = arith.negf {ins[0]} : {ty}", f"{t2} = math.exp {t1} : {ty}",
-                f"{t3} = arith.addf {one}, {t2} : {ty}", f"{v} = arith.divf {one}, {t3} : {ty}"]
-    elif k == "fma":
-        out.append(f"{v} = math.fma {ins[0]}, {ins[1]}, {ins[2]} : {ty}")
-    elif k == "cmp":
-        out.append(f"{v} = arith.cmpf {CMP[n.attrs['predicate']]}, {ins[0]}, {ins[1]} : {ty}")
-    elif k == "select":
-        out.append(f"{v} = arith.select {ins[0]}, {ins[1]}, {ins[2]} : {ty.replace('f32', 'i1')}, {ty}")
-    else:
-        raise ValueError(f"cannot lower gir.{k} on cpu")
-    return v
+        return b.arith(ARITH_BINARY[k], ins[0], ins[1])
+    if k in MATH_UNARY:
+        return MATH_UNARY[k](ins[0])
+    if k == "recip":
+        return arith.divf(b.float(1.0, ty), ins[0])
+    if k == "sigmoid":
+        one = b.float(1.0, ty)
+        return arith.divf(one, arith.addf(one, math.exp(arith.negf(ins[0]))))
+    if k == "fma":
+        return math.fma(ins[0], ins[1], ins[2])
+    if k == "cmp":
+        return b.cmpf(CMP[n.attrs["predicate"]], ins[0], ins[1])
+    if k == "select":
+        return arith.select(ins[0], ins[1], ins[2])
+    raise ValueError(f"cannot lower gir.{k} on cpu")
 
 
-def vtype(width: int) -> str:
-    return f"vector<{width}xf32>"
+def combine(name: str, parts: list) -> ir.Value:
+    """Fold `parts` left to right with `arith.<name>`."""
+    while len(parts) > 1:
+        parts = [Builder.arith(name, parts[0], parts[1])] + parts[2:]
+    return parts[0]
 
 
-def task_range(e: Emitter, prefix: str, per_task: int, total: int) -> list[str]:
-    """Lines computing [%{prefix}b, %{prefix}e): task %t's share of `total` items, `per_task` each."""
-    return [f"%{prefix}b = arith.muli %t, {e.index(per_task)} : index",
-            f"%{prefix}e0 = arith.addi %{prefix}b, {e.index(per_task)} : index",
-            f"%{prefix}e = arith.minsi %{prefix}e0, {e.index(total)} : index"]
+def _split_states(values, nstate: list, unroll: int) -> list:
+    """Flat loop values (reduction-major, then unrolled step, then state) -> [reduction][step] state lists."""
+    values, out, k = list(values), [], 0
+    for n in nstate:
+        out.append([values[k + u * n:k + (u + 1) * n] for u in range(unroll)])
+        k += unroll * n
+    return out
 
 
-def memref_type(shape, et) -> str:
-    return f"memref<{'x'.join(map(str, shape))}x{et}>"
+def task_range(b: Builder, t: ir.Value, per_task: int, total: int) -> tuple[ir.Value, ir.Value]:
+    """[begin, end): task `t`'s share of `total` items, `per_task` each."""
+    begin = arith.muli(t, b.index(per_task))
+    return begin, arith.minsi(arith.addi(begin, b.index(per_task)), b.index(total))
+
+
+class KernelFunc:
+    """A CPU kernel function: memref parameters, constants at the entry, an `scf.forall` over tasks."""
+
+    def __init__(self, name: str, params: list, tasks: int):
+        fn = func.FuncOp(name, ir.FunctionType.get(params, []))
+        set_attrs(fn, {"gir.target": "cpu", "gir.kernel": None, "gir.tasks": tasks})
+        entry = fn.add_entry_block()
+        self.func, self.args = fn, list(entry.arguments)
+        with ir.InsertionPoint(entry):
+            forall, self.task_ip = Builder.forall(tasks, {"gir.unit": "core"})
+            func.ReturnOp([])
+        self.task = forall.induction_variables[0]
+        self.builder = Builder(hoist=ir.InsertionPoint(forall))
 
 
 class RowKernel:
@@ -102,7 +95,6 @@ class RowKernel:
 
     def __init__(self, g: KernelGraph):
         self.g = g
-        self.e = Emitter()
         self.rows, self.cols = g.view
         s = g.schedule
         self.width = s.get("vector_width", 8)
@@ -110,11 +102,9 @@ class RowKernel:
         self.tasks = s.get("tasks", 1)
         self.rows_per_task = s.get("rows_per_task", self.rows)
         self.streaming = bool(s.get("streaming_stores", 0))
-        self.in_names = [f"%in{i}" for i in range(len(g.args))]
-        self.out_names = [f"%out{i}" for i in range(len(g.outputs))]
-        self.row_cache: dict = {}       # node -> scalar f32 SSA (per row)
+        self.row_cache: dict = {}       # node -> scalar f32 value (per row)
         self.bcast_cache: dict = {}     # (node, width) -> broadcast vector
-        self.scratch: dict = {}         # node -> scratch buffer name
+        self.scratch: dict = {}         # node -> row buffer
         self.red_results: dict = {}     # reduce node -> scalar f32
 
     # -- values -----------------------------------------------------------------------------
@@ -131,456 +121,328 @@ class RowKernel:
     def space(self, ref):
         return self.arg_space(ref[1]) if ref[0] == "arg" else self.g.nodes[ref[1]].space
 
-    def load_arg(self, i, j, width, out):
-        shape, et = self.g.args[i]
-        row = "%r" if shape[0] == self.rows else self.e.index(0)
-        if shape[-1] == self.cols:
-            v = self.e.fresh("ld")
-            out.append(f"{v} = vector.load {self.in_names[i]}[{row}, {j}] : {memref_type(shape, et)}, vector<{width}x{et}>")
-        else:   # per-row or scalar input: one element broadcast
-            s = self.e.fresh("ld")
-            out.append(f"{s} = memref.load {self.in_names[i]}[{row}, {self.e.index(0)}] : {memref_type(shape, et)}")
-            v = self.e.fresh("bc")
-            out.append(f"{v} = vector.broadcast {s} : {et} to vector<{width}x{et}>")
-        if et != "f32":
-            c = self.e.fresh("ext")
-            out.append(f"{c} = arith.extf {v} : vector<{width}x{et}> to {vtype(width)}")
-            v = c
-        return v
+    def row_of(self, shape):
+        return self.r if shape[0] == self.rows else self.b.index(0)
 
-    def scalar_of(self, ref, pre):
-        """Per-row scalar (f32) value of a row/scalar-space ref, emitted once per row into `pre`."""
-        key = ref
-        if key in self.row_cache:
-            return self.row_cache[key]
+    def load_arg(self, i, j, width):
+        shape, et = self.g.args[i]
+        if shape[-1] == self.cols:
+            v = vector.load(vtype(width, et), self.ins[i], [self.row_of(shape), j])
+        else:   # per-row or scalar input: one element broadcast
+            s = memref.load(self.ins[i], [self.row_of(shape), self.b.index(0)])
+            v = vector.broadcast(vtype(width, et), s)
+        return v if et == "f32" else arith.extf(vtype(width), v)
+
+    def scalar_of(self, ref, pre: ir.InsertionPoint):
+        """Per-row scalar (f32) value of a row/scalar-space ref, built once per row at `pre`."""
+        if ref not in self.row_cache:
+            with pre:
+                self.row_cache[ref] = self._scalar(ref, pre)
+        return self.row_cache[ref]
+
+    def _scalar(self, ref, pre):
         if ref[0] == "arg":
             shape, et = self.g.args[ref[1]]
-            row = "%r" if shape[0] == self.rows else self.e.index(0)
-            v = self.e.fresh("s")
-            pre.append(f"{v} = memref.load {self.in_names[ref[1]]}[{row}, {self.e.index(0)}] : {memref_type(shape, et)}")
-            if et != "f32":
-                c = self.e.fresh("s")
-                pre.append(f"{c} = arith.extf {v} : {et} to f32")
-                v = c
-        else:
-            n = self.g.nodes[ref[1]]
-            if n.kind == "reduce":
-                src = n.operands[0]
-                if self.space(src) in ("row", "scalar"):   # reducing a size-1 axis: identity
-                    v = self.scalar_of(src, pre)
-                else:
-                    v = self.red_results[n.index]
-            elif n.kind == "splat":
-                v = self.e.fconst(_float_literal(n.attrs["value"]), "f32")
-            elif n.kind in ("broadcast", "alias"):
-                v = self.scalar_of(n.operands[0], pre)
-            else:
-                ins = [self.scalar_of(o, pre) for o in n.operands]
-                v = self.op(n, ins, "f32", pre)
-        self.row_cache[key] = v
-        return v
+            v = memref.load(self.ins[ref[1]], [self.row_of(shape), self.b.index(0)])
+            return v if et == "f32" else arith.extf(element("f32"), v)
+        n = self.g.nodes[ref[1]]
+        if n.kind == "reduce":
+            src = n.operands[0]
+            if self.space(src) in ("row", "scalar"):   # reducing a size-1 axis: identity
+                return self.scalar_of(src, pre)
+            return self.red_results[n.index]
+        if n.kind == "splat":
+            return self.b.float(n.attrs["value"])
+        if n.kind in ("broadcast", "alias"):
+            return self.scalar_of(n.operands[0], pre)
+        ins = [self.scalar_of(o, pre) for o in n.operands]
+        return emit_op(self.b, n, ins, element("f32"))
 
-    def vec(self, ref, j, width, body, pre, phase):
-        """Vector value of `ref` at column offset `j` (SSA index) for `width` lanes."""
-        memo = self.vmemo
-        if (ref, j, width) in memo:
-            return memo[(ref, j, width)]
-        sp = self.space(ref)
-        if sp in ("row", "scalar"):
-            s = self.scalar_of(ref, pre)
-            key = (ref, width)
-            if key not in self.bcast_cache:
-                b = self.e.fresh("bc")
-                pre.append(f"{b} = vector.broadcast {s} : f32 to {vtype(width)}")
-                self.bcast_cache[key] = b
-            v = self.bcast_cache[key]
-        elif ref[0] == "arg":
-            v = self.load_arg(ref[1], j, width, body)
-        else:
-            n = self.g.nodes[ref[1]]
-            if n.index in self.scratch and phase > n.phase:
-                v = self.e.fresh("ml")
-                body.append(f"{v} = vector.load {self.scratch[n.index]}[{j}] : memref<{self.cols}xf32>, {vtype(width)}")
-            elif n.kind in ("broadcast", "alias"):
-                v = self.vec(n.operands[0], j, width, body, pre, phase)
-            elif n.kind == "splat":
-                v = self.e.fconst(_float_literal(n.attrs["value"]), vtype(width))
-            elif n.kind == "div" and self.space(self.through_broadcast(n.operands[1])) in ("row", "scalar"):
-                # dividing by a per-row value: one reciprocal per row, a multiply per element
-                key = ("recip", n.operands[1], width)
-                if key not in self.bcast_cache:
-                    s = self.scalar_of(n.operands[1], pre)
-                    r, b = self.e.fresh("rcp"), self.e.fresh("bc")
-                    pre += [f"{r} = arith.divf {self.e.fconst('1.0', 'f32')}, {s} : f32",
-                            f"{b} = vector.broadcast {r} : f32 to {vtype(width)}"]
-                    self.bcast_cache[key] = b
-                x = self.vec(n.operands[0], j, width, body, pre, phase)
-                v = self.e.fresh()
-                body.append(f"{v} = arith.mulf {x}, {self.bcast_cache[key]} : {vtype(width)}")
-            else:
-                ins = [self.vec(o, j, width, body, pre, phase) for o in n.operands]
-                v = self.op(n, ins, vtype(width), body)
-                if n.index in self.scratch and phase == n.phase:
-                    body.append(f"vector.store {v}, {self.scratch[n.index]}[{j}] : memref<{self.cols}xf32>, {vtype(width)}")
-        memo[(ref, j, width)] = v
-        return v
+    def broadcast(self, key, scalar, width, pre):
+        """A per-row scalar broadcast to `width` lanes, once per row (at `pre`)."""
+        if key not in self.bcast_cache:
+            with pre:
+                self.bcast_cache[key] = vector.broadcast(vtype(width), scalar())
+        return self.bcast_cache[key]
 
-    def op(self, n, ins, ty, out):
-        return emit_op(self.e, n, ins, ty, out)
+    def vec(self, ref, j, width, pre, phase):
+        """Vector value of `ref` at column offset `j` for `width` lanes, built at the current
+        insertion point (per-row values at `pre`)."""
+        key = (ref, j, width)
+        if key not in self.vmemo:
+            self.vmemo[key] = self._vec(ref, j, width, pre, phase)
+        return self.vmemo[key]
+
+    def _vec(self, ref, j, width, pre, phase):
+        if self.space(ref) in ("row", "scalar"):
+            return self.broadcast((ref, width), lambda: self.scalar_of(ref, pre), width, pre)
+        if ref[0] == "arg":
+            return self.load_arg(ref[1], j, width)
+        n = self.g.nodes[ref[1]]
+        if n.index in self.scratch and phase > n.phase:
+            return vector.load(vtype(width), self.scratch[n.index], [j])
+        if n.kind in ("broadcast", "alias"):
+            return self.vec(n.operands[0], j, width, pre, phase)
+        if n.kind == "splat":
+            return self.b.float(n.attrs["value"], vtype(width))
+        if n.kind == "div" and self.space(self.through_broadcast(n.operands[1])) in ("row", "scalar"):
+            # dividing by a per-row value: one reciprocal per row, a multiply per element
+            def recip():
+                return arith.divf(self.b.float(1.0), self.scalar_of(n.operands[1], pre))
+            r = self.broadcast(("recip", n.operands[1], width), recip, width, pre)
+            return arith.mulf(self.vec(n.operands[0], j, width, pre, phase), r)
+        ins = [self.vec(o, j, width, pre, phase) for o in n.operands]
+        v = emit_op(self.b, n, ins, vtype(width))
+        if n.index in self.scratch and phase == n.phase:
+            vector.store(v, self.scratch[n.index], [j])
+        return v
 
     # -- sweeps -----------------------------------------------------------------------------
-    def sweep(self, phase, pre, reductions, stores):
+    def sweep(self, phase, row: ir.InsertionPoint, reductions, stores):
         """One pass over the row: accumulate `reductions`, write `stores` (refs -> output index).
         A reduction's state is one vector per unrolled step, or two for the online kinds
         (online_reduce.KINDS: logsumexp, var)."""
         W, U, C = self.width, self.unroll, self.cols
         main_end = (C // (W * U)) * (W * U)
         vec_end = (C // W) * W
-        partials = {r.index: [] for r in reductions}   # scalar partial states per reduction
-        nstate = {r.index: online.STATE if r.attrs["kind"] in online.KINDS else 1 for r in reductions}
-        pivots = self.pivots(reductions, pre, phase)
+        partials: dict = {r.index: [] for r in reductions}   # scalar partial states per reduction
+        with row:
+            pivots = self.pivots(reductions, row, phase)
         for lo, hi, width, unroll in ((0, main_end, W, U), (main_end, vec_end, W, 1), (vec_end, C, 1, 1)):
-            if hi <= lo:
-                continue
-            step = width * unroll
-            ty = vtype(width)
-            body = []
-            self.vmemo = {}
-            j = self.e.fresh("j")
-            accs_in = {r.index: [[self.e.fresh("acc") for _ in range(nstate[r.index])] for _ in range(unroll)]
-                       for r in reductions}
-            accs_out = {r.index: [] for r in reductions}
-            pivot_vecs = {}
-            for i, p in pivots.items():
-                b = self.e.fresh("bc")
-                pre.append(f"{b} = vector.broadcast {p} : f32 to {ty}")
-                pivot_vecs[i] = b
-            for u in range(unroll):
-                ju = j
-                if u:
-                    ju = self.e.fresh("j")
-                    body.append(f"{ju} = arith.addi {j}, {self.e.index(u * width)} : index")
-                for r in reductions:
-                    x = self.vec(r.operands[0], ju, width, body, pre, phase)
-                    kind = r.attrs["kind"]
-                    if kind in online.KINDS:
-                        accs_out[r.index].append(online.update(self.e, kind, accs_in[r.index][u], x, ty, body,
-                                                               pivot_vecs.get(r.index)))
-                        continue
-                    a = self.e.fresh("acc")
-                    body.append(f"{a} = {REDUCE_COMBINE[kind]} {accs_in[r.index][u][0]}, {x} : {ty}")
-                    accs_out[r.index].append([a])
-                for ref, oi in stores:
-                    x = self.vec(ref, ju, width, body, pre, phase)
-                    self.store(x, oi, ju, width, body)
-                for mi in self.scratch_writes(phase):   # materialised values nobody reduced here
-                    self.vec(("node", mi), ju, width, body, pre, phase)
-            flat_in = [a for r in reductions for st in accs_in[r.index] for a in st]
-            flat_out = [a for r in reductions for st in accs_out[r.index] for a in st]
-            loop = []
-            if flat_in:
-                res = self.e.fresh("res")
-                inits = ", ".join(f"{a} = {v}" for r in reductions for st in accs_in[r.index]
-                                  for a, v in zip(st, self.init_state(r, ty)))
-                types = ", ".join([ty] * len(flat_in))
-                loop.append(f"{res}:{len(flat_in)} = scf.for {j} = {self.e.index(lo)} to {self.e.index(hi)} step {self.e.index(step)} iter_args({inits}) -> ({types}) {{")
-                loop += ["  " + line for line in body]
-                loop.append(f"  scf.yield {', '.join(flat_out)} : {types}")
-                loop.append("}")
-                k = 0
-                for r in reductions:
-                    n = nstate[r.index]
-                    parts = [[f"{res}#{k + u * n + i}" for i in range(n)] for u in range(unroll)]
-                    k += unroll * n
-                    kind = r.attrs["kind"]
-                    while len(parts) > 1:
-                        parts = [self.merge(kind, parts[0], parts[1], ty, loop)] + parts[2:]
-                    if kind in online.KINDS:
-                        partials[r.index].append(online.fold_lanes(self.e, kind, parts[0], width, loop))
-                    else:
-                        s = self.e.fresh("red")
-                        loop.append(f"{s} = vector.reduction <{REDUCE_KIND[kind]}>, {parts[0][0]} : {ty} into f32")
-                        partials[r.index].append([s])
-            else:
-                loop.append(f"scf.for {j} = {self.e.index(lo)} to {self.e.index(hi)} step {self.e.index(step)} {{")
-                loop += ["  " + line for line in body]
-                loop.append("}")
-            pre.extend(loop)   # the loop follows the per-row values its body needed
-        for r in reductions:
-            parts = partials[r.index]
-            kind = r.attrs["kind"]
-            while len(parts) > 1:
-                parts = [self.merge(kind, parts[0], parts[1], "f32", pre)] + parts[2:]
-            if kind in online.KINDS:
-                self.red_results[r.index] = online.finish(self.e, kind, parts[0], C, pre)
-                continue
-            v = parts[0][0]
-            if kind == "mean":
-                t = self.e.fresh("mean")
-                pre.append(f"{t} = arith.mulf {v}, {self.e.fconst(_float_literal(1.0 / C), 'f32')} : f32")
-                v = t
-            self.red_results[r.index] = v
+            if hi > lo:
+                with row:
+                    states = self.sweep_loop(phase, lo, hi, width, unroll, reductions, stores, pivots)
+                    for r, st in zip(reductions, states):
+                        partials[r.index].append(st)
+        with row:
+            for r in reductions:
+                kind = r.attrs["kind"]
+                st = self.fold(kind, partials[r.index], element("f32"))
+                if kind in online.KINDS:
+                    self.red_results[r.index] = online.finish(self.b, kind, st, C)
+                    continue
+                v = st[0]
+                if kind == "mean":
+                    v = arith.mulf(v, self.b.float(1.0 / C))
+                self.red_results[r.index] = v
 
-    def init_state(self, r, ty):
+    def sweep_loop(self, phase, lo, hi, width, unroll, reductions, stores, pivots) -> list:
+        """One vector loop over columns lo..hi, `unroll` vectors of `width` per step; returns each
+        reduction's scalar partial state over those columns. Per-row values go before the loop."""
+        b, ty = self.b, vtype(width)
+        nstate = [online.STATE if r.attrs["kind"] in online.KINDS else 1 for r in reductions]
+        inits = [v for r in reductions for _ in range(unroll) for v in self.init_state(r, ty)]
+        pivot_vecs = {i: vector.broadcast(ty, p) for i, p in pivots.items()}
+        self.vmemo: dict = {}
+        with b.loop(b.index(lo), b.index(hi), b.index(width * unroll), inits) as loop:
+            pre = ir.InsertionPoint(loop.op)
+            accs = _split_states(loop.args, nstate, unroll)
+            out: list = [[] for _ in reductions]
+            for u in range(unroll):
+                ju = loop.iv if u == 0 else arith.addi(loop.iv, b.index(u * width))
+                for k, r in enumerate(reductions):
+                    x = self.vec(r.operands[0], ju, width, pre, phase)
+                    kind = r.attrs["kind"]
+                    if kind in online.KINDS:
+                        out[k].append(online.update(kind, accs[k][u], x, pivot_vecs.get(r.index)))
+                    else:
+                        out[k].append([b.arith(REDUCE_COMBINE[kind], accs[k][u][0], x)])
+                for ref, oi in stores:
+                    self.store(self.vec(ref, ju, width, pre, phase), oi, ju, width)
+                for mi in self.scratch_writes(phase):   # materialised values nobody reduced here
+                    self.vec(("node", mi), ju, width, pre, phase)
+            loop.carried = [a for states in out for st in states for a in st]
+        states = []
+        for r, parts in zip(reductions, _split_states(loop.results, nstate, unroll)):
+            kind = r.attrs["kind"]
+            st = self.fold(kind, parts, ty)
+            if kind in online.KINDS:
+                states.append(online.fold_lanes(kind, st, width))
+            else:
+                states.append([vector.reduction(element("f32"), getattr(vector.CombiningKind, REDUCE_KIND[kind]), st[0])])
+        return states
+
+    def init_state(self, r, ty) -> list:
         kind = r.attrs["kind"]
         if kind in online.KINDS:
-            return online.init(self.e, kind, ty)
-        return [self.e.fconst(REDUCE_INIT[kind], ty)]
+            return online.init(self.b, kind, ty)
+        return [self.b.float(REDUCE_INIT[kind], ty)]
 
-    def merge(self, kind, left, right, ty, out):
-        """Combine two partial states of a reduction (vectors of type `ty`, or f32 scalars)."""
-        if kind in online.KINDS:
-            return online.merge(self.e, kind, left, right, ty, out)
-        t = self.e.fresh("acc")
-        out.append(f"{t} = {REDUCE_COMBINE[kind]} {left[0]}, {right[0]} : {ty}")
-        return [t]
+    @staticmethod
+    def fold(kind, parts: list, ty) -> list:
+        """Combine partial states of a reduction (vectors of type `ty`, or f32 scalars) left to right."""
+        while len(parts) > 1:
+            left, right = parts[0], parts[1]
+            merged = online.merge(kind, left, right) if kind in online.KINDS else \
+                [Builder.arith(REDUCE_COMBINE[kind], left[0], right[0])]
+            parts = [merged] + parts[2:]
+        return parts[0]
 
-    def pivots(self, reductions, pre, phase):
+    def pivots(self, reductions, row, phase) -> dict:
         """Per-row shift of each `var` reduction: its input at column 0 (a sample of the row)."""
         out = {}
         for r in reductions:
             if r.attrs["kind"] == "var":
                 self.vmemo = {}
-                v = self.vec(r.operands[0], self.e.index(0), 1, pre, pre, phase)
-                s = self.e.fresh("piv")
-                pre.append(f"{s} = vector.extract {v}[0] : f32 from {vtype(1)}")
-                out[r.index] = s
+                v = self.vec(r.operands[0], self.b.index(0), 1, row, phase)
+                out[r.index] = vector.extract(v, [], [0])
         return out
 
     def scratch_writes(self, phase):
         return [i for i in self.scratch if self.g.nodes[i].phase == phase]
 
-    def store(self, x, oi, j, width, body):
+    def store(self, x, oi, j, width):
         et = self.g.output_types[oi]
-        shape = (self.rows, self.cols)
         if et != "f32":
-            t = self.e.fresh("tr")
-            body.append(f"{t} = arith.truncf {x} : {vtype(width)} to vector<{width}x{et}>")
-            x = t
-        hint = " {nontemporal = true}" if self.streaming else ""
-        body.append(f"vector.store {x}, {self.out_names[oi]}[%r, {j}]{hint} : {memref_type(shape, et)}, vector<{width}x{et}>")
+            x = arith.truncf(vtype(width, et), x)
+        vector.store(x, self.outs[oi], [self.r, j], nontemporal=True if self.streaming else None)
 
-    def emit(self) -> str:
+    def build(self) -> func.FuncOp:
         g = self.g
         out_spaces = [self.space(ref) for ref in g.outputs]
-        for sp in out_spaces:
-            if sp not in ("full", "row"):
-                raise ValueError("row programs must return full-row or per-row values")
-        for n in g.nodes:
-            if n.materialize:
-                self.scratch[n.index] = f"%scratch{n.index}"
-        row_body: list[str] = []
+        if any(sp not in ("full", "row") for sp in out_spaces):
+            raise ValueError("row programs must return full-row or per-row values")
+        params = [memref_type(s, et) for s, et in g.args]
+        params += [memref_type((self.rows, self.cols) if sp == "full" else (self.rows, 1), g.output_types[i])
+                   for i, sp in enumerate(out_spaces)]
+        kf = KernelFunc(g.name, params, self.tasks)
+        self.b, self.ins, self.outs = kf.builder, kf.args[:len(g.args)], kf.args[len(g.args):]
+        with kf.task_ip:
+            begin, end = task_range(self.b, kf.task, self.rows_per_task, self.rows)
+            for n in g.nodes:
+                if n.materialize:
+                    self.scratch[n.index] = gir.alloc(memref_type((self.cols,)), "local")
+            with self.b.loop(begin, end, self.b.index(1)) as rows:
+                self.r = rows.iv
+                self.row_body(ir.InsertionPoint.current, out_spaces)
+        return kf.func
+
+    def row_body(self, row: ir.InsertionPoint, out_spaces):
+        g = self.g
         full_reds = [n for n in g.nodes if n.kind == "reduce" and self.space(n.operands[0]) in ("full", "col")]
         last_phase = max([n.phase for n in full_reds] + [-1]) + 1
         for phase in range(last_phase + 1):
             reds = [n for n in full_reds if n.phase == phase]
             stores = [(ref, i) for i, ref in enumerate(g.outputs) if out_spaces[i] == "full"] if phase == last_phase else []
             if reds or stores:
-                self.sweep(phase, row_body, reds, stores)
+                self.sweep(phase, row, reds, stores)
         for i, ref in enumerate(g.outputs):
             if out_spaces[i] == "row":
-                s = self.scalar_of(ref, row_body)
+                s = self.scalar_of(ref, row)
                 et = g.output_types[i]
-                if et != "f32":
-                    t = self.e.fresh("tr")
-                    row_body.append(f"{t} = arith.truncf {s} : f32 to {et}")
-                    s = t
-                row_body.append(f"memref.store {s}, {self.out_names[i]}[%r, {self.e.index(0)}] : {memref_type((self.rows, 1), et)}")
-        rpt = self.rows_per_task
-        task = task_range(self.e, "r", rpt, self.rows)
-        for i in self.scratch:
-            task.append(f'{self.scratch[i]} = "gir.alloc"() {{level = "local"}} : () -> memref<{self.cols}xf32>')
-        task.append(f"scf.for %r = %rb to %re step {self.e.index(1)} {{")
-        task += ["  " + line for line in row_body]
-        task.append("}")
-        return self.wrap(task)
-
-    def wrap(self, task_lines):
-        g = self.g
-        params = [f"{self.in_names[i]}: {memref_type(s, et)}" for i, (s, et) in enumerate(g.args)]
-        out_shapes = [(self.rows, self.cols) if self.space(ref) == "full" else (self.rows, 1) for ref in g.outputs]
-        params += [f"{self.out_names[i]}: {memref_type(s, g.output_types[i])}" for i, s in enumerate(out_shapes)]
-        return forall_func(g, params, self.e, self.tasks, task_lines)
-
-
-def forall_func(g, params, e, tasks, task_lines) -> str:
-    lines = [f"func.func @{g.name}({', '.join(params)}) attributes {{gir.target = \"cpu\", gir.kernel, gir.tasks = {tasks} : i64}} {{"]
-    lines += ["  " + c for c in e.const_lines]
-    lines.append(f"  scf.forall (%t) in ({tasks}) {{")
-    lines += ["    " + line for line in task_lines]
-    lines.append('  } {gir.unit = "core"}')
-    lines.append("  return")
-    lines.append("}")
-    return "\n".join(lines)
+                with row:
+                    if et != "f32":
+                        s = arith.truncf(element(et), s)
+                    memref.store(s, self.outs[i], [self.r, self.b.index(0)])
 
 
 class ColumnKernel:
     """Code generator for a column program: view [A, K, B], one reduction along K."""
 
+    K_BLOCK = 64   # sums run in blocks of 64 rows, then blocks are added: error grows ~K/64 + 64, not ~K
+
     def __init__(self, g: KernelGraph):
         self.g = g
-        self.e = Emitter()
         self.A, self.K, self.B = g.view
         sc = g.schedule
         self.width, self.unroll = sc.get("vector_width", 8), sc.get("unroll", 4)
         self.tasks, self.bpt = sc.get("tasks", 1), sc.get("blocks_per_task", 1)
         self.red = next(n for n in g.nodes if n.kind == "reduce")
-        self.post = self._post_nodes()
+        self.kind = self.red.attrs["kind"]
 
-    def _post_nodes(self):
-        post = {self.red.index}
-        for n in self.g.nodes:
-            if any(o[0] == "node" and o[1] in post for o in n.operands):
-                post.add(n.index)
-        return post
-
-    def val(self, ref, a, k, b, width, body, memo, red_val):
+    def val(self, ref, a, k, b, width, memo, red_val):
+        """Vector value of `ref` at (a, k, b..b+width), built at the current insertion point."""
         key = (ref, k, b, width)
-        if key in memo:
-            return memo[key]
-        ty = vtype(width)
+        if key not in memo:
+            memo[key] = self._val(ref, a, k, b, width, memo, red_val)
+        return memo[key]
+
+    def _val(self, ref, a, k, b, width, memo, red_val):
         if ref[0] == "arg":
-            shape, et = self.g.args[ref[1]]
-            idx = [a if shape[0] != 1 else self.e.index(0), k if shape[1] != 1 else self.e.index(0),
-                   b if shape[2] != 1 else self.e.index(0)]
-            mt = memref_type(shape, et)
-            if shape[2] != 1:
-                v = self.e.fresh("ld")
-                body.append(f"{v} = vector.load %in{ref[1]}[{', '.join(idx)}] : {mt}, vector<{width}x{et}>")
-            else:
-                s = self.e.fresh("ld")
-                body.append(f"{s} = memref.load %in{ref[1]}[{', '.join(idx)}] : {mt}")
-                v = self.e.fresh("bc")
-                body.append(f"{v} = vector.broadcast {s} : {et} to vector<{width}x{et}>")
-            if et != "f32":
-                c = self.e.fresh("ext")
-                body.append(f"{c} = arith.extf {v} : vector<{width}x{et}> to {ty}")
-                v = c
+            return self.load(ref[1], [a, k, b], width)
+        n = self.g.nodes[ref[1]]
+        if n.index == self.red.index:
+            return red_val
+        if n.kind in ("broadcast", "alias"):
+            return self.val(n.operands[0], a, k, b, width, memo, red_val)
+        if n.kind == "splat":
+            return self.bld.float(n.attrs["value"], vtype(width))
+        ins = [self.val(o, a, k, b, width, memo, red_val) for o in n.operands]
+        return emit_op(self.bld, n, ins, vtype(width))
+
+    def load(self, i, idx, width):
+        shape, et = self.g.args[i]
+        idx = [x if shape[d] != 1 else self.bld.index(0) for d, x in enumerate(idx)]
+        if shape[2] != 1:
+            v = vector.load(vtype(width, et), self.ins[i], idx)
         else:
-            n = self.g.nodes[ref[1]]
-            if n.index == self.red.index:
-                v = red_val
-            elif n.kind in ("broadcast", "alias"):
-                v = self.val(n.operands[0], a, k, b, width, body, memo, red_val)
-            elif n.kind == "splat":
-                v = self.e.fconst(_float_literal(n.attrs["value"]), ty)
-            else:
-                ins = [self.val(o, a, k, b, width, body, memo, red_val) for o in n.operands]
-                v = emit_op(self.e, n, ins, ty, body)
-        memo[key] = v
-        return v
+            v = vector.broadcast(vtype(width, et), memref.load(self.ins[i], idx))
+        return v if et == "f32" else arith.extf(vtype(width), v)
 
-    K_BLOCK = 64   # sums run in blocks of 64 rows, then blocks are added: error grows ~K/64 + 64, not ~K
-
-    def _k_loop(self, a, bs, width, lo, hi, out):
+    def k_loop(self, a, bs, width, lo, hi) -> list:
         """Accumulate rows lo..hi of the reduced axis into `len(bs)` fresh vector accumulators."""
-        kind = self.red.attrs["kind"]
-        ty = vtype(width)
-        k = self.e.fresh("k")
-        accs = [self.e.fresh("acc") for _ in bs]
-        body, new, memo = [], [], {}
-        for u, bu in enumerate(bs):
-            x = self.val(self.red.operands[0], a, k, bu, width, body, memo, None)
-            t = self.e.fresh("acc")
-            body.append(f"{t} = {REDUCE_COMBINE[kind]} {accs[u]}, {x} : {ty}")
-            new.append(t)
-        res = self.e.fresh("res")
-        init = self.e.fconst(REDUCE_INIT[kind], ty)
-        types = ", ".join([ty] * len(bs))
-        out.append(f"{res}:{len(bs)} = scf.for {k} = {lo} to {hi} step {self.e.index(1)} "
-                   f"iter_args({', '.join(f'{acc} = {init}' for acc in accs)}) -> ({types}) {{")
-        out += ["  " + line for line in body]
-        out.append(f"  scf.yield {', '.join(new)} : {types}")
-        out.append("}")
-        return [f"{res}#{u}" for u in range(len(bs))]
+        b = self.bld
+        init = b.float(REDUCE_INIT[self.kind], vtype(width))
+        with b.loop(lo, hi, b.index(1), [init] * len(bs)) as loop:
+            memo: dict = {}
+            loop.carried = [b.arith(REDUCE_COMBINE[self.kind], acc, self.val(self.red.operands[0], a, loop.iv, bu,
+                                                                              width, memo, None))
+                            for acc, bu in zip(loop.args, bs)]
+        return loop.results
 
-    def block(self, a, b0, width, unroll, out):
-        """Reduce `unroll` vectors of `width` columns starting at b0, then store the results."""
-        kind = self.red.attrs["kind"]
-        ty = vtype(width)
-        comb = REDUCE_COMBINE[kind]
-        bs = []
-        for u in range(unroll):
-            bu = b0
-            if u:
-                bu = self.e.fresh("b")
-                out.append(f"{bu} = arith.addi {b0}, {self.e.index(u * width)} : index")
-            bs.append(bu)
+    def blocked_totals(self, a, bs, width) -> list:
+        """The reduction over all K rows: blocks of K_BLOCK rows summed separately, then the rest."""
+        b, comb = self.bld, REDUCE_COMBINE[self.kind]
         kb_end = (self.K // self.K_BLOCK) * self.K_BLOCK
-        totals = None
+        totals: list = []
         if kb_end:
-            kb = self.e.fresh("kb")
-            tots = [self.e.fresh("tot") for _ in bs]
-            init = self.e.fconst(REDUCE_INIT[kind], ty)
-            types = ", ".join([ty] * unroll)
-            res = self.e.fresh("res")
-            inner = [f"%kbe{kb[1:]} = arith.addi {kb}, {self.e.index(self.K_BLOCK)} : index"]
-            parts = self._k_loop(a, bs, width, kb, f"%kbe{kb[1:]}", inner)
-            sums = []
-            for t, p in zip(tots, parts):
-                n = self.e.fresh("tot")
-                inner.append(f"{n} = {comb} {t}, {p} : {ty}")
-                sums.append(n)
-            out.append(f"{res}:{unroll} = scf.for {kb} = {self.e.index(0)} to {self.e.index(kb_end)} "
-                       f"step {self.e.index(self.K_BLOCK)} iter_args({', '.join(f'{t} = {init}' for t in tots)}) -> ({types}) {{")
-            out += ["  " + line for line in inner]
-            out.append(f"  scf.yield {', '.join(sums)} : {types}")
-            out.append("}")
-            totals = [f"{res}#{u}" for u in range(unroll)]
+            init = b.float(REDUCE_INIT[self.kind], vtype(width))
+            with b.loop(b.index(0), b.index(kb_end), b.index(self.K_BLOCK), [init] * len(bs)) as kb:
+                parts = self.k_loop(a, bs, width, kb.iv, arith.addi(kb.iv, b.index(self.K_BLOCK)))
+                kb.carried = [b.arith(comb, t, p) for t, p in zip(kb.args, parts)]
+            totals = kb.results
         if kb_end < self.K:
-            rest = self._k_loop(a, bs, width, self.e.index(kb_end), self.e.index(self.K), out)
-            if totals is None:
-                totals = rest
-            else:
-                merged = []
-                for t, r in zip(totals, rest):
-                    n = self.e.fresh("tot")
-                    out.append(f"{n} = {comb} {t}, {r} : {ty}")
-                    merged.append(n)
-                totals = merged
-        for u in range(unroll):
-            r = totals[u]
-            if kind == "mean":
-                m = self.e.fresh("mean")
-                out.append(f"{m} = arith.mulf {r}, {self.e.fconst(_float_literal(1.0 / self.K), ty)} : {ty}")
-                r = m
-            memo = {}
+            rest = self.k_loop(a, bs, width, b.index(kb_end), b.index(self.K))
+            totals = [b.arith(comb, t, r) for t, r in zip(totals, rest)] if totals else rest
+        return totals
+
+    def block(self, a, b0, width, unroll):
+        """Reduce `unroll` vectors of `width` columns starting at b0, then store the results."""
+        b = self.bld
+        bs = [b0 if u == 0 else arith.addi(b0, b.index(u * width)) for u in range(unroll)]
+        for u, r in enumerate(self.blocked_totals(a, bs, width)):
+            if self.kind == "mean":
+                r = arith.mulf(r, b.float(1.0 / self.K, vtype(width)))
+            memo: dict = {}
             for oi, ref in enumerate(self.g.outputs):
-                v = self.val(ref, a, self.e.index(0), bs[u], width, out, memo, r)
+                v = self.val(ref, a, b.index(0), bs[u], width, memo, r)
                 et = self.g.output_types[oi]
                 if et != "f32":
-                    t = self.e.fresh("tr")
-                    out.append(f"{t} = arith.truncf {v} : {ty} to vector<{width}x{et}>")
-                    v = t
-                out.append(f"vector.store {v}, %out{oi}[{a}, {self.e.index(0)}, {bs[u]}] : "
-                           f"{memref_type((self.A, 1, self.B), et)}, vector<{width}x{et}>")
+                    v = arith.truncf(vtype(width, et), v)
+                vector.store(v, self.outs[oi], [a, b.index(0), bs[u]])
 
-    def emit(self) -> str:
+    def build(self) -> func.FuncOp:
         g, W, U = self.g, self.width, self.unroll
+        params = [memref_type(s, et) for s, et in g.args]
+        params += [memref_type((self.A, 1, self.B), et) for et in g.output_types]
+        kf = KernelFunc(g.name, params, self.tasks)
+        b = self.bld = kf.builder
+        self.ins, self.outs = kf.args[:len(g.args)], kf.args[len(g.args):]
         block = W * U
         nb = -(-self.B // block)
-        task = task_range(self.e, "b", self.bpt, self.A * nb) + [
-                f"scf.for %blk = %bb to %be step {self.e.index(1)} {{",
-                f"  %a = arith.divui %blk, {self.e.index(nb)} : index",
-                f"  %bi = arith.remui %blk, {self.e.index(nb)} : index",
-                f"  %b0 = arith.muli %bi, {self.e.index(block)} : index",
-                f"  %bend = arith.addi %b0, {self.e.index(block)} : index",
-                f"  %full = arith.cmpi sle, %bend, {self.e.index(self.B)} : index",
-                "  scf.if %full {"]
-        full: list = []
-        self.block("%a", "%b0", W, U, full)
-        task += ["    " + x for x in full]
-        task.append("  } else {")
-        tail = [f"%bt = arith.minsi %bend, {self.e.index(self.B)} : index",
-                f"scf.for %b = %b0 to %bt step {self.e.index(1)} {{"]
-        inner: list = []
-        self.block("%a", "%b", 1, 1, inner)
-        tail += ["  " + x for x in inner] + ["}"]
-        task += ["    " + x for x in tail]
-        task += ["  }", "}"]
-        params = [f"%in{i}: {memref_type(s, et)}" for i, (s, et) in enumerate(g.args)]
-        params += [f"%out{i}: {memref_type((self.A, 1, self.B), et)}" for i, et in enumerate(g.output_types)]
-        return forall_func(g, params, self.e, self.tasks, task)
+        with kf.task_ip:
+            begin, end = task_range(b, kf.task, self.bpt, self.A * nb)
+            with b.loop(begin, end, b.index(1)) as blk:
+                a = arith.divui(blk.iv, b.index(nb))
+                b0 = arith.muli(arith.remui(blk.iv, b.index(nb)), b.index(block))
+                bend = arith.addi(b0, b.index(block))
+                full = b.if_else(b.cmpi("sle", bend, b.index(self.B)))
+                with b.branch(full.then_block):
+                    self.block(a, b0, W, U)
+                with b.branch(full.else_block):
+                    with b.loop(b0, arith.minsi(bend, b.index(self.B)), b.index(1)) as col:
+                        self.block(a, col.iv, 1, 1)
+        return kf.func
 
 
 class TransposeKernel:
@@ -588,41 +450,34 @@ class TransposeKernel:
 
     def __init__(self, g: KernelGraph):
         self.g = g
-        self.e = Emitter()
         self.R, self.C = g.view
         sc = g.schedule
         self.T = sc.get("tile", 8)
         self.tasks, self.tpt = sc.get("tasks", 1), sc.get("tile_rows_per_task", 1)
 
-    def emit(self) -> str:
-        g, T, e = self.g, self.T, self.e
-        (shape, et) = g.args[0]
-        it, ot = memref_type((self.R, self.C), et), memref_type((self.C, self.R), et)
-        vt, vtt = f"vector<{T}x{T}x{et}>", f"vector<{T}x{T}x{et}>"
-        ntr = -(-self.R // T)
-        pad = e.fresh("pad")
-        task = [f"{pad} = arith.constant 0.0 : {et}"] + task_range(e, "t", self.tpt, ntr) + [
-                f"scf.for %ti = %tb to %te step {e.index(1)} {{",
-                f"  %i0 = arith.muli %ti, {e.index(T)} : index",
-                f"  %iend = arith.addi %i0, {e.index(T)} : index",
-                f"  %ifull = arith.cmpi sle, %iend, {e.index(self.R)} : index",
-                f"  scf.for %j0 = {e.index(0)} to {e.index(self.C)} step {e.index(T)} {{",
-                f"    %jend = arith.addi %j0, {e.index(T)} : index",
-                f"    %jfull = arith.cmpi sle, %jend, {e.index(self.C)} : index",
-                "    %full = arith.andi %ifull, %jfull : i1",
-                "    scf.if %full {",
-                f"      %tile = vector.transfer_read %in0[%i0, %j0], {pad} {{in_bounds = [true, true]}} : {it}, {vt}",
-                f"      %tt = vector.transpose %tile, [1, 0] : {vt} to {vtt}",
-                f"      vector.transfer_write %tt, %out0[%j0, %i0] {{in_bounds = [true, true]}} : {vtt}, {ot}",
-                "    } else {",
-                f"      %tile2 = vector.transfer_read %in0[%i0, %j0], {pad} : {it}, {vt}",
-                f"      %tt2 = vector.transpose %tile2, [1, 0] : {vt} to {vtt}",
-                f"      vector.transfer_write %tt2, %out0[%j0, %i0] : {vtt}, {ot}",
-                "    }",
-                "  }",
-                "}"]
-        params = [f"%in0: {it}", f"%out0: {ot}"]
-        return forall_func(g, params, e, self.tasks, task)
+    def build(self) -> func.FuncOp:
+        T, (_, et) = self.T, self.g.args[0]
+        kf = KernelFunc(self.g.name, [memref_type((self.R, self.C), et), memref_type((self.C, self.R), et)],
+                        self.tasks)
+        b, (src, dst) = kf.builder, kf.args
+        tile_t = ir.VectorType.get([T, T], element(et))
+        identity = ir.AffineMap.get_identity(2)
+        with kf.task_ip:
+            pad = arith.constant(element(et), 0.0)
+            begin, end = task_range(b, kf.task, self.tpt, -(-self.R // T))
+            with b.loop(begin, end, b.index(1)) as ti:
+                i0 = arith.muli(ti.iv, b.index(T))
+                ifull = b.cmpi("sle", arith.addi(i0, b.index(T)), b.index(self.R))
+                with b.loop(b.index(0), b.index(self.C), b.index(T)) as tj:
+                    j0 = tj.iv
+                    jfull = b.cmpi("sle", arith.addi(j0, b.index(T)), b.index(self.C))
+                    full = b.if_else(arith.andi(ifull, jfull))
+                    for block, in_bounds in ((full.then_block, [True, True]), (full.else_block, [False, False])):
+                        with b.branch(block):
+                            tile = vector.transfer_read(tile_t, src, [i0, j0], identity, pad, in_bounds)
+                            tt = vector.transpose(tile_t, tile, [1, 0])
+                            vector.transfer_write(None, tt, dst, [j0, i0], identity, in_bounds)
+        return kf.func
 
 
 KERNELS: dict[str, Any] = {"row": RowKernel, "column": ColumnKernel, "transpose": TransposeKernel}

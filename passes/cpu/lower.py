@@ -10,19 +10,9 @@ from torch_mlir import ir
 
 from girflow.passes.cpu.codegen import KERNELS
 from girflow.passes.dataflow import gir_functions
+from girflow.passes.ir_builder import move_before, scratch_module
 from girflow.passes.kernel_graph import build_graph
 from girflow.passes.registry import PassError, gir_pass
-
-
-def replace_function(old: ir.Operation, text: str) -> None:
-    """Parse `text` (one func) in the module's context and put it in place of `old`."""
-    try:
-        new_mod = ir.Module.parse(text)
-    except ir.MLIRError as e:
-        raise PassError(f"internal error: generated kernel does not parse: {e}\n{text}", old)
-    new = new_mod.body.operations[0].operation
-    new.move_before(old)
-    old.erase()
 
 
 @gir_pass("gir-lower-cpu", "lower scheduled GIR functions to forall/vector/memref kernels for the CPU")
@@ -31,8 +21,13 @@ def lower_cpu(module: ir.Operation, options: dict) -> None:
         if "gir.schedule" not in func.attributes:
             raise PassError("gir-lower-cpu needs a schedule: run gir-schedule first", func)
         g = build_graph(func)
-        try:
-            text = KERNELS[g.form](g).emit()
-        except (ValueError, KeyError, StopIteration) as e:
-            raise PassError(f"cannot lower '{g.name}' for cpu: {e}", func)
-        replace_function(func, text)
+        with scratch_module(module.context, func.location) as scratch:
+            try:
+                with ir.InsertionPoint(scratch.body):
+                    KERNELS[g.form](g).build()
+            except (ValueError, KeyError, StopIteration) as e:
+                raise PassError(f"cannot lower '{g.name}' for cpu: {e}", func)
+            if not scratch.operation.verify():
+                raise PassError(f"internal error: generated kernel does not verify\n{scratch}", func)
+            move_before(scratch, func)
+        func.erase()

@@ -9,76 +9,67 @@
 
 `gir-sweep-fusion` introduces these kinds; the CPU row code generator asks this module for the
 initial state, the per-vector update, the merge of two partial states (unrolled accumulators and
-loop segments), the fold of a vector state into scalars and the final per-row value.
+loop segments), the fold of a vector state into scalars and the final per-row value. Each builds
+its ops with the op builders at the current insertion point.
 """
 from __future__ import annotations
 
-from girflow.passes.ir_utils import mlir_float
+from torch_mlir import ir
+from torch_mlir.dialects import arith, math, vector
+
+from girflow.passes.ir_builder import Builder, element
+from girflow.passes.ir_builder import vector as vtype
 
 KINDS = ("logsumexp", "var")
-STATE = 2                       # accumulators per reduction
-NEG_MAX = "0xFF7FFFFF"          # -FLT_MAX: keeps exp(m_old - m_new) finite when a row holds -inf
+STATE = 2                            # accumulators per reduction
+NEG_MAX = -3.4028234663852886e38     # -FLT_MAX: keeps exp(m_old - m_new) finite when a row holds -inf
 
 
-def init(e, kind: str, ty: str) -> list[str]:
-    first = NEG_MAX if kind == "logsumexp" else "0.0"
-    return [e.fconst(first, ty), e.fconst("0.0", ty)]
+def init(b: Builder, kind: str, ty: ir.Type) -> list:
+    first = NEG_MAX if kind == "logsumexp" else 0.0
+    return [b.float(first, ty), b.float(0.0, ty)]
 
 
-def update(e, kind: str, state: list[str], x: str, ty: str, out: list, pivot: str | None = None) -> list[str]:
+def update(kind: str, state: list, x: ir.Value, pivot: ir.Value | None = None) -> list:
     a, b = state
     if kind == "logsumexp":
-        m, d, scale, t, ex, s = (e.fresh("lse") for _ in range(6))
-        out += [f"{m} = arith.maximumf {a}, {x} : {ty}", f"{d} = arith.subf {a}, {m} : {ty}",
-                f"{scale} = math.exp {d} : {ty}", f"{t} = arith.subf {x}, {m} : {ty}",
-                f"{ex} = math.exp {t} : {ty}", f"{s} = math.fma {b}, {scale}, {ex} : {ty}"]
-        return [m, s]
-    d, s1, s2 = (e.fresh("var") for _ in range(3))
-    out += [f"{d} = arith.subf {x}, {pivot} : {ty}", f"{s1} = arith.addf {a}, {d} : {ty}",
-            f"{s2} = math.fma {d}, {d}, {b} : {ty}"]
-    return [s1, s2]
+        m = arith.maximumf(a, x)
+        scale = math.exp(arith.subf(a, m))
+        ex = math.exp(arith.subf(x, m))
+        return [m, math.fma(b, scale, ex)]
+    d = arith.subf(x, pivot)
+    s1 = arith.addf(a, d)
+    return [s1, math.fma(d, d, b)]
 
 
-def merge(e, kind: str, left: list[str], right: list[str], ty: str, out: list) -> list[str]:
+def merge(kind: str, left: list, right: list) -> list:
     if kind == "var":
-        s1, s2 = e.fresh("var"), e.fresh("var")
-        out += [f"{s1} = arith.addf {left[0]}, {right[0]} : {ty}", f"{s2} = arith.addf {left[1]}, {right[1]} : {ty}"]
-        return [s1, s2]
+        return [arith.addf(left[0], right[0]), arith.addf(left[1], right[1])]
     (ma, sa), (mb, sb) = left, right
-    m, da, db, ea, eb, t, s = (e.fresh("lse") for _ in range(7))
-    out += [f"{m} = arith.maximumf {ma}, {mb} : {ty}", f"{da} = arith.subf {ma}, {m} : {ty}",
-            f"{db} = arith.subf {mb}, {m} : {ty}", f"{ea} = math.exp {da} : {ty}", f"{eb} = math.exp {db} : {ty}",
-            f"{t} = arith.mulf {sb}, {eb} : {ty}", f"{s} = math.fma {sa}, {ea}, {t} : {ty}"]
-    return [m, s]
+    m = arith.maximumf(ma, mb)
+    da, db = arith.subf(ma, m), arith.subf(mb, m)
+    ea, eb = math.exp(da), math.exp(db)
+    return [m, math.fma(sa, ea, arith.mulf(sb, eb))]
 
 
-def fold_lanes(e, kind: str, state: list[str], width: int, out: list) -> list[str]:
+def fold_lanes(kind: str, state: list, width: int) -> list:
     """A vector state -> the scalar state of all its lanes together."""
-    ty = f"vector<{width}xf32>"
+    f32 = element("f32")
     if kind == "var":
-        r1, r2 = e.fresh("var"), e.fresh("var")
-        out += [f"{r1} = vector.reduction <add>, {state[0]} : {ty} into f32",
-                f"{r2} = vector.reduction <add>, {state[1]} : {ty} into f32"]
-        return [r1, r2]
+        return [vector.reduction(f32, vector.CombiningKind.ADD, state[0]),
+                vector.reduction(f32, vector.CombiningKind.ADD, state[1])]
     m, s = state
-    big, bm, d, sc, w, tot = (e.fresh("lse") for _ in range(6))
-    out += [f"{big} = vector.reduction <maximumf>, {m} : {ty} into f32",
-            f"{bm} = vector.broadcast {big} : f32 to {ty}", f"{d} = arith.subf {m}, {bm} : {ty}",
-            f"{sc} = math.exp {d} : {ty}", f"{w} = arith.mulf {s}, {sc} : {ty}",
-            f"{tot} = vector.reduction <add>, {w} : {ty} into f32"]
-    return [big, tot]
+    big = vector.reduction(f32, vector.CombiningKind.MAXIMUMF, m)
+    sc = math.exp(arith.subf(m, vector.broadcast(vtype(width), big)))
+    return [big, vector.reduction(f32, vector.CombiningKind.ADD, arith.mulf(s, sc))]
 
 
-def finish(e, kind: str, state: list[str], count: int, out: list) -> str:
+def finish(b: Builder, kind: str, state: list, count: int) -> ir.Value:
     """The per-row result from the scalar state of a whole row of `count` elements."""
     if kind == "logsumexp":
-        lg, r = e.fresh("lse"), e.fresh("lse")
-        out += [f"{lg} = math.log {state[1]} : f32", f"{r} = arith.addf {state[0]}, {lg} : f32"]
-        return r
-    inv = e.fconst(mlir_float(1.0 / count), "f32")
-    mean, sq, ex2, var, zero = e.fresh("var"), e.fresh("var"), e.fresh("var"), e.fresh("var"), e.fconst("0.0", "f32")
-    res = e.fresh("var")
-    out += [f"{mean} = arith.mulf {state[0]}, {inv} : f32", f"{ex2} = arith.mulf {state[1]}, {inv} : f32",
-            f"{sq} = arith.mulf {mean}, {mean} : f32", f"{var} = arith.subf {ex2}, {sq} : f32",
-            f"{res} = arith.maximumf {var}, {zero} : f32"]
-    return res
+        return arith.addf(state[0], math.log(state[1]))
+    inv = b.float(1.0 / count)
+    mean = arith.mulf(state[0], inv)
+    ex2 = arith.mulf(state[1], inv)
+    var = arith.subf(ex2, arith.mulf(mean, mean))
+    return arith.maximumf(var, b.float(0.0))

@@ -1,4 +1,4 @@
-"""GIR (tensor level) -> upstream `gpu` dialect kernels, as MLIR text (shared by NVIDIA and AMD).
+"""GIR (tensor level) -> upstream `gpu` dialect kernels, built with the op builders (shared by NVIDIA and AMD).
 
 Parallel strategy (recorded on the kernel as `gir.schedule` and `gir.launch`):
   row form, C <= ROW_PER_WARP_MAX_COLS  row-per-warp: a block holds WARPS_PER_BLOCK warps (wavefronts on
@@ -24,9 +24,13 @@ from exp (no device library needed).
 from __future__ import annotations
 
 import dataclasses
-import math
+
+from torch_mlir import ir
+from torch_mlir.dialects import arith, gpu, llvm, math, memref, vector
 
 from girflow.passes.function_view import GProgram, levels
+from girflow.passes.ir_builder import Builder, array_attr, element, set_attrs
+from girflow.passes.ir_builder import memref as memref_type
 from girflow.passes.registry import PassError
 
 ROW_PER_WARP_MAX_COLS = 1024
@@ -35,120 +39,82 @@ _BLOCK_THREADS = 256
 COLUMN_BLOCK = 256
 REGISTER_ROW_ELEMENTS = 32   # rows of up to 32 elements per thread stay in registers across sweeps
 
-
-class Emitter:
-    """SSA text builder."""
-
-    def __init__(self, vendor: str):
-        self.vendor = vendor
-        self.lines: list[str] = []
-        self.n = 0
-        self.indent = 4
-
-    def fresh(self, hint="v"):
-        self.n += 1
-        return f"%{hint}{self.n}"
-
-    def emit(self, line):
-        self.lines.append(" " * self.indent + line)
-
-    def op(self, text, hint="v"):
-        v = self.fresh(hint)
-        self.emit(f"{v} = {text}")
-        return v
-
-    def const(self, value, ty="f32"):
-        if ty == "index":
-            return self.op(f"arith.constant {int(value)} : index", "c")
-        if ty == "i32":
-            return self.op(f"arith.constant {int(value)} : i32", "c")
-        if math.isinf(value):
-            lit = "0x7F800000" if value > 0 else "0xFF800000"
-        elif math.isnan(value):
-            lit = "0x7FC00000"
-        else:
-            lit = f"{float(value):.9e}"
-        return self.op(f"arith.constant {lit} : f32", "c")
-
-    # -- scalar f32 math ---------------------------------------------------------------------
-    def bin(self, name, a, b):
-        return self.op(f"arith.{name} {a}, {b} : f32")
-
-    def intr(self, name, x):
-        if self.vendor == "nvidia":
-            return self.op(f"math.{name} {x} : f32")
-        llname = {"absf": "fabs"}.get(name, name)
-        return self.op(f"llvm.intr.{llname}({x}) : (f32) -> f32")
-
-    def exp(self, x):
-        return self.intr("exp", x)
-
-    def unary(self, kind, x):
-        one = self.const(1.0)
-        if kind == "exp":
-            return self.exp(x)
-        if kind == "log":
-            return self.intr("log", x)
-        if kind == "sqrt":
-            return self.intr("sqrt", x)
-        if kind == "rsqrt":
-            if self.vendor == "nvidia":
-                return self.op(f"math.rsqrt {x} : f32")
-            return self.bin("divf", one, self.intr("sqrt", x))
-        if kind == "abs":
-            return self.intr("absf", x)
-        if kind == "neg":
-            return self.op(f"arith.negf {x} : f32")
-        if kind == "recip":
-            return self.bin("divf", one, x)
-        if kind == "sigmoid":
-            e = self.exp(self.op(f"arith.negf {x} : f32"))
-            return self.bin("divf", one, self.bin("addf", one, e))
-        if kind == "tanh":
-            if self.vendor == "nvidia":
-                return self.op(f"math.tanh {x} : f32")
-            # tanh(x) = sign(x) * (1 - e) / (1 + e), e = exp(-2|x|)
-            ax = self.intr("absf", x)
-            e = self.exp(self.bin("mulf", self.const(-2.0), ax))
-            t = self.bin("divf", self.bin("subf", one, e), self.bin("addf", one, e))
-            return self.op(f"math.copysign {t}, {x} : f32")
-        if kind == "erf":
-            if self.vendor == "nvidia":
-                return self.op(f"math.erf {x} : f32")
-            # Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7)
-            ax = self.intr("absf", x)
-            t = self.bin("divf", one, self.bin("addf", one, self.bin("mulf", self.const(0.3275911), ax)))
-            p = self.const(1.061405429)
-            for c in (-1.453152027, 1.421413741, -0.284496736, 0.254829592):
-                p = self.bin("addf", self.bin("mulf", p, t), self.const(c))
-            p = self.bin("mulf", p, t)
-            e = self.exp(self.op(f"arith.negf {self.bin('mulf', ax, ax)} : f32"))
-            y = self.bin("subf", one, self.bin("mulf", p, e))
-            return self.op(f"math.copysign {y}, {x} : f32")
-        raise PassError(f"unsupported unary op gir.{kind} on the GPU")
-
-    def binary(self, kind, a, b):
-        name = {"add": "addf", "sub": "subf", "mul": "mulf", "div": "divf",
-                "max": "maximumf", "min": "minimumf"}[kind]
-        return self.bin(name, a, b)
-
-
 _REDUCE_INIT = {"sum": 0.0, "mean": 0.0, "max": float("-inf"), "min": float("inf")}
 _REDUCE_COMBINE = {"sum": "addf", "mean": "addf", "max": "maximumf", "min": "minimumf"}
 _CMP = {"lt": "olt", "le": "ole", "gt": "ogt", "ge": "oge", "eq": "oeq", "ne": "une"}
+_BINARY = {"add": "addf", "sub": "subf", "mul": "mulf", "div": "divf", "max": "maximumf", "min": "minimumf"}
+_AMD_INTRINSIC = {"exp": llvm.intr_exp, "log": llvm.intr_log, "sqrt": llvm.intr_sqrt, "absf": llvm.intr_fabs}
 
 
-def _memref(shape, dtype):
-    return f"memref<{'x'.join(map(str, shape))}x{dtype}>"
+class DeviceMath:
+    """Scalar f32 math of one vendor: `math.*` on NVIDIA, LLVM intrinsics and exp-based forms on AMD.
+    Constants are made in place (the GPU pipelines fold them)."""
 
+    def __init__(self, vendor: str):
+        self.vendor = vendor
+        self.b = Builder()
 
-def _wg_memref(shape, dtype):
-    return f"memref<{'x'.join(map(str, shape))}x{dtype}, #gpu.address_space<workgroup>>"
+    def const(self, value: float) -> ir.Value:
+        return self.b.float(value)
+
+    def index(self, n: int) -> ir.Value:
+        return self.b.index(n)
+
+    def bin(self, name: str, a: ir.Value, b: ir.Value) -> ir.Value:
+        return self.b.arith(name, a, b)
+
+    def intr(self, name: str, x: ir.Value) -> ir.Value:
+        if self.vendor == "nvidia":
+            return getattr(math, name)(x)
+        return _AMD_INTRINSIC[name](x)
+
+    def unary(self, kind: str, x: ir.Value) -> ir.Value:
+        if kind in ("exp", "log", "sqrt"):
+            return self.intr(kind, x)
+        if kind == "abs":
+            return self.intr("absf", x)
+        if kind == "neg":
+            return arith.negf(x)
+        if kind == "recip":
+            return self.bin("divf", self.const(1.0), x)
+        if kind == "sigmoid":
+            one = self.const(1.0)
+            return self.bin("divf", one, self.bin("addf", one, self.intr("exp", arith.negf(x))))
+        if kind in ("rsqrt", "tanh", "erf") and self.vendor == "nvidia":
+            return getattr(math, kind)(x)
+        if kind == "rsqrt":
+            return self.bin("divf", self.const(1.0), self.intr("sqrt", x))
+        if kind == "tanh":
+            return self.tanh(x)
+        if kind == "erf":
+            return self.erf(x)
+        raise PassError(f"unsupported unary op gir.{kind} on the GPU")
+
+    def tanh(self, x: ir.Value) -> ir.Value:
+        """tanh(x) = sign(x) * (1 - e) / (1 + e), e = exp(-2|x|)."""
+        one = self.const(1.0)
+        e = self.intr("exp", self.bin("mulf", self.const(-2.0), self.intr("absf", x)))
+        return math.copysign(self.bin("divf", self.bin("subf", one, e), self.bin("addf", one, e)), x)
+
+    def erf(self, x: ir.Value) -> ir.Value:
+        """Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7)."""
+        one = self.const(1.0)
+        ax = self.intr("absf", x)
+        t = self.bin("divf", one, self.bin("addf", one, self.bin("mulf", self.const(0.3275911), ax)))
+        p = self.const(1.061405429)
+        for c in (-1.453152027, 1.421413741, -0.284496736, 0.254829592):
+            p = self.bin("addf", self.bin("mulf", p, t), self.const(c))
+        p = self.bin("mulf", p, t)
+        e = self.intr("exp", arith.negf(self.bin("mulf", ax, ax)))
+        return math.copysign(self.bin("subf", one, self.bin("mulf", p, e)), x)
+
+    def binary(self, kind: str, a: ir.Value, b: ir.Value) -> ir.Value:
+        return self.bin(_BINARY[kind], a, b)
 
 
 @dataclasses.dataclass
 class Kernel:
-    text: str              # the gpu.func
+    func: ir.Operation
     name: str
     grid: tuple
     block: tuple
@@ -185,291 +151,292 @@ def launch_shape(desc: dict, sched: str, rows_per_block: int | None = None,
 
 def gen_kernel(prog: GProgram, desc: dict, vendor: str, schedule: str = "auto",
                rows_per_block: int | None = None, block_threads: int | None = None) -> Kernel:
+    """Build the kernel of `prog` at the current insertion point (inside a gpu.module)."""
     warp = int(desc["units"]["warp_size"])
     sched = choose_schedule(prog, desc, schedule)
     if sched == "transpose-tile":
-        return _gen_transpose(prog, desc, vendor)
+        return _gen_transpose(prog, vendor)
     rpb, bt = launch_shape(desc, sched, rows_per_block, block_threads)
-    return _gen_reduce_form(prog, desc, vendor, sched, warp, rpb, bt)
+    return ReduceKernel(prog, desc, vendor, sched, warp, rpb, bt).build()
 
 
-def _signature(prog: GProgram):
-    params = [f"{n}: {_memref(s, d)}" for n, s, d in prog.args]
-    outs = [f"%out{i}: {_memref(s, d)}" for i, (_, s, d) in enumerate(prog.outputs)]
-    return ", ".join(params + outs)
+def _gpu_func(prog: GProgram, workgroup: list, block: tuple, grid: tuple, shared: int, attrs: dict):
+    """A `gpu.func` kernel taking the program's inputs and outputs as memrefs (and `workgroup`
+    shared-memory attributions), with the launch shape as attributes; returns it and its entry block."""
+    types = [memref_type(s, d) for _, s, d in prog.args] + [memref_type(s, d) for _, s, d in prog.outputs]
+    # generic build: GPUFuncOp's Python constructor sets `kernel` as a discardable `gpu.kernel`
+    # attribute, which the NVVM/ROCDL conversions then add a second time
+    inherent = {"function_type": ir.TypeAttr.get(ir.FunctionType.get(types, [])),
+                "sym_name": ir.StringAttr.get(f"{prog.name}_kernel"), "kernel": ir.UnitAttr.get()}
+    if workgroup:
+        inherent["workgroup_attributions"] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), len(workgroup))
+    fn = ir.Operation.create("gpu.func", regions=1, attributes=inherent)
+    set_attrs(fn, {"gpu.known_block_size": array_attr(block, 32), **attrs,
+                   "gir.launch": {"grid": array_attr(grid), "block": array_attr(block), "shared_bytes": shared}})
+    return fn, fn.regions[0].blocks.append(*types, *workgroup)
 
 
-def _gen_reduce_form(prog, desc, vendor, sched, warp, WARPS_PER_BLOCK=WARPS_PER_BLOCK,
-                     BLOCK_THREADS=_BLOCK_THREADS) -> Kernel:
-    E = Emitter(vendor)
-    level, inner = levels(prog)
-    defs = {op.result: op for op in prog.ops}
-    argshape = {n: (s, d) for n, s, d in prog.args}
-    row_form = prog.form == "row"
-    if row_form:
-        R, C = prog.view
-        outer_count, K = R, C
-    else:
-        A, K, B = prog.view
-        outer_count = A * B
-    # widest global access of the target (128-bit: 4 x f32) when rows split into whole vectors
-    width = max(1, int(desc.get("vector_bits", 128)) // 32)
-    vec = width if row_form and C % width == 0 and C >= width else 1
-    nwarps = BLOCK_THREADS // warp
-    if sched == "row-per-warp":
-        block = (warp * WARPS_PER_BLOCK, 1, 1)
-        grid = (-(-R // WARPS_PER_BLOCK), 1, 1)
-    elif sched == "row-per-block":
-        block = (BLOCK_THREADS, 1, 1)
-        grid = (R, 1, 1)
-    else:
-        block = (COLUMN_BLOCK, 1, 1)
-        grid = (-(-outer_count // COLUMN_BLOCK), 1, 1)
-    reduces = [op for op in prog.ops if op.kind == "reduce"]
-    shared_bytes = 4 * nwarps * max(1, len(reduces)) if (sched == "row-per-block" and reduces) else 0
+class ReduceKernel:
+    """Row and column programs: threads over the outer axis, sweeps over the reduced one."""
 
-    # -- prologue: ids ---------------------------------------------------------------------------
-    tid = E.op("gpu.thread_id x", "tid")
-    bid = E.op("gpu.block_id x", "bid")
-    c0 = E.const(0, "index")
-    if sched == "row-per-warp":
-        wsz = E.const(warp, "index")
-        lane = E.op(f"arith.remui {tid}, {wsz} : index", "lane")
-        wid = E.op(f"arith.divui {tid}, {wsz} : index", "warp")
-        wpb = E.const(WARPS_PER_BLOCK, "index")
-        outer = E.op(f"arith.addi {E.op(f'arith.muli {bid}, {wpb} : index')}, {wid} : index", "row")
-        t_in, nthr = lane, wsz
-    elif sched == "row-per-block":
-        outer, t_in, nthr = bid, tid, E.const(BLOCK_THREADS, "index")
-        wsz = E.const(warp, "index")
-        lane = E.op(f"arith.remui {tid}, {wsz} : index", "lane")
-        wid = E.op(f"arith.divui {tid}, {wsz} : index", "warp")
-    else:
-        bs = E.const(COLUMN_BLOCK, "index")
-        outer = E.op(f"arith.addi {E.op(f'arith.muli {bid}, {bs} : index')}, {tid} : index", "col")
-        t_in, nthr = c0, E.const(1, "index")
-    limit = E.const(outer_count, "index")
-    inb = E.op(f"arith.cmpi ult, {outer}, {limit} : index", "inb")
-    E.emit(f"scf.if {inb} {{")
-    E.indent += 2
-    if row_form:
-        idx_outer = {0: outer}
-    else:
-        bsz = E.const(B, "index")
-        idx_outer = {0: E.op(f"arith.divui {outer}, {bsz} : index", "a"),
-                     2: E.op(f"arith.remui {outer}, {bsz} : index", "b")}
-
-    outer_vals: dict[str, str] = {}
-
-    def index_list(shape, inner_idx):
-        out = []
-        for d, n in enumerate(shape):
-            if n == 1:
-                out.append(c0)
-            elif d == 1:
-                out.append(inner_idx)
-            else:
-                out.append(idx_outer[d])
-        return out
-
-    def load_scalar(name, inner_idx):
-        shape, dt = argshape[name]
-        v = E.op(f"memref.load {name}[{', '.join(index_list(shape, inner_idx))}] : {_memref(shape, dt)}")
-        return _to_f32(E, v, dt)
-
-    def compute(name, get):
-        """Emit `name` (an op result) given `get(operand)`; shared by outer and inner contexts."""
-        op = defs[name]
-        k = op.kind
-        if k == "splat":
-            return E.const(op.attrs["value"])
-        ins = [get(v) for v in op.operands]
-        if k in ("broadcast",):
-            return ins[0]
-        if k == "cast":
-            src = _value_dtype(prog, op.operands[0])
-            if op.dtype == "f32" or src == op.dtype:
-                return ins[0]
-            return ins[0]  # stored narrow at the edge (see store)
-        if k == "cmp":
-            return E.op(f"arith.cmpf {_CMP[op.attrs['predicate']]}, {ins[0]}, {ins[1]} : f32")
-        if k == "select":
-            return E.op(f"arith.select {ins[0]}, {ins[1]}, {ins[2]} : f32")
-        if k == "fma":
-            return E.op(f"math.fma {ins[0]}, {ins[1]}, {ins[2]} : f32")
-        if len(ins) == 1:
-            return E.unary(k, ins[0])
-        return E.binary(k, ins[0], ins[1])
-
-    def get_outer(name):
-        if name in outer_vals:
-            return outer_vals[name]
-        if name in argshape:
-            v = load_scalar(name, c0)
+    def __init__(self, prog: GProgram, desc: dict, vendor: str, sched: str, warp: int,
+                 rows_per_block: int = WARPS_PER_BLOCK, block_threads: int = _BLOCK_THREADS):
+        self.prog, self.sched, self.warp = prog, sched, warp
+        self.rows_per_block, self.block_threads = rows_per_block, block_threads
+        self.m = DeviceMath(vendor)
+        self.level, self.inner = levels(prog)
+        self.defs = {op.result: op for op in prog.ops}
+        self.argshape = {n: (s, d) for n, s, d in prog.args}
+        self.row_form = prog.form == "row"
+        if self.row_form:
+            R, self.K = prog.view
+            self.outer_count = R
         else:
-            v = compute(name, get_outer)
-        outer_vals[name] = v
-        return v
+            A, self.K, self.B = prog.view
+            self.outer_count = A * self.B
+        # widest global access of the target (128-bit: 4 x f32) when rows split into whole vectors
+        width = max(1, int(desc.get("vector_bits", 128)) // 32)
+        self.vec = width if self.row_form and self.K % width == 0 and self.K >= width else 1
+        self.nwarps = self.block_threads // warp
+        self.reduces = [op for op in prog.ops if op.kind == "reduce"]
+        self.shared_bytes = 4 * self.nwarps * max(1, len(self.reduces)) if (sched == "row-per-block" and self.reduces) else 0
+        self.outer_vals: dict = {}
 
-    def make_getter(lane_i, j0, memo, vec_loaded):
+    def launch(self) -> tuple[tuple, tuple]:
+        if self.sched == "row-per-warp":
+            return (self.warp * self.rows_per_block, 1, 1), (-(-self.outer_count // self.rows_per_block), 1, 1)
+        if self.sched == "row-per-block":
+            return (self.block_threads, 1, 1), (self.outer_count, 1, 1)
+        return (COLUMN_BLOCK, 1, 1), (-(-self.outer_count // COLUMN_BLOCK), 1, 1)
+
+    def build(self) -> Kernel:
+        block, grid = self.launch()
+        smem_t = memref_type((max(1, len(self.reduces)) * self.nwarps,), "f32", "workgroup")
+        workgroup = [smem_t] if self.shared_bytes else []
+        launch = {"row-per-warp": {"gir.rows_per_block": self.rows_per_block},
+                  "row-per-block": {"gir.block_threads": self.block_threads}}.get(self.sched, {})
+        fn, entry = _gpu_func(self.prog, workgroup, block, grid, self.shared_bytes, {
+            "gir.schedule": self.sched, "gir.vector_width": self.vec, **launch, "gir.row_cache": "none"})
+        n_in = len(self.prog.args)
+        self.args = {n: entry.arguments[i] for i, (n, _, _) in enumerate(self.prog.args)}
+        self.outs = list(entry.arguments)[n_in:n_in + len(self.prog.outputs)]
+        self.smem = entry.arguments[-1] if workgroup else None
+        with ir.InsertionPoint(entry):
+            inb = self.thread_ids()
+            with self.m.b.if_(inb):
+                self.outer_index()
+                self.reg_groups = self.register_groups()
+                for L in range(max([self.level[o.result] for o in self.reduces] + [0]) + 1):
+                    self.sweep(L)
+                self.store_outer_outputs()
+            gpu.return_([])
+        if self.reg_groups:
+            fn.attributes["gir.row_cache"] = ir.StringAttr.get("register")
+        return Kernel(fn, f"{self.prog.name}_kernel", grid, block, self.shared_bytes, self.sched, self.vec)
+
+    # -- thread mapping ------------------------------------------------------------------------
+    def thread_ids(self) -> ir.Value:
+        """Lane / warp / outer index of this thread; returns whether its outer index is in range."""
+        m = self.m
+        tid, bid = gpu.thread_id(gpu.Dimension.x), gpu.block_id(gpu.Dimension.x)
+        self.c0 = m.index(0)
+        if self.sched == "row-per-warp":
+            wsz = m.index(self.warp)
+            self.lane, self.wid = arith.remui(tid, wsz), arith.divui(tid, wsz)
+            self.outer = arith.addi(arith.muli(bid, m.index(self.rows_per_block)), self.wid)
+            self.t_in, self.nthr = self.lane, wsz
+        elif self.sched == "row-per-block":
+            self.outer, self.t_in, self.nthr = bid, tid, m.index(self.block_threads)
+            wsz = m.index(self.warp)
+            self.lane, self.wid = arith.remui(tid, wsz), arith.divui(tid, wsz)
+        else:
+            self.outer = arith.addi(arith.muli(bid, m.index(COLUMN_BLOCK)), tid)
+            self.t_in, self.nthr = self.c0, m.index(1)
+        return m.b.cmpi("ult", self.outer, m.index(self.outer_count))
+
+    def outer_index(self) -> None:
+        if self.row_form:
+            self.idx_outer = {0: self.outer}
+        else:
+            bsz = self.m.index(self.B)
+            self.idx_outer = {0: arith.divui(self.outer, bsz), 2: arith.remui(self.outer, bsz)}
+
+    def index_list(self, shape, inner_idx) -> list:
+        return [self.c0 if n == 1 else inner_idx if d == 1 else self.idx_outer[d] for d, n in enumerate(shape)]
+
+    # -- values ------------------------------------------------------------------------------
+    def load_scalar(self, name, inner_idx) -> ir.Value:
+        shape, dt = self.argshape[name]
+        return _to_f32(memref.load(self.args[name], self.index_list(shape, inner_idx)), dt)
+
+    def compute(self, name, get) -> ir.Value:
+        """`name` (an op result) given `get(operand)`; shared by outer and inner contexts."""
+        op, m = self.defs[name], self.m
+        if op.kind == "splat":
+            return m.const(op.attrs["value"])
+        ins = [get(v) for v in op.operands]
+        if op.kind in ("broadcast", "cast"):   # casts: values are f32 inside, stored narrow at the edge
+            return ins[0]
+        if op.kind == "cmp":
+            return m.b.cmpf(_CMP[op.attrs["predicate"]], ins[0], ins[1])
+        if op.kind == "select":
+            return arith.select(ins[0], ins[1], ins[2])
+        if op.kind == "fma":
+            return math.fma(ins[0], ins[1], ins[2])
+        if len(ins) == 1:
+            return m.unary(op.kind, ins[0])
+        return m.binary(op.kind, ins[0], ins[1])
+
+    def get_outer(self, name) -> ir.Value:
+        """A value constant along the reduced axis, built once (where first needed)."""
+        if name not in self.outer_vals:
+            self.outer_vals[name] = (self.load_scalar(name, self.c0) if name in self.argshape
+                                     else self.compute(name, self.get_outer))
+        return self.outer_vals[name]
+
+    def make_getter(self, lane_i, j0, memo, vec_loaded):
+        """get(name) at element `lane_i` of the vector group starting at column `j0`."""
         def get_inner(name):
-            if not inner.get(name, False):
-                return get_outer(name)
-            if name in memo:
-                return memo[name]
-            if name in argshape:
-                shape, dt = argshape[name]
-                if vec > 1:
-                    if name not in vec_loaded:
-                        vt = f"vector<{vec}x{dt}>"
-                        vec_loaded[name] = E.op(
-                            f"vector.load {name}[{', '.join(index_list(shape, j0))}] {{alignment = {vec * _bytes(dt)}}}"
-                            f" : {_memref(shape, dt)}, {vt}")
-                    v = E.op(f"vector.extract {vec_loaded[name]}[{lane_i}] : {dt} from vector<{vec}x{dt}>")
-                    v = _to_f32(E, v, dt)
-                else:
-                    v = load_scalar(name, j0)
-            else:
-                v = compute(name, get_inner)
-            memo[name] = v
-            return v
+            if not self.inner.get(name, False):
+                return self.get_outer(name)
+            if name not in memo:
+                memo[name] = self.load_inner(name, lane_i, j0, vec_loaded) if name in self.argshape \
+                    else self.compute(name, get_inner)
+            return memo[name]
         return get_inner
 
-    nlevels = max([level[o.result] for o in reduces] + [0]) + 1
-    reg_groups = []
-    row_threads = {"row-per-warp": warp, "row-per-block": BLOCK_THREADS}.get(sched, 0)
-    groups_per_lane = -(-(K // vec) // row_threads) if row_threads else 0
-    if row_threads and nlevels > 1 and groups_per_lane * vec <= REGISTER_ROW_ELEMENTS:
-        ng = K // vec
-        last = E.const(ng - 1, "index")
+    def load_inner(self, name, lane_i, j0, vec_loaded) -> ir.Value:
+        shape, dt = self.argshape[name]
+        if self.vec == 1:
+            return self.load_scalar(name, j0)
+        if name not in vec_loaded:
+            vec_loaded[name] = vector.load(ir.VectorType.get([self.vec], element(dt)), self.args[name],
+                                           self.index_list(shape, j0), alignment=self.vec * _bytes(dt))
+        return _to_f32(vector.extract(vec_loaded[name], [], [lane_i]), dt)
+
+    # -- sweeps ------------------------------------------------------------------------------
+    def register_groups(self) -> list:
+        """Rows short enough for registers: (start column, validity mask, getters) per vector group."""
+        m = self.m
+        row_threads = {"row-per-warp": self.warp, "row-per-block": self.block_threads}.get(self.sched, 0)
+        nlevels = max([self.level[o.result] for o in self.reduces] + [0]) + 1
+        if not row_threads or nlevels <= 1:
+            return []
+        ng = self.K // self.vec
+        groups_per_lane = -(-ng // row_threads)
+        if groups_per_lane * self.vec > REGISTER_ROW_ELEMENTS:
+            return []
+        last = m.index(ng - 1)
+        groups = []
         for g in range(groups_per_lane):
-            itg = E.op(f"arith.addi {t_in}, {E.const(g * row_threads, 'index')} : index", "it")
+            itg = arith.addi(self.t_in, m.index(g * row_threads))
             valid = None
             if (g + 1) * row_threads > ng:   # a last group not covering every thread: clamp + mask
-                valid = E.op(f"arith.cmpi ult, {itg}, {E.const(ng, 'index')} : index", "valid")
-                itg = E.op(f"arith.minui {itg}, {last} : index", "it")
-            j0g = E.op(f"arith.muli {itg}, {E.const(vec, 'index')} : index", "j") if vec > 1 else itg
-            vl: dict[str, str] = {}
-            reg_groups.append((j0g, valid, [make_getter(l, j0g, {}, vl) for l in range(vec)]))
-    out_specs = [(i, n, s, d) for i, (n, s, d) in enumerate(prog.outputs)]
-    for L in range(nlevels):
-        sweep_reduces = [op for op in reduces if level[op.operands[0]] == L and inner[op.operands[0]]]
-        sweep_outs = [o for o in out_specs if inner.get(o[1], False) and level[o[1]] == L]
+                valid = m.b.cmpi("ult", itg, m.index(ng))
+                itg = arith.minui(itg, last)
+            j0g = arith.muli(itg, m.index(self.vec)) if self.vec > 1 else itg
+            vl: dict = {}
+            groups.append((j0g, valid, [self.make_getter(lane, j0g, {}, vl) for lane in range(self.vec)]))
+        return groups
+
+    def sweep(self, L: int) -> None:
+        """Sweep level L: the reductions whose input is available at L, and the outputs it writes."""
+        level, inner = self.level, self.inner
+        sweep_reduces = [op for op in self.reduces if level[op.operands[0]] == L and inner[op.operands[0]]]
+        sweep_outs = [(i, n, s, d) for i, (n, s, d) in enumerate(self.prog.outputs)
+                      if inner.get(n, False) and level[n] == L]
         # reductions over a value that does not vary along the axis: x * K (sum) or x
-        for op in reduces:
+        for op in self.reduces:
             if level[op.operands[0]] == L and not inner[op.operands[0]]:
-                v = get_outer(op.operands[0])
+                v = self.get_outer(op.operands[0])
                 if op.attrs["kind"] == "sum":
-                    v = E.bin("mulf", v, E.const(float(K)))
-                outer_vals[op.result] = v
+                    v = self.m.bin("mulf", v, self.m.const(float(self.K)))
+                self.outer_vals[op.result] = v
         if not sweep_reduces and not sweep_outs:
-            continue
+            return
         # values constant along the row that this sweep needs: computed once, outside the loop
         needed = _inner_deps([op.operands[0] for op in sweep_reduces] + [o[1] for o in sweep_outs],
-                             defs, inner)
-        for name in [o.result for o in prog.ops if o.result in needed] + [a for a in argshape if a in needed]:
-            get_outer(name)
-        inits = [E.const(_REDUCE_INIT[op.attrs["kind"]]) for op in sweep_reduces]
-        if reg_groups:
-            # "register" level: the row's groups are unrolled and every loaded / computed full-row value
-            # stays in registers (SSA values) across sweeps, so later sweeps re-read nothing
-            new_accs = list(inits)
-            for g, (j0g, valid, getters) in enumerate(reg_groups):
-                for lane_i in range(vec):
-                    for r_i, op in enumerate(sweep_reduces):
-                        x = getters[lane_i](op.operands[0])
-                        nv = E.bin(_REDUCE_COMBINE[op.attrs["kind"]], new_accs[r_i], x)
-                        new_accs[r_i] = nv if valid is None else E.op(f"arith.select {valid}, {nv}, {new_accs[r_i]} : f32")
-                stores = []
-                for i, name, shape, dt in sweep_outs:
-                    stores.append((i, shape, dt, [_from_f32(E, getters[l](name), dt) for l in range(vec)]))
-                if stores:
-                    if valid is not None:
-                        E.emit(f"scf.if {valid} {{")
-                        E.indent += 2
-                    for i, shape, dt, vals in stores:
-                        _emit_store(E, i, shape, dt, vals, index_list(shape, j0g), vec)
-                    if valid is not None:
-                        E.indent -= 2
-                        E.emit("}")
-            red_vals = new_accs
-        else:
-            ngroups = E.const(K // vec, "index")
-            it = E.fresh("it")
-            accs = [E.fresh("acc") for _ in sweep_reduces]
-            res = E.fresh("red") if sweep_reduces else None
-            iter_args = ""
-            if sweep_reduces:
-                iter_args = " iter_args(" + ", ".join(f"{a} = {i}" for a, i in zip(accs, inits)) + ")"
-                iter_args += " -> (" + ", ".join("f32" for _ in accs) + ")"
-            lhs = f"{res}:{len(accs)} = " if sweep_reduces else ""
-            E.emit(f"{lhs}scf.for {it} = {t_in} to {ngroups} step {nthr}{iter_args} {{")
-            E.indent += 2
-            j0 = E.op(f"arith.muli {it}, {E.const(vec, 'index')} : index", "j") if vec > 1 else it
-            vec_loaded: dict[str, str] = {}
-            getters = [make_getter(lane_i, j0, {}, vec_loaded) for lane_i in range(vec)]
-            new_accs = list(accs)
-            for lane_i in range(vec):
-                for r_i, op in enumerate(sweep_reduces):
-                    x = getters[lane_i](op.operands[0])
-                    new_accs[r_i] = E.bin(_REDUCE_COMBINE[op.attrs["kind"]], new_accs[r_i], x)
-            for i, name, shape, dt in sweep_outs:
-                vals = [_from_f32(E, getters[l](name), dt) for l in range(vec)]
-                _emit_store(E, i, shape, dt, vals, index_list(shape, j0), vec)
-            if sweep_reduces:
-                E.emit(f"scf.yield {', '.join(new_accs)} : {', '.join('f32' for _ in new_accs)}")
-            E.indent -= 2
-            E.emit("}")
-            red_vals = [f"{res}#{r_i}" for r_i in range(len(sweep_reduces))]
-        # cross-thread combine
+                             self.defs, inner)
+        for name in [o.result for o in self.prog.ops if o.result in needed] + [a for a in self.argshape if a in needed]:
+            self.get_outer(name)
+        inits = [self.m.const(_REDUCE_INIT[op.attrs["kind"]]) for op in sweep_reduces]
+        sweep = self.sweep_registers if self.reg_groups else self.sweep_loop
+        red_vals = sweep(sweep_reduces, sweep_outs, inits)
         for r_i, op in enumerate(sweep_reduces):
-            comb = _REDUCE_COMBINE[op.attrs["kind"]]
-            v = red_vals[r_i]
-            if sched in ("row-per-warp", "row-per-block"):
-                v = _warp_reduce(E, v, comb, warp)
-            if sched == "row-per-block":
-                v = _block_reduce(E, v, comb, lane, wid, nwarps, r_i,
-                                  _wg_memref((max(1, len(reduces)) * nwarps,), "f32"))
-            if op.attrs["kind"] == "mean":
-                v = E.bin("divf", v, E.const(float(K)))
-            outer_vals[op.result] = v
-    # outputs constant along the reduced axis ([R,1] / [A,1,B]) are written by thread 0 of the row
-    for i, name, shape, dt in out_specs:
-        if inner.get(name, False):
-            continue
-        v = _from_f32(E, get_outer(name), dt)
-        first = E.op(f"arith.cmpi eq, {t_in}, {c0} : index")
-        E.emit(f"scf.if {first} {{")
-        E.emit(f"  memref.store {v}, %out{i}[{', '.join(index_list(shape, c0))}] : {_memref(shape, dt)}")
-        E.emit("}")
-    E.indent -= 2
-    E.emit("}")
-    E.emit("gpu.return")
-    name = f"{prog.name}_kernel"
-    wg = ""
-    if shared_bytes:
-        wg = f" workgroup(%smem : {_wg_memref((max(1, len(reduces)) * nwarps,), 'f32')})"
-    attrs = (f"gpu.known_block_size = array<i32: {block[0]}, {block[1]}, {block[2]}>, "
-             f"gir.schedule = \"{sched}\", gir.vector_width = {vec} : i64, "
-             + (f"gir.rows_per_block = {WARPS_PER_BLOCK} : i64, " if sched == "row-per-warp" else "")
-             + (f"gir.block_threads = {BLOCK_THREADS} : i64, " if sched == "row-per-block" else "")
-             +
-             f"gir.row_cache = \"{'register' if reg_groups else 'none'}\", "
-             f"gir.launch = {{grid = array<i64: {grid[0]}, {grid[1]}, {grid[2]}>, "
-             f"block = array<i64: {block[0]}, {block[1]}, {block[2]}>, shared_bytes = {shared_bytes} : i64}}")
-    text = (f"  gpu.func @{name}({_signature(prog)}){wg} kernel attributes {{{attrs}}} {{\n"
-            + "\n".join(E.lines) + "\n  }\n")
-    return Kernel(text, name, grid, block, shared_bytes, sched, vec)
+            self.outer_vals[op.result] = self.combine_threads(op, red_vals[r_i], r_i)
 
+    def accumulate(self, reduces, accs, getters, lane_i, valid=None) -> list:
+        out = list(accs)
+        for r_i, op in enumerate(reduces):
+            nv = self.m.bin(_REDUCE_COMBINE[op.attrs["kind"]], out[r_i], getters[lane_i](op.operands[0]))
+            out[r_i] = nv if valid is None else arith.select(valid, nv, out[r_i])
+        return out
 
-def _emit_store(E, i, shape, dt, vals, idx_list, vec):
-    idx = ", ".join(idx_list)
-    if vec > 1:
-        vt = f"vector<{vec}x{dt}>"
-        vv = E.op(f"vector.from_elements {', '.join(vals)} : {vt}")
-        E.emit(f"vector.store {vv}, %out{i}[{idx}] {{alignment = {vec * _bytes(dt)}}} : {_memref(shape, dt)}, {vt}")
-    else:
-        E.emit(f"memref.store {vals[0]}, %out{i}[{idx}] : {_memref(shape, dt)}")
+    def sweep_registers(self, reduces, outs, inits) -> list:
+        """The "register" level: the row's groups are unrolled and every loaded / computed full-row value
+        stays in registers (SSA values) across sweeps, so later sweeps re-read nothing."""
+        accs = list(inits)
+        for j0g, valid, getters in self.reg_groups:
+            for lane_i in range(self.vec):
+                accs = self.accumulate(reduces, accs, getters, lane_i, valid)
+            stores = [(i, shape, dt, [_from_f32(getters[lane](name), dt) for lane in range(self.vec)])
+                      for i, name, shape, dt in outs]
+            if not stores:
+                continue
+            if valid is None:
+                self.store_groups(stores, j0g)
+            else:
+                with self.m.b.if_(valid):
+                    self.store_groups(stores, j0g)
+        return accs
+
+    def store_groups(self, stores, j0) -> None:
+        for i, shape, dt, vals in stores:
+            self.store(i, shape, dt, vals, self.index_list(shape, j0))
+
+    def sweep_loop(self, reduces, outs, inits) -> list:
+        """Rows too long for registers: a loop over vector groups strided by the row's threads."""
+        m = self.m
+        with m.b.loop(self.t_in, m.index(self.K // self.vec), self.nthr, inits) as loop:
+            j0 = arith.muli(loop.iv, m.index(self.vec)) if self.vec > 1 else loop.iv
+            vec_loaded: dict = {}
+            getters = [self.make_getter(lane_i, j0, {}, vec_loaded) for lane_i in range(self.vec)]
+            accs = loop.args
+            for lane_i in range(self.vec):
+                accs = self.accumulate(reduces, accs, getters, lane_i)
+            for i, name, shape, dt in outs:
+                vals = [_from_f32(getters[lane](name), dt) for lane in range(self.vec)]
+                self.store(i, shape, dt, vals, self.index_list(shape, j0))
+            loop.carried = accs
+        return loop.results
+
+    def combine_threads(self, op, v, slot) -> ir.Value:
+        """A reduction's per-thread partial -> the row's value (shuffles, then shared memory)."""
+        comb = _REDUCE_COMBINE[op.attrs["kind"]]
+        if self.sched in ("row-per-warp", "row-per-block"):
+            v = _warp_reduce(self.m, v, comb, self.warp)
+        if self.sched == "row-per-block":
+            v = _block_reduce(self.m, v, comb, self.lane, self.wid, self.nwarps, slot, self.smem)
+        if op.attrs["kind"] == "mean":
+            v = self.m.bin("divf", v, self.m.const(float(self.K)))
+        return v
+
+    # -- outputs -----------------------------------------------------------------------------
+    def store(self, i, shape, dt, vals, idx) -> None:
+        if self.vec > 1:
+            vv = vector.from_elements(ir.VectorType.get([self.vec], element(dt)), vals)
+            vector.store(vv, self.outs[i], idx, alignment=self.vec * _bytes(dt))
+        else:
+            memref.store(vals[0], self.outs[i], idx)
+
+    def store_outer_outputs(self) -> None:
+        """Outputs constant along the reduced axis ([R,1] / [A,1,B]) are written by thread 0 of the row."""
+        for i, (name, shape, dt) in enumerate(self.prog.outputs):
+            if self.inner.get(name, False):
+                continue
+            v = _from_f32(self.get_outer(name), dt)
+            with self.m.b.if_(self.m.b.cmpi("eq", self.t_in, self.c0)):
+                memref.store(v, self.outs[i], self.index_list(shape, self.c0))
 
 
 def _inner_deps(names, defs, inner):
@@ -488,117 +455,84 @@ def _inner_deps(names, defs, inner):
     return out
 
 
-def _value_dtype(prog, name):
-    for n, _, d in prog.args:
-        if n == name:
-            return d
-    for op in prog.ops:
-        if op.result == name:
-            return op.dtype
-    return "f32"
-
-
 def _bytes(dt):
     return {"f32": 4, "f16": 2, "bf16": 2, "i1": 1}[dt]
 
 
-def _to_f32(E, v, dt):
-    return v if dt == "f32" else E.op(f"arith.extf {v} : {dt} to f32")
+def _to_f32(v, dt):
+    return v if dt == "f32" else arith.extf(element("f32"), v)
 
 
-def _from_f32(E, v, dt):
-    return v if dt == "f32" else E.op(f"arith.truncf {v} : f32 to {dt}")
+def _from_f32(v, dt):
+    return v if dt == "f32" else arith.truncf(element(dt), v)
 
 
-def _warp_reduce(E, v, comb, warp):
-    width = E.const(warp, "i32")
+def _warp_reduce(m: DeviceMath, v, comb, warp):
+    width = m.b.integer(warp, 32)
     off = warp // 2
     while off >= 1:
-        o = E.const(off, "i32")
-        s = E.fresh("sh")
-        E.emit(f"{s}, %{s[1:]}_ok = gpu.shuffle xor {v}, {o}, {width} : f32")
-        v = E.bin(comb, v, s)
+        s = gpu.shuffle(v, m.b.integer(off, 32), width, gpu.ShuffleMode.XOR)[0]
+        v = m.bin(comb, v, s)
         off //= 2
     return v
 
 
-def _block_reduce(E, v, comb, lane, wid, nwarps, slot, smem_t):
-    c0 = E.const(0, "index")
-    base = E.const(slot * nwarps, "index")
-    first = E.op(f"arith.cmpi eq, {lane}, {c0} : index")
-    at = E.op(f"arith.addi {base}, {wid} : index")
-    E.emit(f"scf.if {first} {{")
-    E.emit(f"  memref.store {v}, %smem[{at}] : {smem_t}")
-    E.emit("}")
-    E.emit("gpu.barrier")
+def _block_reduce(m: DeviceMath, v, comb, lane, wid, nwarps, slot, smem):
+    c0 = m.index(0)
+    base = m.index(slot * nwarps)
+    first = m.b.cmpi("eq", lane, c0)
+    at = arith.addi(base, wid)
+    with m.b.if_(first):
+        memref.store(v, smem, [at])
+    gpu.barrier()
     acc = None
     for w in range(nwarps):
-        i = E.const(slot * nwarps + w, "index")
-        x = E.op(f"memref.load %smem[{i}] : {smem_t}")
-        acc = x if acc is None else E.bin(comb, acc, x)
-    E.emit("gpu.barrier")
+        x = memref.load(smem, [m.index(slot * nwarps + w)])
+        acc = x if acc is None else m.bin(comb, acc, x)
+    gpu.barrier()
     return acc
 
 
-def _gen_transpose(prog, desc, vendor) -> Kernel:
-    E = Emitter(vendor)
+def _gen_transpose(prog, vendor) -> Kernel:
+    m = DeviceMath(vendor)
     (src, (M, N), in_dt), = prog.args
     out_dt = prog.outputs[0][2]
     T, ROWS = 32, 8
-    tx = E.op("gpu.thread_id x", "tx")
-    ty = E.op("gpu.thread_id y", "ty")
-    bx = E.op("gpu.block_id x", "bx")
-    by = E.op("gpu.block_id y", "by")
-    c0, cT, cR = E.const(0, "index"), E.const(T, "index"), E.const(ROWS, "index")
-    cM, cN = E.const(M, "index"), E.const(N, "index")
-    bxT = E.op(f"arith.muli {bx}, {cT} : index")
-    byT = E.op(f"arith.muli {by}, {cT} : index")
-    sm = _wg_memref((T, T + 1), "f32")
-    # load tile [by*32 .. +32) x [bx*32 .. +32) into shared
-    E.emit(f"scf.for %i = {c0} to {cT} step {cR} {{")
-    E.indent += 2
-    ry = E.op(f"arith.addi {ty}, %i : index")
-    r = E.op(f"arith.addi {byT}, {ry} : index")
-    c = E.op(f"arith.addi {bxT}, {tx} : index")
-    ok = E.op(f"arith.andi {E.op(f'arith.cmpi ult, {r}, {cM} : index')}, {E.op(f'arith.cmpi ult, {c}, {cN} : index')} : i1")
-    E.emit(f"scf.if {ok} {{")
-    v = E.op(f"memref.load {src}[{r}, {c}] : {_memref((M, N), in_dt)}")
-    v = _to_f32(E, v, in_dt)
-    E.emit(f"memref.store {v}, %tile[{ry}, {tx}] : {sm}")
-    E.emit("}")
-    E.indent -= 2
-    E.emit("}")
-    E.emit("gpu.barrier")
-    E.emit(f"scf.for %i = {c0} to {cT} step {cR} {{")
-    E.indent += 2
-    ry = E.op(f"arith.addi {ty}, %i : index")
-    r = E.op(f"arith.addi {bxT}, {ry} : index")   # output row (over N)
-    c = E.op(f"arith.addi {byT}, {tx} : index")   # output col (over M)
-    ok = E.op(f"arith.andi {E.op(f'arith.cmpi ult, {r}, {cN} : index')}, {E.op(f'arith.cmpi ult, {c}, {cM} : index')} : i1")
-    E.emit(f"scf.if {ok} {{")
-    v = E.op(f"memref.load %tile[{tx}, {ry}] : {sm}")
-    v = _from_f32(E, v, out_dt)
-    E.emit(f"memref.store {v}, %out0[{r}, {c}] : {_memref((N, M), out_dt)}")
-    E.emit("}")
-    E.indent -= 2
-    E.emit("}")
-    E.emit("gpu.return")
     grid, block = (-(-N // T), -(-M // T), 1), (T, ROWS, 1)
     shared = T * (T + 1) * 4
-    name = f"{prog.name}_kernel"
-    attrs = (f"gpu.known_block_size = array<i32: {T}, {ROWS}, 1>, gir.schedule = \"transpose-tile\", "
-             f"gir.vector_width = 1 : i64, gir.launch = {{grid = array<i64: {grid[0]}, {grid[1]}, 1>, "
-             f"block = array<i64: {T}, {ROWS}, 1>, shared_bytes = {shared} : i64}}")
-    text = (f"  gpu.func @{name}({_signature(prog)}) workgroup(%tile : {sm}) kernel attributes {{{attrs}}} {{\n"
-            + "\n".join(E.lines) + "\n  }\n")
-    return Kernel(text, name, grid, block, shared, "transpose-tile", 1)
+    fn, entry = _gpu_func(prog, [memref_type((T, T + 1), "f32", "workgroup")], block, grid, shared,
+                          {"gir.schedule": "transpose-tile", "gir.vector_width": 1})
+    x, out, tile = entry.arguments
+    with ir.InsertionPoint(entry):
+        tx, ty = gpu.thread_id(gpu.Dimension.x), gpu.thread_id(gpu.Dimension.y)
+        bx, by = gpu.block_id(gpu.Dimension.x), gpu.block_id(gpu.Dimension.y)
+        c0, cT, cR = m.index(0), m.index(T), m.index(ROWS)
+        cM, cN = m.index(M), m.index(N)
+        bxT, byT = arith.muli(bx, cT), arith.muli(by, cT)
+
+        def inside(r, c, rows, cols):
+            return arith.andi(m.b.cmpi("ult", r, rows), m.b.cmpi("ult", c, cols))
+        # load tile [by*32 .. +32) x [bx*32 .. +32) into shared
+        with m.b.loop(c0, cT, cR) as i:
+            ry = arith.addi(ty, i.iv)
+            r, c = arith.addi(byT, ry), arith.addi(bxT, tx)
+            with m.b.if_(inside(r, c, cM, cN)):
+                memref.store(_to_f32(memref.load(x, [r, c]), in_dt), tile, [ry, tx])
+        gpu.barrier()
+        with m.b.loop(c0, cT, cR) as i:
+            ry = arith.addi(ty, i.iv)
+            r = arith.addi(bxT, ry)   # output row (over N)
+            c = arith.addi(byT, tx)   # output col (over M)
+            with m.b.if_(inside(r, c, cN, cM)):
+                memref.store(_from_f32(memref.load(tile, [tx, ry]), out_dt), out, [r, c])
+        gpu.return_([])
+    return Kernel(fn, f"{prog.name}_kernel", grid, block, shared, "transpose-tile", 1)
 
 
-def gpu_module_text(prog: GProgram, desc: dict, vendor: str, schedule: str = "auto",
-                    rows_per_block: int | None = None, block_threads: int | None = None) -> tuple[str, Kernel]:
-    k = gen_kernel(prog, desc, vendor, schedule, rows_per_block, block_threads)
-    text = k.text
-    arch = desc.get("arch", "")
-    mod = (f"gpu.module @{prog.name}_gpu attributes {{gir.target = \"{desc['name']}\", gir.arch = \"{arch}\"}} {{\n"
-           f"{text}}}\n")
-    return mod, k
+def build_gpu_module(prog: GProgram, desc: dict, vendor: str, schedule: str = "auto",
+                     rows_per_block: int | None = None, block_threads: int | None = None) -> Kernel:
+    """A `gpu.module` holding the kernel of `prog`, built at the current insertion point."""
+    mod = gpu.GPUModuleOp(f"{prog.name}_gpu")
+    set_attrs(mod, {"gir.target": desc["name"], "gir.arch": desc.get("arch", "")})
+    with ir.InsertionPoint(mod.bodyRegion.blocks.append()):
+        return gen_kernel(prog, desc, vendor, schedule, rows_per_block, block_threads)

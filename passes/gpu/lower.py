@@ -18,6 +18,7 @@ from girflow.dialects import targets
 from girflow.passes import function_view
 from girflow.passes.gpu import codegen as gpu_codegen
 from girflow.passes.gpu import launch_space
+from girflow.passes.ir_builder import move_before, scratch_module
 from girflow.passes.ir_utils import collect_ops
 from girflow.passes.options import option
 from girflow.passes.registry import PassError, gir_pass
@@ -46,16 +47,13 @@ def lower_to_gpu(module: ir.Operation, desc: dict, schedule: str = "auto", rows_
         if launch == "model" and prog.form == "row" and rpb is None and bt is None:
             _ns, best = launch_space.rank(prog.view, desc, schedule, **launch_space.program_stats(prog))[0]
             sched, rpb, bt = best["schedule"], best.get("rows_per_block"), best.get("block_threads")
-        text, k = gpu_codegen.gpu_module_text(prog, desc, vendor, sched, rpb, bt)
-        if shared_cap is not None and k.shared_bytes > shared_cap:
-            raise PassError(f"kernel {k.name} needs {k.shared_bytes} bytes of shared memory; target "
-                            f"'{desc['name']}' has {shared_cap} per block", func)
-        try:
-            parsed = ir.Module.parse(text, context=module.context)
-        except Exception as e:  # a generator bug: show the text
-            raise PassError(f"internal error: generated gpu kernel does not parse: {e}\n{text}", func)
-        for op in list(parsed.body.operations):
-            op.operation.move_before(func)
+        with scratch_module(module.context, func.location) as scratch:
+            with ir.InsertionPoint(scratch.body):
+                k = gpu_codegen.build_gpu_module(prog, desc, vendor, sched, rpb, bt)
+            if shared_cap is not None and k.shared_bytes > shared_cap:
+                raise PassError(f"kernel {k.name} needs {k.shared_bytes} bytes of shared memory; target "
+                                f"'{desc['name']}' has {shared_cap} per block", func)
+            move_before(scratch, func)
         func.erase()
         kernels.append(k)
     module.attributes["gpu.container_module"] = ir.UnitAttr.get(module.context)

@@ -16,13 +16,18 @@
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 
 from torch_mlir import ir
+from torch_mlir.dialects import arith
+from torch_mlir.dialects import func as func_d
 
-from girflow.dialects import targets
+from girflow.dialects import mlu, targets
 from girflow.passes.function_view import extract, gir_funcs
+from girflow.passes.ir_builder import Builder, array_attr, move_before, scratch_module, set_attrs
+from girflow.passes.ir_builder import memref as memref_type
 from girflow.passes.ir_utils import collect_ops, shape_of, str_attr
 from girflow.passes.options import option
 from girflow.passes.registry import PassError, gir_pass
@@ -44,38 +49,6 @@ def _pad(n, m):
 
 def buffer_bytes(shape, dtype) -> int:
     return _pad(max(1, math.prod(shape)) * _BYTES.get(dtype, 4), ALIGN_BYTES)
-
-
-def _flt(v: float) -> str:
-    """An MLIR f32 literal (hex for inf/nan)."""
-    v = float(v)
-    if math.isinf(v):
-        return "0x7F800000" if v > 0 else "0xFF800000"
-    if math.isnan(v):
-        return "0x7FC00000"
-    return f"{v:.9e}"
-
-
-def _mt(shape, dt):
-    return f"memref<{'x'.join(map(str, shape))}x{dt}>"
-
-
-class _Text:
-    def __init__(self):
-        self.lines, self.n, self.ind = [], 0, 2
-        self.consts = {}
-
-    def emit(self, s):
-        self.lines.append(" " * self.ind + s)
-
-    def op(self, s, hint="v"):
-        self.n += 1
-        v = f"%{hint}{self.n}"
-        self.emit(f"{v} = {s}")
-        return v
-
-    def idx(self, k):
-        return self.op(f"arith.constant {int(k)} : index", "c")
 
 
 class MluLowering:
@@ -101,6 +74,7 @@ class MluLowering:
                 self.alias[op.result] = self.alias.get(op.operands[0], op.operands[0])
         self.outputs = [n for n, _, _ in p.outputs]
         self.pad_elems = VECTOR_ROW_BYTES // 2   # 64 elements: a 128 B granule for 2-byte types too
+        self.b = Builder()
 
     # -- geometry ----------------------------------------------------------------------------
     def real(self, v):
@@ -202,54 +176,62 @@ class MluLowering:
             return (1, 1)
         return self.tile_shape(v, T, BC)
 
-    # -- text generation ---------------------------------------------------------------------
-    def lower(self) -> str:
+    # -- building the MLU-form function -------------------------------------------------------
+    def build(self) -> func_d.FuncOp:
+        """The MLU-form function `@<name>_mlu`, built at the current insertion point."""
         p = self.prog
         if p.form == "transpose":
             return self._transpose()
-        X = _Text()
-        args = [f"{n}: {_mt(s, d)}" for n, s, d in p.args]
-        outs = [f"%out{i}: {_mt(s, d)}" for i, (_, s, d) in enumerate(p.outputs)]
-        self.gdram = {n: n for n, _, _ in p.args}
+        params = [memref_type(s, d) for _, s, d in p.args] + [memref_type(s, d) for _, s, d in p.outputs]
+        fn, args = self._func(params)
+        self.gdram = {n: args[i] for i, (n, _, _) in enumerate(p.args)}
+        outs = args[len(p.args):]
         for i, (n, _, _) in enumerate(p.outputs):
-            self.gdram.setdefault(n, f"%out{i}")
-        task = X.op('"mlu.task_id"() : () -> index', "task")
-        if self.schedule == "naive":
-            # every intermediate value lives in a GDRAM scratch buffer
-            for op in p.ops:
-                if op.result in self.gdram or (op.kind == "broadcast" and op.result not in self.outputs):
-                    continue
-                s, d = self.shapes[op.result]
-                self.gdram[op.result] = X.op(f'"mlu.alloc"() {{space = "GDRAM", name = "{op.result[1:]}_scratch"}} '
-                                             f': () -> {_mt(s, d)}', "g")
-            stages = [[op] for op in p.ops if not (op.kind == "broadcast" and op.result not in self.outputs)]
-        else:
-            stages = [list(p.ops)]
+            self.gdram.setdefault(n, outs[i])
         self.ntasks = self._ntasks()
         self.tiles: list = []
-        for k, ops in enumerate(stages):
-            if ops:
-                self._stage(X, task, ops, k, last=(k == len(stages) - 1))
-        # outputs that are inputs: one GDRAM->GDRAM copy by task 0
-        arg_names = {n for n, _, _ in p.args}
-        for i, (n, s, d) in enumerate(p.outputs):
-            if self.real(n) in arg_names and tuple(self.shapes[self.real(n)][0]) == tuple(s):
-                c0, size = X.idx(0), X.idx(math.prod(s))
-                first = X.op(f"arith.cmpi eq, {task}, {c0} : index")
-                X.emit(f"scf.if {first} {{")
-                X.emit(f'  "mlu.memcpy"(%out{i}, {self.real(n)}, {c0}, {c0}, {X.idx(1)}, {size}, {size}, {size}) '
-                       f'{{direction = "GDRAM2GDRAM"}} : ({_mt(s, d)}, {_mt(s, d)}, {", ".join(["index"] * 6)}) -> ()')
-                X.emit("}")
-        X.emit("return")
-        return self._func_text(p.name, args + outs, self.tiles or [1], X.lines)
+        with ir.InsertionPoint(fn.entry_block):
+            task = _mlu(mlu.ID_OPS["task_id"], ir.IndexType.get()).result
+            stages = self._naive_scratch() if self.schedule == "naive" else [list(p.ops)]
+            for k, ops in enumerate(stages):
+                if ops:
+                    self._stage(task, ops, last=(k == len(stages) - 1))
+            self._copy_input_outputs(task, outs)
+            func_d.ReturnOp([])
+        self._launch_attrs(fn, self.tiles or [1])
+        return fn
 
-    def _func_text(self, name, params, tile, lines) -> str:
-        """The MLU-form function: launch shape (clusters x cores, tasks) and tile as attributes."""
-        attrs = (f'mlu.target = "{self.desc["name"]}", mlu.schedule = "{self.schedule}", '
-                 f'mlu.launch = {{clusters = {-(-self.ntasks // self.cores_per_cluster)} : i64, '
-                 f'cores_per_cluster = {self.cores_per_cluster} : i64, tasks = {self.ntasks} : i64}}, '
-                 f'mlu.tile = array<i64: {", ".join(map(str, tile))}>')
-        return f"func.func @{name}_mlu({', '.join(params)}) attributes {{{attrs}}} {{\n" + "\n".join(lines) + "\n}\n"
+    def _naive_scratch(self) -> list:
+        """Naive schedule: every intermediate value in a GDRAM scratch buffer; one stage per op."""
+        p = self.prog
+        for op in p.ops:
+            if op.result in self.gdram or (op.kind == "broadcast" and op.result not in self.outputs):
+                continue
+            s, d = self.shapes[op.result]
+            self.gdram[op.result] = _mlu(mlu.AllocOp, "GDRAM", f"{op.result[1:]}_scratch", memref_type(s, d)).result
+        return [[op] for op in p.ops if not (op.kind == "broadcast" and op.result not in self.outputs)]
+
+    def _copy_input_outputs(self, task, outs) -> None:
+        """Outputs that are inputs: one GDRAM->GDRAM copy by task 0."""
+        b = self.b
+        arg_names = {n for n, _, _ in self.prog.args}
+        for i, (n, s, d) in enumerate(self.prog.outputs):
+            if self.real(n) in arg_names and tuple(self.shapes[self.real(n)][0]) == tuple(s):
+                c0, size = b.index(0), b.index(math.prod(s))
+                with b.if_(b.cmpi("eq", task, c0)):
+                    _mlu(mlu.MemcpyOp, outs[i], self.gdram[self.real(n)], c0, c0, b.index(1), size, size, size,
+                         "GDRAM2GDRAM")
+
+    def _func(self, params: list):
+        fn = func_d.FuncOp(f"{self.prog.name}_mlu", ir.FunctionType.get(params, []))
+        return fn, list(fn.add_entry_block().arguments)
+
+    def _launch_attrs(self, fn, tile) -> None:
+        """The launch shape (clusters x cores, tasks) and tile, as attributes of the function."""
+        set_attrs(fn, {"mlu.target": self.desc["name"], "mlu.schedule": self.schedule,
+                       "mlu.launch": {"clusters": -(-self.ntasks // self.cores_per_cluster),
+                                      "cores_per_cluster": self.cores_per_cluster, "tasks": self.ntasks},
+                       "mlu.tile": array_attr(tile)})
 
     def _units(self):
         p = self.prog
@@ -270,200 +252,200 @@ class MluLowering:
         n = min(self.total_cores, units)
         return _pad(n, self.cores_per_cluster)
 
-    def _stage(self, X, task, ops, k, last):
-        p = self.prog
+    # -- one stage: load a tile, compute every op on it, store -----------------------------------
+    def _stage(self, task, ops, last):
+        needed, stores, bufs_all, slot_of, bufs = self._stage_plan(ops)
+        T, BC, extents_inv = self._stage_tile(bufs)
+        nb = self._alloc_nram(bufs, bufs_all, slot_of, T, BC)
+        b = self.b
+        c0 = b.index(0)
+        inv_rows, inv_cols = b.index(extents_inv[0]), b.index(extents_inv[1])
+        inv_inputs = [v for v in needed if self.invariant(v)]
+        for v in inv_inputs:
+            self._load_invariant(v, nb)
+        hoisted = [op for op in ops if self.invariant(op.result)]
+        for op in hoisted:
+            self._compute(op, nb, inv_rows, inv_cols)
+        with self._unit_loop(task, T, BC) as (rows, cols, pos):
+            for v in needed:
+                if v not in inv_inputs:
+                    s, dt = self.shapes[v]
+                    src_off, seg, seglen, stride = self._gdram_geometry(v, pos)
+                    self._memcpy(nb[v], (self.gdram[v], s, dt), c0, src_off, seg, seglen, nb[v][1][1], stride,
+                                 "GDRAM2NRAM")
+            for op in ops:
+                if op not in hoisted:
+                    self._compute(op, nb, rows, cols)
+            for v in stores:
+                self._store(v, nb, pos)
+        _mlu(mlu.SYNC_OPS["sync"])
+        if self.schedule == "naive" and not last:
+            _mlu(mlu.SYNC_OPS["launch_boundary"])
+
+    def _stage_plan(self, ops):
+        """The stage's inputs, stored values, NRAM buffers (value -> dtype) and their shared slots."""
         produced = {op.result for op in ops}
-        needed = []
+        needed: list = []
         for op in ops:
             for o in op.operands:
                 r = self.real(o)
                 if r not in produced and r not in needed:
                     needed.append(r)
-        stores = [v for v in (self.outputs if self.schedule == "fused" else [ops[0].result])
-                  if self.real(v) in produced or v in produced]
         if self.schedule == "naive":
             stores = [ops[0].result]
+        else:
+            stores = [v for v in self.outputs if self.real(v) in produced or v in produced]
         bufs = self.stage_buffers(ops, needed)
         slot_of = self.share_buffers(ops, needed, bufs, stores)
-        slots = {}
+        slots: dict = {}
         for v, dt in bufs.items():
             slots.setdefault(slot_of[v], dt)
-        bufs_all, bufs = bufs, slots
+        return needed, stores, bufs, slot_of, slots
+
+    def _stage_tile(self, bufs):
+        """Tile rows T (row form) or the B chunk (column form) fitting NRAM, and the invariant extents."""
+        p = self.prog
         if p.form == "row":
             R, C = p.view
-            rpt = -(-R // self.ntasks)
-            T, nbytes = self.fit_tile(bufs, rpt)
-            BC = None
-            extents_inv = (1, C)
-        else:
-            A, K, B = p.view
-            BC = self._bc()
-            T, nbytes = self.fit_tile(bufs, 1, BC)
-            extents_inv = (K, 1)
+            T, _ = self.fit_tile(bufs, -(-R // self.ntasks))
+            self.tiles.append(T)
+            return T, None, (1, C)
+        A, K, B = p.view
+        BC = self._bc()
+        T, _ = self.fit_tile(bufs, 1, BC)
         self.tiles.append(T)
-        X.emit(f"// stage {k}: {', '.join(op.kind for op in ops)}; tile {T} x "
-               f"{'x'.join(map(str, self.tile_shape(ops[-1].result, T, BC)))}, {nbytes} bytes NRAM per core")
+        return T, BC, (K, 1)
+
+    def _alloc_nram(self, bufs, bufs_all, slot_of, T, BC) -> dict:
+        """value -> (NRAM buffer, shape, dtype); values sharing a slot share its buffer."""
         nb = {}
         for v, dt in bufs.items():
             shape = self.tile_shape_any(v, T, BC)
-            nb[v] = (X.op(f'"mlu.alloc"() {{space = "NRAM", name = "{v[1:]}"}} : () -> {_mt(shape, dt)}', "n"),
-                     shape, dt)
+            nb[v] = (_mlu(mlu.AllocOp, "NRAM", v[1:], memref_type(shape, dt)).result, shape, dt)
         for v in bufs_all:
             nb[v] = nb[slot_of[v]]
-        c0, c1 = X.idx(0), X.idx(1)
-        inv_rows, inv_cols = X.idx(extents_inv[0]), X.idx(extents_inv[1])
-        # invariant inputs: once per task (fused: through the cluster's SRAM)
-        inv_inputs = [v for v in needed if self.invariant(v)]
-        for v in inv_inputs:
-            s, dt = self.shapes[v]
-            seg, seglen, stride = self._gdram_geometry_inv(X, v)
-            if self.schedule == "fused" and math.prod(s) > 1:
-                sshape = (1, _pad(math.prod(s), self.pad_elems))
-                sb = X.op(f'"mlu.alloc"() {{space = "SRAM", name = "{v[1:]}_sram"}} : () -> {_mt(sshape, dt)}', "s")
-                core = X.op('"mlu.core_id"() : () -> index', "core")
-                first = X.op(f"arith.cmpi eq, {core}, {c0} : index")
-                n = X.idx(math.prod(s))
-                X.emit(f"scf.if {first} {{")
-                X.emit(f'  "mlu.memcpy"({sb}, {self.gdram[v]}, {c0}, {c0}, {c1}, {n}, {n}, {n}) '
-                       f'{{direction = "GDRAM2SRAM"}} : ({_mt(sshape, dt)}, {_mt(s, dt)}, {", ".join(["index"] * 6)}) -> ()')
-                X.emit("}")
-                X.emit('"mlu.sync_cluster"() : () -> ()')
-                self._memcpy(X, nb[v], (sb, sshape, dt), c0, c0, seg, seglen, nb[v][1][1], stride, "SRAM2NRAM")
-            else:
-                self._memcpy(X, nb[v], (self.gdram[v], s, dt), c0, c0, seg, seglen, nb[v][1][1], stride,
-                             "GDRAM2NRAM")
-        hoisted = [op for op in ops if self.invariant(op.result)]
-        for op in hoisted:
-            self._compute(X, op, nb, inv_rows, inv_cols)
-        # the unit loop
+        return nb
+
+    def _load_invariant(self, v, nb) -> None:
+        """An input constant across units: once per task (fused: through the cluster's SRAM)."""
+        b = self.b
+        c0, c1 = b.index(0), b.index(1)
+        s, dt = self.shapes[v]
+        seg, seglen, stride = self._gdram_geometry_inv(v)
+        if self.schedule == "fused" and math.prod(s) > 1:
+            sshape = (1, _pad(math.prod(s), self.pad_elems))
+            sb = _mlu(mlu.AllocOp, "SRAM", f"{v[1:]}_sram", memref_type(sshape, dt)).result
+            core = _mlu(mlu.ID_OPS["core_id"], ir.IndexType.get()).result
+            first = b.cmpi("eq", core, c0)
+            n = b.index(math.prod(s))
+            with b.if_(first):
+                _mlu(mlu.MemcpyOp, sb, self.gdram[v], c0, c0, c1, n, n, n, "GDRAM2SRAM")
+            _mlu(mlu.SYNC_OPS["sync_cluster"])
+            self._memcpy(nb[v], (sb, sshape, dt), c0, c0, seg, seglen, nb[v][1][1], stride, "SRAM2NRAM")
+        else:
+            self._memcpy(nb[v], (self.gdram[v], s, dt), c0, c0, seg, seglen, nb[v][1][1], stride, "GDRAM2NRAM")
+
+    @contextlib.contextmanager
+    def _unit_loop(self, task, T, BC):
+        """The loop over this task's units: tiles of T rows (row form) or (a, B chunk) (column form).
+        Yields the valid (rows, cols) extents and the unit's position."""
+        p, b = self.prog, self.b
         if p.form == "row":
             R, C = p.view
             rpt = -(-R // self.ntasks)
-            start = X.op(f"arith.muli {task}, {X.idx(rpt)} : index")
-            end = X.op(f"arith.minui {X.op(f'arith.addi {start}, {X.idx(rpt)} : index')}, {X.idx(R)} : index")
-            Tc = X.idx(T)
-            X.emit(f"scf.for %r0_{k} = {start} to {end} step {Tc} {{")
-            X.ind += 2
-            r0 = f"%r0_{k}"
-            n = X.op(f"arith.minui {Tc}, {X.op(f'arith.subi {end}, {r0} : index')} : index", "rows")
-            rows, cols = n, X.idx(C)
-            pos = {"r0": r0, "n": n}
-        else:
-            A, K, B = p.view
-            nbc = -(-B // BC)
-            units = X.idx(A * nbc)
-            X.emit(f"scf.for %u_{k} = {task} to {units} step {X.idx(self.ntasks)} {{")
-            X.ind += 2
-            u = f"%u_{k}"
-            a = X.op(f"arith.divui {u}, {X.idx(nbc)} : index", "a")
-            b0 = X.op(f"arith.muli {X.op(f'arith.remui {u}, {X.idx(nbc)} : index')}, {X.idx(BC)} : index", "b0")
-            nbv = X.op(f"arith.minui {X.idx(BC)}, {X.op(f'arith.subi {X.idx(B)}, {b0} : index')} : index", "nb")
-            rows, cols = X.idx(K), nbv
-            pos = {"a": a, "b0": b0, "nb": nbv}
-        for v in needed:
-            if v in inv_inputs:
-                continue
-            s, dt = self.shapes[v]
-            src_off, seg, seglen, stride = self._gdram_geometry(X, v, pos)
-            self._memcpy(X, nb[v], (self.gdram[v], s, dt), c0, src_off, seg, seglen, nb[v][1][1], stride,
-                         "GDRAM2NRAM")
-        for op in ops:
-            if op in hoisted:
-                continue
-            self._compute(X, op, nb, rows, cols)
-        for v in stores:
-            r = v if v in nb else self.real(v)
-            s, dt = self.shapes[v]
-            dst = self.gdram.get(v) or self.gdram[r]
-            off, seg, seglen, stride = self._gdram_geometry(X, v, pos)
-            self._memcpy(X, (dst, s, dt), nb[r], off, c0, seg, seglen, stride, nb[r][1][1], "NRAM2GDRAM")
-        X.ind -= 2
-        X.emit("}")
-        X.emit('"mlu.sync"() : () -> ()')
-        if self.schedule == "naive" and not last:
-            X.emit('"mlu.launch_boundary"() : () -> ()')
+            start = arith.muli(task, b.index(rpt))
+            end = arith.minui(arith.addi(start, b.index(rpt)), b.index(R))
+            Tc = b.index(T)
+            with b.loop(start, end, Tc) as loop:
+                n = arith.minui(Tc, arith.subi(end, loop.iv))
+                yield n, b.index(C), {"r0": loop.iv, "n": n}
+            return
+        A, K, B = p.view
+        nbc = -(-B // BC)
+        with b.loop(task, b.index(A * nbc), b.index(self.ntasks)) as loop:
+            a = arith.divui(loop.iv, b.index(nbc))
+            b0 = arith.muli(arith.remui(loop.iv, b.index(nbc)), b.index(BC))
+            nbv = arith.minui(b.index(BC), arith.subi(b.index(B), b0))
+            yield b.index(K), nbv, {"a": a, "b0": b0, "nb": nbv}
 
-    def _gdram_geometry_inv(self, X, v):
+    def _store(self, v, nb, pos) -> None:
+        r = v if v in nb else self.real(v)
+        s, dt = self.shapes[v]
+        dst = self.gdram.get(v) or self.gdram[r]
+        off, seg, seglen, stride = self._gdram_geometry(v, pos)
+        self._memcpy((dst, s, dt), nb[r], off, self.b.index(0), seg, seglen, stride, nb[r][1][1], "NRAM2GDRAM")
+
+    def _gdram_geometry_inv(self, v):
         s, _ = self.shapes[v]
+        idx = self.b.index
         if self.prog.form == "row":
-            return X.idx(1), X.idx(s[1]), X.idx(s[1])
-        return X.idx(s[1]), X.idx(1), X.idx(1)
+            return idx(1), idx(s[1]), idx(s[1])
+        return idx(s[1]), idx(1), idx(1)
 
-    def _gdram_geometry(self, X, v, pos):
+    def _gdram_geometry(self, v, pos):
         s, _ = self.shapes[v]
+        idx = self.b.index
         if self.prog.form == "row":
             if s[0] > 1:
-                off = X.op(f"arith.muli {pos['r0']}, {X.idx(s[1])} : index")
-                return off, pos["n"], X.idx(s[1]), X.idx(s[1])
-            return X.idx(0), X.idx(1), X.idx(s[1]), X.idx(s[1])
-        a_part = X.op(f"arith.muli {pos['a']}, {X.idx(s[1] * s[2])} : index") if s[0] > 1 else X.idx(0)
-        off = X.op(f"arith.addi {a_part}, {pos['b0'] if s[2] > 1 else X.idx(0)} : index")
-        seglen = pos["nb"] if s[2] > 1 else X.idx(1)
-        return off, X.idx(s[1]), seglen, X.idx(s[2])
+                off = arith.muli(pos["r0"], idx(s[1]))
+                return off, pos["n"], idx(s[1]), idx(s[1])
+            return idx(0), idx(1), idx(s[1]), idx(s[1])
+        a_part = arith.muli(pos["a"], idx(s[1] * s[2])) if s[0] > 1 else idx(0)
+        off = arith.addi(a_part, pos["b0"] if s[2] > 1 else idx(0))
+        seglen = pos["nb"] if s[2] > 1 else idx(1)
+        return off, idx(s[1]), seglen, idx(s[2])
 
-    def _memcpy(self, X, dst, src, doff, soff, seg, seglen, dstride, sstride, direction):
-        dstride = dstride if isinstance(dstride, str) else X.idx(dstride)
-        sstride = sstride if isinstance(sstride, str) else X.idx(sstride)
-        X.emit(f'"mlu.memcpy"({dst[0]}, {src[0]}, {doff}, {soff}, {seg}, {seglen}, {dstride}, {sstride}) '
-               f'{{direction = "{direction}"}} : ({_mt(dst[1], dst[2])}, {_mt(src[1], src[2])}, '
-               f'{", ".join(["index"] * 6)}) -> ()')
+    def _memcpy(self, dst, src, doff, soff, seg, seglen, dstride, sstride, direction):
+        dstride = dstride if isinstance(dstride, ir.Value) else self.b.index(dstride)
+        sstride = sstride if isinstance(sstride, ir.Value) else self.b.index(sstride)
+        _mlu(mlu.MemcpyOp, dst[0], src[0], doff, soff, seg, seglen, dstride, sstride, direction)
 
-    def _compute(self, X, op, nb, rows, cols):
+    def _compute(self, op, nb, rows, cols):
+        """The NRAM vector op(s) of one GIR op over the valid [rows, cols] region."""
         k = op.kind
 
-        def b(v):
-            return nb[self.real(v)] if self.real(v) in nb else nb[v]
-
-        def ty(*bs):
-            return ", ".join(_mt(x[1], x[2]) for x in bs)
+        def buf(v):
+            return (nb[self.real(v)] if self.real(v) in nb else nb[v])[0]
         if k == "broadcast":
             if op.result in nb:
-                d, s = nb[op.result], b(op.operands[0])
-                X.emit(f'"mlu.move"({d[0]}, {s[0]}, {rows}, {cols}) : ({ty(d, s)}, index, index) -> ()')
+                _mlu(mlu.MOVE_OPS["move"], nb[op.result][0], buf(op.operands[0]), rows, cols)
             return
-        d = nb[op.result]
+        d = nb[op.result][0]
+        ins = [buf(v) for v in op.operands]
         if k == "splat":
-            X.emit(f'"mlu.fill"({d[0]}) {{value = {_flt(op.attrs["value"])} : f32}} : ({ty(d)}) -> ()')
+            _mlu(mlu.FillOp, d, float(op.attrs["value"]))
         elif k in _ACTIVE:
-            s = b(op.operands[0])
-            X.emit(f'"mlu.active"({d[0]}, {s[0]}, {rows}, {cols}) {{fn = "{k}"}} : ({ty(d, s)}, index, index) -> ()')
+            _mlu(mlu.ActiveOp, d, ins[0], rows, cols, k)
         elif k in _BIN:
-            l, r = b(op.operands[0]), b(op.operands[1])
-            X.emit(f'"mlu.{_BIN[k]}"({d[0]}, {l[0]}, {r[0]}, {rows}, {cols}) : ({ty(d, l, r)}, index, index) -> ()')
+            _mlu(mlu.BINARY_OPS[_BIN[k]], d, ins[0], ins[1], rows, cols)
         elif k == "cast":
-            s = b(op.operands[0])
-            X.emit(f'"mlu.convert"({d[0]}, {s[0]}, {rows}, {cols}) : ({ty(d, s)}, index, index) -> ()')
+            _mlu(mlu.MOVE_OPS["convert"], d, ins[0], rows, cols)
         elif k == "cmp":
-            l, r = b(op.operands[0]), b(op.operands[1])
-            X.emit(f'"mlu.cmp"({d[0]}, {l[0]}, {r[0]}, {rows}, {cols}) {{predicate = "{op.attrs["predicate"]}"}} '
-                   f': ({ty(d, l, r)}, index, index) -> ()')
+            _mlu(mlu.CmpOp, d, ins[0], ins[1], rows, cols, op.attrs["predicate"])
         elif k == "select":
-            c, t, f = (b(v) for v in op.operands)
-            X.emit(f'"mlu.select"({d[0]}, {c[0]}, {t[0]}, {f[0]}, {rows}, {cols}) : ({ty(d, c, t, f)}, index, index) -> ()')
+            _mlu(mlu.SelectOp, d, *ins, rows, cols)
         elif k == "fma":
-            a_, b_, c_ = (b(v) for v in op.operands)
-            X.emit(f'"mlu.mul"({d[0]}, {a_[0]}, {b_[0]}, {rows}, {cols}) : ({ty(d, a_, b_)}, index, index) -> ()')
-            X.emit(f'"mlu.add"({d[0]}, {d[0]}, {c_[0]}, {rows}, {cols}) : ({ty(d, d, c_)}, index, index) -> ()')
+            _mlu(mlu.BINARY_OPS["mul"], d, ins[0], ins[1], rows, cols)
+            _mlu(mlu.BINARY_OPS["add"], d, d, ins[2], rows, cols)
         elif k == "reduce":
-            s = b(op.operands[0])
-            axis = 1 if self.prog.form == "row" else 0
-            kind = op.attrs["kind"]
-            X.emit(f'"mlu.reduce"({d[0]}, {s[0]}, {rows}, {cols}) {{axis = {axis} : i64, '
-                   f'kind = "{"sum" if kind == "mean" else kind}"}} : ({ty(d, s)}, index, index) -> ()')
-            if kind == "mean":
-                kb = nb[op.result + "_inv_k"]
-                n = self.prog.view[1]
-                X.emit(f'"mlu.fill"({kb[0]}) {{value = {_flt(1.0 / n)} : f32}} : ({ty(kb)}) -> ()')
-                X.emit(f'"mlu.mul"({d[0]}, {d[0]}, {kb[0]}, {rows}, {cols}) : ({ty(d, d, kb)}, index, index) -> ()')
+            self._reduce(op, d, ins[0], nb, rows, cols)
         else:
             raise PassError(f"gir.{k} has no MLU lowering", self.func)
 
+    def _reduce(self, op, d, src, nb, rows, cols):
+        axis = 1 if self.prog.form == "row" else 0
+        kind = op.attrs["kind"]
+        _mlu(mlu.ReduceOp, d, src, rows, cols, "sum" if kind == "mean" else kind, axis)
+        if kind == "mean":
+            kb = nb[op.result + "_inv_k"][0]
+            _mlu(mlu.FillOp, kb, 1.0 / self.prog.view[1])
+            _mlu(mlu.BINARY_OPS["mul"], d, d, kb, rows, cols)
+
     def _transpose(self):
         """Tiles of T rows x NC columns: GDRAM->NRAM (strided), mlu.transpose, NRAM->GDRAM (strided)."""
-        p = self.prog
-        (src, (M, N), dt), = p.args
+        p, b = self.prog, self.b
+        (_, (M, N), dt), = p.args
         odt = p.outputs[0][2]
-        X = _Text()
         self.ntasks = _pad(min(self.total_cores, M), self.cores_per_cluster)
         rpt = -(-M // self.ntasks)
         T = max(1, min(rpt, self.pad_elems))
@@ -479,36 +461,36 @@ class MluLowering:
                                    f"{cost(NC)} bytes, capacity {self.nram_cap} bytes", self.func)
         NCp = _pad(NC, self.pad_elems)
         self.tiles = [T, NC]
-        task = X.op('"mlu.task_id"() : () -> index', "task")
-        ib = X.op(f'"mlu.alloc"() {{space = "NRAM", name = "in_tile"}} : () -> {_mt((T, NCp), dt)}', "n")
-        ob = X.op(f'"mlu.alloc"() {{space = "NRAM", name = "out_tile"}} : () -> {_mt((NC, Tp), dt)}', "n")
-        c0 = X.idx(0)
-        start = X.op(f"arith.muli {task}, {X.idx(rpt)} : index")
-        end = X.op(f"arith.minui {X.op(f'arith.addi {start}, {X.idx(rpt)} : index')}, {X.idx(M)} : index")
-        Tc, NCc, cN, cM = X.idx(T), X.idx(NC), X.idx(N), X.idx(M)
-        X.emit(f"scf.for %r0 = {start} to {end} step {Tc} {{")
-        X.ind += 2
-        n = X.op(f"arith.minui {Tc}, {X.op(f'arith.subi {end}, %r0 : index')} : index", "rows")
-        X.emit(f"scf.for %q0 = {c0} to {cN} step {NCc} {{")
-        X.ind += 2
-        nc = X.op(f"arith.minui {NCc}, {X.op(f'arith.subi {cN}, %q0 : index')} : index", "cols")
-        soff = X.op(f"arith.addi {X.op(f'arith.muli %r0, {cN} : index')}, %q0 : index")
-        X.emit(f'"mlu.memcpy"({ib}, {src}, {c0}, {soff}, {n}, {nc}, {X.idx(NCp)}, {cN}) {{direction = "GDRAM2NRAM"}} '
-               f': ({_mt((T, NCp), dt)}, {_mt((M, N), dt)}, {", ".join(["index"] * 6)}) -> ()')
-        X.emit(f'"mlu.transpose"({ob}, {ib}, {n}, {nc}) : ({_mt((NC, Tp), dt)}, {_mt((T, NCp), dt)}, index, index) -> ()')
-        doff = X.op(f"arith.addi {X.op(f'arith.muli %q0, {cM} : index')}, %r0 : index")
-        X.emit(f'"mlu.memcpy"(%out0, {ob}, {doff}, {c0}, {nc}, {n}, {cM}, {X.idx(Tp)}) {{direction = "NRAM2GDRAM"}} '
-               f': ({_mt((N, M), odt)}, {_mt((NC, Tp), dt)}, {", ".join(["index"] * 6)}) -> ()')
-        X.ind -= 2
-        X.emit("}")
-        X.ind -= 2
-        X.emit("}")
-        X.emit("return")
-        return self._func_text(p.name, [f"{src}: {_mt((M, N), dt)}", f"%out0: {_mt((N, M), odt)}"], [T, NC], X.lines)
+        fn, (src, out) = self._func([memref_type((M, N), dt), memref_type((N, M), odt)])
+        with ir.InsertionPoint(fn.entry_block):
+            task = _mlu(mlu.ID_OPS["task_id"], ir.IndexType.get()).result
+            ib = _mlu(mlu.AllocOp, "NRAM", "in_tile", memref_type((T, NCp), dt)).result
+            ob = _mlu(mlu.AllocOp, "NRAM", "out_tile", memref_type((NC, Tp), dt)).result
+            c0 = b.index(0)
+            start = arith.muli(task, b.index(rpt))
+            end = arith.minui(arith.addi(start, b.index(rpt)), b.index(M))
+            Tc, NCc, cN, cM = b.index(T), b.index(NC), b.index(N), b.index(M)
+            with b.loop(start, end, Tc) as r:
+                n = arith.minui(Tc, arith.subi(end, r.iv))
+                with b.loop(c0, cN, NCc) as q:
+                    nc = arith.minui(NCc, arith.subi(cN, q.iv))
+                    soff = arith.addi(arith.muli(r.iv, cN), q.iv)
+                    _mlu(mlu.MemcpyOp, ib, src, c0, soff, n, nc, b.index(NCp), cN, "GDRAM2NRAM")
+                    _mlu(mlu.MOVE_OPS["transpose"], ob, ib, n, nc)
+                    doff = arith.addi(arith.muli(q.iv, cM), r.iv)
+                    _mlu(mlu.MemcpyOp, out, ob, doff, c0, nc, n, cM, b.index(Tp), "NRAM2GDRAM")
+            func_d.ReturnOp([])
+        self._launch_attrs(fn, [T, NC])
+        return fn
 
 
-def lower_function(func, desc, schedule="fused") -> str:
-    return MluLowering(func, desc, schedule).lower()
+def _mlu(cls, *args):
+    return Builder.ext_op(cls, *args)
+
+
+def lower_function(func_op, desc, schedule="fused") -> func_d.FuncOp:
+    """The MLU form of one tensor-level GIR function, built at the current insertion point."""
+    return MluLowering(func_op, desc, schedule).build()
 
 
 def resolve(name):
@@ -521,19 +503,13 @@ def resolve(name):
     return desc
 
 
-def lower_module(module, desc, schedule="fused"):
-    out = []
-    for func in gir_funcs(module):
-        text = lower_function(func, desc, schedule)
-        try:
-            parsed = ir.Module.parse(text, context=module.context)
-        except Exception as e:
-            raise PassError(f"internal error: generated MLU form does not parse: {e}\n{text}", func)
-        for op in list(parsed.body.operations):
-            op.operation.move_before(func)
-        func.erase()
-        out.append(text)
-    return out
+def lower_module(module, desc, schedule="fused") -> None:
+    for gir_func in gir_funcs(module):
+        with scratch_module(module.context, gir_func.location) as scratch:
+            with ir.InsertionPoint(scratch.body):
+                lower_function(gir_func, desc, schedule)
+            move_before(scratch, gir_func)
+        gir_func.erase()
 
 
 @dataclasses.dataclass

@@ -14,17 +14,14 @@ from torch_mlir import ir
 
 from girflow.passes.amd.gcn import llvm_to_amdgcn
 from girflow.passes.gpu.llvm import translate
-from girflow.passes.gpu.lower import GpuSchedule, gpu_modules, lower_to_gpu, resolve_target, run_upstream
+from girflow.passes.gpu.lower import GpuSchedule, gpu_modules, gpu_to_llvm, lower_to_gpu, resolve_target
 from girflow.passes.ir_utils import str_attr
 from girflow.passes.options import option
 from girflow.passes.registry import PassError, gir_pass
 
 
 def gpu_to_rocdl(module, chipset="gfx942"):
-    run_upstream(module, f"builtin.module(gpu.module(convert-scf-to-cf, convert-gpu-to-rocdl{{chipset={chipset} "
-                          "index-bitwidth=64 use-bare-ptr-memref-call-conv=true}), reconcile-unrealized-casts)")
-    for gm in gpu_modules(module):
-        gm.attributes["gir.arch"] = ir.StringAttr.get(chipset, module.context)
+    gpu_to_llvm(module, "amd", chipset)
 
 
 Chipset = Literal["gfx90a", "gfx942"]

@@ -31,10 +31,12 @@ def translate(gpu_module: ir.Operation) -> str:
     """LLVM IR text of a gpu.module already converted to the LLVM dialect (NVVM or ROCDL)."""
     from torch_mlir.dialects import llvm as llvm_dialect
 
-    body = "\n".join(str(op) for op in gpu_module.regions[0].blocks[0].operations)
-    with ir.Context() as ctx, ir.Location.unknown():  # a fresh context: safe inside a running pass
-        m = ir.Module.parse("module {\n" + body + "\n}", context=ctx)
-        text = llvm_dialect.translate_module_to_llvmir(m.operation)
+    with gpu_module.context, ir.Location.unknown():   # a copy of the module's ops in a builtin module
+        scratch = ir.Module.create()
+        with ir.InsertionPoint(scratch.body):
+            for op in gpu_module.regions[0].blocks[0].operations:
+                op.operation.clone()
+        text = llvm_dialect.translate_module_to_llvmir(scratch.operation)
     return _legacy_float_literals(text)
 
 

@@ -87,6 +87,20 @@ def run_upstream(module: ir.Operation, pipeline: str) -> None:
         _move_body(scratch.operation, module)
 
 
+# The upstream conversion of each vendor (NVVM for NVIDIA, ROCDL for AMD; `arch` is ROCDL's chipset).
+_TO_LLVM = {"nvidia": "convert-gpu-to-nvvm{{index-bitwidth=64 use-bare-ptr-memref-call-conv=true}}",
+            "amd": "convert-gpu-to-rocdl{{chipset={arch} index-bitwidth=64 use-bare-ptr-memref-call-conv=true}}"}
+
+
+def gpu_to_llvm(module: ir.Operation, vendor: str, arch: str) -> None:
+    """gpu.module -> the vendor's LLVM dialect (NVVM / ROCDL): one lowering, parameterised by vendor;
+    records the architecture as `gir.arch` on each gpu.module."""
+    conversion = _TO_LLVM[vendor].format(arch=arch)
+    run_upstream(module, f"builtin.module(gpu.module(convert-scf-to-cf, {conversion}), reconcile-unrealized-casts)")
+    for gm in gpu_modules(module):
+        gm.attributes["gir.arch"] = ir.StringAttr.get(arch, module.context)
+
+
 def gpu_modules(module):
     return [op for op in collect_ops(module, "gpu.module")]
 

@@ -15,7 +15,7 @@ from typing import Literal
 from torch_mlir import ir
 
 from girflow.passes.gpu.llvm import translate
-from girflow.passes.gpu.lower import GpuSchedule, gpu_modules, lower_to_gpu, resolve_target, run_upstream
+from girflow.passes.gpu.lower import GpuSchedule, gpu_modules, gpu_to_llvm, lower_to_gpu, resolve_target
 from girflow.passes.ir_utils import str_attr
 from girflow.passes.nvidia.ptx import PtxasError, llvm_to_ptx, ptxas
 from girflow.passes.options import option
@@ -23,10 +23,7 @@ from girflow.passes.registry import PassError, gir_pass
 
 
 def gpu_to_nvvm(module, arch="sm_90"):
-    run_upstream(module, "builtin.module(gpu.module(convert-scf-to-cf, convert-gpu-to-nvvm{index-bitwidth=64 "
-                          "use-bare-ptr-memref-call-conv=true}), reconcile-unrealized-casts)")
-    for gm in gpu_modules(module):
-        gm.attributes["gir.arch"] = ir.StringAttr.get(arch, module.context)
+    gpu_to_llvm(module, "nvidia", arch)
 
 
 Arch = Literal["sm_80", "sm_90"]

@@ -43,17 +43,3 @@ def str_attr(op: ir.Operation | ir.OpView, name: str, default: Any = None) -> An
 def int_attr(op: ir.Operation | ir.OpView, name: str, default: Any = None) -> Any:
     """The integer attribute `name` of `op`, else `default`."""
     return ir.IntegerAttr(op.attributes[name]).value if name in op.attributes else default
-
-
-def mlir_float(v: float) -> str:
-    """An f32 literal MLIR's parser accepts (it needs a '.' before an exponent; inf/nan as bits)."""
-    v = float(v)
-    if v != v:
-        return "0x7FC00000"
-    if v in (float("inf"), float("-inf")):
-        return "0x7F800000" if v > 0 else "0xFF800000"
-    text = repr(v)
-    if "e" in text and "." not in text.split("e")[0]:
-        mantissa, exp = text.split("e")
-        text = f"{mantissa}.0e{exp}"
-    return text

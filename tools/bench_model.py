@@ -6,7 +6,8 @@ Per model and batch it reports
   - the time in the memory-bound regions alone: every region girflow found, called on the inputs
     it saw in the model, as GIR kernels, as eager PyTorch, and compiled by inductor;
   - how many regions and GIR ops GIR took, and how many fell back (with `--explain`, why);
-  - compile time cold (empty girflow cache) and warm (the cache filled, in-memory kernels dropped).
+  - compile time cold and warm, each in a fresh process: cold with an empty girflow cache, warm
+    with the cache the cold process filled (Dynamo's tracing, girflow's own part, first run).
 Writes a CSV and a seaborn chart.
 """
 from __future__ import annotations
@@ -53,6 +54,47 @@ def _region_times(regions, rounds: int) -> dict:
     return totals
 
 
+def compile_probe(name: str, batch: int, seq: int, layers: int) -> dict:
+    """In this process: torch.compile(backend="girflow") of the model and its first call, timed."""
+    import torch
+
+    from girflow.frontends.torch import REPORTS, girflow_backend
+    from girflow.frontends.torch.models import SIZES, build
+
+    SIZES["base"]["layers"] = layers
+    model, make_inputs = build(name, "base")
+    inputs = make_inputs(batch, seq)
+    with torch.no_grad():
+        t0 = time.perf_counter()
+        torch.compile(model, backend=girflow_backend)(*inputs)
+        total = time.perf_counter() - t0
+    own = sum(rep.timings.get("compile_s", 0.0) for rep in REPORTS)
+    cached = sum(rep.timings.get("cache", 0) for rep in REPORTS)
+    return {"total_s": total, "girflow_s": own, "regions_from_cache": cached}
+
+
+def compile_times(name: str, batch: int, seq: int, layers: int) -> dict:
+    """Cold then warm compile, each in a fresh process sharing one new girflow cache folder."""
+    import json
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    code = ("import json, sys; from girflow.tools.bench_model import compile_probe; "
+            "print(json.dumps(compile_probe(sys.argv[1], *map(int, sys.argv[2:]))))")
+    out = {}
+    with tempfile.TemporaryDirectory(prefix="girflow-bench-cache-") as cache:
+        env = {**os.environ, "GIRFLOW_CACHE_DIR": cache}
+        for phase in ("cold", "warm"):
+            proc = subprocess.run([sys.executable, "-c", code, name, str(batch), str(seq), str(layers)],
+                                  capture_output=True, text=True, env=env)
+            if proc.returncode != 0:
+                raise RuntimeError(f"compile probe for {name} failed: {proc.stderr.strip()[-500:]}")
+            out[phase] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return out
+
+
 def bench_model(name: str, batch: int, seq: int, rounds: int, layers: int):
     import torch
     import torch._dynamo
@@ -60,7 +102,6 @@ def bench_model(name: str, batch: int, seq: int, rounds: int, layers: int):
     from girflow.frontends.torch import REPORTS, girflow_backend
     from girflow.frontends.torch.models import SIZES, build
     from girflow.frontends.torch.region import GirRegion
-    from girflow.runtime import compiled as gir_compiled
 
     SIZES["base"]["layers"] = layers
     model, make_inputs = build(name, "base")
@@ -85,19 +126,11 @@ def bench_model(name: str, batch: int, seq: int, rounds: int, layers: int):
                                 "girflow": lambda: gir(*inputs)}, rounds)
         regions = _gir_regions(reports)
         mem = _region_times(regions, rounds)
-        # warm: a fresh graph, girflow's disk cache filled, in-memory kernels dropped
-        torch._dynamo.reset()
-        gir_compiled._KERNELS.clear()
-        wstart = len(REPORTS)
-        t0 = time.perf_counter()
-        torch.compile(model, backend=girflow_backend)(*inputs)
-        warm = time.perf_counter() - t0
-        warm_own = sum(rep.timings.get("compile_s", 0.0) for rep in REPORTS[wstart:])
     on_gir = [r for r in regions if any(e.kernel is not None for e in r.by_shape.values())]
     info = {"regions": len(regions), "gir_regions": len(on_gir),
             "gir_ops": sum(e.replay.num_ops for r in on_gir for e in r.by_shape.values() if e.kernel),
             "fallbacks": [s for r in regions for s in r.status() if "fallback" in s],
-            "cold_s": cold, "warm_s": warm, "warm_girflow_s": warm_own, "inductor_compile_s": ind_compile,
+            "first_call_s": cold, "inductor_compile_s": ind_compile,
             "rel_err": err}
     return e2e, mem, info
 
@@ -117,19 +150,24 @@ def run(args) -> int:
           f"median of {args.rounds} interleaved rounds (ms)")
     print(f"{'model':6s} {'batch':>5s} {'seq':>4s} {'eager':>9s} {'inductor':>9s} {'girflow':>9s} {'ind/gir':>8s} "
           f"| memory-bound: {'eager':>8s} {'inductor':>9s} {'girflow':>8s} {'ind/gir':>8s} | regions  ops "
-          f"| compile cold  warm (girflow part)")
+          f"| compile: fresh processes, cold / warm (girflow's part)")
     rows = []
     for name in names:
+        times = compile_times(name, batches[0], seqs[0], args.layers)
+        cold, warm = times["cold"], times["warm"]
         for seq in seqs:
             for batch in batches:
                 e2e, mem, info = bench_model(name, batch, seq, args.rounds, args.layers)
+                info.update(cold_s=cold["total_s"], cold_girflow_s=cold["girflow_s"], warm_s=warm["total_s"],
+                            warm_girflow_s=warm["girflow_s"])
                 speed = e2e["inductor"] / e2e["girflow"]
                 mspeed = mem["inductor"] / mem["girflow"] if mem["girflow"] else float("nan")
                 print(f"{name:6s} {batch:5d} {seq:4d} {e2e['eager'] * 1e3:9.2f} {e2e['inductor'] * 1e3:9.2f} "
                       f"{e2e['girflow'] * 1e3:9.2f} {speed:8.2f} | {'':14s}{mem['eager'] * 1e3:8.2f} "
                       f"{mem['inductor'] * 1e3:9.2f} {mem['girflow'] * 1e3:8.2f} {mspeed:8.2f} | "
                       f"{info['gir_regions']:3d}/{info['regions']:<3d} {info['gir_ops']:4d} | "
-                      f"{info['cold_s']:8.1f}s {info['warm_s']:6.1f}s ({info['warm_girflow_s']:.2f}s)", flush=True)
+                      f"{info['cold_s']:6.1f}s ({info['cold_girflow_s']:.2f}s) / {info['warm_s']:5.1f}s "
+                      f"({info['warm_girflow_s']:.2f}s)", flush=True)
                 for why in info["fallbacks"]:
                     print(f"        fallback: {why}")
                 for impl in ("eager", "inductor", "girflow"):
@@ -140,6 +178,8 @@ def run(args) -> int:
                                  "compile_cold_s": info["cold_s"] if impl == "girflow" else
                                  (info["inductor_compile_s"] if impl == "inductor" else 0.0),
                                  "compile_warm_s": info["warm_s"] if impl == "girflow" else float("nan"),
+                                 "compile_cold_girflow_s": info["cold_girflow_s"] if impl == "girflow" else float("nan"),
+                                 "compile_warm_girflow_s": info["warm_girflow_s"] if impl == "girflow" else float("nan"),
                                  "max_rel_err": info["rel_err"] if impl == "girflow" else 0.0})
     with open(args.csv, "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))

@@ -14,7 +14,7 @@ import dataclasses
 
 import torch
 
-from girflow.frontends.torch.partition import propose_regions, why_not
+from girflow.frontends.torch.partition import decompose, propose_regions, why_not
 from girflow.frontends.torch.region import GirRegion
 
 
@@ -40,14 +40,7 @@ def partition_graph(gm: torch.fx.GraphModule, kind: str) -> torch.fx.GraphModule
     from torch.fx.passes.utils.fuser_utils import fuse_by_partitions
 
     report = GraphReport(kind)
-    if kind != "inference":
-        # Training graphs stay with PyTorch for now: with GIR regions in the forward graph of a
-        # BERT layer the forward values matched but the gradients did not (an MLP's did); until
-        # that is understood, autograd graphs are not partitioned.
-        report.kept = [(_op_name(n), "training graph: GIR takes inference graphs only (for now)")
-                       for n in gm.graph.nodes if n.op == "call_function"]
-        REPORTS.append(report)
-        return gm
+    gm = decompose(gm)
     regions = propose_regions(gm)
     in_region = {n for p in regions for n in p}
     for n in gm.graph.nodes:

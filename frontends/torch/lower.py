@@ -6,6 +6,7 @@ argument shapes, so a warm start skips the import and the lowering (they cost mo
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 
@@ -24,7 +25,7 @@ TORCH_TO_BACKEND = ("builtin.module(func.func(torch-match-quantized-custom-ops),
                     "torchdynamo-export-to-torch-backend-pipeline{ extra-library=})")
 BACKEND_TO_LINALG = "builtin.module(torch-backend-to-linalg-on-tensors-backend-pipeline{allow-non-finites=true})"
 RAISE = "gir-from-linalg,canonicalize,cse"
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"
 
 
 class LoweringError(ValueError):
@@ -73,7 +74,18 @@ def concrete_graph(gm: torch.fx.GraphModule, args) -> torch.fx.GraphModule:
         out = gm(*full)
         return tuple(out) if isinstance(out, (tuple, list)) else (out,)
 
-    return make_fx(closure, tracing_mode="fake")(*[args[i] for i in tensor_pos])
+    return make_fx(closure, decomposition_table=_decompositions(), tracing_mode="fake")(
+        *[args[i] for i in tensor_pos])
+
+
+@functools.lru_cache(maxsize=1)
+def _decompositions():
+    """ATen's own decompositions of the ops torch-mlir cannot lower to linalg (backward kernels)."""
+    from torch._decomp import get_decompositions
+
+    aten = torch.ops.aten
+    return get_decompositions([aten.native_layer_norm_backward, aten._softmax_backward_data,
+                               aten._log_softmax_backward_data])
 
 
 def to_linalg(graph: torch.fx.GraphModule, ctx: ir.Context, name: str = "region") -> ir.Module:

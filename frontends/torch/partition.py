@@ -47,6 +47,7 @@ GIR_OPS = set(POINTWISE + REDUCTIONS + NORMALISATIONS + CASTS + VIEWS)
 VIEW_OPS = set(VIEWS) | {operator.getitem}
 COMPUTE_OPS = set(COMPUTE_BOUND)
 SLICING_OPS = set(SLICING)
+REDUCTION_OPS = set(REDUCTIONS)
 FLOAT_DTYPES = {torch.float32, torch.bfloat16, torch.float16}
 
 
@@ -93,23 +94,59 @@ class GirSupport(OperatorSupport):
 
 
 def propose_regions(gm: torch.fx.GraphModule):
-    """Partitions worth a GIR kernel (at least one op that computes), as lists of nodes."""
+    """Partitions worth a GIR kernel (at least one op that computes), as lists of nodes.
+
+    Each partition of torch's partitioner is split into its connected parts (it may group
+    independent computations, e.g. the bias gradients of two layers, that share no iteration
+    space), views that only follow the last computation are left to PyTorch (a free view there),
+    and parts that compute nothing are dropped. Parts of a convex partition are convex."""
     partitioner = CapabilityBasedPartitioner(gm, GirSupport(), allows_single_node_partition=True)
     regions = []
     for p in partitioner.propose_partitions():
-        nodes = _attached_views(set(p.nodes))
-        if any(_packet(n.target) not in VIEW_OPS for n in nodes):
-            regions.append(nodes)
+        nodes = _without_trailing_views(_attached_views(set(p.nodes)))
+        for part in _connected_parts(nodes):
+            for piece in _split_reduction_axes(part):
+                if any(_packet(n.target) not in VIEW_OPS for n in piece):
+                    regions.append(piece)
     return regions
+
+
+def _reduces_rows(n) -> bool | None:
+    """For a reduction node: True if it reduces only the last axis, False if it reduces across
+    rows (leading axes); None for other nodes."""
+    if _packet(n.target) not in REDUCTION_OPS:
+        return None
+    src = n.args[0].meta.get("val") if n.args and isinstance(n.args[0], torch.fx.Node) else None
+    if not isinstance(src, torch.Tensor):
+        return None
+    dims = n.args[1] if len(n.args) > 1 else n.kwargs.get("dim")
+    rank = src.dim()
+    if dims is None:
+        return rank <= 1
+    dims = {d % rank for d in ([dims] if isinstance(dims, int) else dims)} if rank else set()
+    return dims <= {rank - 1}
+
+
+def _split_reduction_axes(part: set) -> list[set]:
+    """A GIR kernel reduces along one axis: where a part mixes row reductions with reductions
+    across rows (a LayerNorm backward's input and weight gradients), each across-rows reduction
+    that only feeds ops outside the part becomes a region of its own (its input is handed over)."""
+    kinds = {n: _reduces_rows(n) for n in part}
+    if True not in kinds.values() or False not in kinds.values():
+        return [part]
+    peeled = [n for n, k in kinds.items() if k is False and not any(u in part for u in n.users)]
+    rest = part - set(peeled)
+    return [rest] + [{n} for n in peeled]
+
+
+def _is_view(n) -> bool:
+    return _packet(n.target) in VIEW_OPS
 
 
 def _attached_views(nodes: set) -> set:
     """Drop views the partitioner grouped in that neither feed nor follow a computing op of the
     region (e.g. the transpose of a weight beside it): they would only widen the kernel."""
-    def is_view(n):
-        return _packet(n.target) in VIEW_OPS
-
-    linked = {n for n in nodes if not is_view(n)}
+    linked = {n for n in nodes if not _is_view(n)}
     changed = True
     while changed:
         changed = False
@@ -119,3 +156,56 @@ def _attached_views(nodes: set) -> set:
                 linked.add(n)
                 changed = True
     return linked
+
+
+def _without_trailing_views(nodes: set) -> set:
+    """Views (not getitem of a multi-result op) whose users are all outside the region."""
+    nodes = set(nodes)
+    changed = True
+    while changed:
+        changed = False
+        for n in list(nodes):
+            if _is_view(n) and n.target is not operator.getitem and not any(u in nodes for u in n.users):
+                nodes.discard(n)
+                changed = True
+    return nodes
+
+
+def _connected_parts(nodes: set) -> list[set]:
+    parts, seen = [], set()
+    for start in nodes:
+        if start in seen:
+            continue
+        part, todo = set(), [start]
+        while todo:
+            n = todo.pop()
+            if n in part:
+                continue
+            part.add(n)
+            todo += [m for m in list(n.users) + n.all_input_nodes if m in nodes and m not in part]
+        seen |= part
+        parts.append(part)
+    return parts
+
+
+# Ops the graph is rewritten into ATen's own decomposition of before partitioning: their pieces
+# are memory-bound ops GIR takes (a fused backward kernel has no linalg lowering as a whole).
+DECOMPOSE = [aten.native_layer_norm_backward]
+
+
+def decompose(gm: torch.fx.GraphModule) -> torch.fx.GraphModule:
+    """`gm` re-traced with DECOMPOSE expanded, when it has such an op and static shapes."""
+    targets = {_packet(n.target) for n in gm.graph.nodes if n.op == "call_function"}
+    if not targets & set(DECOMPOSE):
+        return gm
+    vals = [n.meta.get("val") for n in gm.graph.nodes if n.op == "placeholder"]
+    if not all(isinstance(v, torch.Tensor) and all(isinstance(d, int) for d in v.shape) for v in vals):
+        return gm
+    from torch._decomp import get_decompositions
+    from torch.fx.experimental.proxy_tensor import make_fx
+
+    examples = [torch.empty_strided(v.shape, v.stride(), dtype=v.dtype) for v in vals]
+    try:
+        return make_fx(gm, decomposition_table=get_decompositions(DECOMPOSE), tracing_mode="fake")(*examples)
+    except Exception:  # noqa: BLE001 - the graph as it came still runs (the op then stays in PyTorch)
+        return gm

@@ -75,6 +75,7 @@ class GirRegion(torch.nn.Module):
             kernel = gir_compile(replay.fn)
             entry = Compiled(kernel, replay, out_meta)
             got = self._run(entry, args)            # compiles the kernel (cached by its GIR text)
+            _check_agrees(got if isinstance(got, (tuple, list)) else (got,), outs)
             entry.form = kernel.specialise(*self._inputs(entry, tensors))[0].form
         except Exception as e:  # noqa: BLE001 - any failure means PyTorch runs the region, with the reason kept
             reason = str(e).splitlines()[0] if str(e) else type(e).__name__
@@ -112,3 +113,16 @@ class GirRegion(torch.nn.Module):
             else:
                 lines.append(f"PyTorch fallback at [{shapes}]: {e.reason}")
         return lines
+
+
+def _check_agrees(got, want) -> None:
+    """The first call's results against the region's own PyTorch code: a kernel that disagrees
+    is never used (the region falls back, with the error as its reason)."""
+    for i, (g, w) in enumerate(zip(got, want)):
+        tol = 2e-2 if w.dtype in (torch.bfloat16, torch.float16) else 1e-3
+        g, w = g.float(), w.float()
+        scale = w.abs().nan_to_num(0, 0, 0).max().item() if w.numel() else 0.0
+        if not torch.allclose(g, w, rtol=tol, atol=tol * max(scale, 1e-6), equal_nan=True):
+            err = (g - w).abs().max().item()
+            raise ValueError(f"the GIR kernel disagrees with PyTorch on result {i} (max error {err:.3g}); "
+                             "kept in PyTorch")

@@ -19,6 +19,7 @@ import json
 import os
 import tempfile
 import threading
+from pathlib import Path
 
 from girflow.runtime.cache_dir import cache_dir
 
@@ -50,7 +51,24 @@ def _versions() -> str:
 
     from girflow import __version__
 
-    return f"girflow {__version__}|torch-mlir {version('torch-mlir')}|llvmlite {version('llvmlite')}"
+    return (f"girflow {__version__} ({_compiler_fingerprint()})|torch-mlir {version('torch-mlir')}|"
+            f"llvmlite {version('llvmlite')}")
+
+
+def _compiler_fingerprint() -> str:
+    """A hash of the compiler's own sources (dialects, passes, the CPU backend): a fixed or changed
+    pass never reuses code an older one produced, even within one release."""
+    import girflow
+
+    root = Path(girflow.__file__).parent
+    digest = hashlib.sha256()
+    for folder in ("dialects", "passes"):
+        for path in sorted((root / folder).rglob("*")):
+            if path.suffix in (".py", ".json", ".mlir") and path.is_file():
+                digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    for name in ("cpu.py", "kernel_cache.py", "jit_link.py"):
+        digest.update((root / "runtime" / name).read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def _tuning_state() -> str:

@@ -25,7 +25,7 @@ TORCH_TO_BACKEND = ("builtin.module(func.func(torch-match-quantized-custom-ops),
                     "torchdynamo-export-to-torch-backend-pipeline{ extra-library=})")
 BACKEND_TO_LINALG = "builtin.module(torch-backend-to-linalg-on-tensors-backend-pipeline{allow-non-finites=true})"
 RAISE = "gir-from-linalg,canonicalize,cse"
-CACHE_VERSION = "2"
+CACHE_VERSION = "3"
 
 
 class LoweringError(ValueError):
@@ -84,8 +84,27 @@ def _decompositions():
     from torch._decomp import get_decompositions
 
     aten = torch.ops.aten
-    return get_decompositions([aten.native_layer_norm_backward, aten._softmax_backward_data,
-                               aten._log_softmax_backward_data])
+    table = get_decompositions([aten.native_layer_norm_backward, aten._softmax_backward_data,
+                                aten._log_softmax_backward_data])
+    table[aten.sum.dim_IntList] = _reduce_adjacent_axes(aten.sum.dim_IntList)
+    table[aten.mean.dim] = _reduce_adjacent_axes(aten.mean.dim)
+    return table
+
+
+def _reduce_adjacent_axes(op):
+    """A reduction over several adjacent axes of a contiguous tensor as one over their flattened
+    axis (e.g. a bias gradient summed over batch and sequence): a GIR kernel reduces one axis."""
+    def reduce(x, dim=None, keepdim=False, *, dtype=None):
+        rank = x.dim()
+        dims = sorted({d % rank for d in dim}) if dim else []
+        if len(dims) < 2 or dims != list(range(dims[0], dims[-1] + 1)) or not x.is_contiguous():
+            return NotImplemented
+        a, b = dims[0], dims[-1] + 1
+        flat = x.reshape(*x.shape[:a], -1, *x.shape[b:])
+        out = op(flat, [a], keepdim, dtype=dtype)
+        return out.reshape(*x.shape[:a], *[1] * (b - a), *x.shape[b:]) if keepdim else out
+
+    return reduce
 
 
 def to_linalg(graph: torch.fx.GraphModule, ctx: ir.Context, name: str = "region") -> ir.Module:

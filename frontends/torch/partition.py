@@ -127,16 +127,25 @@ def _reduces_rows(n) -> bool | None:
     return dims <= {rank - 1}
 
 
+def _reduced_axes(n) -> int:
+    dims = n.args[1] if len(n.args) > 1 else n.kwargs.get("dim")
+    return 1 if isinstance(dims, int) else len(dims or [0])
+
+
 def _split_reduction_axes(part: set) -> list[set]:
-    """A GIR kernel reduces along one axis: where a part mixes row reductions with reductions
-    across rows (a LayerNorm backward's input and weight gradients), each across-rows reduction
-    that only feeds ops outside the part becomes a region of its own (its input is handed over)."""
+    """A GIR kernel reduces along one axis. Where a part mixes row reductions with reductions
+    across rows (a LayerNorm backward's input and weight gradients), or reduces across several
+    leading axes what it computed itself (flattening them would put a reshape inside the kernel),
+    each such across-rows reduction that only feeds ops outside the part becomes a region of its
+    own: its input is handed over, and its leading axes flatten at the region's edge."""
     kinds = {n: _reduces_rows(n) for n in part}
-    if True not in kinds.values() or False not in kinds.values():
+    mixed = True in kinds.values() and False in kinds.values()
+    peeled = [n for n, k in kinds.items()
+              if k is False and (mixed or _reduced_axes(n) > 1) and len(part) > 1
+              and not any(u in part for u in n.users)]
+    if not peeled:
         return [part]
-    peeled = [n for n, k in kinds.items() if k is False and not any(u in part for u in n.users)]
-    rest = part - set(peeled)
-    return [rest] + [{n} for n in peeled]
+    return [part - set(peeled)] + [{n} for n in peeled]
 
 
 def _is_view(n) -> bool:

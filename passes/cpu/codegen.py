@@ -174,6 +174,12 @@ class RowKernel:
         return self.vmemo[key]
 
     def _vec(self, ref, j, width, pre, phase):
+        v = self._value(ref, j, width, pre, phase)
+        if ref[0] == "node" and ref[1] in self.scratch and phase == self.g.nodes[ref[1]].phase:
+            vector.store(v, self.scratch[ref[1]], [j])    # every kind kept, broadcasts included
+        return v
+
+    def _value(self, ref, j, width, pre, phase):
         if self.space(ref) in ("row", "scalar"):
             return self.broadcast((ref, width), lambda: self.scalar_of(ref, pre), width, pre)
         if ref[0] == "arg":
@@ -192,10 +198,7 @@ class RowKernel:
             r = self.broadcast(("recip", n.operands[1], width), recip, width, pre)
             return arith.mulf(self.vec(n.operands[0], j, width, pre, phase), r)
         ins = [self.vec(o, j, width, pre, phase) for o in n.operands]
-        v = emit_op(self.b, n, ins, vtype(width))
-        if n.index in self.scratch and phase == n.phase:
-            vector.store(v, self.scratch[n.index], [j])
-        return v
+        return emit_op(self.b, n, ins, vtype(width))
 
     # -- sweeps -----------------------------------------------------------------------------
     def sweep(self, phase, row: ir.InsertionPoint, reductions, stores):

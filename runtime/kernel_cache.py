@@ -58,16 +58,23 @@ def _versions() -> str:
 def _compiler_fingerprint() -> str:
     """A hash of the compiler's own sources (dialects, passes, the CPU backend): a fixed or changed
     pass never reuses code an older one produced, even within one release."""
+    return source_fingerprint("dialects", "passes", "runtime/cpu.py", "runtime/kernel_cache.py",
+                              "runtime/jit_link.py")
+
+
+@functools.lru_cache(maxsize=None)
+def source_fingerprint(*parts: str) -> str:
+    """A hash of girflow's source files under `parts` (folders or files, relative to the package)."""
     import girflow
 
     root = Path(girflow.__file__).parent
     digest = hashlib.sha256()
-    for folder in ("dialects", "passes"):
-        for path in sorted((root / folder).rglob("*")):
+    for part in parts:
+        base = root / part
+        paths = sorted(base.rglob("*")) if base.is_dir() else [base]
+        for path in paths:
             if path.suffix in (".py", ".json", ".mlir") and path.is_file():
                 digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
-    for name in ("cpu.py", "kernel_cache.py", "jit_link.py"):
-        digest.update((root / "runtime" / name).read_bytes())
     return digest.hexdigest()[:16]
 
 

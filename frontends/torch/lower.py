@@ -20,6 +20,7 @@ from girflow.passes.from_linalg import is_pure_gir, raise_function
 from girflow.passes.ir_utils import collect_ops
 from girflow.passes.registry import run_pipeline
 from girflow.runtime.cache_dir import cache_dir
+from girflow.runtime.kernel_cache import source_fingerprint
 
 TORCH_TO_BACKEND = ("builtin.module(func.func(torch-match-quantized-custom-ops),"
                     "torchdynamo-export-to-torch-backend-pipeline{ extra-library=})")
@@ -57,7 +58,10 @@ def signature_of(args) -> tuple:
 
 
 def graph_key(gm: torch.fx.GraphModule, signature) -> str:
-    text = "|".join([CACHE_VERSION, torch.__version__, structure(gm), repr(signature)])
+    """Names a region's lowering on disk: its graph, shapes, torch's version and girflow's sources
+    that lower it (a changed lowering never reuses an older result)."""
+    sources = source_fingerprint("frontends/torch", "frontends/array_api.py", "passes", "dialects")
+    text = "|".join([CACHE_VERSION, torch.__version__, sources, structure(gm), repr(signature)])
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 

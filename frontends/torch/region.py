@@ -9,13 +9,19 @@ are shared by `girflow.compile`'s kernel cache.
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
+import tempfile
 import time
 
 import torch
 
+from girflow.frontends.array_api import TracedProgram
 from girflow.frontends.array_api import compile as gir_compile
 from girflow.frontends.torch.lower import graph_key, region_to_gir, signature_of
-from girflow.frontends.torch.replay import build_replay
+from girflow.frontends.torch.replay import Replay, build_replay
+from girflow.runtime.cache_dir import cache_dir
+from girflow.runtime.compiled import CompiledFunction
 
 
 @dataclasses.dataclass
@@ -53,13 +59,13 @@ class GirRegion(torch.nn.Module):
             key = graph_key(self.gm, signature_of(args))
             entry = _SHARED.get(key)
             if entry is None:
-                entry = _SHARED[key] = self._compile(args)
+                entry = _SHARED[key] = self._compile(args, key)
             self.by_shape[sig] = entry
         if entry.kernel is None:
             return self.gm(*args)
         return self._run(entry, args)
 
-    def _compile(self, args) -> Compiled:
+    def _compile(self, args, key: str) -> Compiled:
         t0 = time.perf_counter()
         tensors = [a for a in args if isinstance(a, torch.Tensor)]
         try:
@@ -67,16 +73,25 @@ class GirRegion(torch.nn.Module):
                 expected = self.gm(*args)
             outs = expected if isinstance(expected, (tuple, list)) else (expected,)
             out_meta = tuple((tuple(o.shape), o.dtype) for o in outs)
-            ctx, module, func = region_to_gir(self.gm, args, self.timings)
-            with ctx:
-                replay = build_replay(func)
+            known = _load_traced(key)
+            if known is not None:          # traced before: no torch-mlir, no raising, no tracing
+                traced, replay = known
+                kernel = CompiledFunction(None, "cpu", tracer=lambda fn, *arrays: traced)
+                self.timings["cache"] = self.timings.get("cache", 0) + 1
+            else:
+                ctx, module, func = region_to_gir(self.gm, args, self.timings)
+                with ctx:
+                    replay = build_replay(func)
+                kernel = gir_compile(replay.fn)
             if len(replay.outputs) != len(out_meta):
                 raise ValueError(f"the lowered region has {len(replay.outputs)} results, PyTorch's {len(out_meta)}")
-            kernel = gir_compile(replay.fn)
             entry = Compiled(kernel, replay, out_meta)
-            got = self._run(entry, args)            # compiles the kernel (cached by its GIR text)
+            got = self._run(entry, args)            # compiles the kernel (or links its cached object)
             _check_agrees(got if isinstance(got, (tuple, list)) else (got,), outs)
-            entry.form = kernel.specialise(*self._inputs(entry, tensors))[0].form
+            traced = kernel.specialise(*self._inputs(entry, tensors))[0]
+            entry.form = traced.form
+            if known is None:
+                _store_traced(key, traced, replay)
         except Exception as e:  # noqa: BLE001 - any failure means PyTorch runs the region, with the reason kept
             reason = str(e).splitlines()[0] if str(e) else type(e).__name__
             return Compiled(reason=reason, compile_s=time.perf_counter() - t0)
@@ -117,12 +132,53 @@ class GirRegion(torch.nn.Module):
 
 def _check_agrees(got, want) -> None:
     """The first call's results against the region's own PyTorch code: a kernel that disagrees
-    is never used (the region falls back, with the error as its reason)."""
+    (beyond rounding, relative to the result's largest magnitude) is never used; the region falls
+    back, with the error as its reason."""
     for i, (g, w) in enumerate(zip(got, want)):
+        if not w.numel():
+            continue
         tol = 2e-2 if w.dtype in (torch.bfloat16, torch.float16) else 1e-3
         g, w = g.float(), w.float()
-        scale = w.abs().nan_to_num(0, 0, 0).max().item() if w.numel() else 0.0
-        if not torch.allclose(g, w, rtol=tol, atol=tol * max(scale, 1e-6), equal_nan=True):
-            err = (g - w).abs().max().item()
+        diff = (g - w).abs_()
+        err = diff.max().item()
+        if err != err:                       # NaN somewhere: fine only where PyTorch has NaN too
+            nan = w.isnan()
+            if not torch.equal(g.isnan(), nan):
+                err = float("nan")
+            else:
+                err = diff.masked_fill_(nan, 0).max().item()
+                w = w.masked_fill(nan, 0)
+        scale = w.abs().max().item()
+        if not err <= tol * max(scale, 1e-6):
             raise ValueError(f"the GIR kernel disagrees with PyTorch on result {i} (max error {err:.3g}); "
                              "kept in PyTorch")
+
+
+def _tuples(x):
+    return tuple(_tuples(v) for v in x) if isinstance(x, list) else x
+
+
+def _traced_path(key: str):
+    return cache_dir("torch-regions") / f"{key}.traced.json"
+
+
+def _load_traced(key: str):
+    """(TracedProgram, Replay without its function) a process stored for this region, or None."""
+    try:
+        d = json.loads(_traced_path(key).read_text())
+        traced = TracedProgram(**{k: _tuples(v) for k, v in d["traced"].items()})
+        replay = Replay(None, [(i, tuple(s)) for i, s in d["inputs"]], [tuple(o) for o in d["outputs"]],
+                        d["num_ops"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return traced, replay
+
+
+def _store_traced(key: str, traced, replay) -> None:
+    data = {"traced": dataclasses.asdict(traced), "inputs": replay.inputs, "outputs": replay.outputs,
+            "num_ops": replay.num_ops}
+    path = _traced_path(key)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f)
+    os.replace(tmp, path)

@@ -18,10 +18,10 @@ from torch_mlir.dialects import arith, func, math, memref, vector
 
 from girflow.dialects import gir
 from girflow.passes.cpu import online_reduce as online
+from girflow.passes.function_view import KernelGraph
 from girflow.passes.ir_builder import Builder, element, set_attrs
 from girflow.passes.ir_builder import memref as memref_type
 from girflow.passes.ir_builder import vector as vtype
-from girflow.passes.kernel_graph import KernelGraph
 
 ARITH_BINARY = {"add": "addf", "sub": "subf", "mul": "mulf", "div": "divf", "max": "maximumf", "min": "minimumf"}
 MATH_UNARY = {"exp": math.exp, "log": math.log, "tanh": math.tanh, "erf": math.erf, "sqrt": math.sqrt,

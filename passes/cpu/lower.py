@@ -10,8 +10,8 @@ from torch_mlir import ir
 
 from girflow.passes.cpu.codegen import KERNELS
 from girflow.passes.dataflow import gir_functions
+from girflow.passes.function_view import build_graph
 from girflow.passes.ir_builder import move_before, scratch_module
-from girflow.passes.kernel_graph import build_graph
 from girflow.passes.registry import PassError, gir_pass
 
 

@@ -201,7 +201,7 @@ class TracedProgram:
 
 
 def _full_shape(order: list[Node]) -> tuple:
-    shapes = [n.shape for n in order if n.op in ("input", "const")]
+    shapes = [n.shape for n in order if n.op == "input"]  # constants broadcast anywhere
     full = ()
     for s in shapes:
         full = _broadcast_shape(full, s)
@@ -308,18 +308,50 @@ class _Emitter:
         self.form, self.full, self.view, self.et = form, full, view, et
         self.value: dict[int, ir.Value] = {}     # id(node) -> its value
         self.vshape: dict[int, tuple] = {}       # id(node) -> kernel shape
+        self.aligned: dict[int, tuple | None] = {}  # id(node) -> shape with reduced axes kept; None: constant
+
+    def align(self, n) -> tuple | None:
+        """The node's shape in the full iteration space: a squeezed reduction keeps its reduced axis, so a
+        value computed from it stays per-row; constants fit any shape (None)."""
+        if n.op == "const":
+            return None
+        if n.op == "squeeze":
+            return self.aligned.get(id(n.inputs[0]), n.inputs[0].shape)
+        if n.op in ("input", "reduce", "reshape", "broadcast", "transpose"):
+            return tuple(n.shape)
+        shapes = [s for s in (self.aligned.get(id(i), i.shape) for i in n.inputs) if s is not None]
+        return _broadcast_shape(*shapes) if len(shapes) == 2 else (shapes[0] if shapes else None)
 
     def kview(self, n) -> tuple:
-        return tuple(n.shape) if self.form == "transpose" else _view_of(n.shape, self.full, self.form, self.view)
+        return self.kview_of(n.shape)
+
+    def kview_of(self, shape) -> tuple:
+        return tuple(shape) if self.form == "transpose" else _view_of(shape, self.full, self.form, self.view)
+
+    def splat(self, n, shape) -> ir.Value:
+        return gir.splat(n.attrs["value"], _ttype(shape))
+
+    def result(self, n) -> ir.Value:
+        """A returned node's value (a returned constant is made at its own shape)."""
+        if self.value[id(n)] is None:
+            self.vshape[id(n)] = self.kview(n)
+            self.value[id(n)] = self.splat(n, self.vshape[id(n)])
+        return self.value[id(n)]
 
     def node(self, n) -> None:
         key, src = id(n), [id(i) for i in n.inputs]
+        self.aligned[key] = self.align(n)
         if n.op in ("squeeze", "reshape"):  # views: same kernel shape
             self.value[key], self.vshape[key] = self.value[src[0]], self.vshape[src[0]]
             return
-        shape = self.kview(n) if n.shape else (1,) * (len(self.view) if self.view else 2)
+        if n.op == "const" and self.form != "transpose":
+            self.value[key] = None  # made at its consumer's kernel shape
+            return
+        logical = self.aligned[key] if self.aligned[key] is not None else n.shape
+        shape = self.kview_of(logical) if logical else (1,) * (len(self.view) if self.view else 2)
         self.vshape[key] = shape
-        ins = [self.value[k] for k in src]
+        ins = [self.value[k] if self.value[k] is not None else self.splat(i, shape)
+               for k, i in zip(src, n.inputs)]
         if n.op == "broadcast" and self.vshape[src[0]] == shape:
             self.value[key] = ins[0]
             return
@@ -366,7 +398,7 @@ def _emit(name, order, inputs, results, form, full, view, et):
                     e.value[id(n)], e.vshape[id(n)] = e.edge(block.arguments[i], "f32"), in_views[i]
                 else:
                     e.node(n)
-            rets = [e.edge(e.value[id(r.node)], et) for r in results]
+            rets = [e.edge(e.result(r.node), et) for r in results]
             func_d.ReturnOp(rets)
         fn.attributes["function_type"] = ir.TypeAttr.get(
             ir.FunctionType.get(ftype.inputs, [v.type for v in rets]))

@@ -4,3 +4,5 @@ from __future__ import annotations
 
 class UserError(Exception):
     """Bad input from the user: printed as `girflow: error: ...` with exit code 2, no traceback."""
+
+    exit_code: int = 2

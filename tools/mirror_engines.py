@@ -11,6 +11,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 
 def spider_items(spider: Path, every: int, dbs: list[str] | None):
@@ -73,7 +74,7 @@ def cmd_eval(args) -> int:
             items.append((q["db_id"], q["question"], q["query"]))
             dbs[q["db_id"]] = spider / "database" / f"{q['db_id']}.sqlite"
     model = make_model(args.model)
-    stats = {e: {"n": 0, "runs": 0, "correct": 0, "by_db": {}} for e in ENGINE_NAMES}
+    stats: dict[str, dict[str, Any]] = {e: {"n": 0, "runs": 0, "correct": 0, "by_db": {}} for e in ENGINE_NAMES}
     agree = 0
     with PrivateCluster() as pg:
         reps = Replicas(dbs, pg, work / "replicas")

@@ -15,6 +15,7 @@ import statistics
 import subprocess
 import sys
 import time
+from typing import Any
 
 
 def main(argv=None) -> int:
@@ -34,7 +35,8 @@ def main(argv=None) -> int:
     if args.databases:
         items = [i for i in items if i["db_id"] in args.databases]
     items = items[:: max(1, args.every)]
-    mirrors, times = {}, {0: [], args.candidates: []}
+    mirrors = {}
+    times: dict[int, list[tuple[float, float]]] = {0: [], args.candidates: []}
     for n, item in enumerate(items):
         db = item["db_id"]
         if db not in mirrors:
@@ -49,7 +51,7 @@ def main(argv=None) -> int:
             except MirrorError:
                 pass
             times[setting].append((time.perf_counter() - t0, time.process_time() - c0))
-    report = {}
+    report: dict[int | str, Any] = {}  # JSON: per setting (candidates), then the one-shot times
     for setting, ts in times.items():
         report[setting] = {"median_wall_s": statistics.median(t[0] for t in ts),
                            "median_cpu_s": statistics.median(t[1] for t in ts)}

@@ -7,6 +7,7 @@ aliases when the database refuses the aliased one.
 from __future__ import annotations
 
 import re
+from collections.abc import Set as AbstractSet
 
 PREFIX = {"SUM": "total", "AVG": "average", "MIN": "min", "MAX": "max", "COUNT": "number_of"}
 _COL = r'(?:[A-Za-z_][\w]*\.)?(?:[A-Za-z_]\w*|"[^"]+")'
@@ -72,7 +73,7 @@ def alias_for(item: str) -> str | None:
     return None
 
 
-def readable_aliases(sql: str, avoid: set[str] = frozenset()) -> str:
+def readable_aliases(sql: str, avoid: AbstractSet[str] = frozenset()) -> str:
     """`sql` with aliases on its bare aggregates and date buckets; `avoid`: the database's column names
     (lower case), which an alias must not shadow."""
     span = _select_span(sql)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .grammar_text import parse_grammar
@@ -21,7 +22,7 @@ MAX_SCORED = 12  # a grammar allowing more queries than this is left to the gree
 MAX_PER_RULE = 400  # strings a single rule may expand to before the rest is cut
 
 
-def enumerate_language(grammar: str, numbers: list[str] = (), start: str = "start",
+def enumerate_language(grammar: str, numbers: Sequence[str] = (), start: str = "start",
                        limit: int = MAX_CANDIDATES) -> list[str]:
     """The strings the grammar allows, at most `limit` of them, spread evenly over the full list when
     there are more. A free-form number (a regex) takes the question's numbers, or no value at all."""
@@ -112,7 +113,7 @@ def choose(cands: list[Candidate], wants_rows: bool = True, top: int = 8) -> Can
     best = max(c.score for c in ran)
     mass: dict[tuple, float] = {}
     for c in ran:
-        k = result_key(c.rows)
+        k = result_key(c.rows or [])  # every candidate in `ran` ran, so it has rows
         mass[k] = mass.get(k, 0.0) + math.exp(max(-50.0, c.score - best))
     winner = max(mass.values())
-    return next(c for c in ran if mass[result_key(c.rows)] == winner)
+    return next(c for c in ran if mass[result_key(c.rows or [])] == winner)

@@ -9,6 +9,7 @@ import json
 import statistics
 import time
 from collections import Counter
+from typing import Any
 
 from .errors import MirrorError
 from .eval_questions import QUESTIONS
@@ -35,12 +36,12 @@ def evaluate(mirror, limit: int | None = None, progress=print, levels=None, ques
     items = [q for q in QUESTION_SETS[question_set] if not levels or q[0] in levels]
     items = items[:limit] if limit else items
     mirror.warm_up()
-    results = []
+    results: list[dict[str, Any]] = []  # one JSON record per question
     for level, question, gold in items:
         gold_rows = mirror.guard.run(mirror.engine.translate(gold)).rows  # gold SQL is SQLite's dialect
         cpu0 = time.process_time()
         t0 = time.perf_counter()
-        rec = {"level": level, "question": question, "gold": gold, "sql": None, "runs": False, "correct": False}
+        rec: dict[str, Any] = {"level": level, "question": question, "gold": gold, "sql": None, "runs": False, "correct": False}
         try:
             answer = mirror.ask(question)
             rec.update(sql=answer.sql, runs=True, correct=same_result(answer.rows, gold_rows, gold),

@@ -80,7 +80,7 @@ def build_grammar(schema: Schema, linked: Link) -> str:
     ]
     years = sorted(set(re.findall(r"\b(?:19|20)\d\d\b", linked.question)))
     has_dates = any(re.search(r"date|day|time", c.name, re.I) or c.type in ("DATE", "TIMESTAMP")
-                    for t in linked.tables for c in schema.table(t).columns)
+                    for t in linked.tables for c in schema.columns_of(t))
     if not has_dates:
         years = []  # a year held as a number ("Year INTEGER") is compared like any number
     numbers = sorted(set(re.findall(r"(?<![\w.-])-?\d+(?:\.\d+)?(?![\w-])", linked.question)) - set(years)
@@ -125,7 +125,7 @@ def asked_entity(question: str, schema: Schema, tables: list[str]):
     if not m:
         shape = read_shape(question)
         if shape.head and not shape.head[0][0]:  # "show the stadium names without ...": the names' table
-            cols = [(c.name, t, c) for t in tables for c in schema.table(t).columns]
+            cols = [(c.name, t, c) for t in tables for c in schema.columns_of(t)]
             col = best_column(shape.head[0][1], schema, cols, list(tables))
             found = next(((t, c) for q, t, c in cols if q == col), None)
             return ("table", found[0]) if found else None
@@ -137,7 +137,7 @@ def asked_entity(question: str, schema: Schema, tables: list[str]):
 
     def column_of(word, among):
         for t in among:
-            for c in schema.table(t).columns:
+            for c in schema.columns_of(t):
                 if not c.is_numeric and not c.is_pk and (stem(word) in name_parts(c.name) or word == c.name):
                     return t, c.name
         return None
@@ -158,7 +158,7 @@ def membership_conds(schema: Schema, linked: Link, shape: Shape, entity, plans) 
     if not entity:
         return []
     t = entity[1]  # "which customers ..." or "the names of the customers ...": the customers' table
-    pk = next((c.name for c in schema.table(t).columns if c.is_pk), None)
+    pk = next((c.name for c in schema.columns_of(t) if c.is_pk), None)
     refs = [e for edges in JoinGraph(schema).edges.values() for _, e in edges
             if e.other_table == t and e.table in linked.tables and e.table != t]
     refs = list(dict.fromkeys(refs))
@@ -197,7 +197,7 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
     schema, linked, shape = ctx.schema, ctx.linked, ctx.shape
     qualify = len(names) > 1
     cols = [(f"{ident(t)}.{ident(c.name)}" if qualify else ident(c.name), t, c)
-            for t in names for c in schema.table(t).columns]
+            for t in names for c in schema.columns_of(t)]
     intent = linked.intent
     q_lower = linked.question.lower()
     all_names = [q for q, _, _ in cols]
@@ -206,12 +206,11 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
     measures = [q for q in numeric if q in linked_names] or numeric
     dates = [q for q, _, c in cols if re.search(r"date|day|time", c.name)]
     table_words = {stem(t.name) for t in schema.tables} | {t.name for t in schema.tables}
-    having_n = next((n for n in ctx.numbers if n in shape.comparisons and re.search(
-        rf"\b{re.escape(n)} ([a-z]+)", q_lower) and stem(re.search(rf"\b{re.escape(n)} ([a-z]+)", q_lower).group(1))
-        in table_words), None)
+    having_n = next((n for n in ctx.numbers if n in shape.comparisons and (after_n := re.search(
+        rf"\b{re.escape(n)} ([a-z]+)", q_lower)) and stem(after_n.group(1)) in table_words), None)
     entity = ctx.entity if ctx.entity and ctx.entity[1] in names else None
     after_sup = re.search(rf"{SUPERLATIVE} (?:amount of |value of )?([a-z]+)", q_lower)
-    ranks_a_measure = bool(after_sup) and any(  # "the car with the greatest accelerate": a row, not a group
+    ranks_a_measure = after_sup is not None and any(  # "the car with the greatest accelerate": a row, not a group
         c.is_numeric and not is_key_like(schema, t, c) and stem(after_sup.group(1)) in name_parts(c.name)
         for _, t, c in cols)
     rank_group = bool(shape.limit and entity and not shape.extreme and not ctx.membership and not ranks_a_measure
@@ -249,8 +248,8 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
         at = q_lower.find(shape.like[1].lower())
         near = re.findall(r"[a-z]+", q_lower[:at])[-6:] + re.findall(r"[a-z]+", q_lower[at + len(shape.like[1]):])
         near_stems = {stem(w) for w in near} - {"letter", "word", "text", "string", "substring"}
-        named = {q for q, t, c in cols if q in texts and name_parts(c.name) & near_stems}
-        texts = [q for q in texts if q in named] or texts  # "a name containing ...", "... in their description"
+        named_texts = {q for q, t, c in cols if q in texts and name_parts(c.name) & near_stems}
+        texts = [q for q in texts if q in named_texts] or texts  # "a name containing ...", "... in their description"
         if texts:
             pattern = " LIKE '" + shape.like[0] + "'"
             required.append(f'({" | ".join(lit(q) for q in texts)}) {lit(pattern)}')
@@ -301,8 +300,8 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
         keys = [(f'"strftime(\'{f}\', " {lit(d)} ")"',) * 2 for d in dates for f in formats]
         if not keys and rank_group and entity and entity[0] == "table":
             t = entity[1]
-            pk = next((c for c in schema.table(t).columns if c.is_pk), None)
-            label = next((c for c in schema.table(t).columns if not c.is_numeric and not c.is_pk), None)
+            pk = next((c for c in schema.columns_of(t) if c.is_pk), None)
+            label = next((c for c in schema.columns_of(t) if not c.is_numeric and not c.is_pk), None)
             if pk and label:
                 qual = (lambda c: f"{ident(t)}.{ident(c)}") if qualify else ident
                 keys = [(lit(qual(label.name)), lit(qual(pk.name)))]
@@ -328,7 +327,7 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
     head = resolve_head(shape, schema, cols, names, linked)
     head_first = head and (any(a for a, _ in shape.head) or len(head) > 1 or shape.limit or shape.subquery_agg
                            or not (shape.extreme or intent & {"count", "count-distinct"}))
-    if head_first:
+    if head and head_first:
         rules.append(f'{p}_list: {lit(("DISTINCT " if "distinct" in intent else "") + ", ".join(head))}')
     elif shape.extreme and measures:
         rules.append(f'{p}_list: "{shape.extreme}(" {p}_num ")"')
@@ -363,8 +362,8 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
             rules += [f'{p}_r{j}: "SELECT " {p}_list {lit(", " + m)} " FROM " {lit(from_clause)} {where} '
                       f'" ORDER BY " {lit(m)}{limit}' for j, m in enumerate(ranks)]
             return rules
-    elif sort_column(shape, schema, cols, head):
-        order = lit(f" ORDER BY {sort_column(shape, schema, cols, head)}{shape.sort[1]}")
+    elif shape.sort and (sort_col := sort_column(shape, schema, cols, head)):
+        order = lit(f" ORDER BY {sort_col}{shape.sort[1]}")
     elif shape.direction and not shape.extreme:
         order = f' (" ORDER BY " ({p}_expr | {p}_agg) {direction})?'
     elif re.search(r"\b(order|sort|sorted|alphabetical)\b", q_lower):

@@ -104,8 +104,8 @@ class JoinGraph:
                 if nxt == target:
                     steps = []
                     node = nxt
-                    while prev[node] is not None:
-                        p, edge = prev[node]
+                    while (step := prev[node]) is not None:
+                        p, edge = step
                         steps.append((node, edge))
                         node = p
                     return steps[::-1]

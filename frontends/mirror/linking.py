@@ -6,6 +6,7 @@ relevant part of a large schema reaches the prompt and the grammar, and a weak m
 from __future__ import annotations
 
 import re
+from collections.abc import Container, Set
 from dataclasses import dataclass, field
 
 from . import names
@@ -143,7 +144,7 @@ def link(question: str, schema: Schema) -> Link:
     graph = JoinGraph(schema)
     fk_cols = {(e.table, e.column) for edges in graph.edges.values() for _, e in edges}
     scores, columns, named = {}, {}, {t for t, _, _ in values}
-    col_hits: list[tuple[float, str, str]] = []
+    col_hits: list[tuple[float, str, tuple[str, ...]]] = []
     for t in schema.tables:
         cover, best = name_score(t.name, qset, qall, exact)
         score = 3.0 * cover if cover >= LINK_COVERAGE and best > 0 else 0.0
@@ -164,18 +165,17 @@ def link(question: str, schema: Schema) -> Link:
                 cols.append(vc)
         scores[t.name] = score + len(cols) + 2.0 * sum(vt == t.name for vt, _, _ in values)
         columns[t.name] = cols
-    chosen = [t for t in schema.tables if t.name in named]
-    chosen_names = {t.name for t in chosen}
+    chosen_names = {t.name for t in schema.tables if t.name in named}
     # a column the question names joins the query only when no table already chosen has a column so named
-    for cover_c, t, words_c in sorted(col_hits, reverse=True):
-        if t in chosen_names:
+    for _, hit_table, hit_words in sorted(col_hits, reverse=True):
+        if hit_table in chosen_names:
             continue
-        words_c = set(words_c)
-        if any(set(name_words(oc.name)) >= words_c for ot in chosen_names for oc in schema.table(ot).columns):
+        if any(set(name_words(oc.name)) >= set(hit_words)
+               for ot in schema.tables if ot.name in chosen_names for oc in ot.columns):
             continue
-        if chosen_names and scores[t] < 1.0:
+        if chosen_names and scores[hit_table] < 1.0:
             continue
-        chosen_names.add(t)
+        chosen_names.add(hit_table)
     chosen = [t.name for t in schema.tables if t.name in chosen_names]
     if not chosen:
         if len(schema.tables) == 1:
@@ -215,7 +215,7 @@ def is_key_like(schema: Schema, table: str, column) -> bool:
     return any(f.table == table and f.column == column.name for f in schema.foreign_keys)
 
 
-def asks_number_of(q: str, measure_words: set[str] = frozenset()) -> bool:
+def asks_number_of(q: str, measure_words: Set[str] = frozenset()) -> bool:
     """"Count the templates", "what is the number of cars ...", "find the total number of ...": the question
     asks for a count. Not when "number of X" names a column ("the largest number of products" with a
     Number_products column), nor when a superlative asks for the row with the largest count."""
@@ -228,24 +228,24 @@ def asks_number_of(q: str, measure_words: set[str] = frozenset()) -> bool:
     return True
 
 
-def detect_intent(question: str, table_words: set[str] = frozenset(), measure_words: set[str] = frozenset(),
-                  schema_words: set[str] | None = None) -> set[str]:
+def detect_intent(question: str, table_words: Set[str] = frozenset(), measure_words: Set[str] = frozenset(),
+                  schema_words: Set[str] | None = None) -> set[str]:
     """Question shapes that are safe to enforce in the grammar (a weak model often ignores them).
     "by" groups only before a category ("by country"), not before a table or a measure ("placed by
     customers from France", "largest orders by amount")."""
     q = " ".join(words(question))
     intent = set()
-    schema_words = _AnyWord() if schema_words is None else {w for s in schema_words for w in (s, stem(s))} | {
+    known: Container[str] = _AnyWord() if schema_words is None else {w for s in schema_words for w in (s, stem(s))} | {
         "year", "month", "day", "week", "quarter"}  # date parts group any date column
     by = re.search(r"\bby (?:the |a |an |their |its )?(\w+)", q)
     by_groups = by and stem(by.group(1)) not in table_words and not (expand(by.group(1)) & measure_words) and (
-        by.group(1) in schema_words or stem(by.group(1)) in schema_words)
+        by.group(1) in known or stem(by.group(1)) in known)
     each = re.search(r"\b(?:each|per|every) (?:single |one of the )?(\w+)", q)
     aggregated = re.search(r"\b(how many|number|count|total|sum|average|mean|avg|maximum|minimum|max|min|most|least)\b",
                            q)
     # "for each country" groups; "the name of every singer" only lists (grouping needs something to aggregate)
-    each_names = each and (each.group(1) in schema_words or stem(each.group(1)) in schema_words)
-    grouped = (each_names and (aggregated or stem(each.group(1)) not in table_words)) or by_groups
+    each_names = each and (each.group(1) in known or stem(each.group(1)) in known)
+    grouped = (each and each_names and (aggregated or stem(each.group(1)) not in table_words)) or by_groups
     if grouped:
         intent.add("group")
     m = re.search(r"\b(most|fewest|least) (\w+)", q)

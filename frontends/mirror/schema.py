@@ -69,6 +69,13 @@ class Schema:
     def table(self, name: str) -> Table | None:
         return next((t for t in self.tables if t.name == name), None)
 
+    def columns_of(self, name: str) -> list[Column]:
+        """The columns of a table named by this schema (a linked or joined name, so it exists)."""
+        table = self.table(name)
+        if table is None:
+            raise KeyError(f"no table {name!r} in this schema")
+        return table.columns
+
     def describe(self, names=None, columns: dict | None = None, samples: bool = True) -> str:
         """Compact text for the prompt and for `--print-stages`: one line per table. With `columns`
         (table -> names) only those columns and the keys are listed; `samples=False` drops example values."""
@@ -138,8 +145,9 @@ def introspect(db_path: str | os.PathLike) -> Schema:
                         c.values = [v for v in vals if isinstance(v, str)]
                 cols.append(c)
             tables.append(Table(tbl.name, cols, tbl.count))
-            for fk in tbl.foreign_keys:
-                fks.append(ForeignKey(fk.table, fk.column, fk.other_table, fk.other_column))
+            for fk in tbl.foreign_keys:  # a compound key contributes each of its column pairs
+                fks += [ForeignKey(fk.table, col, fk.other_table, other)
+                        for col, other in zip(fk.columns, fk.other_columns)]
     except sqlite3.DatabaseError as e:
         raise MirrorError(f"cannot read {db_path} as a SQLite database: {e}") from None
     finally:
@@ -186,8 +194,9 @@ def import_csv_files(paths: list[Path], db_path: Path) -> Path:
         for p in paths:
             rows = read_csv_rows(p.read_bytes(), p.name)
             tracker = TypeTracker()
-            db[_table_name(p)].insert_all(tracker.wrap(rows))
-            db[_table_name(p)].transform(types=tracker.types)
+            table = db.table(_table_name(p))
+            table.insert_all(tracker.wrap(rows))
+            table.transform(types=tracker.types)
     except Exception:
         db.close()
         db_path.unlink(missing_ok=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 
 from .names import STOPWORDS, stem, words
@@ -74,14 +75,15 @@ class ValueIndex:
                                 "WHERE keys_fts MATCH ? LIMIT 200", (phrase,)).fetchall()
         return [(t, c, v) for vk, t, c, v in rows if f" {k} " in f" {vk} "][:PLACES]
 
-    def find(self, question: str, schema_words: set[str] = frozenset()) -> list[tuple[int, int, list]]:
+    def find(self, question: str, schema_words: AbstractSet[str] = frozenset()) -> list[tuple[int, int, list]]:
         """(start, end, places) for each value the question names; spans are word positions. A single
         word that also names a table or column counts as a value only when quoted or capitalised; a quoted
         or capitalised name may be part of a longer value."""
         toks = words(question)
         capitalised = {w.lower() for w in re.findall(r"(?<!^)(?<![.?!] )\b[A-Z][\w]*", question.strip())}
         quoted = [key(q) for q in re.findall(r"'([^']+)'|\"([^\"]+)\"", question) for q in q if q]
-        found, used = [], set()
+        found: list[tuple[int, int, list]] = []
+        used: set[int] = set()
         for n in range(min(MAX_WORDS, len(toks)), 0, -1):
             for i in range(len(toks) - n + 1):
                 span = set(range(i, i + n))

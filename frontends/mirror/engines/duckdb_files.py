@@ -231,7 +231,8 @@ class DuckDBEngine(Engine):
 
     def text_values(self, table: str, column: str, limit: int, max_chars: int) -> list[str]:
         t = next((t for t in self.schema.tables if t.name == table), None)
-        if t is None or t.column(column) is None or t.column(column).type == "BLOB":
+        col = t.column(column) if t is not None else None
+        if t is None or col is None or col.type == "BLOB":
             return []
         got = self._rows(text_values_sql(sql_ident(table), column, limit, max_chars))
         if got is None:
@@ -275,7 +276,7 @@ class DuckDBEngine(Engine):
                 o = by_lower.get(other.lower())
                 mine = next((c.name for c in t.columns if c.name.lower() == col.lower()), None)
                 theirs = next((c.name for c in o.columns if c.name.lower() == other_col.lower()), None) if o else None
-                if mine and theirs:
+                if o is not None and mine and theirs:
                     fks.append(ForeignKey(t.name, mine, o.name, theirs))
         if not any(declared.values()) and len(tables) > 1:  # keys only matter for joins
             fks = self._infer_keys(tables)

@@ -41,9 +41,10 @@ def _free_port() -> int:
 
 class PrivateCluster:
     def __init__(self, user: str | None = None):
-        self.bindir = find_bindir()
-        if self.bindir is None:
+        bindir = find_bindir()
+        if bindir is None:
             raise MirrorError("PostgreSQL is not installed (no initdb/pg_ctl; Debian: apt-get install postgresql)")
+        self.bindir: Path = bindir
         self.run_as = None
         if os.geteuid() == 0:
             self.run_as = user or os.environ.get("GIRFLOW_PG_USER") or next(
@@ -52,7 +53,7 @@ class PrivateCluster:
                 raise MirrorError("running as root and no unprivileged user to run PostgreSQL as")
         self.root = Path(tempfile.mkdtemp(prefix="girflow_pg_"))
         self.data = self.root / "data"
-        self.port = None
+        self.port: int | None = None
 
     def _cmd(self, *args: str) -> subprocess.CompletedProcess:
         cmd = [str(self.bindir / args[0]), *args[1:]]

@@ -149,7 +149,8 @@ class PostgresEngine(Engine):
     def text_values(self, table: str, column: str, limit: int, max_chars: int) -> list[str]:
         t = next((t for t in self.schema.tables if t.name == table), None)
         qualified = self._qualified.get(table, sql_ident(table))
-        if t is None or t.column(column) is None or t.column(column).type == "BLOB":
+        col = t.column(column) if t is not None else None
+        if t is None or col is None or col.type == "BLOB":
             return []
         got = self._introspect_rows(text_values_sql(qualified, column, limit, max_chars))
         if got is None:

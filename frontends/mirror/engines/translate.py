@@ -38,7 +38,7 @@ def translate(sql: str, dialect: str, schema: Schema) -> str:
 
     def scope_tables(node) -> dict[str, str]:
         """alias or name (lower case) -> table name, for the tables the node's SELECT reads."""
-        scope = {}
+        scope: dict[str, str] = {}
         select = node.find_ancestor(exp.Select)
         while select is not None:
             for t in select.find_all(exp.Table):
@@ -82,9 +82,9 @@ def translate(sql: str, dialect: str, schema: Schema) -> str:
         if column.table and column.table.lower() in tables:
             column.set("table", quoted(tables[column.table.lower()].name))
     for table in list(tree.find_all(exp.Table)):
-        t = tables.get(table.name.lower())
-        if t is not None and isinstance(table.this, exp.Identifier):
-            table.set("this", quoted(t.name))
+        named = tables.get(table.name.lower())
+        if named is not None and isinstance(table.this, exp.Identifier):
+            table.set("this", quoted(named.name))
     for like in list(tree.find_all(exp.Like)):
         ilike = exp.ILike(**{k: (v.copy() if isinstance(v, exp.Expression) else v) for k, v in like.args.items()})
         like.replace(ilike)

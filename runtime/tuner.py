@@ -63,7 +63,7 @@ def measure(kernels: list, traced, budget_s: float, min_rounds: int = 5) -> list
     keep, pointers = _buffers(traced)
     for k in kernels:          # warm up: first-touch page faults, code in the caches
         k.run(pointers)
-    times = [[] for _ in kernels]
+    times: list[list[float]] = [[] for _ in kernels]
     start = time.perf_counter()
     while True:
         for k, ts in zip(kernels, times):

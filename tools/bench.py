@@ -61,7 +61,7 @@ def time_round_robin(candidates: dict, rounds: int) -> dict:
     for fn in candidates.values():   # warm up (compiles, page faults, caches)
         fn()
         fn()
-    times = {name: [] for name in candidates}
+    times: dict[str, list[float]] = {name: [] for name in candidates}
     for _ in range(rounds):
         for name, fn in candidates.items():
             # one untimed call first: torch's OpenMP workers spin for a while after a parallel
@@ -145,7 +145,8 @@ def run(args) -> int:
     print("best: tuned / faster of eager and inductor; copy: tuned as a share of a plain copy's GB/s")
     print(f"{'operator':14s} {'shape':>10s} " + " ".join(f"{k:>13s}" for k in impls)
           + f" {'best':>6s} {'gir/ind':>7s} {'tune/untuned':>12s} {'copy':>5s}")
-    rows_out, ratios = [], {}
+    rows_out = []
+    ratios: dict[tuple[int, int], list[tuple[float, ...]]] = {}  # shape -> ratios of each operator
     for rows, cols in shapes:
         for name in names:
             med, gbs = bench_operator(name, rows, cols, args.rounds, inductor=not args.no_inductor,

@@ -182,7 +182,9 @@ class DimensionAdjuster:
             thresholds = [self._budget_threshold(scored, fraction)] * len(scored)
         else:
             sums = self._sum([[float(s[s > 0].sum()), float((s > 0).sum())] for _, _, s in scored])
-            thresholds = [np.float32(self.threshold * (total / count if count else 1.0)) for total, count in sums]
+            threshold = self.threshold
+            assert threshold is not None, "without a budget fraction the adjuster has a threshold (checked in __init__)"
+            thresholds = [np.float32(threshold * (total / count if count else 1.0)) for total, count in sums]
         kept = [self._prefix_chunks(s, thr) for (_, _, s), thr in zip(scored, thresholds)]
         if fraction is not None and len({t.chunk_size for t, _, _ in scored}) == 1:
             self._fill_ties(scored, fraction, thresholds[0], kept)

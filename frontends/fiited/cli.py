@@ -189,6 +189,7 @@ def _run_all(args, configs: list, isolate: bool) -> list[dict]:
             with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as ex:
                 results.append(ex.submit(_train_isolated, vars(args), cfg).result())
         else:
+            assert data is not None  # loaded above when not isolated
             dense, sparse, label, sizes = data
             results.append(train(cfg, dense, sparse, label, sizes, keep_model=bool(keep)))
         if _is_rank0():

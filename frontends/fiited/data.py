@@ -61,10 +61,10 @@ def generate(path: str, samples: int, table_sizes: list[int] | None = None, seed
             codes = [_hex_ids(t, ids[:, t]) for t in range(NUM_SPARSE)]
             missing = rng.random((b, NUM_DENSE)) < 0.05
             lines = []
-            for r in range(b):
-                d = "\t".join("" if missing[r, k] else str(dense[r, k]) for k in range(NUM_DENSE))
-                c = "\t".join(f"{codes[t][r]:08x}" for t in range(NUM_SPARSE))
-                lines.append(f"{label[r]}\t{d}\t{c}\n")
+            for row in range(b):
+                d = "\t".join("" if missing[row, k] else str(dense[row, k]) for k in range(NUM_DENSE))
+                c = "\t".join(f"{codes[t][row]:08x}" for t in range(NUM_SPARSE))
+                lines.append(f"{label[row]}\t{d}\t{c}\n")
             f.writelines(lines)
             if progress:
                 progress(b)
@@ -161,8 +161,8 @@ def _parse_criteo(lines: list[str]):
     dense_v = pd.DataFrame(dense_s).apply(pd.to_numeric, errors="coerce").to_numpy(np.float64) if m else np.zeros((0, NUM_DENSE))
     dense_ok = ~(np.isnan(dense_v) & (dense_s != "")).any(axis=1)
     ids, hex_ok = _hex_values(table[:, 1 + NUM_DENSE:].ravel())
-    hex_ok = hex_ok.reshape(m, NUM_SPARSE).all(axis=1)
-    ok_good = label_ok & dense_ok & hex_ok
+    row_hex_ok = hex_ok.reshape(m, NUM_SPARSE).all(axis=1)
+    ok_good = label_ok & dense_ok & row_hex_ok
     why_good = np.where(~label_ok, "label is not 0 or 1",
                         np.where(~dense_ok, "an integer feature is not a number", "a category is not hex of at most 8 digits"))
     ok = np.zeros(n, bool)
@@ -212,11 +212,12 @@ def _stream_parse(path: str, fmt: str, max_rows: int | None, chunk_lines: int, f
     from tqdm import tqdm
 
     size = os.path.getsize(path)
-    bad, bad_count, rows, lineno = [], 0, 0, 0
+    bad: list[tuple[int, str]] = []  # (line number, reason) of the first malformed lines
+    bad_count, rows, lineno = 0, 0, 0
     files = {k: open(folder / f"{k}.part", "wb") for k in ("dense", "ids", "label")}
     with _open_text(path) as f, tqdm(total=size, unit="B", unit_scale=True, desc=f"load {os.path.basename(path)}",
                                      disable=not progress) as bar:
-        columns = None
+        columns: list[str] = []  # Avazu's header
         if fmt == "avazu":
             columns = f.readline().rstrip("\r\n").split(",")
             lineno = 1

@@ -50,7 +50,11 @@ def _for_each_table(fn, count: int) -> None:
         return
     if _pool is None:
         _pool = ThreadPoolExecutor(_WORKERS, thread_name_prefix="fiited")
-    futures = [_pool.submit(lambda w=w: [fn(t) for t in range(w, count, workers)]) for w in range(workers)]
+    def run_share(first: int) -> None:
+        for t in range(first, count, workers):
+            fn(t)
+
+    futures = [_pool.submit(run_share, w) for w in range(workers)]
     for f in futures:
         f.result()
 

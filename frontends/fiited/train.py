@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from typing import Any
 
 import numpy as np
 import torch
@@ -114,7 +115,7 @@ def _predict(model, dense, sparse, batch=8192) -> np.ndarray:
             out.append(torch.sigmoid(model(torch.from_numpy(np.array(d)), torch.from_numpy(np.array(s)))).numpy())
     model.train()
     if sharded():
-        every = [None] * dist.get_world_size()
+        every: list[Any] = [None] * dist.get_world_size()  # each rank's list of output batches
         dist.all_gather_object(every, out, group=model.embeddings.exchange_group)
         out = [every[r][b] for b in range(len(out)) for r in range(len(every))]
     return np.concatenate(out)

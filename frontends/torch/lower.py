@@ -35,7 +35,8 @@ class LoweringError(ValueError):
 
 def structure(gm: torch.fx.GraphModule) -> str:
     """The graph's ops and wiring without node names: the same layer repeated gives the same text."""
-    index, lines = {}, []
+    index: dict[torch.fx.Node, int] = {}
+    lines: list[str] = []
 
     def ref(a):
         if isinstance(a, torch.fx.Node):

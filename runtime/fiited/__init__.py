@@ -293,7 +293,7 @@ class Table:
         ids = self._ids(ids)
         out = np.empty((len(ids), self.max_dim), np.float32)
         state = np.empty_like(out) if with_state else None
-        _check(lib().fiited_get_rows(self._h, _p(ids), len(ids), _p(out), _p(state) if with_state else None))
+        _check(lib().fiited_get_rows(self._h, _p(ids), len(ids), _p(out), _p(state) if state is not None else None))
         return (out, state) if with_state else out
 
     def set_rows(self, ids, values) -> None:

@@ -36,7 +36,8 @@ def _run(data, monkeypatch, slow_s: float = 0.0, **cfg):
     monkeypatch.setattr(DimensionAdjuster, "_kept_chunks", slow_kept_chunks)
     base = dict(method="fiited", embedding_dim=16, batch_size=128, epochs=2, adjust_every=3, adjust_lag=2, anneal=3,
                 budget=0.3, progress=False)
-    result = train(TrainConfig(**{**base, **cfg}), *data, SIZES)
+    dense, sparse, label = data
+    result = train(TrainConfig(**{**base, **cfg}), dense, sparse, label, SIZES)
     return result, tables
 
 

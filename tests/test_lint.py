@@ -1,8 +1,8 @@
 """Lint and type checks on the package (configured in pyproject.toml; pinned in the `dev` extra).
 
 ruff (pyflakes, pycodestyle errors/warnings, import order) runs on the whole package; fix with
-`.venv/bin/ruff check --fix .`. mypy (not strict) runs on the GIR compiler core listed in
-pyproject.toml `[tool.mypy] files`.
+`.venv/bin/ruff check --fix .`. mypy (not strict) runs on the whole package, tests included
+(pyproject.toml `[tool.mypy] files`).
 """
 from __future__ import annotations
 

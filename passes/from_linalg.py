@@ -293,113 +293,24 @@ class Raiser:
     def generic(self, op) -> list[ir.Value]:
         g = op.opview
         maps = [ir.AffineMapAttr(a).value for a in g.indexing_maps]
-        iters = [str(a) for a in g.iterator_types]
-        n_in = len(g.inputs)
+        reduced = [i for i, it in enumerate(g.iterator_types) if "reduction" in str(it)]
         operands = list(g.inputs) + list(g.outputs)
         dims = [_map_dims(m) for m in maps]
-        domain: list[int | None] = [None] * len(iters)
-        for v, ds in zip(operands, dims):
-            for size, d in zip(shape_of(v), ds):
-                if d is not None:
-                    if size < 0:
-                        raise NotRaisable("dynamic shape")
-                    domain[d] = size
-        if any(s is None for s in domain):
-            raise NotRaisable("a loop dimension no operand indexes")
-        sizes = [int(s or 0) for s in domain]
-        reduced = [i for i, it in enumerate(iters) if "reduction" in it]
-        body = g.regions[0].blocks[0]
-        args = list(body.arguments)
-        env = {}
-        for i in range(n_in):
-            env[args[i]] = to_domain(self.value(operands[i]), dims[i], sizes)
-        acc_args = args[n_in:]
-        yields = body.operations[len(body.operations) - 1]
+        sizes = _iteration_domain(operands, dims, len(g.iterator_types))
+        body = _GenericBody(self, g, dims, sizes)
         # results nobody reads (the indices of a max-with-index) are not computed
         used = [i for i, r in enumerate(op.results) if len(list(r.uses)) or not reduced]
-        yielded = [yields.operands[i] for i in used]
+        yielded = [body.yields.operands[i] for i in used]
         needed = _body_slice(yielded)
-        combine = {}
         if reduced:
-            if len(yielded) != 1:
-                raise NotRaisable("a reduction with several used results")
-            acc_args = [acc_args[used[0]]]
-            comb = _defining(yielded[0])
-            if comb is None or comb.name not in COMBINERS or acc_args[0] not in list(comb.operands):
-                raise NotRaisable("a reduction whose combiner is not addf/maximumf/minimumf of the accumulator")
-            if sum(1 for u in acc_args[0].uses if u.owner in needed) != 1:
-                raise NotRaisable("a reduction that reads its accumulator elsewhere")
-            kind = COMBINERS[comb.name]
-            self._check_identity(g.outputs[used[0]], kind)
-            combine[comb] = kind
+            body.bind_reduction(yielded, used, needed, reduced)
         else:
-            for i, a in enumerate(acc_args):
-                if len(list(a.uses)):
-                    env[a] = to_domain(self.value(operands[n_in + i]), dims[n_in + i], sizes)
-        splats = {}
-
-        def scalar(v):
-            if v in env:
-                return env[v]
-            owner = _defining(v)
-            if owner is not None and owner.name == "arith.constant":
-                val = _float_value(owner.attributes["value"])
-                if val is not None:
-                    if val not in splats:
-                        splats[val] = gir.splat(val, _ttype(domain))
-                    return splats[val]
-            raise NotRaisable(f"body reads a value it cannot raise ({v.type})")
-
-        for bop in body.operations:
-            bop = bop.operation
-            name = bop.name
-            if name == "linalg.yield":
-                break
-            if bop not in needed:
-                continue
-            if bop in combine:
-                other = [o for o in bop.operands if o != acc_args[0]][0]
-                val = scalar(other)
-                for d in reduced:
-                    shape = shape_of(val)
-                    shape[d] = 1
-                    val = gir.reduce(combine[bop], val, d, _ttype(shape))
-                env[bop.results[0]] = val
-                continue
-            ins = list(bop.operands)
-            if name in BINARY:
-                out = gir.binary(BINARY[name], scalar(ins[0]), scalar(ins[1]))
-            elif name in UNARY:
-                out = gir.unary(UNARY[name], scalar(ins[0]))
-            elif name in FLOAT_CASTS:
-                out = scalar(ins[0])
-            elif name == "arith.constant":
-                continue
-            elif name == "math.fma":
-                out = gir.fma(*(scalar(v) for v in ins))
-            elif name == "math.fpowi":
-                owner = _defining(ins[1])
-                if owner is None or owner.name != "arith.constant":
-                    raise NotRaisable("an integer power with a non-constant exponent")
-                out = self._power(scalar(ins[0]), float(ir.IntegerAttr(owner.attributes["value"]).value))
-            elif name == "math.powf":
-                out = self._pow(scalar(ins[0]), ins[1])
-            elif name == "arith.cmpf":
-                pred = ir.IntegerAttr(bop.attributes["predicate"]).value
-                if pred not in CMP:
-                    raise NotRaisable(f"comparison predicate {pred}")
-                out = gir.cmp(CMP[pred], scalar(ins[0]), scalar(ins[1]))
-            elif name == "arith.select":
-                out = gir.select(scalar(ins[0]), scalar(ins[1]), scalar(ins[2]))
-            elif name == "arith.uitofp" and ir.IntegerType(ins[0].type).width == 1:
-                one, zero = gir.splat(1.0, _ttype(domain)), gir.splat(0.0, _ttype(domain))
-                out = gir.select(scalar(ins[0]), one, zero)
-            else:
-                raise NotRaisable(f"body op {name}")
-            env[bop.results[0]] = out
-        results = [None] * len(op.results)
+            body.bind_outputs(operands)
+        body.raise_ops(needed)
+        results: list = [None] * len(op.results)
+        n_in = len(g.inputs)
         for i, y in zip(used, yielded):
-            results[i] = from_domain(scalar(y), dims[n_in + i])
+            results[i] = from_domain(body.scalar(y), dims[n_in + i])
         return results
 
     @staticmethod
@@ -432,6 +343,118 @@ class Raiser:
               "min": val is not None and val >= LARGEST_F32}[kind]
         if not ok:
             raise NotRaisable(f"a {kind} reduction whose initial value is not its identity")
+
+
+def _iteration_domain(operands, dims, n_loops: int) -> list[int]:
+    """Each loop's trip count, read from an operand that indexes it."""
+    domain: list[int | None] = [None] * n_loops
+    for v, ds in zip(operands, dims):
+        for size, d in zip(shape_of(v), ds):
+            if d is not None:
+                if size < 0:
+                    raise NotRaisable("dynamic shape")
+                domain[d] = size
+    if any(s is None for s in domain):
+        raise NotRaisable("a loop dimension no operand indexes")
+    return [int(s or 0) for s in domain]
+
+
+class _GenericBody:
+    """Raises the scalar body of one linalg.generic into GIR ops over its whole iteration domain."""
+
+    def __init__(self, raiser: "Raiser", g, dims, sizes):
+        self.raiser, self.dims, self.sizes = raiser, dims, sizes
+        self.n_in = len(g.inputs)
+        block = g.regions[0].blocks[0]
+        self.ops = block.operations
+        self.yields = block.operations[len(block.operations) - 1]
+        self.args = list(block.arguments)
+        self.acc_args = self.args[self.n_in:]
+        self.outputs = list(g.outputs)
+        self.env = {self.args[i]: to_domain(raiser.value(v), dims[i], sizes) for i, v in enumerate(g.inputs)}
+        self.combine: dict = {}
+        self.splats: dict = {}
+
+    def bind_outputs(self, operands) -> None:
+        """An elementwise body may read its output operands' current values."""
+        for i, a in enumerate(self.acc_args):
+            if len(list(a.uses)):
+                k = self.n_in + i
+                self.env[a] = to_domain(self.raiser.value(operands[k]), self.dims[k], self.sizes)
+
+    def bind_reduction(self, yielded, used, needed, reduced) -> None:
+        """A reduction body: one used result whose combiner folds the accumulator with one other value."""
+        if len(yielded) != 1:
+            raise NotRaisable("a reduction with several used results")
+        acc = self.acc_args[used[0]]
+        self.acc_args = [acc]
+        comb = _defining(yielded[0])
+        if comb is None or comb.name not in COMBINERS or acc not in list(comb.operands):
+            raise NotRaisable("a reduction whose combiner is not addf/maximumf/minimumf of the accumulator")
+        if sum(1 for u in acc.uses if u.owner in needed) != 1:
+            raise NotRaisable("a reduction that reads its accumulator elsewhere")
+        kind = COMBINERS[comb.name]
+        self.raiser._check_identity(self.outputs[used[0]], kind)
+        self.combine[comb] = (kind, reduced)
+
+    def scalar(self, v) -> ir.Value:
+        """The raised value of a body value: a bound argument, an earlier result or a float constant."""
+        if v in self.env:
+            return self.env[v]
+        owner = _defining(v)
+        if owner is not None and owner.name == "arith.constant":
+            val = _float_value(owner.attributes["value"])
+            if val is not None:
+                if val not in self.splats:
+                    self.splats[val] = gir.splat(val, _ttype(self.sizes))
+                return self.splats[val]
+        raise NotRaisable(f"body reads a value it cannot raise ({v.type})")
+
+    def raise_ops(self, needed) -> None:
+        for bop in self.ops:
+            bop = bop.operation
+            if bop.name == "linalg.yield":
+                break
+            if bop in needed and bop.name != "arith.constant":
+                self.env[bop.results[0]] = self.reduce(bop) if bop in self.combine else self.raise_op(bop)
+
+    def reduce(self, bop) -> ir.Value:
+        kind, reduced = self.combine[bop]
+        val = self.scalar([o for o in bop.operands if o != self.acc_args[0]][0])
+        for d in reduced:
+            shape = shape_of(val)
+            shape[d] = 1
+            val = gir.reduce(kind, val, d, _ttype(shape))
+        return val
+
+    def raise_op(self, bop) -> ir.Value:
+        name, ins = bop.name, list(bop.operands)
+        if name in BINARY:
+            return gir.binary(BINARY[name], self.scalar(ins[0]), self.scalar(ins[1]))
+        if name in UNARY:
+            return gir.unary(UNARY[name], self.scalar(ins[0]))
+        if name in FLOAT_CASTS:
+            return self.scalar(ins[0])
+        if name == "math.fma":
+            return gir.fma(*(self.scalar(v) for v in ins))
+        if name == "math.fpowi":
+            owner = _defining(ins[1])
+            if owner is None or owner.name != "arith.constant":
+                raise NotRaisable("an integer power with a non-constant exponent")
+            return Raiser._power(self.scalar(ins[0]), float(ir.IntegerAttr(owner.attributes["value"]).value))
+        if name == "math.powf":
+            return Raiser._pow(self.scalar(ins[0]), ins[1])
+        if name == "arith.cmpf":
+            pred = ir.IntegerAttr(bop.attributes["predicate"]).value
+            if pred not in CMP:
+                raise NotRaisable(f"comparison predicate {pred}")
+            return gir.cmp(CMP[pred], self.scalar(ins[0]), self.scalar(ins[1]))
+        if name == "arith.select":
+            return gir.select(*(self.scalar(v) for v in ins))
+        if name == "arith.uitofp" and ir.IntegerType(ins[0].type).width == 1:
+            one, zero = gir.splat(1.0, _ttype(self.sizes)), gir.splat(0.0, _ttype(self.sizes))
+            return gir.select(self.scalar(ins[0]), one, zero)
+        raise NotRaisable(f"body op {name}")
 
 
 def raise_function(func) -> list:

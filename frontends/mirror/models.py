@@ -166,6 +166,16 @@ def last_logits_only(lm) -> None:
         engine.__class__ = _LastLogitsEngine
 
 
+def shared_prefix_length(a, b) -> int:
+    """How many leading tokens two sequences share: what llama.cpp's KV cache can keep."""
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
 def token_logprobs(engine, token_ids: list[int], start: int) -> list[float]:
     """log p(token i | tokens before i) for i >= start, through llama.cpp on the engine's KV cache. Only what
     follows the longest prefix shared with the cached tokens is decoded (the last shared token once more, for
@@ -174,12 +184,7 @@ def token_logprobs(engine, token_ids: list[int], start: int) -> list[float]:
     import llama_cpp
     import numpy as np
 
-    cached = engine._cached_token_ids
-    common = 0
-    for a, b in zip(token_ids, cached):
-        if a != b:
-            break
-        common += 1
+    common = shared_prefix_length(token_ids, engine._cached_token_ids)
     memo_ids, memo = getattr(engine, "_mirror_logprobs", ((), {}))
     known = {p: lp for p, lp in memo.items() if p < common and list(memo_ids[:p + 1]) == token_ids[:p + 1]}
     first_missing = next((p for p in range(start, len(token_ids)) if p not in known), len(token_ids))
@@ -253,11 +258,7 @@ def _make_last_logits_engine():
             if include_all_uncached_tokens or not token_ids or len(token_ids) >= self.model_obj.n_ctx():
                 return super().get_logits(token_ids, include_all_uncached_tokens)
             cached = self._cached_token_ids
-            n_cached = 0
-            for a, b in zip(token_ids, cached):
-                if a != b:
-                    break
-                n_cached += 1
+            n_cached = shared_prefix_length(token_ids, cached)
             if n_cached == len(token_ids) == len(cached) and self._cached_logits is not None:
                 return {"logits": self._cached_logits, "n_tokens": len(token_ids), "n_cached": n_cached}
             n_cached = min(n_cached, len(token_ids) - 1)

@@ -38,3 +38,25 @@ SQLITE_ATTACKS = [
     "WITH x AS (SELECT 1) DELETE FROM orders",
     "SELECT load_extension('/tmp/evil')",
 ]
+
+
+def answered_share(spider, items, tmp_path, **mirror_options) -> float:
+    """Asks each Spider item on its database: every question gets an answer whose SQL ran, or a MirrorError
+    with a message; any other exception escapes. Returns the share answered."""
+    from girflow import Mirror
+    from girflow.frontends.mirror.errors import MirrorError
+
+    mirrors, answered = {}, 0
+    for item in items:
+        db = item["db_id"]
+        if db not in mirrors:
+            mirrors[db] = Mirror(spider / "database" / f"{db}.sqlite", out_dir=tmp_path, model_summary=False,
+                                 charts=False, **mirror_options)
+        try:
+            answer = mirrors[db].ask(item["question"])
+        except MirrorError as e:
+            assert str(e), item["question"]
+            continue
+        assert answer.sql and answer.columns, item["question"]
+        answered += 1
+    return answered / len(items)

@@ -5,6 +5,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from mirror_helpers import answered_share
 
 from girflow.frontends.mirror.errors import MirrorError
 from girflow.frontends.mirror.grammar import join_plans
@@ -147,20 +148,5 @@ EVERY = 3  # all 105 took 21 min on the shared 2-core machine; `girflow mirror e
 def test_every_development_question_is_answered_or_refused_plainly(tmp_path):
     """Questions of the Spider test databases (every EVERY-th, for CI time): an answer whose SQL ran, or a
     MirrorError; never any other exception. (Accuracy is measured by `girflow mirror eval --spider`.)"""
-    from girflow import Mirror
-
     items = json.loads((SPIDER / "questions.json").read_text())[::EVERY]
-    mirrors, answered = {}, 0
-    for item in items:
-        db = item["db_id"]
-        if db not in mirrors:
-            mirrors[db] = Mirror(SPIDER / "database" / f"{db}.sqlite", out_dir=tmp_path, model_summary=False,
-                                 charts=False)
-        try:
-            answer = mirrors[db].ask(item["question"])
-        except MirrorError as e:
-            assert str(e), item["question"]
-            continue
-        assert answer.sql and answer.columns, item["question"]
-        answered += 1
-    assert answered >= 0.9 * len(items)
+    assert answered_share(SPIDER, items, tmp_path) >= 0.9

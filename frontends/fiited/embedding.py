@@ -152,6 +152,15 @@ class FiitedEmbeddingBag(nn.Module):
         return f"{self.num_embeddings}, {self.embedding_dim}, mode={self.mode!r}, chunk_size={self.table.chunk_size}"
 
 
+def summed_by_kind(reports) -> dict[str, int]:
+    """Per-table byte or count reports added up key by key, keys in first-seen order."""
+    total: dict[str, int] = {}
+    for report in reports:
+        for k, v in report.items():
+            total[k] = total.get(k, 0) + v
+    return total
+
+
 class FiitedEmbeddingBagCollection(nn.Module):
     """A list of FIITED tables looked up together: forward(sparse[B, T]) -> [B, T, D] (one id per
     feature, Criteo-style), or forward(list of (ids, offsets)) -> list of [B, D]."""
@@ -203,15 +212,7 @@ class FiitedEmbeddingBagCollection(nn.Module):
 
     def memory(self) -> dict:
         """Training memory by kind over all tables (see `Table.memory`)."""
-        total: dict[str, int] = {}
-        for b in self.bags:
-            for k, v in b.table.memory().items():
-                total[k] = total.get(k, 0) + v
-        return total
+        return summed_by_kind(b.table.memory() for b in self.bags)
 
     def counters(self) -> dict:
-        total: dict[str, int] = {}
-        for b in self.bags:
-            for k, v in b.table.counters().items():
-                total[k] = total.get(k, 0) + v
-        return total
+        return summed_by_kind(b.table.counters() for b in self.bags)

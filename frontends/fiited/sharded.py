@@ -26,7 +26,7 @@ from torch import nn
 
 from girflow.runtime.fiited import Table
 
-from .embedding import FiitedEmbeddingBag, _for_each_table, table_seed
+from .embedding import FiitedEmbeddingBag, _for_each_table, summed_by_kind, table_seed
 
 
 def owner(ids: np.ndarray, world: int) -> np.ndarray:
@@ -177,18 +177,10 @@ class ShardedEmbeddingBagCollection(nn.Module):
         return sum((n or rows) * self.embedding_dim * 4 for n, rows in zip(self.num_embeddings, live))
 
     def memory(self) -> dict:
-        total: dict[str, int] = {}
-        for t in self.tables:
-            for k, v in t.memory().items():
-                total[k] = total.get(k, 0) + v
-        return self._sum_dict(total)
+        return self._sum_dict(summed_by_kind(t.memory() for t in self.tables))
 
     def counters(self) -> dict:
-        total: dict[str, int] = {}
-        for t in self.tables:
-            for k, v in t.counters().items():
-                total[k] = total.get(k, 0) + v
-        return self._sum_dict(total)
+        return self._sum_dict(summed_by_kind(t.counters() for t in self.tables))
 
     def _shard_path(self, directory: str, i: int) -> str:
         return os.path.join(directory, f"table_{i:03d}.shard{self.rank}of{self.world}.fiited")

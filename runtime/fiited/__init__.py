@@ -58,6 +58,7 @@ def lib() -> ctypes.CDLL:
             "fiited_save": (ctypes.c_int, [P, ctypes.c_char_p]),
             "fiited_load": (P, [ctypes.c_char_p]),
             "fiited_last_error": (ctypes.c_char_p, []),
+            "fiited_parse_criteo": (I, [P, I, I, ctypes.c_int32, P, P, P, P, P]),
         }
         for name, (res, args) in sig.items():
             fn = getattr(L, name)
@@ -101,6 +102,31 @@ def init_rows(ids, dim: int, seed: int = 0, scale: float = 0.01) -> np.ndarray:
     out = np.empty((len(ids), dim), np.float32)
     lib().fiited_init_rows(int(seed), float(scale), _p(ids), len(ids), int(dim), _p(out))
     return out
+
+
+CRITEO_LINE_STATUS = {1: "expected 40 tab-separated fields", 2: "label is not 0 or 1",
+                      3: "an integer feature is not a number", 4: "a category is not hex of at most 8 digits"}
+
+
+def parse_criteo(buf, start: int = 0, max_lines: int = 1 << 62, at_eof: bool = False):
+    """Parse the complete Criteo TSV lines of the bytes `buf[start:]` (with `at_eof`, a last line
+    without a newline too), at most `max_lines`, in one native scan -> (label float32 [n], dense
+    float32 [n, 13] as log1p(max(v, 0)) with empty = 0, ids uint32 [n, 26] from the hex
+    categories, status uint8 [n] (0: good, else a key of CRITEO_LINE_STATUS), bytes consumed).
+    The caller keeps the unconsumed tail for the next call."""
+    if not isinstance(buf, (bytes, bytearray)):
+        raise FiitedError(f"buf must be bytes or bytearray, got {type(buf).__name__}")
+    view = np.frombuffer(buf, np.uint8)
+    left = len(view) - start
+    if start < 0 or left < 0:
+        raise FiitedError(f"start {start} is outside the buffer of {len(view)} bytes")
+    cap = max(0, min(max_lines, buf.count(b"\n", start) + 1))
+    label, dense = np.empty(cap, np.float32), np.empty((cap, 13), np.float32)
+    ids, status = np.empty((cap, 26), np.uint32), np.empty(cap, np.uint8)
+    used = ctypes.c_int64()
+    n = lib().fiited_parse_criteo(_p(view) + start if len(view) else None, left, cap, int(bool(at_eof)), _p(label),
+                                  _p(dense), _p(ids), _p(status), ctypes.byref(used))
+    return label[:n], dense[:n], ids[:n], status[:n], used.value
 
 
 class Table:

@@ -90,3 +90,48 @@ def test_cli_trains_fiited_on_raw_ids_and_reports_bad_lines(criteo, tmp_path, ca
     assert "fiited budget=  0.5" in captured.out
     assert main(["fiited", "eval", str(bad), "--raw-ids", "--no-progress"]) == 2
     assert NUM_SPARSE == 26
+
+
+def _reference_line(line: str):
+    """Criteo fields parsed in plain Python: (label, dense, ids) or None for a malformed line."""
+    import math
+
+    f = line.rstrip("\r\n").split("\t")
+    if len(f) != 40 or f[0] not in ("0", "1"):
+        return None
+    try:
+        values = [float(v) if v else 0.0 for v in f[1:14]]
+    except ValueError:
+        return None
+    if not all(map(math.isfinite, values)):                                # nan / inf: not a count
+        return None
+    dense = [math.log1p(max(v, 0.0)) for v in values]
+    hexes = f[14:]
+    if any(len(h) > 8 or any(c not in "0123456789abcdefABCDEF" for c in h) for h in hexes):
+        return None
+    return float(f[0]), dense, [int(h, 16) if h else 0 for h in hexes]
+
+
+def test_native_parser_matches_a_python_parse_across_block_boundaries(criteo, tmp_path, monkeypatch):
+    import girflow.frontends.fiited.data as data_mod
+
+    lines = criteo.read_text().splitlines(keepends=True)[:300]
+    edits = {5: lambda p: p[:1] + ["-3", "2.5", "1e2"] + p[4:],            # negative, float, exponent
+             9: lambda p: p[:14] + ["ABCDEF12"] + p[15:],                    # upper-case hex
+             13: lambda p: p + ["extra"], 17: lambda p: p[:20] + ["0x12"] + p[21:],
+             21: lambda p: p[:30] + ["123456789"] + p[31:], 25: lambda p: p[:3] + ["nan"] + p[4:],
+             29: lambda p: p[:14] + [""] + p[15:]}                           # missing category
+    for i, edit in edits.items():
+        lines[i] = "\t".join(edit(lines[i].rstrip("\n").split("\t"))) + "\n"
+    lines[33] = lines[33].replace("\n", "\r\n")
+    lines[-1] = lines[-1].rstrip("\n")                                         # no newline at the end
+    path = tmp_path / "edge.tsv"
+    path.write_bytes("".join(lines).encode())
+    monkeypatch.setattr(data_mod, "BLOCK_BYTES", 997)                          # lines cut by block ends
+    dense, raw, label = got = load(str(path), raw_ids=True, cache=False, chunk_lines=7)
+    ref = [_reference_line(line) for line in lines]
+    good = [r for r in ref if r is not None]
+    assert [n for n, _ in got.bad_lines] == [i + 1 for i, r in enumerate(ref) if r is None] == [14, 18, 22, 26]
+    np.testing.assert_array_equal(label, [r[0] for r in good])
+    np.testing.assert_allclose(dense, np.array([r[1] for r in good], np.float32), rtol=1e-6)
+    np.testing.assert_array_equal(raw, [r[2] for r in good])

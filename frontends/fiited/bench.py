@@ -5,6 +5,7 @@ cost per live row. Runtime and torch calls alternate and each keeps its best tim
 slows both alike."""
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -139,9 +140,47 @@ def index_bytes(rows: int = 1_000_000, dim: int = 32, chunk: int = 8, prune: flo
     return {"rows": rows, "dim": dim, "prune": prune, "full": per_row(full), "pruned": per_row(pruned)}
 
 
-def report(rows: int = 1_000_000, dim: int = 32, chunk: int = 8, bags: int = 4096, bag_size: int = 20) -> str:
-    """Every comparison above as text."""
+def loader_throughput(lines: int = 200_000, repeats: int = 3, gz: bool = False) -> dict:
+    """The streaming Criteo loader (`data.load`, nothing cached: parse, checks, columns written to
+    disk) against pandas' `read_csv` of the same synthetic file (C parser, no checks, hex left as
+    strings), alternating, best of `repeats`."""
+    import gzip
+    import shutil
+    import tempfile
+
+    import pandas as pd
+
+    from .data import generate, load
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = f"{tmp}/bench.tsv"
+        generate(path, lines)
+        if gz:
+            with open(path, "rb") as f, gzip.open(path + ".gz", "wb", compresslevel=1) as g:
+                shutil.copyfileobj(f, g)
+            path += ".gz"
+        size = os.path.getsize(path)
+
+        def ours():
+            load(path, cache=False)
+
+        def pandas():
+            pd.read_csv(path, sep="\t", header=None)
+
+        t_ours, t_pandas = _race([ours, pandas], repeats)
+    return {"lines": lines, "bytes": size, "loader_s": t_ours, "pandas_s": t_pandas,
+            "loader_Mlines_s": lines / t_ours / 1e6, "loader_over_pandas_time": t_ours / t_pandas}
+
+
+def report(rows: int = 1_000_000, dim: int = 32, chunk: int = 8, bags: int = 4096, bag_size: int = 20,
+           loader_lines: int = 0) -> str:
+    """Every comparison above as text (the loader's when `loader_lines`)."""
     lines = [f"{rows} rows x {dim}, chunk {chunk}, {bags} bags x {bag_size} ids"]
+    for gz in (False, True) if loader_lines else ():
+        r = loader_throughput(loader_lines, gz=gz)
+        lines.append(f"load {r['lines']} Criteo lines{' (.gz)' if gz else ''}, {r['bytes'] / 2**20:.0f} MiB: loader "
+                     f"{r['loader_s']:.2f} s ({r['loader_Mlines_s']:.2f} M lines/s)  pandas read_csv "
+                     f"{r['pandas_s']:.2f} s  time ratio {r['loader_over_pandas_time']:.2f}")
     for kind in ID_KINDS:
         for mode in ("sum", "mean"):
             r = lookup_throughput(rows, dim, chunk, bags, bag_size, mode, ids=kind)

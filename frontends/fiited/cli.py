@@ -69,6 +69,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     b.add_argument("--dim", type=int, default=32)
     b.add_argument("--bags", type=int, default=4096)
     b.add_argument("--bag-size", type=int, default=20)
+    b.add_argument("--loader-lines", type=int, default=0,
+                   help="also time the Criteo loader against pandas read_csv on this many synthetic lines")
 
 
 def _sizes(text, count: int | None = None):
@@ -215,9 +217,9 @@ def run(args) -> int:
     if cmd == "bench":
         from .bench import report
 
-        if min(args.rows, args.dim, args.bags, args.bag_size) <= 0:
-            raise UserError("--rows, --dim, --bags and --bag-size must be positive")
-        print(report(args.rows, args.dim, bags=args.bags, bag_size=args.bag_size))
+        if min(args.rows, args.dim, args.bags, args.bag_size) <= 0 or args.loader_lines < 0:
+            raise UserError("--rows, --dim, --bags and --bag-size must be positive, --loader-lines not negative")
+        print(report(args.rows, args.dim, bags=args.bags, bag_size=args.bag_size, loader_lines=args.loader_lines))
         return 0
     seeds = _seeds(args.seeds)
     if cmd == "train" and (args.nproc != 1 or _under_launcher()):

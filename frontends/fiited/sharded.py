@@ -103,6 +103,108 @@ class _Exchange:
         _for_each_table(one, coll.num_tables)
 
 
+class _BagExchange:
+    """One forward of multi-id bags (per table: 1-D ids + offsets, as nn.EmbeddingBag takes them):
+    every id goes to its owner with its bag's number; each owner sums, per table and sending rank,
+    the rows of each bag it holds ids of (a partial bag) and sends those partial sums back, where
+    they add up to the bag's sum (TorchRec's row-wise sharding with pooling at the owners). Bytes
+    moved scale with the partial bags, not with the ids. Backward sends each partial bag its bag's
+    gradient (divided by the bag size for mean)."""
+
+    def __init__(self, coll: "ShardedEmbeddingBagCollection", bags: list[tuple[np.ndarray, np.ndarray]]):
+        world, T = coll.world, coll.num_tables
+        self.coll = coll
+        self.sizes = [len(off) for _, off in bags]                          # bags per table
+        ids = np.concatenate([i for i, _ in bags]) if bags else np.zeros(0, np.int64)
+        counts = [np.diff(np.append(off, len(i))) for i, off in bags]       # ids per bag
+        self.bag_count = np.concatenate(counts) if counts else np.zeros(0, np.int64)
+        first_bag = np.concatenate([[0], np.cumsum(self.sizes)[:-1]]).astype(np.int64)
+        bag = np.concatenate([np.repeat(np.arange(n, dtype=np.int64), c) for n, c in zip(self.sizes, counts)])
+        table = np.repeat(np.arange(T, dtype=np.int64), [len(i) for i, _ in bags])
+        key = owner(ids, world) * T + table
+        order = np.argsort(key, kind="stable")                             # by owner, table, bag
+        key, bag_sorted = key[order], bag[order]
+        new = np.ones(len(order), bool)
+        new[1:] = (key[1:] != key[:-1]) | (bag_sorted[1:] != bag_sorted[:-1])
+        # the partial bags this rank gets back, in the order owners send them: (owner, table, bag)
+        self.partial_bag = first_bag[key[new] % T] + bag_sorted[new]       # index into all bags
+        sent = np.stack([np.bincount(key, minlength=world * T), np.bincount(key[new], minlength=world * T)])
+        sent = sent.reshape(2, world, T).transpose(1, 0, 2).astype(np.int64)  # [owner, ids|partials, T]
+        got = coll._all_to_all(torch.from_numpy(sent.reshape(world, -1).copy()).reshape(-1),
+                               [2 * T] * world, [2 * T] * world).numpy().reshape(world, 2, T)
+        self.send_ids, self.recv_ids_split = sent[:, 0].sum(1).tolist(), got[:, 0].sum(1).tolist()
+        self.send_partials, self.recv_partials = sent[:, 1].sum(1).tolist(), got[:, 1].sum(1).tolist()
+        payload = np.stack([ids[order], bag_sorted], axis=1)
+        recv = coll._all_to_all(torch.from_numpy(payload), self.send_ids, self.recv_ids_split).numpy()
+        coll.bytes_sent += 8 * 2 * T * (world - 1) + 16 * self._off_rank(self.send_ids)
+        # what this rank owns, per table: the received ids source by source, split into partial bags
+        starts = np.concatenate([[0], np.cumsum(got[:, 0].ravel())[:-1]]).reshape(world, T)
+        self.owned = []
+        for t in range(T):
+            at = np.concatenate([np.arange(starts[s, t], starts[s, t] + got[s, 0, t]) for s in range(world)])
+            src = np.repeat(np.arange(world), got[:, 0, t])
+            b = recv[at.astype(np.int64), 1]
+            cut = np.ones(len(at), bool)
+            cut[1:] = (b[1:] != b[:-1]) | (src[1:] != src[:-1])
+            self.owned.append((np.ascontiguousarray(recv[at.astype(np.int64), 0]), np.nonzero(cut)[0].astype(np.int64)))
+        # partial sums are computed table by table; they go back source by source
+        src_of = np.concatenate([np.repeat(np.arange(world), got[:, 1, t]) for t in range(T)])
+        self.to_sources = np.argsort(src_of, kind="stable")
+
+    def _off_rank(self, split: list[int]) -> int:
+        return sum(n for r, n in enumerate(split) if r != self.coll.rank)
+
+    def lookup(self) -> list[np.ndarray]:
+        coll, D = self.coll, self.coll.embedding_dim
+        partial = [np.empty((0, D), np.float32)] * coll.num_tables
+
+        def one(t):
+            ids, offsets = self.owned[t]
+            partial[t] = coll.tables[t].lookup(ids, offsets, "sum")
+        _for_each_table(one, coll.num_tables)
+        mine = np.concatenate(partial)[self.to_sources]
+        back = coll._all_to_all(torch.from_numpy(mine), self.recv_partials, self.send_partials).numpy()
+        coll.bytes_sent += 4 * D * self._off_rank(self.recv_partials)
+        out = np.zeros((len(self.bag_count), D), np.float32)
+        np.add.at(out, self.partial_bag, back)
+        if coll.mode == "mean":
+            out /= np.maximum(self.bag_count, 1)[:, None]
+        return np.split(out, np.cumsum(self.sizes)[:-1])
+
+    def apply_gradients(self, grads: list[np.ndarray]) -> None:
+        coll, D = self.coll, self.coll.embedding_dim
+        g = np.concatenate(grads) if grads else np.zeros((0, D), np.float32)
+        if coll.mode == "mean":
+            g = g / np.maximum(self.bag_count, 1)[:, None]
+        send = np.ascontiguousarray(g[self.partial_bag], np.float32)
+        got = coll._all_to_all(torch.from_numpy(send), self.send_partials, self.recv_partials).numpy()
+        coll.bytes_sent += 4 * D * self._off_rank(self.send_partials)
+        by_table = np.empty_like(got)
+        by_table[self.to_sources] = got
+        bounds = np.cumsum([0] + [len(off) for _, off in self.owned])
+
+        def one(t):
+            ids, offsets = self.owned[t]
+            coll.tables[t].apply_gradients(ids, offsets, np.ascontiguousarray(by_table[bounds[t]:bounds[t + 1]]), "sum")
+        _for_each_table(one, coll.num_tables)
+
+
+class _ShardedBagLookup(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, anchor, coll: "ShardedEmbeddingBagCollection", bags):
+        ex = _BagExchange(coll, bags)
+        ctx.exchange = ex
+        return tuple(torch.from_numpy(o) for o in ex.lookup())
+
+    @staticmethod
+    def backward(ctx, *grads):
+        D = ctx.exchange.coll.embedding_dim
+        ctx.exchange.apply_gradients([np.zeros((n, D), np.float32) if g is None else  # an output the loss did not use
+                                      g.detach().to(torch.float32).contiguous().numpy()
+                                      for g, n in zip(grads, ctx.exchange.sizes)])
+        return None, None, None
+
+
 class _ShardedLookup(torch.autograd.Function):
     @staticmethod
     def forward(ctx, anchor, coll: "ShardedEmbeddingBagCollection", sparse: torch.Tensor, mode: str):
@@ -120,7 +222,8 @@ class _ShardedLookup(torch.autograd.Function):
 class ShardedEmbeddingBagCollection(nn.Module):
     """`FiitedEmbeddingBagCollection` split row-wise over the ranks of `group` (default: the
     default process group): forward(sparse[B, T]) -> [B, T, D] for this rank's B samples, one id
-    per table. Every rank must call forward (and backward) the same number of times, as with
+    per table, or forward(list of (ids, offsets) per table) -> list of [bags, D] for multi-id bags
+    (pooled at the owners, see `_BagExchange`). Every rank must call forward (and backward) the same number of times, as with
     DistributedDataParallel. `tables` are this rank's shards, for `DimensionAdjuster(...,
     group=coll.adjust_group)`; `memory`, `counters`, `value_bytes` and `full_value_bytes` are
     totals over the ranks (collectives: every rank calls them)."""
@@ -152,12 +255,31 @@ class ShardedEmbeddingBagCollection(nn.Module):
         dist.all_to_all_single(out, send.contiguous(), recv_split, send_split, group=self.exchange_group)
         return out
 
-    def forward(self, sparse: torch.Tensor) -> torch.Tensor:
+    def forward(self, sparse):
+        """sparse [B, T] (one id per table) -> [B, T, D]; or a list of (ids, offsets) per table
+        (multi-id bags, as nn.EmbeddingBag takes them) -> a list of [bags, D]."""
+        if isinstance(sparse, (list, tuple)):
+            return list(_ShardedBagLookup.apply(self._anchor, self, self._bags(sparse)))
         if not isinstance(sparse, torch.Tensor) or sparse.dim() != 2 or sparse.shape[1] != self.num_tables:
-            raise ValueError(f"sparse must be a [batch, {self.num_tables}] tensor (one id per table)")
+            raise ValueError(f"sparse must be a [batch, {self.num_tables}] tensor (one id per table) or a list "
+                             f"of {self.num_tables} (ids, offsets)")
         if sparse.dtype not in (torch.int64, torch.int32):
             raise TypeError(f"embedding ids must be an integer tensor, got {sparse.dtype}")
         return _ShardedLookup.apply(self._anchor, self, sparse, self.mode)
+
+    def _bags(self, bags) -> list[tuple[np.ndarray, np.ndarray]]:
+        from .embedding import _flatten_bags
+
+        if len(bags) != self.num_tables:
+            raise ValueError(f"expected {self.num_tables} (ids, offsets) pairs, one per table, got {len(bags)}")
+        out = []
+        for ids, offsets in bags:
+            ids, offsets = _flatten_bags(torch.as_tensor(ids), None if offsets is None else torch.as_tensor(offsets))
+            ids, offsets = ids.numpy(), offsets.numpy()
+            if len(offsets) and (offsets[0] != 0 or (np.diff(offsets) < 0).any() or offsets[-1] > len(ids)):
+                raise ValueError("offsets must start at 0, never decrease and stay within the ids")
+            out.append((ids, offsets))
+        return out
 
     def _sum(self, values: list[int]) -> list[int]:
         t = torch.tensor(values, dtype=torch.int64)

@@ -183,7 +183,8 @@ class _RowWriter:
 
     def __init__(self, folder, max_rows: int | None):
         self.files = {k: open(folder / f"{k}.part", "wb") for k in ("dense", "ids", "label")}
-        self.max_rows, self.rows, self.bad, self.bad_count = max_rows, 0, [], 0
+        self.max_rows, self.rows, self.bad_count = max_rows, 0, 0
+        self.bad: list[tuple[int, str]] = []
 
     def full(self) -> bool:
         return self.max_rows is not None and self.rows >= self.max_rows

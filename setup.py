@@ -30,6 +30,16 @@ if fiited_sources:
         )
     )
 
+# The CPU kernels' task pool (runtime/dispatch.py): pthread helpers that never touch the GIL.
+ext_modules.append(
+    Extension(
+        "girflow.runtime.native._task_pool",
+        sources=[os.path.join("runtime", "native", "task_pool.c")],
+        extra_compile_args=["-O2", "-std=c11", "-pthread"],
+        extra_link_args=["-pthread"],
+    )
+)
+
 setup(
     packages=packages,
     package_dir={"girflow": "."},

@@ -3,85 +3,75 @@
 A kernel's `@<name>_tasks(args..., lo, hi)` entry (see gir-task-driver) runs tasks lo..hi-1. Each
 call goes through MLIR's packed interface, `void f(void **slots)`, where slot i points at argument
 i's value. `TaskRunner` builds those slot arrays once — one per chunk of tasks, all sharing one
-array of buffer addresses — so a call only writes the addresses and makes one foreign call per
-chunk; nothing is traced, parsed or allocated per call beyond that.
+array of buffer addresses — so a call only writes the addresses and makes one foreign call;
+nothing is traced, parsed or allocated per call beyond that.
 
-Chunks run on the caller's thread and on a persistent pool of helper threads. Helpers *steal*:
-the chunks of a call sit in a list that the caller and every woken helper pop from, so a helper
-that the OS wakes late (2 busy cores) costs nothing — the caller has done the work meanwhile.
-ctypes releases the GIL around each foreign call, so chunks truly run in parallel.
+Serial kernels call their one chunk directly. Parallel kernels hand their chunks to the native
+task pool (runtime/native/task_pool.c): the caller and persistent pthread helpers claim chunks,
+helpers spin a few microseconds between calls and then sleep, and nothing touches Python or the
+GIL while the kernel runs. A parked Python helper thread woke tens of microseconds late on a busy
+2-core machine, which is the whole runtime of a kernel over a few MB.
 """
 from __future__ import annotations
 
 import ctypes
+import glob
 import os
-import threading
-from queue import SimpleQueue
+import warnings
 
 CORES = len(os.sched_getaffinity(0))
+SPIN_US_ENV = "GIRFLOW_SPIN_US"
+DEFAULT_SPIN_US = 50     # long enough to catch the next kernel of a model, short enough to give a
+                         # torch op that follows its cores back (OpenMP's default spins for ms)
 
 
-class WorkerPool:
-    """Daemon helper threads, started once and parked on a queue between calls."""
-
-    def __init__(self):
-        self._wake: SimpleQueue = SimpleQueue()
-        self._threads: list[threading.Thread] = []
-        self._lock = threading.Lock()
-
-    def ensure(self, helpers: int) -> None:
-        if len(self._threads) >= helpers:
-            return
-        with self._lock:
-            while len(self._threads) < helpers:
-                t = threading.Thread(target=self._loop, name=f"girflow-cpu-{len(self._threads)}", daemon=True)
-                t.start()
-                self._threads.append(t)
-
-    def _loop(self) -> None:
-        while True:
-            fn, todo, done = self._wake.get()
-            _drain(fn, todo, done)
-
-    def run(self, fn, chunks: list[int], helpers: int) -> None:
-        """Run fn(chunk) for every chunk (slot-array addresses) on the caller plus `helpers` threads."""
-        self.ensure(helpers)
-        todo = list(chunks)
-        done: SimpleQueue = SimpleQueue()
-        job = (fn, todo, done)
-        for _ in range(min(helpers, len(chunks) - 1)):
-            self._wake.put(job)
-        mine = 0
-        pop = todo.pop
-        while True:
-            try:
-                slot = pop()
-            except IndexError:
-                break
-            fn(slot)
-            mine += 1
-        for _ in range(len(chunks) - mine):   # chunks a helper took: wait until each is done
-            done.get()
+def _load_pool():
+    """The native task pool's `gf_pool_run`, or None where the library was not built (then
+    parallel kernels run all their chunks on the caller, with a warning)."""
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "native")
+    found = sorted(glob.glob(os.path.join(here, "_task_pool*.so")))
+    if not found:
+        return None
+    lib = ctypes.CDLL(found[0])
+    run = lib.gf_pool_run
+    run.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
+    run.restype = None
+    lib.gf_pool_set_spin_us.argtypes = [ctypes.c_int]
+    global _SET_SPIN
+    _SET_SPIN = lib.gf_pool_set_spin_us
+    text = os.environ.get(SPIN_US_ENV, "").strip()
+    _SET_SPIN(int(text) if text.isdigit() else DEFAULT_SPIN_US)
+    return run
 
 
-def _drain(fn, todo: list, done: SimpleQueue) -> None:
-    pop = todo.pop
-    while True:
-        try:
-            slot = pop()
-        except IndexError:
-            return
+_SET_SPIN = None
+_POOL_RUN = _load_pool()
+
+
+def set_spin_us(us: int) -> None:
+    """How long the pool's helpers wait, spinning, for the next parallel call before they sleep
+    (also the GIRFLOW_SPIN_US environment variable; 0: sleep at once, least CPU on a shared machine)."""
+    if _SET_SPIN is not None:
+        _SET_SPIN(int(us))
+
+
+def _serial_pool_run(fn_address: int, chunks_address: int, n: int, threads: int) -> None:
+    if not getattr(_serial_pool_run, "warned", False):
+        _serial_pool_run.warned = True   # type: ignore[attr-defined]
+        warnings.warn("girflow's native task pool is not built (run `pip install -e .`); "
+                      "parallel kernels run on one thread", RuntimeWarning, stacklevel=3)
+    fn = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(fn_address)
+    for slot in (ctypes.c_void_p * n).from_address(chunks_address):
         fn(slot)
-        done.put(None)
 
 
-POOL = WorkerPool()
+POOL_RUN = _POOL_RUN or _serial_pool_run
 
 
 class _SlotSet:
     """The packed-argument arrays of one in-flight call: addresses, and one slot array per chunk."""
 
-    __slots__ = ("values", "chunks", "first", "_keep")
+    __slots__ = ("values", "chunks", "first", "chunk_array", "_keep")
 
     def __init__(self, nargs: int, ranges: list[tuple[int, int]]):
         self.values = (ctypes.c_void_p * max(nargs, 1))()
@@ -96,7 +86,9 @@ class _SlotSet:
             chunks.append(ctypes.addressof(packed))
         self.chunks = chunks
         self.first = chunks[0]
-        self._keep = keep
+        array = (ctypes.c_void_p * len(chunks))(*chunks)
+        self.chunk_array = ctypes.addressof(array)
+        self._keep = keep + [array]
 
 
 def split_tasks(tasks: int, chunks: int) -> list[tuple[int, int]]:
@@ -110,9 +102,10 @@ class TaskRunner:
 
     def __init__(self, entry_address: int, nargs: int, tasks: int, threads: int | None = None):
         self._fn = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(entry_address)
+        self._address = entry_address
         self.nargs, self.tasks = nargs, tasks
         self.threads = max(1, min(tasks, threads or CORES))
-        # one chunk per task when parallel (helpers steal them), one chunk in all when serial
+        # one chunk per task when parallel (the caller and helpers claim them), one in all when serial
         self._ranges = split_tasks(tasks, tasks if self.threads > 1 else 1)
         self._free: list[_SlotSet] = []
 
@@ -127,6 +120,6 @@ class TaskRunner:
             if self.threads == 1:
                 self._fn(slots.first)
             else:
-                POOL.run(self._fn, slots.chunks, self.threads - 1)
+                POOL_RUN(self._address, slots.chunk_array, len(slots.chunks), self.threads)
         finally:
             free.append(slots)

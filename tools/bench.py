@@ -181,25 +181,34 @@ def _geomean(values) -> float:
     return math.exp(sum(map(math.log, vals)) / len(vals)) if vals else float("nan")
 
 
-def print_overhead(names, shape=(8, 64), calls=2000) -> None:
+def cpu_us_per_call(candidates: dict, calls: int = 200, rounds: int = 40) -> dict:
+    """name -> µs of this thread's CPU time per call: short batches of `calls` calls, the candidates
+    interleaved batch by batch, the fastest batch of each kept. CPU time ignores waiting for a
+    core; interleaving and the minimum over many short batches keep what a busy machine does to
+    caches and clocks out of the comparison, so two figures from one run can be subtracted (long
+    batches of one candidate after another, as this probe used to run, differed by several µs
+    between runs on a shared machine)."""
+    for fn in candidates.values():
+        for _ in range(50):
+            fn()
+    best = {name: float("inf") for name in candidates}
+    for _ in range(rounds):
+        for name, fn in candidates.items():
+            t0 = time.thread_time_ns()
+            for _ in range(calls):
+                fn()
+            best[name] = min(best[name], (time.thread_time_ns() - t0) / calls / 1e3)
+    return best
+
+
+def print_overhead(names, shape=(8, 64)) -> None:
     """Per-call overhead at a tiny shape: a whole `compiled(*args)` against the bare native kernel
-    call on prebuilt buffers (the best of 5 batches each, CPU time of this thread, so other
-    processes on a busy machine do not count)."""
+    call on prebuilt buffers (see cpu_us_per_call for the method)."""
     import girflow
     from girflow.frontends import ops
 
-    def best_us(fn):
-        for _ in range(100):
-            fn()
-        runs = []
-        for _ in range(5):
-            t0 = time.thread_time()
-            for _ in range(calls):
-                fn()
-            runs.append((time.thread_time() - t0) / calls * 1e6)
-        return min(runs)
-
-    print(f"per-call overhead at {shape[0]}x{shape[1]} (µs of CPU time per call; kernel: the native entry alone):")
+    print(f"per-call overhead at {shape[0]}x{shape[1]} (µs of CPU time per call, fastest of 40 interleaved "
+          "batches of 200; kernel: the native entry alone):")
     over = []
     for name in names:
         fn, _ = ops.OPERATORS[name]
@@ -209,11 +218,12 @@ def print_overhead(names, shape=(8, 64), calls=2000) -> None:
         outs = outs if isinstance(outs, tuple) else (outs,)
         kernel = f.specialise(*args)[1]
         pointers = [a.data_ptr() for a in args] + [o.data_ptr() for o in outs]
-        whole = best_us(lambda: f(*args))
-        native = best_us(lambda: kernel.run(pointers))
-        eager = best_us(lambda: ops.reference(name)(*args))
-        over.append(whole - native)
-        print(f"  {name:14s} call {whole:6.2f}  kernel {native:6.2f}  overhead {whole - native:5.2f}  eager {eager:6.2f}")
+        ref = ops.reference(name)
+        t = cpu_us_per_call({"call": lambda: f(*args), "kernel": lambda: kernel.run(pointers),
+                             "eager": lambda: ref(*args)})
+        over.append(t["call"] - t["kernel"])
+        print(f"  {name:14s} call {t['call']:6.2f}  kernel {t['kernel']:6.2f}  overhead {over[-1]:5.2f}  "
+              f"eager {t['eager']:6.2f}")
     print(f"  median overhead {statistics.median(over):.2f} µs")
 
 

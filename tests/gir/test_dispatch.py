@@ -1,5 +1,6 @@
 """The CPU call path: chunked task ranges, the stealing helper pool, concurrent callers, and the
 per-signature fast path (it must still reject what the full checks reject)."""
+import os
 import threading
 
 import numpy as np
@@ -87,3 +88,31 @@ def test_fast_path_returns_fresh_outputs_of_the_argument_kind():
     got = g(xb)
     assert got.dtype == torch.bfloat16
     torch.testing.assert_close(got.float(), torch.softmax(xb.float(), -1), atol=1e-2, rtol=1e-2)
+
+
+def test_native_pool_runs_every_chunk_once_per_call():
+    """Many back-to-back parallel calls (helpers spinning, sleeping and waking between them) and a
+    spin time of zero (helpers always asleep): every call's tasks all run, exactly once."""
+    from girflow.runtime import dispatch
+
+    assert dispatch._POOL_RUN is not None, "the native task pool was not built (pip install -e .)"
+    f = CompiledFunction(ops.sum_last, "cpu", "tasks=8")
+    x = torch.randn(64, 40)
+    want = x.sum(-1)
+    for spin in (50, 0):
+        dispatch.set_spin_us(spin)
+        for _ in range(300):
+            torch.testing.assert_close(f(x), want, atol=1e-5, rtol=1e-5)
+    dispatch.set_spin_us(dispatch.DEFAULT_SPIN_US)
+
+
+def test_native_pool_works_in_a_forked_child():
+    f = CompiledFunction(ops.rmsnorm, "cpu", "tasks=4")
+    args = ops.example_args("rmsnorm", 32, 64)
+    f(*args)                                   # helpers started in the parent
+    pid = os.fork()
+    if pid == 0:                               # the child has no helper threads until it needs them
+        ok = torch.allclose(f(*args), ops.reference("rmsnorm")(*args), atol=1e-5, rtol=1e-5)
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

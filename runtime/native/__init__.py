@@ -1,0 +1,1 @@
+"""Native parts of the CPU runtime (built by `pip install -e .`; see setup.py)."""

@@ -75,6 +75,21 @@ def _check_out(out, shape, dtype, like):
     return out.reshape(shape) if not _is_torch(out) else out.view(shape)
 
 
+def _tensor_guard(args):
+    """A C-level check that `args` are torch tensors with the same dtype, device, dispatch keys
+    (requires_grad included), sizes and strides as these: torch's own guard object (what
+    torch.compile checks its compiled graphs with), ~0.15 µs per tensor against ~0.6 µs for the
+    attribute reads of `_fast_key`. None where it is unavailable."""
+    try:
+        from torch._C._dynamo.guards import TensorGuards
+
+        guard = TensorGuards(*args, dynamic_dims_sizes=[list(a.size()) for a in args],
+                             dynamic_dims_strides=[list(a.stride()) for a in args])
+    except (ImportError, TypeError, RuntimeError):
+        return None
+    return guard.check
+
+
 def _fast_key(x):
     """What decides the kernel and the call path of argument `x`, read in ~0.5 µs: type, shape,
     dtype, contiguity (and for torch, that it lives on the CPU). `size()` is torch's cheapest
@@ -104,6 +119,7 @@ class _HostEntry:
         self.make_single = self.makers[0] if self.single else None
         self.out_keys = [_fast_key(make()) for make in self.makers]
         self.torch_ptr = torch_data_ptr() if self.all_torch and self.torch_io else None
+        self.guard = _tensor_guard(args) if self.torch_ptr is not None else None
 
     def _maker(self, shape):
         """A no-argument allocator of one output: small ones fresh, large ones from the pool."""
@@ -177,6 +193,10 @@ def kernel_for(mlir: str, traced, target: str, options: str = ""):
 _TRACER = None
 
 
+def _never(*args) -> bool:
+    return False
+
+
 def register_tracer(tracer) -> None:
     """The frontend's `trace_program(fn, *args)`, used by CompiledFunction unless given another."""
     global _TRACER
@@ -198,6 +218,8 @@ class CompiledFunction:
         self.tune = tune
         self._by_signature: dict = {}
         self._entries: dict = {}      # fast key of the arguments -> _HostEntry (host kernels only)
+        self._last = (_never, None)   # (torch-argument guard, entry) of the last signature: one
+                                      # tuple, so a concurrent caller never pairs one with the other
 
     def specialise(self, *args):
         """(traced program, kernel) for these arguments, compiling on first use."""
@@ -217,17 +239,24 @@ class CompiledFunction:
 
     def __call__(self, *args, out=None):
         """Run on `args`; `out` (an array or a tuple of arrays of the result shapes) is written in place."""
+        guard, last = self._last
+        try:
+            if guard(*args):          # torch tensors of the last signature: one C-level check
+                return last(args, out)
+        except TypeError:             # another number of arguments
+            pass
         try:
             entry = self._entries.get(tuple(map(_fast_key, args)))
         except AttributeError:        # not an array: the full check below names the problem
             entry = None
-        if entry is not None:
-            return entry(args, out)
-        traced, kernel = self.specialise(*args)
-        if not hasattr(kernel, "run"):
-            return self._call_array_kernel(traced, kernel, args, out)
-        entry = _HostEntry(traced, kernel, args)
-        self._entries[tuple(map(_fast_key, args))] = entry
+        if entry is None:
+            traced, kernel = self.specialise(*args)
+            if not hasattr(kernel, "run"):
+                return self._call_array_kernel(traced, kernel, args, out)
+            entry = _HostEntry(traced, kernel, args)
+            self._entries[tuple(map(_fast_key, args))] = entry
+        if entry.guard is not None:
+            self._last = (entry.guard, entry)
         return entry(args, out)
 
     def _call_array_kernel(self, traced, kernel, args, out):

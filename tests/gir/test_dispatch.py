@@ -116,3 +116,21 @@ def test_native_pool_works_in_a_forked_child():
         os._exit(0 if ok else 1)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_last_signature_guard_follows_shape_dtype_and_grad_changes():
+    """The fast path checks torch arguments with one guard for the last signature; alternating
+    shapes, dtypes, a tensor that requires grad and NumPy arrays all reach their own kernels."""
+    f = girflow.compile(ops.rmsnorm)
+    cases = [ops.example_args("rmsnorm", 8, 64), ops.example_args("rmsnorm", 5, 32),
+             [a.to(torch.bfloat16) for a in ops.example_args("rmsnorm", 8, 64)],
+             [ops.example_args("rmsnorm", 8, 64)[0].requires_grad_(), ops.example_args("rmsnorm", 8, 64)[1]]]
+    for _ in range(3):
+        for args in cases:
+            got = f(*args)
+            want = ops.reference("rmsnorm")(*[a.detach().float() for a in args])
+            torch.testing.assert_close(got.float(), want, atol=2e-2, rtol=2e-2)
+        x, w = (a.numpy() for a in cases[0])
+        np.testing.assert_allclose(f(x, w), ops.reference("rmsnorm")(*cases[0]).numpy(), atol=1e-5)
+    with pytest.raises(TypeError):
+        f(cases[0][0])                         # too few arguments still fails clearly

@@ -4,8 +4,8 @@
  * it is signalled on a busy 2-core VM, which is the whole runtime of a kernel over a few MB; and
  * it needs the GIL before it can start. Here the helpers are plain pthreads that never touch
  * Python: after a call they spin for a short, bounded time (like OpenMP's wait policy, but
- * microseconds, not milliseconds, so a torch op that follows gets its cores back), then sleep on
- * a condition variable.
+ * microseconds, not milliseconds, and yielding the core to any other runnable thread, so a torch
+ * op that follows is not slowed), then sleep on a condition variable.
  *
  * A call publishes one job: the kernel's packed entry `void fn(void **slots)` and one slot array
  * per chunk. The caller claims chunks itself and helpers claim what is left, so a helper that
@@ -17,6 +17,7 @@
  */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <time.h>
@@ -92,8 +93,12 @@ static void *worker_main(void *arg) {
         int spins = 0;
         while ((gen = (uint32_t)(atomic_load(&counter) >> 32)) == seen) {
             cpu_relax();
-            if (++spins % 64 == 0 && now_ns() > deadline)
-                break;
+            if (++spins % 64 == 0) {
+                if (now_ns() > deadline)
+                    break;
+                sched_yield();    /* a runnable thread on this core (torch's OpenMP worker, the
+                                     caller itself on a busy machine) gets it while we wait */
+            }
         }
         if (gen == seen) {
             pthread_mutex_lock(&sleep_lock);

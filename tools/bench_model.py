@@ -7,7 +7,9 @@ Per model and batch it reports
     it saw in the model, as GIR kernels, as eager PyTorch, and compiled by inductor;
   - how many regions and GIR ops GIR took, and how many fell back (with `--explain`, why);
   - compile time cold and warm, each in a fresh process: cold with an empty girflow cache, warm
-    with the cache the cold process filled (Dynamo's tracing, girflow's own part, first run).
+    with the cache the cold process filled; beside them the same compile with backend="eager"
+    (Dynamo's tracing alone) and "aot_eager" (Dynamo + AOTAutograd), so girflow's own share —
+    partitioning and its regions (lowering, kernels, or loading both from the cache) — is explicit.
 Writes a CSV and a seaborn chart.
 """
 from __future__ import annotations
@@ -54,9 +56,12 @@ def _region_times(regions, rounds: int) -> dict:
     return totals
 
 
-def compile_probe(name: str, batch: int, seq: int, layers: int) -> dict:
-    """In this process: torch.compile(backend="girflow") of the model and its first call, timed."""
+def compile_probe(name: str, batch: int, seq: int, layers: int, backend: str = "girflow") -> dict:
+    """In this process: torch.compile(model, backend=...) and its first call, timed. A trivial
+    function is compiled first with the same backend, so Dynamo's one-time start-up is not counted
+    against the model. For girflow: its own share (partitioning + regions) from its reports."""
     import torch
+    import torch._dynamo
 
     from girflow.frontends.torch import REPORTS, girflow_backend
     from girflow.frontends.torch.models import SIZES, build
@@ -64,17 +69,24 @@ def compile_probe(name: str, batch: int, seq: int, layers: int) -> dict:
     SIZES["base"]["layers"] = layers
     model, make_inputs = build(name, "base")
     inputs = make_inputs(batch, seq)
+    chosen = girflow_backend if backend == "girflow" else backend
     with torch.no_grad():
+        torch.compile(lambda x: (x * 2.0).sum(-1), backend=chosen)(torch.randn(4, 4))
+        torch._dynamo.reset()
+        del REPORTS[:]
         t0 = time.perf_counter()
-        torch.compile(model, backend=girflow_backend)(*inputs)
+        torch.compile(model, backend=chosen)(*inputs)
         total = time.perf_counter() - t0
-    own = sum(rep.timings.get("compile_s", 0.0) for rep in REPORTS)
+    regions = sum(rep.timings.get("compile_s", 0.0) for rep in REPORTS)
+    partition = sum(rep.timings.get("partition_s", 0.0) for rep in REPORTS)
     cached = sum(rep.timings.get("cache", 0) for rep in REPORTS)
-    return {"total_s": total, "girflow_s": own, "regions_from_cache": cached}
+    return {"total_s": total, "girflow_s": regions + partition, "regions_s": regions,
+            "partition_s": partition, "regions_from_cache": cached}
 
 
 def compile_times(name: str, batch: int, seq: int, layers: int) -> dict:
-    """Cold then warm compile, each in a fresh process sharing one new girflow cache folder."""
+    """Cold then warm girflow compile, each in a fresh process sharing one new girflow cache folder,
+    then Dynamo alone (backend "eager") and Dynamo + AOTAutograd ("aot_eager"), fresh processes too."""
     import json
     import os
     import subprocess
@@ -82,12 +94,13 @@ def compile_times(name: str, batch: int, seq: int, layers: int) -> dict:
     import tempfile
 
     code = ("import json, sys; from girflow.tools.bench_model import compile_probe; "
-            "print(json.dumps(compile_probe(sys.argv[1], *map(int, sys.argv[2:]))))")
+            "print(json.dumps(compile_probe(sys.argv[1], *map(int, sys.argv[2:5]), sys.argv[5])))")
     out = {}
     with tempfile.TemporaryDirectory(prefix="girflow-bench-cache-") as cache:
         env = {**os.environ, "GIRFLOW_CACHE_DIR": cache}
-        for phase in ("cold", "warm"):
-            proc = subprocess.run([sys.executable, "-c", code, name, str(batch), str(seq), str(layers)],
+        for phase, backend in (("cold", "girflow"), ("warm", "girflow"), ("dynamo", "eager"),
+                               ("dynamo_aot", "aot_eager")):
+            proc = subprocess.run([sys.executable, "-c", code, name, str(batch), str(seq), str(layers), backend],
                                   capture_output=True, text=True, env=env)
             if proc.returncode != 0:
                 raise RuntimeError(f"compile probe for {name} failed: {proc.stderr.strip()[-500:]}")
@@ -150,16 +163,16 @@ def run(args) -> int:
           f"median of {args.rounds} interleaved rounds (ms)")
     print(f"{'model':6s} {'batch':>5s} {'seq':>4s} {'eager':>9s} {'inductor':>9s} {'girflow':>9s} {'ind/gir':>8s} "
           f"| memory-bound: {'eager':>8s} {'inductor':>9s} {'girflow':>8s} {'ind/gir':>8s} | regions  ops "
-          f"| compile: fresh processes, cold / warm (girflow's part)")
+          f"| compile: fresh processes, cold / warm (girflow's part) | Dynamo alone / + AOTAutograd")
     rows = []
     for name in names:
         times = compile_times(name, batches[0], seqs[0], args.layers)
-        cold, warm = times["cold"], times["warm"]
+        cold, warm, dyn, aot = times["cold"], times["warm"], times["dynamo"], times["dynamo_aot"]
         for seq in seqs:
             for batch in batches:
                 e2e, mem, info = bench_model(name, batch, seq, args.rounds, args.layers)
                 info.update(cold_s=cold["total_s"], cold_girflow_s=cold["girflow_s"], warm_s=warm["total_s"],
-                            warm_girflow_s=warm["girflow_s"])
+                            warm_girflow_s=warm["girflow_s"], dynamo_s=dyn["total_s"], dynamo_aot_s=aot["total_s"])
                 speed = e2e["inductor"] / e2e["girflow"]
                 mspeed = mem["inductor"] / mem["girflow"] if mem["girflow"] else float("nan")
                 print(f"{name:6s} {batch:5d} {seq:4d} {e2e['eager'] * 1e3:9.2f} {e2e['inductor'] * 1e3:9.2f} "
@@ -167,7 +180,8 @@ def run(args) -> int:
                       f"{mem['inductor'] * 1e3:9.2f} {mem['girflow'] * 1e3:8.2f} {mspeed:8.2f} | "
                       f"{info['gir_regions']:3d}/{info['regions']:<3d} {info['gir_ops']:4d} | "
                       f"{info['cold_s']:6.1f}s ({info['cold_girflow_s']:.2f}s) / {info['warm_s']:5.1f}s "
-                      f"({info['warm_girflow_s']:.2f}s)", flush=True)
+                      f"({info['warm_girflow_s']:.2f}s) | {info['dynamo_s']:5.1f}s / {info['dynamo_aot_s']:5.1f}s",
+                      flush=True)
                 for why in info["fallbacks"]:
                     print(f"        fallback: {why}")
                 for impl in ("eager", "inductor", "girflow"):
@@ -180,6 +194,8 @@ def run(args) -> int:
                                  "compile_warm_s": info["warm_s"] if impl == "girflow" else float("nan"),
                                  "compile_cold_girflow_s": info["cold_girflow_s"] if impl == "girflow" else float("nan"),
                                  "compile_warm_girflow_s": info["warm_girflow_s"] if impl == "girflow" else float("nan"),
+                                 "compile_dynamo_only_s": info["dynamo_s"],
+                                 "compile_dynamo_aot_s": info["dynamo_aot_s"],
                                  "max_rel_err": info["rel_err"] if impl == "girflow" else 0.0})
     with open(args.csv, "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))

@@ -14,7 +14,7 @@ import dataclasses
 
 import torch
 
-from girflow.frontends.torch.partition import decompose, propose_regions, why_not
+from girflow.frontends.torch.partition import decompose, is_layout_change, propose_regions, why_not
 from girflow.frontends.torch.region import GirRegion
 
 
@@ -37,8 +37,9 @@ def _op_name(node) -> str:
 
 def partition_graph(gm: torch.fx.GraphModule, kind: str) -> torch.fx.GraphModule:
     """Replace each memory-bound region of `gm` by a GirRegion; record the report."""
-    from torch.fx.passes.utils.fuser_utils import fuse_by_partitions
+    import time
 
+    t0 = time.perf_counter()
     report = GraphReport(kind)
     gm = decompose(gm)
     regions = propose_regions(gm)
@@ -48,17 +49,42 @@ def partition_graph(gm: torch.fx.GraphModule, kind: str) -> torch.fx.GraphModule
             reason = why_not(n) or "a view only (no data moves)"
             report.kept.append((_op_name(n), reason))
     if regions:
-        ops_of = [[_op_name(n) for n in gm.graph.nodes if n in p] for p in regions]
-        gm = fuse_by_partitions(gm, [{n: None for n in p} for p in regions], prefix="gir_region_")
-        for i, ops in enumerate(ops_of):
-            name = f"gir_region_{i}"
-            sub = getattr(gm, name)
-            region = GirRegion(sub, name, ops, report.timings)
-            setattr(gm, name, region)
-            report.regions.append(region)
-        gm.recompile()
+        gm, report.regions = fuse_regions(gm, regions, "gir_region_", report.timings)
+    report.timings["partition_s"] = time.perf_counter() - t0
     REPORTS.append(report)
     return gm
+
+
+def fuse_regions(gm: torch.fx.GraphModule, regions: list, prefix: str, timings: dict):
+    """`gm` with each region (a set of nodes) replaced by a GirRegion call; (gm, the GirRegions)."""
+    from torch.fx.passes.utils.fuser_utils import fuse_by_partitions
+
+    ops_of = [[_op_name(n) for n in gm.graph.nodes if n in p] for p in regions]
+    gm = fuse_by_partitions(gm, [{n: None for n in p} for p in regions], prefix=prefix)
+    made = []
+    for i, ops in enumerate(ops_of):
+        name = f"{prefix}{i}"
+        region = GirRegion(getattr(gm, name), name.replace("_piece_", "."), ops, timings)
+        setattr(gm, name, region)
+        made.append(region)
+    gm.recompile()
+    return gm, made
+
+
+def split_at_layout(gm: torch.fx.GraphModule, name: str, timings: dict):
+    """A region GIR cannot take whole (a transpose or permute inside it, a reshape between two
+    computations) cut at its views, reshapes, transposes and permutes: those run in PyTorch (a view,
+    or PyTorch's copy where a piece needs its input contiguous) and each piece between them is a
+    GirRegion of its own. (graph module, pieces), or None when there is nothing to cut at."""
+    import copy
+
+    if not any(is_layout_change(n) for n in gm.graph.nodes):
+        return None
+    gm = copy.deepcopy(gm)
+    pieces = propose_regions(gm, layout=False)
+    if not pieces:
+        return None
+    return fuse_regions(gm, pieces, f"{name}_piece_", timings)
 
 
 def _compiler(kind):
@@ -94,7 +120,7 @@ def explain(model, *inputs, file=None) -> str:
 def format_reports(reports) -> str:
     lines = []
     for gi, rep in enumerate(reports):
-        n_gir = sum(1 for r in rep.regions for e in r.by_shape.values() if e.kernel is not None)
+        n_gir = sum(r.kernels_running() for r in rep.regions)
         lines.append(f"graph {gi} ({rep.kind}): {len(rep.regions)} memory-bound region(s), "
                      f"{n_gir} running in GIR; {len(rep.kept)} op(s) kept in PyTorch")
         for r in rep.regions:

@@ -26,7 +26,7 @@ TORCH_TO_BACKEND = ("builtin.module(func.func(torch-match-quantized-custom-ops),
                     "torchdynamo-export-to-torch-backend-pipeline{ extra-library=})")
 BACKEND_TO_LINALG = "builtin.module(torch-backend-to-linalg-on-tensors-backend-pipeline{allow-non-finites=true})"
 RAISE = "gir-from-linalg,canonicalize,cse"
-CACHE_VERSION = "3"
+CACHE_VERSION = "4"
 
 
 class LoweringError(ValueError):

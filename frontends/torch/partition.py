@@ -88,19 +88,31 @@ def why_not(node) -> str | None:
     return None
 
 
+def is_layout_change(node) -> bool:
+    """A view, reshape, transpose or permute (not the getitem of a multi-result op)."""
+    return node.op == "call_function" and _packet(node.target) in set(VIEWS)
+
+
 class GirSupport(OperatorSupport):
+    """GIR's ops; with `layout=False`, views, reshapes, transposes and permutes stay with PyTorch
+    (how a region GIR cannot take whole is cut into pieces it can)."""
+
+    def __init__(self, layout: bool = True):
+        super().__init__()
+        self.layout = layout
+
     def is_node_supported(self, submodules, node) -> bool:
-        return why_not(node) is None
+        return why_not(node) is None and (self.layout or not is_layout_change(node))
 
 
-def propose_regions(gm: torch.fx.GraphModule):
+def propose_regions(gm: torch.fx.GraphModule, layout: bool = True):
     """Partitions worth a GIR kernel (at least one op that computes), as lists of nodes.
 
     Each partition of torch's partitioner is split into its connected parts (it may group
     independent computations, e.g. the bias gradients of two layers, that share no iteration
     space), views that only follow the last computation are left to PyTorch (a free view there),
     and parts that compute nothing are dropped. Parts of a convex partition are convex."""
-    partitioner = CapabilityBasedPartitioner(gm, GirSupport(), allows_single_node_partition=True)
+    partitioner = CapabilityBasedPartitioner(gm, GirSupport(layout), allows_single_node_partition=True)
     regions = []
     for p in partitioner.propose_partitions():
         nodes = _without_trailing_views(_attached_views(set(p.nodes)))

@@ -75,6 +75,13 @@ def task_range(b: Builder, t: ir.Value, per_task: int, total: int) -> tuple[ir.V
     return begin, arith.minsi(arith.addi(begin, b.index(per_task)), b.index(total))
 
 
+def dynamic_task_range(b: Builder, t: ir.Value, tasks: int, total: ir.Value) -> tuple[ir.Value, ir.Value]:
+    """[begin, end): task `t`'s share of a row count known only at run time, ceil(total / tasks) each."""
+    per = arith.ceildivui(total, b.index(tasks))
+    begin = arith.muli(t, per)
+    return begin, arith.minsi(arith.addi(begin, per), total)
+
+
 class KernelFunc:
     """A CPU kernel function: memref parameters, constants at the entry, an `scf.forall` over tasks."""
 
@@ -102,6 +109,9 @@ class RowKernel:
         self.tasks = s.get("tasks", 1)
         self.rows_per_task = s.get("rows_per_task", self.rows)
         self.streaming = bool(s.get("streaming_stores", 0))
+        # gir.dynamic_rows: the row count is a trailing `index` argument (the static one is only the
+        # shape the program was scheduled at); rows are independent, so nothing else depends on it
+        self.dynamic_rows = "gir.dynamic_rows" in g.func.attributes
         self.row_cache: dict = {}       # node -> scalar f32 value (per row)
         self.bcast_cache: dict = {}     # (node, width) -> broadcast vector
         self.scratch: dict = {}         # node -> row buffer
@@ -308,10 +318,14 @@ class RowKernel:
         params = [memref_type(s, et) for s, et in g.args]
         params += [memref_type((self.rows, self.cols) if sp == "full" else (self.rows, 1), g.output_types[i])
                    for i, sp in enumerate(out_spaces)]
-        kf = KernelFunc(g.name, params, self.tasks)
-        self.b, self.ins, self.outs = kf.builder, kf.args[:len(g.args)], kf.args[len(g.args):]
+        nbuf = len(params)
+        kf = KernelFunc(g.name, params + ([ir.IndexType.get()] if self.dynamic_rows else []), self.tasks)
+        self.b, self.ins, self.outs = kf.builder, kf.args[:len(g.args)], kf.args[len(g.args):nbuf]
         with kf.task_ip:
-            begin, end = task_range(self.b, kf.task, self.rows_per_task, self.rows)
+            if self.dynamic_rows:
+                begin, end = dynamic_task_range(self.b, kf.task, self.tasks, kf.args[nbuf])
+            else:
+                begin, end = task_range(self.b, kf.task, self.rows_per_task, self.rows)
             for n in g.nodes:
                 if n.materialize:
                     self.scratch[n.index] = gir.alloc(memref_type((self.cols,)), "local")

@@ -26,3 +26,14 @@
 // RUN: gir-opt %S/Inputs/softmax_4x37.mlir --pass-pipeline='builtin.module(gir-schedule{target=cpu streaming=1},gir-lower-cpu)' | FileCheck %s --check-prefix=STREAM
 // Outputs too large for the caches are written with non-temporal stores (no read-for-ownership).
 // STREAM: vector.store %{{.*}}, %arg1[%{{.*}}, %{{.*}}] {nontemporal = true}
+
+// RUN: gir-opt %S/Inputs/softmax_dynamic_rows.mlir --pass-pipeline='builtin.module(gir-schedule{target=cpu tasks=2 unroll=2},gir-lower-cpu)' | FileCheck %s --check-prefix=DYN
+// gir.dynamic_rows (a shape class of the torch frontend): the row count is a trailing index
+// argument; each task takes ceil(rows / tasks) rows of it. The static 4 is only the scheduled shape.
+// DYN: func.func @softmax(%arg0: memref<4x37xf32>, %arg1: memref<4x37xf32>, %[[ROWS:.*]]: index)
+// DYN: scf.forall (%[[T:.*]]) in (2)
+// DYN: %[[PER:.*]] = arith.ceildivui %[[ROWS]], %{{.*}} : index
+// DYN: %[[BEGIN:.*]] = arith.muli %[[T]], %[[PER]] : index
+// DYN: %[[NEXT:.*]] = arith.addi %[[BEGIN]], %[[PER]] : index
+// DYN: %[[END:.*]] = arith.minsi %[[NEXT]], %[[ROWS]] : index
+// DYN: scf.for %{{.*}} = %[[BEGIN]] to %[[END]]

@@ -16,6 +16,7 @@ import math
 import os
 import tempfile
 import time
+from typing import Any
 
 import torch
 
@@ -52,7 +53,7 @@ class GirRegion(torch.nn.Module):
         self.gm, self.name, self.ops, self.timings = gm, name, ops, timings
         self.by_shape: dict = {}
         self.captured = None
-        self.pieces = None       # (graph, GirRegions) cutting this region at its layout ops; False: none
+        self.pieces: Any = None  # (graph, GirRegions) cutting this region at its layout ops; False: none
         out = [n for n in gm.graph.nodes if n.op == "output"][0]
         self.tuple_out = isinstance(out.args[0], (tuple, list))
 
@@ -132,7 +133,7 @@ class GirRegion(torch.nn.Module):
             ctx, module, func = region_to_gir(self.gm, args, self.timings)
             with ctx:
                 replay = build_replay(func)
-            kernel: object = _row_class(replay, tensors) or gir_compile(replay.fn)
+            kernel: Any = _row_class(replay, tensors) or gir_compile(replay.fn)
             if len(replay.outputs) != len(out_meta):
                 raise ValueError(f"the lowered region has {len(replay.outputs)} results, PyTorch's {len(out_meta)}")
             entry = Compiled(kernel, replay, out_meta)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import types
+from typing import Any
 
 import torch
 from torch_mlir import ir
@@ -54,7 +55,7 @@ def _with_dynamic_rows(mlir: str) -> str:
 class RowClass:
     """A row program with a symbolic row count and its one compiled kernel."""
     traced: TracedProgram          # at CLASS_ROWS rows, marked gir.dynamic_rows
-    kernel: object                 # runtime.cpu.CpuKernel: run([inputs, outputs, rows])
+    kernel: Any                    # runtime.cpu.CpuKernel: run([inputs, outputs, rows])
     in_cols: tuple                 # per kernel input: its columns
     in_scales: tuple               # per kernel input: True if it has one row per row (full/per-row)
     out_cols: tuple                # per kernel output: its columns (outputs always have `rows` rows)

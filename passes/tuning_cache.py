@@ -17,7 +17,8 @@ import tempfile
 
 from girflow.runtime.cache_dir import cache_dir  # a leaf module: where girflow caches anything
 
-FORMAT = 1
+FORMAT = 2     # 2: timings with the native task pool (parallel candidates measured under the
+               # old Python helper threads paid their wake-up latency)
 
 
 @functools.lru_cache(maxsize=None)

@@ -151,6 +151,9 @@ def train(cfg: TrainConfig, dense: np.ndarray, sparse: np.ndarray, label: np.nda
                                      threshold=cfg.threshold if cfg.budget is None else None,
                                      decay=cfg.decay, anneal=cfg.anneal, background=cfg.background_adjust,
                                      lag=cfg.adjust_lag, group=emb.adjust_group if sharded() else None)
+    # at full dimension (no adjuster) the tables' clock still advances on the adjustment schedule,
+    # so rows idle for more than `evict_after` adjustments are evicted
+    clock_every = adjust_period(cfg, n_train) if cfg.method == "fiited" and adjuster is None and cfg.evict_after else 0
     loss_fn = torch.nn.BCEWithLogitsLoss(reduction="sum")  # / global batch size: each rank's share of the mean
     show = cfg.progress and (not sharded() or dist.get_rank() == 0)
     step_times, step = [], 0
@@ -177,6 +180,9 @@ def train(cfg: TrainConfig, dense: np.ndarray, sparse: np.ndarray, label: np.nda
             step += 1
             if adjuster:
                 adjuster.maybe_adjust(step)
+            elif clock_every and step % clock_every == 0:
+                for table in emb.tables:
+                    table.decay_importance(cfg.decay)
             step_times.append(time.perf_counter() - t0)
             bar.update(1)
             if step % 20 == 0:

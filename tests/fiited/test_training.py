@@ -112,6 +112,22 @@ def test_generated_data_is_criteo_format_and_loads(tmp_path):
         load(str(bad), SIZES, cache=False)
 
 
+def test_eviction_at_full_dimension_follows_the_adjustment_clock(tmp_path):
+    """Budget 1.0 adjusts no dimension, but rows idle for more than `evict_after` adjustments still go."""
+    from girflow.frontends.fiited.train import TrainConfig, train
+
+    path = tmp_path / "d.tsv"
+    generate(str(path), 3000, SIZES, seed=4)
+    dense, sparse, label = load(str(path), SIZES, cache=False)
+    runs = {e: train(TrainConfig(embedding_dim=16, batch_size=200, budget=1.0, evict_after=e, adjust_every=2,
+                                 progress=False), dense, sparse, label, SIZES) for e in (0, 1)}
+    train_ids = sparse[:runs[0]["train_samples"]]
+    assert runs[0]["live_rows"] == sum(len(np.unique(train_ids[:, t])) for t in range(NUM_SPARSE))
+    assert runs[1]["live_rows"] < 0.8 * runs[0]["live_rows"]
+    assert runs[1]["memory"]["total"] < runs[0]["memory"]["total"]
+    assert runs[1]["memory_fraction"] > 0 and abs(runs[1]["auc"] - runs[0]["auc"]) < 0.05
+
+
 def test_parsed_data_is_cached_in_girflows_cache_folder_not_beside_the_data(tmp_path, monkeypatch):
     import os
     import stat

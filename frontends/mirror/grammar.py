@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from .joins import JoinGraph, ident
 from .linking import Link, is_key_like, name_parts, stem
 from .schema import Schema
-from .shape import SUPERLATIVE, Shape, read_shape
+from .shape import IMPLIED_MEASURES, SUPERLATIVE, Shape, read_shape
 
 MAX_TABLES_PER_JOIN = 4
 MAX_PAIR_PLANS = 45  # pairs of linked tables given a FROM clause of their own (10 tables)
@@ -56,9 +56,13 @@ def build_grammar(schema: Schema, linked: Link) -> str:
     # Top-level FROM: the smallest plans covering every table whose columns or values the question names
     # ("amount per country" needs orders and customers); subqueries may use any linked table.
     owners: dict[str, set] = {}
+    asked_words = {stem(w) for w in re.findall(r"[a-z]+", linked.question.lower())}
     for t in linked.tables:
         for c in linked.columns.get(t, []):
-            owners.setdefault(c, set()).add(t)
+            column = next((x for x in schema.columns_of(t) if x.name == c), None)
+            if {p for p in name_parts(c) if len(p) > 1} & asked_words or column is not None and column.is_numeric:
+                owners.setdefault(c, set()).add(t)  # named, or a measure ("spent" ~ amount); a text column
+                # matched only through a synonym ("titles" ~ Staff.Name) does not bring its table in
     # a column name found in several tables ("name") does not say which table is needed
     needed = {t for t, _, _ in outer_values} | {t for c, ts in owners.items() if len(ts) == 1 for t in ts}
     needed |= set(linked.named) - {t for t, _, _ in sub_values}
@@ -81,8 +85,10 @@ def build_grammar(schema: Schema, linked: Link) -> str:
     years = sorted(set(re.findall(r"\b(?:19|20)\d\d\b", linked.question)))
     has_dates = any(re.search(r"date|day|time", c.name, re.I) or c.type in ("DATE", "TIMESTAMP")
                     for t in linked.tables for c in schema.columns_of(t))
-    if not has_dates:
-        years = []  # a year held as a number ("Year INTEGER") is compared like any number
+    year_numbers = any("year" in name_parts(c.name) and (c.is_numeric or c.numeric_text)
+                       for t in linked.tables for c in schema.columns_of(t))
+    if not has_dates or year_numbers:
+        years = []  # a year held as a number ("Year INTEGER", "PublishedYear") is compared like any number
     numbers = sorted(set(re.findall(r"(?<![\w.-])-?\d+(?:\.\d+)?(?![\w-])", linked.question)) - set(years)
                      - {shape.limit} - set(shape.between) - set(shape.between.values()))
     lines.append("number: " + (" | ".join(lit(n) for n in numbers) if numbers else "/[0-9]{1,6}/"))
@@ -202,7 +208,7 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
     q_lower = linked.question.lower()
     all_names = [q for q, _, _ in cols]
     linked_names = [q for q, t, c in cols if c.name in linked.columns.get(t, [])]
-    numeric = [q for q, t, c in cols if c.is_numeric and not is_key_like(schema, t, c)]
+    numeric = [q for q, t, c in cols if (c.is_numeric or c.numeric_text) and not is_key_like(schema, t, c)]
     measures = [q for q in numeric if q in linked_names] or numeric
     dates = [q for q, _, c in cols if re.search(r"date|day|time", c.name)]
     table_words = {stem(t.name) for t in schema.tables} | {t.name for t in schema.tables}
@@ -210,9 +216,10 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
         rf"\b{re.escape(n)} ([a-z]+)", q_lower)) and stem(after_n.group(1)) in table_words), None)
     entity = ctx.entity if ctx.entity and ctx.entity[1] in names else None
     after_sup = re.search(rf"{SUPERLATIVE} (?:amount of |value of )?([a-z]+)", q_lower)
-    ranks_a_measure = after_sup is not None and any(  # "the car with the greatest accelerate": a row, not a group
+    rank = ranked_measure(shape, schema, cols)
+    ranks_a_measure = rank is not None or after_sup is not None and any(  # "the car with the greatest accelerate"
         c.is_numeric and not is_key_like(schema, t, c) and stem(after_sup.group(1)) in name_parts(c.name)
-        for _, t, c in cols)
+        for _, t, c in cols)  # ranks rows by a measure, not groups by a count
     rank_group = bool(shape.limit and entity and not shape.extreme and not ctx.membership and not ranks_a_measure
                       and (entity[0] == "column" or (len(names) > 1 and "count" not in intent)))
     grouped = ("group" in intent or having_n or rank_group) and not ctx.membership and not shape.subquery_agg
@@ -224,7 +231,8 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
         rules.append(f"{p}_member: " + " | ".join(lit(c) for c in ctx.membership))
         required.append(f"{p}_member")
     if ctx.years and dates:
-        rules.append(f"{p}_year: " + " | ".join(lit(f"strftime('%Y', {d}) = '{y}'") for d in dates for y in ctx.years))
+        rules.append(f"{p}_year: " + " | ".join(lit(f"strftime('%Y', {d}){shape.comparisons.get(y, ' = ')}'{y}'")
+                                                  for d in dates for y in ctx.years))
         required.append(f"{p}_year")
     either = {}  # "in 2014 or 2015": one condition with OR, on one column
     for a, b in re.findall(r"\b(\d+(?:\.\d+)?) or (\d+(?:\.\d+)?)\b", q_lower):
@@ -232,7 +240,10 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
             either[a], either[b] = b, None
     year_cols = [q for q, _, c in cols if "year" in name_parts(c.name)]
 
-    def compared(n):  # a number like 2014 is a year: compared with a year column when there is one
+    def compared(n):  # the column named beside the number; else a year column for 2014; else any measure
+        named = number_column(q_lower, n, schema, cols)
+        if named:
+            return [named]
         return year_cols if re.fullmatch(r"(?:19|20)\d\d", n) and year_cols else measures
 
     for n, op in shape.comparisons.items():
@@ -243,6 +254,13 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
                 required.append("(" + " | ".join(lit(f"({m}{op}{n} OR {m}{op2}{other})") for m in compared(n)) + ")")
         elif n in ctx.numbers and n != having_n and compared(n):
             required.append(f'({" | ".join(lit(m) for m in compared(n))}) {lit(op + n)}')
+    for n in ctx.numbers:  # "with 8 cylinders": a number right before a column's name is that column's value
+        after_n = re.search(rf"(?<![\w.]){re.escape(n)} ([a-z]+)", q_lower)
+        if n in shape.comparisons or n == having_n or not after_n:
+            continue
+        col = best_column(after_n.group(1), schema, [x for x in cols if x[2].is_numeric or x[2].numeric_text], [])
+        if col:
+            required.append(lit(f"{col} = {n}"))
     if shape.like:
         texts = [q for q, t, c in cols if not c.is_numeric and not is_key_like(schema, t, c)]
         at = q_lower.find(shape.like[1].lower())
@@ -264,7 +282,8 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
                         + (f" WHERE {sub_where}" if sub_where else "") + ")") for m in measures]
             required.append("(" + " | ".join(alts) + ")")
     loose = [f'({" | ".join(lit(m) for m in measures)}) cmp number'] if (
-        measures and [n for n in ctx.numbers if n not in shape.comparisons]) else []
+        measures and [n for n in ctx.numbers if n not in shape.comparisons and not any(
+            f"= {n}" in r for r in required)]) else []
     if required:
         where = '" WHERE " ' + ' " AND " '.join(required)
     elif loose:
@@ -318,6 +337,15 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
         key_only = which and (shape.limit == "1" or having_n)
         having = f' " HAVING COUNT(*){shape.comparisons[having_n]}{having_n}"' if having_n else ""
         order = ranked or (f' (" ORDER BY " {p}_agg {direction})?' if shape.direction else "")
+        asked = grouped_head(shape, schema, cols, names, linked, keys, qualify)
+        if asked and (any(AGGREGATED.match(h) for h in asked[0]) or having or shape.limit):
+            # the question spells out what it wants per group: "the names of the singers and the number of
+            # concerts for each", "the average and maximum age for each pet type", "name and id of courses
+            # having at most 2 sections"
+            select, group = asked
+            rules.append(f'{p}: "SELECT " {lit(", ".join(select))} " FROM " {lit(from_clause)} {where} '
+                         f'" GROUP BY " {lit(group)}{having}{order}')
+            return rules
         rules.append(f'{p}: ' + " | ".join(f"{p}_k{j}" for j in range(len(keys))))
         rules += [f'{p}_k{j}: "SELECT " {sel}{"" if key_only else " " + chr(34) + ", " + chr(34) + f" {p}_agg"} '
                   f'" FROM " {lit(from_clause)} {where} " GROUP BY " {grp}{having}{order}'
@@ -325,10 +353,20 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
         return rules
 
     head = resolve_head(shape, schema, cols, names, linked)
+    mixed = head and any(AGGREGATED.match(h) for h in head) and not all(AGGREGATED.match(h) for h in head)
+    asked = grouped_head(shape, schema, cols, names, linked, [], qualify) if mixed and not ctx.membership else None
+    if asked:  # "the names of the singers and the number of concerts": a count per singer
+        select, group = asked
+        order = f' " ORDER BY " {lit(select[-1])} {direction} " LIMIT {shape.limit}"' if shape.limit else ""
+        rules.append(f'{p}: "SELECT " {lit(", ".join(select))} " FROM " {lit(from_clause)} {where} '
+                     f'" GROUP BY " {lit(group)}{order}')
+        return rules
     head_first = head and (any(a for a, _ in shape.head) or len(head) > 1 or shape.limit or shape.subquery_agg
                            or not (shape.extreme or intent & {"count", "count-distinct"}))
     if head and head_first:
         rules.append(f'{p}_list: {lit(("DISTINCT " if "distinct" in intent else "") + ", ".join(head))}')
+    elif shape.extreme and rank:
+        rules.append(f'{p}_list: {lit(f"{shape.extreme}({rank[0]})")}')
     elif shape.extreme and measures:
         rules.append(f'{p}_list: "{shape.extreme}(" {p}_num ")"')
     elif "count-distinct" in intent:
@@ -341,8 +379,12 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
         rules.append(f'{p}_list: "AVG(" {p}_num ")"')
     elif (which or shape.limit) and "distinct" not in intent:
         # "which X ...", "the 5 largest X": the X themselves, by name when they have one, else by key
-        labels = ([q for q, _, c in cols if re.search(r"name|title", c.name, re.I)]
-                  or [q for q, _, c in cols if c.is_pk] or all_names)
+        labels = ([q for q, t, c in cols if entity and entity[0] == "column" and (t, c.name) == entity[1:]]
+                  or [q for q, t, c in cols if entity and t == entity[1] and re.search(r"name|title", c.name, re.I)]
+                  or [q for q, t, c in cols if entity and t == entity[1] and not c.is_numeric and not
+                      is_key_like(schema, t, c) and name_parts(c.name) & name_parts(t)]  # model_list.Model
+                  or [q for q, _, c in cols if re.search(r"name|title", c.name, re.I)]
+                  or [q for q, _, c in cols if c.is_pk] or all_names)  # "which model": the Model column
         rules.append(f'{p}_list: ' + " | ".join(lit(q) for q in labels))
     else:
         d = "distinct " if "distinct" in intent else "distinct? "
@@ -353,6 +395,8 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
         temporal = re.search(r"\b(latest|earliest|newest|oldest|recent|first|last)\b", q_lower)
         ranks = (dates if temporal else named_measures or measures or dates) or all_names
         limit = f' {direction} " LIMIT {shape.limit}"'
+        if rank:  # the measure the superlative names ("the highest average attendance", "the youngest")
+            ranks, limit = [rank[0]], f' {lit(rank[1])} " LIMIT {shape.limit}"'
         if head_first:
             order = f' " ORDER BY " ({" | ".join(lit(m) for m in ranks)}){limit}'
         elif which or shape.extreme or "count" in intent:
@@ -372,6 +416,102 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
         order = ""
     rules.append(f'{p}: "SELECT " {p}_list " FROM " {lit(from_clause)} {where}{order}')
     return rules
+
+
+AGGREGATED = re.compile(r"(?:COUNT|SUM|AVG|MIN|MAX)\(")
+
+
+def grouped_head(shape: Shape, schema: Schema, cols, names, linked: Link, keys, qualify: bool):
+    """The SELECT list and GROUP BY key of a grouped question whose head names its columns: the plain
+    columns are grouped by their table's key (two "John"s stay apart), aggregates are computed per group; a
+    head of aggregates alone ("the average and maximum age for each type") goes beside the group key."""
+    head = resolve_head(shape, schema, cols, names, linked)
+    if not head or "*" in head:
+        return None
+    plain = [h for h in head if not AGGREGATED.match(h)]
+    if not plain:
+        if not keys or len(keys) != 1:
+            return None
+        key = json.loads(keys[0][0]) if keys[0][0].startswith('"') else None
+        group = json.loads(keys[0][1]) if keys[0][1].startswith('"') else None
+        if key is None or group is None:
+            return None
+        return [key] + head, group
+    owners = {t for q, t, c in cols if q in plain}
+    if len(owners) == 1:
+        t = owners.pop()
+        pk = next((c.name for c in schema.columns_of(t) if c.is_pk), None)
+        if pk:
+            return head, f"{ident(t)}.{ident(pk)}" if qualify else ident(pk)
+    return head, ", ".join(plain)
+
+
+def ranked_measure(shape: Shape, schema: Schema, cols) -> tuple[str, str] | None:
+    """The column a superlative ranks rows by, and the direction: the measure the words after it name
+    ("the highest average attendance" -> Average, "the smallest amount of horsepower"), else the measure
+    a superlative adjective implies ("youngest" -> age ascending, or birth year descending)."""
+    if not shape.superlative:
+        return None
+    from .names import stem as nstem
+
+    ranked = [(q, t, c) for q, t, c in cols if not is_key_like(schema, t, c) and (
+        c.is_numeric or c.numeric_text or re.search(r"date|time|year", c.name, re.I) or c.type in ("DATE", "TIMESTAMP"))]
+    implied = IMPLIED_MEASURES.get(shape.superlative, [])
+
+    def direction(c):
+        parts = name_parts(c.name)
+        return next((d for word, d in implied if nstem(word) in parts or word in parts), shape.direction or " DESC")
+
+    words = shape.rank_words.split()
+    for n in range(len(words), 0, -1):
+        col = best_column(" ".join(words[:n]), schema, ranked, [])
+        if col:
+            return col, direction(next(c for q, _, c in ranked if q == col))
+    for word, d in implied:
+        for q, _, c in ranked:
+            if nstem(word) in name_parts(c.name) or word in name_parts(c.name):
+                return q, d
+    return None
+
+
+def number_column(q_lower: str, number: str, schema: Schema, cols) -> str | None:
+    """The numeric column a compared number belongs to, named next to it: "a horsepower greater than 150",
+    "above age 40", "more than 3000 in weight"; None when no column is named there."""
+    measures = [(q, t, c) for q, t, c in cols
+                if (c.is_numeric or c.numeric_text) and not is_key_like(schema, t, c)]
+    if not measures:
+        return None
+    m = re.search(rf"((?:[a-z]+ ){{0,6}})(?<![\w.]){re.escape(number)}(?![\w.])((?: [a-z]+){{0,2}})", q_lower)
+    if not m:
+        return None
+    before = m.group(1).split()
+    operator_words = {"more", "less", "than", "greater", "higher", "lower", "larger", "smaller", "bigger", "above",
+                      "below", "over", "under", "at", "least", "most", "exactly", "equal", "to", "of", "is", "was",
+                      "are", "were", "a", "an", "the", "with", "no", "or", "and", "between", "after", "before",
+                      "exceeding", "in", "has", "have", "had", "cheaper", "costlier", "expensive", "fewer"}
+    near = [w for w in before[-6:]]
+    # the words between the last non-operator word run and the number, nearest first
+    spans = []
+    tail = [w for w in reversed(near)]
+    run: list[str] = []
+    for w in tail:
+        if w in operator_words:
+            if run:
+                break
+            continue
+        run.insert(0, w)
+        if len(run) == 2:
+            break
+    if run:
+        spans += [" ".join(run), run[-1]]
+    after = m.group(2).split()
+    if after and after[0] not in operator_words:
+        spans.append(after[0])
+    for text in spans:
+        col = best_column(text, schema, measures, [])
+        if col:
+            return col
+    return None
 
 
 def best_column(text: str, schema: Schema, cols, prefer: list[str]):
@@ -431,7 +571,9 @@ def resolve_head(shape: Shape, schema: Schema, cols, names: list[str], linked: L
             out += [f"{a}(*)" if a == "COUNT" else None for a in pending] + [col if named else "COUNT(*)"]
             pending = []
             continue
-        col = "*" if text == "*" and not agg else best_column(text, schema, cols, prefer)
+        owner = shape.owners.get(text)
+        col = ("*" if text == "*" and not agg else
+               owner and best_column(f"{owner} {text}", schema, cols, prefer) or best_column(text, schema, cols, prefer))
         if col is None:
             return None
         out += [f"{a}({col})" if a != "COUNT" else "COUNT(*)" for a in pending]

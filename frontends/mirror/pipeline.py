@@ -25,6 +25,7 @@ from .models import make_model
 from .prompt import prompt_prefix, prompt_tail
 from .schema import Schema
 from .setops import split_set_question
+from .shape import numbers_as_digits
 from .summary import summarise
 
 MAX_REPAIRS = 2
@@ -111,6 +112,7 @@ class Mirror:
         trace = [] if trace is None else trace
         if not question or not question.strip():
             raise MirrorError("empty question")
+        question = numbers_as_digits(question)  # "more than one pet" compares with 1
         split = split_set_question(question) if split_sets else None
         if split:
             combined = self._compile_set_operation(split, trace)

@@ -40,6 +40,19 @@ class Column:
             return False
         return bool(re.search(r"INT|REAL|FLOA|DOUB|NUM|DEC", t))
 
+    @property
+    def numeric_text(self) -> bool:
+        """A text column whose values are numbers ("150" in a TEXT column, as exports often store them): a
+        measure to compare, rank and aggregate like a numeric column. The SQL names it as it is (no CAST):
+        SQLite then compares it as text, which is what queries written for such databases do."""
+        if self.is_numeric or self.is_pk or re.search(r"DATE|TIME|BOOL|BLOB", self.type.upper()) or len(self.samples) < 2:
+            return False
+        return all(isinstance(v, (int, float)) or isinstance(v, str) and _NUMBER.fullmatch(v.strip())
+                   for v in self.samples) and any(isinstance(v, str) for v in self.samples)
+
+
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+
 
 @dataclass
 class ForeignKey:

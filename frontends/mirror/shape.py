@@ -10,9 +10,27 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-LOW_WORDS = r"least|lowest|smallest|cheapest|fewest|minimum|earliest|oldest"
-HIGH_WORDS = r"most|highest|largest|biggest|best|greatest|maximum|top|latest|newest|expensive"
-SUPERLATIVE = rf"\b(?:{LOW_WORDS}|{HIGH_WORDS})\b"
+LOW_WORDS = r"least|lowest|smallest|cheapest|fewest|minimum|earliest|oldest|shortest|lightest|slowest|poorest|worst"
+HIGH_WORDS = r"most|highest|largest|biggest|best|greatest|maximum|top|latest|newest|expensive|youngest|tallest|" \
+             r"heaviest|longest|fastest|richest"
+SUPERLATIVE = rf"(?<!\bat )(?<!\bno )\b(?:{LOW_WORDS}|{HIGH_WORDS})\b"  # "at most 2", "at least 3": comparisons
+# Superlative adjectives that name their measure (general English): the measure's words in a column name and
+# the direction on it. "youngest" is the lowest age but the latest birth date; "oldest" the other way round.
+IMPLIED_MEASURES = {
+    "youngest": [("age", " ASC"), ("birth", " DESC"), ("born", " DESC")],
+    "oldest": [("age", " DESC"), ("birth", " ASC"), ("born", " ASC"), ("year", " ASC"), ("date", " ASC")],
+    "tallest": [("height", " DESC"), ("tall", " DESC")], "shortest": [("height", " ASC"), ("length", " ASC"),
+                                                                   ("duration", " ASC"), ("time", " ASC")],
+    "heaviest": [("weight", " DESC")], "lightest": [("weight", " ASC")],
+    "longest": [("length", " DESC"), ("duration", " DESC"), ("time", " DESC"), ("page", " DESC")],
+    "fastest": [("speed", " DESC"), ("time", " ASC")], "slowest": [("speed", " ASC"), ("time", " DESC")],
+    "richest": [("worth", " DESC"), ("wealth", " DESC"), ("money", " DESC")],
+    "poorest": [("worth", " ASC"), ("wealth", " ASC"), ("money", " ASC")],
+    "cheapest": [("price", " ASC"), ("cost", " ASC")], "expensive": [("price", " DESC"), ("cost", " DESC")],
+    "earliest": [("date", " ASC"), ("year", " ASC"), ("time", " ASC")],
+    "latest": [("date", " DESC"), ("year", " DESC"), ("time", " DESC")],
+    "newest": [("date", " DESC"), ("year", " DESC")],
+}
 OPERATORS = [  # longest phrases first; the phrase stands just before the number or the "the average ..."
     (r"at least|no less than|or more", " >= "), (r"at most|no more than|or less|or fewer", " <= "),
     (r"more than|greater than|higher than|larger than|bigger than|above|over|exceeding|costlier than"
@@ -36,6 +54,28 @@ class Shape:
     head: list[tuple[str | None, str]] = field(default_factory=list)  # what is asked: [(agg or None, words)]
     sort: tuple[str, str] | None = None  # ("age", " DESC") for "in descending order of age"
     like: tuple[str, str] | None = None  # ("%east%", "east"): "contains the word 'East'", "starts with B"
+    owners: dict[str, str] = field(default_factory=dict)  # head item words -> what they belong to ("of the song")
+    superlative: str | None = None  # the superlative word itself: "youngest", "most"
+    rank_words: str = ""  # the words after it, which may name the measure ranked: "average attendance"
+
+
+NUMBER_WORDS = {"one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7",
+                "eight": "8", "nine": "9", "ten": "10", "twelve": "12", "twenty": "20", "hundred": "100",
+                "single": "1", "once": "1", "twice": "2"}
+COMPARING = r"(?:more|less|fewer|greater|larger|smaller|higher|lower) than|at (?:least|most)|exactly|over|under|" \
+            r"no (?:more|less|fewer) than|above|below"
+
+
+def numbers_as_digits(question: str) -> str:
+    """Number words that a comparison counts written as digits: "more than one pet" -> "more than 1 pet",
+    "less than three templates", "used in more than a single document", "at least twice". Other uses
+    ("the one with", "one of the") are left alone."""
+    words = "|".join(NUMBER_WORDS)
+
+    def digit(m):
+        return f"{m.group(1)} {NUMBER_WORDS[m.group(2).lower()]}"
+
+    return re.sub(rf"\b((?:{COMPARING})) (?:a )?({words})\b", digit, question, flags=re.I)
 
 
 def number_operator(question: str, number: str) -> str | None:
@@ -62,12 +102,13 @@ AGGREGATE_WORDS = [(r"average|mean|avg", "AVG"), (r"total|sum", "SUM"), (r"maxim
 HEAD_START = r"^(?:(?:what|which|who) (?:is|are|was|were)|show|list|give|find|return|display|tell|get|provide|count)" \
              r"(?: me| us)?(?: (?:the|all|each|every|of|different|distinct|unique|all of the))*\b"
 HEAD_END = r"\b(?:for|of|by|with|from|who|that|which|where|whose|in|on|at|when|having|than|ordered|sorted|" \
-           r"whom|if|across|among|per|about|and the number|without|never|not|did|does|do|has|have|had|is|are|was|were|can|will)\b"
+           r"whom|if|across|among|per|about|without|never|not|did|does|do|has|have|had|is|are|was|were|can|will)\b"
 
 
-def read_head(q: str) -> list[tuple[str | None, str]]:
+def read_head(q: str, owners: dict[str, str] | None = None) -> list[tuple[str | None, str]]:
     """What the question asks to see, item by item: "what are the name and age of ..." -> [(None, "name"),
     (None, "age")]; "the average, minimum and maximum age" -> AVG/MIN/MAX of "age"."""
+    owners = {} if owners is None else owners  # item words -> the words after its "of" ("name" -> "song")
     m = re.match(HEAD_START, q)
     if not m:
         return []
@@ -75,18 +116,29 @@ def read_head(q: str) -> list[tuple[str | None, str]]:
     counted = re.match(r"(?:the )?(?:total )?(?:number|count) of (?:the |all |all the )?", rest)
     if counted:  # "count the number of templates", "what is the total number of ...": a count of what follows
         rest = rest[counted.end():]
-    end = re.search(HEAD_END, rest)
+    end = re.search(HEAD_END.replace("for|of|", "for|"), rest)  # "of" ends an item, not the head
     head = rest[: end.start()] if end else rest
     items = [i.strip() for i in re.split(r",|\band\b|\bas well as\b", head)]
     items = [re.sub(r"^(?:the|their|its|all|each|every|also) ", "", i).strip() for i in items if i.strip()]
+    owner, found = "", {}
+    for i, item in reversed(list(enumerate(items))):
+        # "the name and release year of the song": each item is the song's; the owner reaches back to the
+        # items before it that have none. "the number of concerts" is a count, not an owner.
+        m = re.search(r"\bof (?:the |all |all the |each |every )?([a-z]+)\b.*$", item)
+        if m and not re.fullmatch(r"(?:the )?(?:total )?(?:number|count|total|sum|average|mean|amount)", item[: m.start()].strip()):
+            items[i], owner = item[: m.start()].strip(), m.group(1).strip()
+        if owner and items[i]:
+            found[i] = owner
     out = []
-    for item in items:
+    for i, item in enumerate(items):
         agg = next((fn for pat, fn in AGGREGATE_WORDS if re.match(rf"(?:{pat})\b", item)), None)
         words = re.sub(rf"^(?:{'|'.join(p for p, _ in AGGREGATE_WORDS)})\b", "", item).strip()
         words = re.sub(r"^(?:of|the) ", "", words).strip()
         if re.fullmatch(r"(?:all )?(?:the )?(?:information|info|details|data|everything|columns|records)", words):
             words = "*"  # "all the information about X": every column
         out.append((agg, words))
+        if i in found and words:
+            owners[words] = found[i]
     if counted and out:
         out[0] = ("COUNT", out[0][1])
     return out if len(out) <= 6 else []
@@ -101,6 +153,9 @@ def read_shape(question: str) -> Shape:
     sup = re.search(SUPERLATIVE, q)
     if sup:
         shape.direction = " ASC" if re.fullmatch(LOW_WORDS, sup.group(0)) else " DESC"
+        shape.superlative = sup.group(0)
+        after = re.match(r"\s*(?:(?:amount|value|number|count|level|rate) of )?((?:[a-z]+ ?){1,3})", q[sup.end():])
+        shape.rank_words = after.group(1).strip() if after else ""
     limit = (re.search(rf"\btop (\d+)\b|\b(\d+) (?:\w+ ){{0,1}}(?:{LOW_WORDS}|{HIGH_WORDS})\b", q)
              or re.search(r"\b(?:which|what|show|list|the) (\d+) \w+", q))
     if sup and limit:
@@ -108,6 +163,8 @@ def read_shape(question: str) -> Shape:
     elif sup and re.search(r"\b(which|what|who)\b", q) and not re.search(r"\b(what is the|what was the)\b"
                                                                        r"(?! name)", q):
         shape.limit = "1"
+    elif sup and re.search(rf"\b(?:by|of|with|for|from|has|have|had|in|at|on|to) the (?:{sup.group(0)})\b", q):
+        shape.limit = "1"  # "the song by the youngest singer", "the stadium with the highest capacity": one row
     compare_to = re.search(r"\b(than|above|below|over|under) the (average|mean|cheapest|lowest|smallest|most expensive|"
                            r"highest|largest|biggest|maximum|minimum)\b", q)
     if compare_to:
@@ -176,7 +233,7 @@ def read_words(q: str, shape: Shape) -> Shape:
     for pat, fn in AGGREGATE_WORDS:
         if re.search(rf"\b(?:{pat})\b", q):
             shape.aggregates.add(fn)
-    shape.head = read_head(q)
+    shape.head = read_head(q, shape.owners)
     return shape
 
 

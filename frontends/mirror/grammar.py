@@ -317,7 +317,7 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
         named = [q for q in plain if q in linked_names and q not in dates]
         formats = ["%Y-%m"] if "month" in intent else ["%Y"] if "year" in intent else []
         keys = [(f'"strftime(\'{f}\', " {lit(d)} ")"',) * 2 for d in dates for f in formats]
-        if not keys and rank_group and entity and entity[0] == "table":
+        if not keys and (rank_group or having_n) and entity and entity[0] == "table":
             t = entity[1]
             pk = next((c for c in schema.columns_of(t) if c.is_pk), None)
             label = next((c for c in schema.columns_of(t) if not c.is_numeric and not c.is_pk), None)

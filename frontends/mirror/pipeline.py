@@ -131,12 +131,19 @@ class Mirror:
         self._record(trace, "prompt", "[static head: instruction, examples, tables]" + prompt[len(self.prefix):]
                      if prompt.startswith(self.prefix) else prompt, t0)
         t0 = time.perf_counter()
-        sql = self.model.sql(prompt, grammar)
-        self._record(trace, "generation", sql, t0)
-        t0 = time.perf_counter()
-        sql, report = self.select_candidate(question, prompt, grammar, sql)
-        if report:
+        numbers = re.findall(r"(?<![\w.])\d+(?:\.\d+)?(?![\w])", question)
+        limit = max(1, self.max_scored) if hasattr(self.model, "score") else 1
+        enumerated = enumerate_language(grammar, numbers, limit=limit + 1)
+        if len(enumerated) == 1:  # the question fixes the whole query: nothing for the model to choose
+            sql = enumerated[0]
+            self._record(trace, "generation", f"{sql}\n(the only query the grammar allows; no decoding)", t0)
+        elif 1 < len(enumerated) <= self.max_scored and hasattr(self.model, "score"):
+            # every query the grammar allows is scored, so a greedy decode (one of them) would add nothing
+            sql, report = self.select_candidate(prompt, [Candidate(q) for q in enumerated])
             self._record(trace, "candidates", report, t0)
+        else:
+            sql = self.model.sql(prompt, grammar)
+            self._record(trace, "generation", sql, t0)
         for attempt in range(MAX_REPAIRS + 1):
             t0 = time.perf_counter()
             try:
@@ -177,19 +184,10 @@ class Mirror:
                      + (f"not used: {error}" if error else sql), t0)
         return None if error else (sql, prompt)
 
-    def select_candidate(self, question: str, prompt: str, grammar: str, generated: str) -> tuple[str, str]:
-        """The model's own query and the others the grammar allows (when few enough to score), scored by the
-        model's likelihood; the likeliest are run and the one whose result has most support is kept (see
-        candidates.py). Returns the chosen SQL and a report for the trace ("" when there was no choice)."""
-        if not hasattr(self.model, "score") or self.max_scored <= 1:
-            return generated, ""
-        numbers = re.findall(r"(?<![\w.])\d+(?:\.\d+)?(?![\w])", question)
-        enumerated = enumerate_language(grammar, numbers, limit=self.max_scored + 1)
-        if len(enumerated) > self.max_scored:
-            enumerated = []  # too many to score within the latency budget: the greedy decode stands
-        cands = [Candidate(generated, source="generated")] + [Candidate(q) for q in enumerated if q != generated]
-        if len(cands) == 1:
-            return generated, ""
+    def select_candidate(self, prompt: str, cands: list[Candidate]) -> tuple[str, str]:
+        """The queries the grammar allows, scored by the model's likelihood; the likeliest are run and the one
+        whose result has most support is kept (see candidates.py). Returns the chosen SQL and a report for the
+        trace."""
         for c, score in zip(cands, self.model.score(prompt, [c.sql for c in cands])):
             c.score = score
         cands.sort(key=lambda c: -c.score)
@@ -207,10 +205,10 @@ class Mirror:
                     c.error = str(e).splitlines()[0]
         finally:
             self.engine.time_limit_s = limit
-        chosen = choose(cands[:MAX_RUN], wants_rows=True)
+        chosen = choose(cands[:MAX_RUN], wants_rows=True) or cands[0]
         lines = [f"{'*' if c is chosen else ' '} {c.score:8.2f} {c.source:9} "
                  f"{c.error or ('not run' if c.rows is None else f'{len(c.rows)} rows')}: {c.sql}" for c in cands]
-        return (chosen.sql if chosen else generated), "\n".join(lines)
+        return chosen.sql, "\n".join(lines)
 
     def run(self, sql: str, question: str | None = None, trace: list[Stage] | None = None,
             prompt: str | None = None) -> Answer:

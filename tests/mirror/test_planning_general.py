@@ -1,0 +1,94 @@
+"""General English read into the plan, checked on a database written for the tests (library_db): which
+measure a superlative ranks by, which column a number belongs to, counts per group that the question spells
+out, comparisons written in words; plus the gold SQL of the two test databases (library, store)."""
+import re
+import sqlite3
+
+import pytest
+from library_db import QUESTIONS as LIBRARY_QUESTIONS
+from library_db import build_library_db
+from store_db import QUESTIONS as STORE_QUESTIONS
+from store_db import build_store_db
+
+from girflow.frontends.mirror.candidates import enumerate_language
+from girflow.frontends.mirror.engines import open_engine
+from girflow.frontends.mirror.grammar import build_grammar
+from girflow.frontends.mirror.linking import link
+from girflow.frontends.mirror.shape import numbers_as_digits, read_shape
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory):
+    path = build_library_db(tmp_path_factory.mktemp("library") / "library.sqlite")
+    engine = open_engine(str(path), tmp_path_factory.mktemp("library_cache"))
+    schema = engine.schema
+    schema.value_index = engine.value_index([(t.name, c.name) for t in schema.tables for c in t.columns
+                                             if not c.is_numeric])
+    return path, schema
+
+
+def allowed(schema, question):
+    question = numbers_as_digits(question)
+    grammar = build_grammar(schema, link(question, schema))
+    return enumerate_language(grammar, re.findall(r"\d+", question), limit=60)
+
+
+def rows(path, sql):
+    con = sqlite3.connect(path)
+    try:
+        return sorted(con.execute(sql).fetchall(), key=repr)
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("builder,questions", [(build_library_db, LIBRARY_QUESTIONS), (build_store_db, STORE_QUESTIONS)])
+def test_test_databases_answer_their_gold_questions(tmp_path, builder, questions):
+    path = builder(tmp_path / "db.sqlite")
+    for question, sql in questions:
+        assert rows(path, sql), f"gold SQL returns nothing: {question}"
+
+
+def test_number_words_after_comparisons_become_digits():
+    assert numbers_as_digits("Which cities have more than one employee?") == "Which cities have more than 1 employee?"
+    assert numbers_as_digits("used in more than a single document") == "used in more than 1 document"
+    assert numbers_as_digits("codes with less than three templates") == "codes with less than 3 templates"
+    assert numbers_as_digits("the one with the most pets") == "the one with the most pets"
+
+
+def test_at_most_and_at_least_compare_rather_than_rank():
+    s = read_shape("What are the names of courses having at most 2 sections?")
+    assert s.comparisons == {"2": " <= "} and not s.limit and not s.superlative
+
+
+def test_superlative_adjective_ranks_by_the_measure_it_implies(library):
+    path, schema = library
+    # "youngest" is the latest birth year; one row because "the youngest member" is one member
+    assert allowed(schema, "What are the first and last names of the youngest member?") == [
+        "SELECT FirstName, LastName FROM Member ORDER BY BirthYear DESC LIMIT 1"]
+    (sql,) = allowed(schema, "Show the title of the book with the most pages.")
+    assert sql.endswith("ORDER BY PageCount DESC LIMIT 1")
+    assert rows(path, sql) == [("1Q84",)]
+
+
+def test_number_belongs_to_the_column_named_beside_it(library):
+    _, schema = library
+    for sql in allowed(schema, "How many books have a page count greater than 400?"):
+        assert "PageCount > 400" in sql
+    for sql in allowed(schema, "How many books published after 1980 are there?"):
+        assert "PublishedYear > 1980" in sql
+
+
+def test_counts_per_group_follow_the_question_head(library):
+    path, schema = library
+    (sql,) = allowed(schema, "What are the names of the authors and the number of books for each author?")
+    assert rows(path, sql) == rows(path, "SELECT FullName, COUNT(*) FROM Author JOIN Book USING (AuthorId) "
+                                         "GROUP BY AuthorId")
+    (sql,) = allowed(schema, "Which branches have at least three staff?")
+    assert rows(path, sql) == [("Central Library",), ("Oak Hill",)]
+
+
+def test_a_column_linked_only_through_a_synonym_adds_no_join(library):
+    _, schema = library
+    # "titles" resembles Staff.Name (title ~ name), but the question is about books alone
+    assert allowed(schema, "List the titles of books in the genre 'Fantasy'.") == [
+        "SELECT Title FROM Book WHERE Genre = 'Fantasy'"]

@@ -418,6 +418,14 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
     return rules
 
 
+def literal_text(rule: str) -> str | None:
+    """The text a rule body of literals only spells (`"strftime('%Y', " "date" ")"`); None if it has more."""
+    pieces = re.findall(r'"(?:[^"\\]|\\.)*"', rule)
+    if not pieces or re.sub(r'"(?:[^"\\]|\\.)*"', "", rule).strip():
+        return None
+    return "".join(json.loads(p) for p in pieces)
+
+
 AGGREGATED = re.compile(r"(?:COUNT|SUM|AVG|MIN|MAX)\(")
 
 
@@ -432,8 +440,7 @@ def grouped_head(shape: Shape, schema: Schema, cols, names, linked: Link, keys, 
     if not plain:
         if not keys or len(keys) != 1:
             return None
-        key = json.loads(keys[0][0]) if keys[0][0].startswith('"') else None
-        group = json.loads(keys[0][1]) if keys[0][1].startswith('"') else None
+        key, group = literal_text(keys[0][0]), literal_text(keys[0][1])
         if key is None or group is None:
             return None
         return [key] + head, group
@@ -462,7 +469,12 @@ def ranked_measure(shape: Shape, schema: Schema, cols) -> tuple[str, str] | None
         parts = name_parts(c.name)
         return next((d for word, d in implied if nstem(word) in parts or word in parts), shape.direction or " DESC")
 
-    words = shape.rank_words.split()
+    # the measure's words: "the largest orders by amount" ranks by amount, "the youngest singer" by what
+    # "youngest" implies; table names and linking words name no measure
+    table_words = {stem(t.name.lower()) for t in schema.tables} | {w for t in schema.tables for w in name_parts(t.name)}
+    words = [w for w in shape.rank_words.split() if w not in ("by", "of", "in", "for", "per", "with", "from", "the", "a",
+                                                             "an", "and", "or", "to", "on", "at")
+             and stem(w) not in table_words and w not in table_words]
     for n in range(len(words), 0, -1):
         col = best_column(" ".join(words[:n]), schema, ranked, [])
         if col:

@@ -132,8 +132,8 @@ class Mirror:
                      if prompt.startswith(self.prefix) else prompt, t0)
         t0 = time.perf_counter()
         numbers = re.findall(r"(?<![\w.])\d+(?:\.\d+)?(?![\w])", question)
-        limit = max(1, self.max_scored) if hasattr(self.model, "score") else 1
-        enumerated = enumerate_language(grammar, numbers, limit=limit + 1)
+        limit = self.max_scored if hasattr(self.model, "score") else 1
+        enumerated = enumerate_language(grammar, numbers, limit=limit + 1) if self.max_scored > 0 else []
         if len(enumerated) == 1:  # the question fixes the whole query: nothing for the model to choose
             sql = enumerated[0]
             self._record(trace, "generation", f"{sql}\n(the only query the grammar allows; no decoding)", t0)

@@ -86,9 +86,11 @@ def test_eval_can_be_limited_to_levels(demo_db, tmp_path, capsys):
         def text(self, prompt, max_tokens=20):
             return "A sentence."
 
-    report = evaluate(Mirror(demo_db, model=Gold(), out_dir=tmp_path, charts=False), levels={5}, progress=None)
+    # candidates=0: the stand-in's query is used even where the grammar allows only one
+    report = evaluate(Mirror(demo_db, model=Gold(), out_dir=tmp_path, charts=False, candidates=0), levels={5},
+                      progress=None)
     assert report["questions"] == sum(lvl == 5 for lvl, _, _ in QUESTIONS)
     assert report["execution_accuracy"] == 1.0 and report["median_cpu_s"] >= 0
-    held = evaluate(Mirror(demo_db, model=Gold(), out_dir=tmp_path, charts=False), levels={4}, progress=None,
+    held = evaluate(Mirror(demo_db, model=Gold(), out_dir=tmp_path, charts=False, candidates=0), levels={4}, progress=None,
                     question_set="held-out")
     assert held["questions"] == sum(lvl == 4 for lvl, _, _ in HELD_OUT) and held["execution_accuracy"] == 1.0

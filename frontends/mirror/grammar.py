@@ -445,7 +445,8 @@ def grouped_head(shape: Shape, schema: Schema, cols, names, linked: Link, keys, 
             return None
         return [key] + head, group
     owners = {t for q, t, c in cols if q in plain}
-    if len(owners) == 1:
+    if len(owners) == 1 and len(names) > 1:  # joined: the rows of the owner's table are the groups; in one
+        # table the columns themselves are ("the cities that have more than 1 employee": GROUP BY city)
         t = owners.pop()
         pk = next((c.name for c in schema.columns_of(t) if c.is_pk), None)
         if pk:

@@ -27,6 +27,7 @@ from .schema import Schema
 from .setops import split_set_question
 from .shape import numbers_as_digits
 from .summary import summarise
+from .tidy import without_repeated_items
 
 MAX_REPAIRS = 2
 MAX_RUN = 6  # of those, the likeliest run against the database
@@ -142,7 +143,7 @@ class Mirror:
             sql, report = self.select_candidate(prompt, [Candidate(q) for q in enumerated])
             self._record(trace, "candidates", report, t0)
         else:
-            sql = self.model.sql(prompt, grammar)
+            sql = without_repeated_items(self.model.sql(prompt, grammar))
             self._record(trace, "generation", sql, t0)
         for attempt in range(MAX_REPAIRS + 1):
             t0 = time.perf_counter()

@@ -24,7 +24,24 @@ class SetSplit:
 
 
 def split_set_question(question: str) -> SetSplit | None:
-    return split_both(question) or split_except(question)
+    return split_both(question) or split_repeated(question) or split_except(question)
+
+
+def split_repeated(question: str) -> SetSplit | None:
+    """"countries where a singer above age 40 and a singer below 30 are from", "cities that have a branch
+    opened before 1990 and a branch opened after 2010": the same indefinite noun twice, each with its own
+    condition, names two different rows; one row cannot meet both conditions."""
+    m = re.search(r"\b(an?) ([a-z]+) (.+?),? and (?:also )?an? \2 (.+?)(?=\s*[?.,;!]|$)", question)
+    if not m or not re.search(r"\d|'|\b(?:before|after|above|below|over|under|than|in|from|with)\b", m.group(3)):
+        return None
+    lead, noun, end = question[: m.start()], f"{m.group(1)} {m.group(2)}", question[m.end():]
+    cond1, cond2 = m.group(3), m.group(4)
+    value = re.search(rf"(?:{VALUE})", cond2)
+    if re.search(rf"(?:{VALUE})$", cond1) and value:  # "... below 30 are from": the words after the second
+        cond2, end = cond2[: value.end()], cond2[value.end():] + end  # condition's value belong to both halves
+    first = f"{lead}{noun} {cond1}{end}"
+    second = f"{lead}{noun} {cond2}{end}"
+    return SetSplit("INTERSECT", first.strip(), second.strip())
 
 
 def split_both(question: str) -> SetSplit | None:

@@ -92,3 +92,22 @@ def test_a_column_linked_only_through_a_synonym_adds_no_join(library):
     # "titles" resembles Staff.Name (title ~ name), but the question is about books alone
     assert allowed(schema, "List the titles of books in the genre 'Fantasy'.") == [
         "SELECT Title FROM Book WHERE Genre = 'Fantasy'"]
+
+
+def test_repeated_select_items_are_dropped():
+    from girflow.frontends.mirror.tidy import without_repeated_items
+
+    assert without_repeated_items("SELECT a, a, b, a FROM t") == "SELECT a, b FROM t"
+    assert without_repeated_items("SELECT a, a FROM t INTERSECT SELECT a, b FROM u") == (
+        "SELECT a, a FROM t INTERSECT SELECT a, b FROM u")  # set operations keep their widths
+
+
+def test_the_same_noun_with_two_conditions_is_an_intersection():
+    from girflow.frontends.mirror.setops import split_set_question
+
+    split = split_set_question("Which cities have a branch opened before 1990 and a branch opened after 2010?")
+    assert (split.operator, split.first, split.second) == (
+        "INTERSECT", "Which cities have a branch opened before 1990?", "Which cities have a branch opened after 2010?")
+    split = split_set_question("Show countries where a singer above age 40 and a singer below 30 are from.")
+    assert split.second == "Show countries where a singer below 30 are from."
+    assert split_set_question("Show the name of a singer and a song.") is None

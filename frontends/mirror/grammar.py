@@ -371,8 +371,8 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
         rules.append(f'{p}_list: "{shape.extreme}(" {p}_num ")"')
     elif "count-distinct" in intent:
         rules.append(f'{p}_list: "COUNT(DISTINCT " {p}_col ")"')
-    elif "count" in intent:
-        rules.append(f'{p}_list: "COUNT(*)" | "COUNT(DISTINCT " {p}_col ")"')
+    elif "count" in intent:  # "how many X" in one table counts its rows; a join may repeat them
+        rules.append(f'{p}_list: "COUNT(*)"' + (f' | "COUNT(DISTINCT " {p}_col ")"' if qualify else ""))
     elif "sum" in intent and measures:
         rules.append(f'{p}_list: "SUM(" {p}_num ")"')
     elif "avg" in intent and measures and not shape.subquery_agg:

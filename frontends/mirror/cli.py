@@ -102,7 +102,8 @@ def run_ask(args) -> int:
     mirror = make_mirror(args)
     text = " ".join(args.question)
     if not args.sql:
-        mirror.warm_up()  # the prompt head's KV cache comes from disk when this database was asked before
+        mirror.warm_up(plotting=False)  # the prompt head's KV cache comes from disk when this database was
+        # asked before; plotting libraries only if the answer gets a chart
     answer = mirror.run(text) if args.sql else mirror.ask(text)
     print_answer(answer)
     return 0

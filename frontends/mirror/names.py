@@ -27,7 +27,7 @@ def stem(word: str) -> str:
     'employees' ~ 'employee', 'singers' ~ 'singer'."""
     w = word.lower()
     if len(w) <= 3:
-        return w
+        return "id" if w == "ids" else w  # "the ids of ..." names id columns
     for suffix, repl in (("ies", "y"), ("sses", "ss"), ("xes", "x"), ("ches", "ch"), ("shes", "sh"), ("s", "")):
         if w.endswith(suffix) and len(w) > len(suffix) + 2 and not w.endswith(("ss", "us", "is")):
             return w[: -len(suffix)] + repl

@@ -85,12 +85,13 @@ class Mirror:
         self.prefix = prompt_prefix(self.schema)
         self.column_names = {c.name.lower() for t in self.schema.tables for c in t.columns}
 
-    def warm_up(self) -> None:
+    def warm_up(self, plotting: bool = True) -> None:
         """One-time session costs, paid before the first question rather than inside it: load the model,
-        compute the KV cache of the static prompt head, import the charting libraries."""
+        compute the KV cache of the static prompt head, import the charting libraries (`plotting=False`
+        for a single question: they are imported only if its result gets a chart)."""
         if hasattr(self.model, "prefill"):
             self.model.prefill(self.prefix)
-        if self.charts:
+        if self.charts and plotting:
             from .chart import import_plotting
 
             import_plotting()

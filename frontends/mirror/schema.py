@@ -13,10 +13,29 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import sqlite_utils
-from sqlite_utils.utils import TypeTracker
-
 from .errors import MirrorError
+
+
+def _import_sqlite_utils():
+    """sqlite-utils without pandas: it imports pandas (a second or more of a one-shot `ask`) only to accept
+    pandas values when writing rows, and Mirror writes none (it reads databases and imports CSV text). If
+    pandas is already loaded, nothing changes."""
+    import sys
+
+    if "sqlite_utils" in sys.modules or "pandas" in sys.modules:
+        import sqlite_utils
+        return sqlite_utils
+    sys.modules["pandas"] = None  # type: ignore[assignment]  # `import pandas` raises ImportError
+    try:
+        import sqlite_utils
+    finally:
+        if sys.modules.get("pandas", 0) is None:
+            del sys.modules["pandas"]
+    return sqlite_utils
+
+
+sqlite_utils = _import_sqlite_utils()
+from sqlite_utils.utils import TypeTracker  # noqa: E402
 
 DISTINCT_VALUE_LIMIT = 200  # text columns with at most this many values get all of them indexed for linking
 SAMPLE_VALUES = 3

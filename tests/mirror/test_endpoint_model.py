@@ -71,7 +71,8 @@ def test_repair_loop_feeds_sqlite_error_back(fake, demo_db, tmp_path):
     from girflow import Mirror
 
     server = fake(["SELECT colour FROM products", "SELECT COUNT(*) FROM products", "ok"])
-    m = Mirror(demo_db, model=server.url, model_name="m", out_dir=tmp_path, model_summary=False)
+    # candidates=0: the model writes the query even where the question's grammar allows only one
+    m = Mirror(demo_db, model=server.url, model_name="m", out_dir=tmp_path, model_summary=False, candidates=0)
     answer = m.ask("How many products are there?")
     assert answer.rows == [(75,)]
     assert "no such column: colour" in server.prompts[1][1]["messages"][-1]["content"]
@@ -83,19 +84,19 @@ def test_destructive_model_output_is_refused(fake, demo_db, tmp_path):
 
     before = db_fingerprint(demo_db)
     server = fake(["DROP TABLE orders"])
-    m = Mirror(demo_db, model=server.url, model_name="m", out_dir=tmp_path)
+    m = Mirror(demo_db, model=server.url, model_name="m", out_dir=tmp_path, candidates=0)
     with pytest.raises(MirrorError, match="could not produce a valid query"):
         m.ask("How many orders are there?")
     server2 = fake(["SELECT 1; DELETE FROM orders"])
     with pytest.raises(MirrorError):
-        Mirror(demo_db, model=server2.url, model_name="m", out_dir=tmp_path).ask("How many orders are there?")
+        Mirror(demo_db, model=server2.url, model_name="m", out_dir=tmp_path, candidates=0).ask("How many orders are there?")
     assert db_fingerprint(demo_db) == before
 
 
 def test_unreachable_endpoint_is_a_clear_error(demo_db, tmp_path):
     from girflow import Mirror
 
-    m = Mirror(demo_db, model="http://127.0.0.1:9/v1", model_name="m", out_dir=tmp_path)
+    m = Mirror(demo_db, model="http://127.0.0.1:9/v1", model_name="m", out_dir=tmp_path, candidates=0)
     with pytest.raises(MirrorError, match="cannot reach model endpoint"):
         m.ask("How many orders are there?")
     with pytest.raises(MirrorError, match="model name"):
@@ -132,7 +133,8 @@ def test_llama_cpp_openai_server_gets_the_grammar(demo_db, tmp_path):
             except OSError:
                 assert server.poll() is None, "llama_cpp.server exited"
                 time.sleep(0.5)
-        m = Mirror(demo_db, model=url, model_name="smollm2", out_dir=tmp_path, model_summary=False, charts=False)
+        m = Mirror(demo_db, model=url, model_name="smollm2", out_dir=tmp_path, model_summary=False, charts=False,
+                   candidates=0)  # the server writes the query, though this question's grammar allows only one
         m.model.timeout = 600
         answer = m.ask("How many customers are there?")
         assert m.model.takes_grammar is True

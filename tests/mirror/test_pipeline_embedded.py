@@ -14,8 +14,10 @@ def test_ask_returns_sql_rows_summary_chart_and_trace(mirror, demo_db):
     assert answer.rows == sqlite_rows(demo_db, answer.sql)
     assert answer.columns and answer.summary
     names = [s.name for s in answer.trace]
-    for stage in ("schema", "schema-linking", "grammar", "prompt", "generation", "validation", "execution", "summary", "chart"):
+    for stage in ("schema", "schema-linking", "grammar", "prompt", "validation", "execution", "summary", "chart"):
         assert stage in names
+    # the model decodes the query, or scores every query the grammar allows when they are few
+    assert "generation" in names or "candidates" in names
     assert "GROUP BY" in answer.sql  # "each" makes GROUP BY mandatory in the grammar
     assert answer.chart and Path(answer.chart).read_bytes()[:4] == b"\x89PNG"
 

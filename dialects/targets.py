@@ -32,7 +32,30 @@ def _host_vector_bits() -> int:
     return 128
 
 
+def _host_last_level_cache() -> int | None:
+    """Bytes of the host's largest cache (Linux sysfs), None where it cannot be read."""
+    sizes = []
+    for index in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*"):
+        try:
+            text = (index / "size").read_text().strip().upper()
+            level = int((index / "level").read_text())
+        except (OSError, ValueError):
+            continue
+        scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:], 1)
+        digits = text.rstrip("KMG")
+        if digits.isdigit():
+            sizes.append((level, int(digits) * scale))
+    return max(sizes)[1] if sizes else None
+
+
 def _resolve_host(desc: dict) -> dict:
+    for name, level in list(desc.get("memory_levels", {}).items()):
+        if level.get("capacity_bytes") == "host":
+            size = _host_last_level_cache()
+            if size is None:                 # unknown: the model does without this level
+                del desc["memory_levels"][name]
+            else:
+                level["capacity_bytes"] = size
     if desc.get("vector_bits") == "host":
         desc["vector_bits"] = int(os.environ.get("GIRFLOW_VECTOR_BITS", _host_vector_bits()))
     if desc.get("register_file_bytes") == "host":   # 16 vector registers (32 with AVX-512)

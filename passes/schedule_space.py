@@ -12,7 +12,8 @@ A *candidate* is a dict of knobs, the same names gir-schedule takes as options a
   tile           transpose tile edge (transpose programs)
 
 The model prices a candidate from the target description alone: bytes moved at the level the
-working set fits in (bandwidth scaled by threads), vector work (lanes, accumulator latency, loop
+working set fits in (per-core caches, the shared last-level cache, memory; bandwidth scaled by
+threads), vector work (lanes, accumulator latency, loop
 tails), and dispatch cost (a call, waking helper threads, one foreign call per chunk). It only has
 to rank: the tuner (runtime/tuner.py) times the best few on the machine and keeps the winner.
 """
@@ -45,6 +46,9 @@ def _level_bandwidth(desc: dict, working_bytes: int, threads: int) -> float:
     local_cap = (local.get("capacity_bytes") or 0) * cores
     if working_bytes <= local_cap:
         return local.get("bandwidth_gbs", 100.0) * threads
+    shared = levels.get("last_level", {})
+    if working_bytes <= (shared.get("capacity_bytes") or 0):
+        return shared["bandwidth_gbs"] * threads
     g = levels["global"]["bandwidth_gbs"]
     per_core = desc.get("core_bandwidth_gbs", g)
     return min(g, per_core * threads)
@@ -185,7 +189,10 @@ def _core_cache(desc: dict) -> int:
 
 
 def _cache_bytes(desc: dict) -> int:
-    return _core_cache(desc) * int(desc["units"]["core"])
+    """What the caches hold together: an output that fits is better written through them (a
+    streaming store would send it to memory) and costs no extra read for ownership."""
+    shared = desc["memory_levels"].get("last_level", {}).get("capacity_bytes") or 0
+    return max(_core_cache(desc) * int(desc["units"]["core"]), shared)
 
 
 def rank(df, desc: dict) -> list[tuple[float, dict]]:

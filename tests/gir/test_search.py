@@ -139,3 +139,19 @@ def test_girflow_tune_command(tmp_path):
     assert "(cached)" in again.stdout
     bad = subprocess.run([str(BIN / "girflow"), "tune", "nope"], capture_output=True, text=True, env=env)
     assert bad.returncode == 2 and "unknown operator" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_model_writes_through_the_last_level_cache_when_the_data_fits():
+    """Streaming (non-temporal) stores send an output past the caches: the model chooses them only
+    where the working set exceeds the shared last-level cache the target description reads from
+    the host; without that level (unknown host), the per-core caches bound it instead."""
+    from girflow.passes.schedule_space import rank
+
+    desc = girflow_target()
+    desc["memory_levels"]["last_level"] = {"capacity_bytes": 32 << 20, "bandwidth_gbs": 50.0}
+    _ctx, _m, df = analysed(girflow.trace(ops.softmax, (1024, 1000)))          # 8 MB in and out
+    assert rank(df, desc)[0][1]["streaming"] == 0
+    _ctx2, _m2, big = analysed(girflow.trace(ops.softmax, (8192, 4096)))       # 256 MB
+    assert rank(big, desc)[0][1]["streaming"] == 1
+    del desc["memory_levels"]["last_level"]
+    assert rank(df, desc)[0][1]["streaming"] == 1

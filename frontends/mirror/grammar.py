@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from .joins import JoinGraph, ident
 from .linking import Link, is_key_like, name_parts, stem
+from .names import split_identifier
 from .schema import Schema
 from .shape import IMPLIED_MEASURES, SUPERLATIVE, Shape, read_shape
 
@@ -65,7 +66,12 @@ def build_grammar(schema: Schema, linked: Link) -> str:
                 # matched only through a synonym ("titles" ~ Staff.Name) does not bring its table in
     # a column name found in several tables ("name") does not say which table is needed
     needed = {t for t, _, _ in outer_values} | {t for c, ts in owners.items() if len(ts) == 1 for t in ts}
-    needed |= set(linked.named) - {t for t, _, _ in sub_values}
+    named = set(linked.named)
+    words_of = {t: {stem(w) for w in split_identifier(t) if len(w) > 2} for t in named}
+    # "the template type code": Templates is named only inside the name of Ref_Template_Types
+    inside = {t for t in named for u in named if t != u and words_of[t] and words_of[t] < words_of[u]
+              and not words_of[t] & outside_name(linked.question, words_of[u] | name_parts(u))}
+    needed |= ((named - inside) | (inside & needed)) - {t for t, _, _ in sub_values}
     if membership or shape.subquery_agg:
         needed = {entity[1]} if membership else needed - {t for t, _, _ in sub_values} or needed
     most = max(len(needed & set(names)) for names, _ in plans)  # all needed tables, else as many as joinable
@@ -410,12 +416,31 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
         order = lit(f" ORDER BY {sort_col}{shape.sort[1]}")
     elif shape.direction and not shape.extreme:
         order = f' (" ORDER BY " ({p}_expr | {p}_agg) {direction})?'
-    elif re.search(r"\b(order|sort|sorted|alphabetical)\b", q_lower):
+    elif re.search(r"\b(?:order(?:ed)? by|in (?:\w+ ){0,3}order|sort|sorted|alphabetical)", q_lower):  # not "order status"
         order = f' (" ORDER BY " {p}_expr dir?)?'
     else:
         order = ""
     rules.append(f'{p}: "SELECT " {p}_list " FROM " {lit(from_clause)} {where}{order}')
     return rules
+
+
+def outside_name(question: str, name_words: set[str]) -> set[str]:
+    """The question's word stems outside runs of two or more words of one table's name ("how many templates
+    per template type" keeps "templates", drops "template type")."""
+    from .names import word_match
+
+    stems = [stem(w) for w in re.findall(r"[a-z]+", question.lower())]
+    keep, i = set(), 0
+    while i < len(stems):
+        j = i
+        while j < len(stems) and (stems[j] in name_words or any(word_match(stems[j], n) >= 0.8 for n in name_words)):
+            j += 1
+        if j - i >= 2:
+            i = j
+            continue
+        keep.add(stems[i])
+        i += 1
+    return keep
 
 
 def literal_text(rule: str) -> str | None:

@@ -111,3 +111,23 @@ def test_the_same_noun_with_two_conditions_is_an_intersection():
     split = split_set_question("Show countries where a singer above age 40 and a singer below 30 are from.")
     assert split.second == "Show countries where a singer below 30 are from."
     assert split_set_question("Show the name of a singer and a song.") is None
+
+
+def test_a_table_named_only_inside_another_tables_name_is_not_joined(tmp_path):
+    path = tmp_path / "shop.sqlite"
+    con = sqlite3.connect(path)
+    con.executescript("""
+        CREATE TABLE Order_Statuses (Order_Status_Code TEXT PRIMARY KEY, Order_Status_Description TEXT);
+        CREATE TABLE Orders (Order_ID INTEGER PRIMARY KEY, Order_Status_Code TEXT REFERENCES Order_Statuses, Amount REAL);
+        INSERT INTO Order_Statuses VALUES ('S', 'Shipped'), ('P', 'Pending');
+        INSERT INTO Orders VALUES (1, 'S', 10), (2, 'S', 20), (3, 'P', 5);""")
+    con.commit()
+    con.close()
+    engine = open_engine(str(path), tmp_path / "cache")
+    schema = engine.schema
+    schema.value_index = engine.value_index([(t.name, c.name) for t in schema.tables for c in t.columns if not c.is_numeric])
+    # "order status" names Order_Statuses; Orders is not asked about, and joining it would repeat the code
+    assert allowed(schema, "What is the order status code for order status description 'Shipped'?") == [
+        "SELECT Order_Status_Code FROM Order_Statuses WHERE Order_Status_Description = 'Shipped'"]
+    # "how many orders" names Orders outside the status table's name: it stays
+    assert all("Orders" in sql for sql in allowed(schema, "How many orders have order status description 'Shipped'?"))

@@ -15,6 +15,7 @@ Writes a CSV and a seaborn chart.
 from __future__ import annotations
 
 import csv
+import os
 import statistics
 import time
 
@@ -163,7 +164,7 @@ def run(args) -> int:
           f"median of {args.rounds} interleaved rounds (ms)")
     print(f"{'model':6s} {'batch':>5s} {'seq':>4s} {'eager':>9s} {'inductor':>9s} {'girflow':>9s} {'ind/gir':>8s} "
           f"| memory-bound: {'eager':>8s} {'inductor':>9s} {'girflow':>8s} {'ind/gir':>8s} | regions  ops "
-          f"| compile: fresh processes, cold / warm (girflow's part) | Dynamo alone / + AOTAutograd")
+          f"| compile: fresh processes, cold / warm (girflow's part) | Dynamo alone / + AOTAutograd | load")
     rows = []
     for name in names:
         times = compile_times(name, batches[0], seqs[0], args.layers)
@@ -171,6 +172,7 @@ def run(args) -> int:
         for seq in seqs:
             for batch in batches:
                 e2e, mem, info = bench_model(name, batch, seq, args.rounds, args.layers)
+                load = os.getloadavg()[0]        # the machine may be shared: the figure's context
                 info.update(cold_s=cold["total_s"], cold_girflow_s=cold["girflow_s"], warm_s=warm["total_s"],
                             warm_girflow_s=warm["girflow_s"], dynamo_s=dyn["total_s"], dynamo_aot_s=aot["total_s"])
                 speed = e2e["inductor"] / e2e["girflow"]
@@ -180,8 +182,8 @@ def run(args) -> int:
                       f"{mem['inductor'] * 1e3:9.2f} {mem['girflow'] * 1e3:8.2f} {mspeed:8.2f} | "
                       f"{info['gir_regions']:3d}/{info['regions']:<3d} {info['gir_ops']:4d} | "
                       f"{info['cold_s']:6.1f}s ({info['cold_girflow_s']:.2f}s) / {info['warm_s']:5.1f}s "
-                      f"({info['warm_girflow_s']:.2f}s) | {info['dynamo_s']:5.1f}s / {info['dynamo_aot_s']:5.1f}s",
-                      flush=True)
+                      f"({info['warm_girflow_s']:.2f}s) | {info['dynamo_s']:5.1f}s / {info['dynamo_aot_s']:5.1f}s "
+                      f"| load {load:.1f}", flush=True)
                 for why in info["fallbacks"]:
                     print(f"        fallback: {why}")
                 for impl in ("eager", "inductor", "girflow"):
@@ -196,7 +198,8 @@ def run(args) -> int:
                                  "compile_warm_girflow_s": info["warm_girflow_s"] if impl == "girflow" else float("nan"),
                                  "compile_dynamo_only_s": info["dynamo_s"],
                                  "compile_dynamo_aot_s": info["dynamo_aot_s"],
-                                 "max_rel_err": info["rel_err"] if impl == "girflow" else 0.0})
+                                 "max_rel_err": info["rel_err"] if impl == "girflow" else 0.0,
+                                 "load_avg_1min": load})
     with open(args.csv, "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
         w.writeheader()

@@ -11,10 +11,11 @@ it like any other held-out database:
 """
 from __future__ import annotations
 
-import json
 import random
 import sqlite3
 from pathlib import Path
+
+import spider_folder
 
 SCHEMA = """
 CREATE TABLE Branch (BranchId INTEGER PRIMARY KEY, BranchName TEXT, City TEXT, OpenedYear INTEGER);
@@ -135,8 +136,4 @@ def build_library_db(path: str | Path, seed: int = 7) -> Path:
 
 def write_spider_folder(folder: str | Path) -> Path:
     """The database and its questions in Spider's layout (questions.json, database/library.sqlite)."""
-    folder = Path(folder)
-    build_library_db(folder / "database" / "library.sqlite")
-    (folder / "questions.json").write_text(json.dumps(
-        [{"db_id": "library", "question": q, "query": sql} for q, sql in QUESTIONS], indent=1))
-    return folder
+    return spider_folder.write_spider_folder(folder, "library", build_library_db, QUESTIONS)

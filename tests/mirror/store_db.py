@@ -8,10 +8,11 @@ on it. Mirror's answers on it were looked at only for the final measurement.
 """
 from __future__ import annotations
 
-import json
 import random
 import sqlite3
 from pathlib import Path
+
+import spider_folder
 
 SCHEMA = """
 CREATE TABLE Customers (CustomerID INTEGER PRIMARY KEY, CompanyName TEXT, ContactName TEXT, City TEXT, Country TEXT);
@@ -132,8 +133,5 @@ def build_store_db(path: str | Path, seed: int = 11) -> Path:
 
 
 def write_spider_folder(folder: str | Path) -> Path:
-    folder = Path(folder)
-    build_store_db(folder / "database" / "store.sqlite")
-    (folder / "questions.json").write_text(json.dumps(
-        [{"db_id": "store", "question": q, "query": sql} for q, sql in QUESTIONS], indent=1))
-    return folder
+    """The database and its questions in Spider's layout (questions.json, database/store.sqlite)."""
+    return spider_folder.write_spider_folder(folder, "store", build_store_db, QUESTIONS)

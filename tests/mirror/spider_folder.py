@@ -1,0 +1,15 @@
+"""Lays a test-built database and its questions out in Spider's format, so `girflow mirror eval
+--spider DIR` measures Mirror on it exactly as on Spider's own databases."""
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+
+def write_spider_folder(folder: str | Path, db_id: str, build: Callable[[Path], Path],
+                        questions: list[tuple[str, str]]) -> Path:
+    """DIR/questions.json and DIR/database/<db_id>.sqlite, built by `build(path)`."""
+    folder = Path(folder)
+    build(folder / "database" / f"{db_id}.sqlite")
+    (folder / "questions.json").write_text(json.dumps(
+        [{"db_id": db_id, "question": q, "query": sql} for q, sql in questions], indent=1))
+    return folder

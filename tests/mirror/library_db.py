@@ -12,7 +12,6 @@ it like any other held-out database:
 from __future__ import annotations
 
 import random
-import sqlite3
 from pathlib import Path
 
 import spider_folder
@@ -104,12 +103,8 @@ QUESTIONS = [  # (question, gold SQL), written before Mirror ran on this databas
 
 def build_library_db(path: str | Path, seed: int = 7) -> Path:
     """The library database at `path` (rebuilt), with fixed-seed members and loans."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.unlink(missing_ok=True)
     rng = random.Random(seed)
-    con = sqlite3.connect(path)
-    con.executescript(SCHEMA)
+    con = spider_folder.fresh_database(path, SCHEMA)
     con.executemany("INSERT INTO Branch VALUES (?, ?, ?, ?)", BRANCHES)
     con.executemany("INSERT INTO Author VALUES (?, ?, ?, ?)", AUTHORS)
     con.executemany("INSERT INTO Book VALUES (?, ?, ?, ?, ?, ?, ?)", [(i + 1, *b) for i, b in enumerate(BOOKS)])
@@ -131,7 +126,7 @@ def build_library_db(path: str | Path, seed: int = 7) -> Path:
     con.executemany("INSERT INTO Loan VALUES (?, ?, ?, ?, ?, ?, ?)", loans)
     con.commit()
     con.close()
-    return path
+    return Path(path)
 
 
 def write_spider_folder(folder: str | Path) -> Path:

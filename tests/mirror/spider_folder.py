@@ -1,6 +1,7 @@
 """Lays a test-built database and its questions out in Spider's format, so `girflow mirror eval
 --spider DIR` measures Mirror on it exactly as on Spider's own databases."""
 import json
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,3 +14,13 @@ def write_spider_folder(folder: str | Path, db_id: str, build: Callable[[Path], 
     (folder / "questions.json").write_text(json.dumps(
         [{"db_id": db_id, "question": q, "query": sql} for q, sql in questions], indent=1))
     return folder
+
+
+def fresh_database(path: str | Path, schema: str) -> sqlite3.Connection:
+    """An open connection to a new database at `path` holding `schema` (an older file is replaced)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    con = sqlite3.connect(path)
+    con.executescript(schema)
+    return con

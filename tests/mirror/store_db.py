@@ -9,7 +9,6 @@ on it. Mirror's answers on it were looked at only for the final measurement.
 from __future__ import annotations
 
 import random
-import sqlite3
 from pathlib import Path
 
 import spider_folder
@@ -104,12 +103,8 @@ QUESTIONS = [  # (question, gold SQL), written before Mirror ran on this databas
 
 
 def build_store_db(path: str | Path, seed: int = 11) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.unlink(missing_ok=True)
     rng = random.Random(seed)
-    con = sqlite3.connect(path)
-    con.executescript(SCHEMA)
+    con = spider_folder.fresh_database(path, SCHEMA)
     con.executemany("INSERT INTO Customers VALUES (?, ?, ?, ?, ?)", [(i + 1, *c) for i, c in enumerate(CUSTOMERS)])
     con.executemany("INSERT INTO Employees VALUES (?, ?, ?, ?, ?, ?)", [(i + 1, *e) for i, e in enumerate(EMPLOYEES)])
     con.executemany("INSERT INTO Categories VALUES (?, ?, ?)", [(i + 1, *c) for i, c in enumerate(CATEGORIES)])
@@ -129,7 +124,7 @@ def build_store_db(path: str | Path, seed: int = 11) -> Path:
                         (oid, pid, rng.randint(1, 40), rng.choice([0, 0, 0, 0.05, 0.1])))
     con.commit()
     con.close()
-    return path
+    return Path(path)
 
 
 def write_spider_folder(folder: str | Path) -> Path:

@@ -83,7 +83,7 @@ def summarise(model, question: str, result: Result, use_model: bool = True, lead
         return base
     if not re.fullmatch(r"[\w\s,.'’%$€£:;()\-/&+]{8,300}", sentence) or re.search(r"(?i)ignore|instruction|sql|http", sentence):
         return base
-    if not numbers_supported(sentence, result):
+    if not numbers_supported(sentence, result) or not rows_agree(sentence, result):
         return base  # a sentence that states a number the result does not hold is worse than none
     return base + " " + sentence
 
@@ -109,5 +109,27 @@ def numbers_supported(sentence: str, result: Result) -> bool:
         n = n.replace(",", "")
         n = n.rstrip("0").rstrip(".") if "." in n else n
         if n not in allowed:
+            return False
+    return True
+
+
+def rows_agree(sentence: str, result: Result) -> bool:
+    """Each result value the sentence states shares a row with a label it names: "Germany has the highest,
+    with 158" beside rows (Germany, 145.2) and (Poland, 158.39) pairs a number with the wrong row. Row counts
+    and small ordinals are not result values; a sentence naming no label (or no value) is not checked."""
+    labels: set[int] = set()
+    for i, row in enumerate(result.rows):
+        for v in row:
+            if isinstance(v, str) and len(v) > 1 and re.search(rf"(?i)(?<!\w){re.escape(v)}(?!\w)", sentence):
+                labels.add(i)
+    if not labels:
+        return True
+    counts = {str(len(result.rows)), "1", "2", "3"}
+    for n in re.findall(r"\d[\d,]*(?:\.\d+)?", sentence):
+        n = n.replace(",", "")
+        n = n.rstrip("0").rstrip(".") if "." in n else n
+        rows = {i for i, row in enumerate(result.rows)
+                if any(not isinstance(v, str) and n in _number_forms(v) for v in row)}
+        if rows and n not in counts and not rows & labels:
             return False
     return True

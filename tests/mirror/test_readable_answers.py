@@ -4,7 +4,7 @@ import sqlite3
 
 from girflow.frontends.mirror.aliases import readable_aliases
 from girflow.frontends.mirror.guard import Result
-from girflow.frontends.mirror.summary import numbers_supported
+from girflow.frontends.mirror.summary import numbers_supported, rows_agree
 
 
 def test_aggregates_get_readable_aliases(demo_db):
@@ -32,6 +32,16 @@ def test_model_sentence_must_state_numbers_of_the_result():
     assert numbers_supported("February had the most, 1,891.53.", monthly)
     assert numbers_supported("February had about 1892 in orders.", monthly)  # rounded for reading
     assert numbers_supported("There are 2 months in the result.", monthly)
+
+
+def test_model_sentence_must_pair_numbers_with_their_rows():
+    freight = Result(["ShipCountry", "average_freight"],
+                     [("France", 132.914), ("Germany", 145.2217), ("Poland", 158.39), ("UK", 129.915)], False, 0.0)
+    assert not rows_agree("Germany has the highest average freight, with 158.", freight)  # 158 is Poland's
+    assert rows_agree("Poland has the highest average freight, with 158.", freight)
+    assert rows_agree("Poland leads with 158.39 and the UK trails with 129.92.", freight)
+    assert rows_agree("The highest average freight is 158.39.", freight)   # names no row: nothing to pair
+    assert rows_agree("There are 4 countries, Germany among them.", freight)  # a row count, not a value
 
 
 def test_prompt_head_state_is_saved_and_reused(demo_db, tmp_path, monkeypatch):

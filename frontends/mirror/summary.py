@@ -98,16 +98,28 @@ def _number_forms(v) -> set[str]:
     return {f.rstrip("0").rstrip(".") if "." in f else f for f in forms}
 
 
+def _sentence_numbers(sentence: str) -> list[str]:
+    """The numbers a sentence states, thousands separators and trailing decimal zeros removed."""
+    found = []
+    for n in re.findall(r"\d[\d,]*(?:\.\d+)?", sentence):
+        n = n.replace(",", "")
+        found.append(n.rstrip("0").rstrip(".") if "." in n else n)
+    return found
+
+
+def _counts(result: Result) -> set[str]:
+    """Numbers a sentence may state that are not result values: the row count and small ordinals."""
+    return {str(len(result.rows)), "1", "2", "3"}
+
+
 def numbers_supported(sentence: str, result: Result) -> bool:
     """Every number the sentence states is a value of the result (any rounding), its row count, or a
     small ordinal; "The total amount ... is 2064" beside twelve monthly totals is not."""
-    allowed = {str(len(result.rows)), "1", "2", "3"}
+    allowed = _counts(result)
     for row in result.rows:
         for v in row:
             allowed |= _number_forms(v)
-    for n in re.findall(r"\d[\d,]*(?:\.\d+)?", sentence):
-        n = n.replace(",", "")
-        n = n.rstrip("0").rstrip(".") if "." in n else n
+    for n in _sentence_numbers(sentence):
         if n not in allowed:
             return False
     return True
@@ -124,10 +136,8 @@ def rows_agree(sentence: str, result: Result) -> bool:
                 labels.add(i)
     if not labels:
         return True
-    counts = {str(len(result.rows)), "1", "2", "3"}
-    for n in re.findall(r"\d[\d,]*(?:\.\d+)?", sentence):
-        n = n.replace(",", "")
-        n = n.rstrip("0").rstrip(".") if "." in n else n
+    counts = _counts(result)
+    for n in _sentence_numbers(sentence):
         rows = {i for i, row in enumerate(result.rows)
                 if any(not isinstance(v, str) and n in _number_forms(v) for v in row)}
         if rows and n not in counts and not rows & labels:

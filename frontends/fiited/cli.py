@@ -31,6 +31,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         p.add_argument("--batch-size", type=int, default=2048)
         p.add_argument("--epochs", type=int, default=1)
         p.add_argument("--emb-lr", type=float, default=0.05)
+        p.add_argument("--emb-optimizer", choices=["adagrad", "chunk_adagrad"], default="adagrad",
+                       help="FIITED: Adagrad state per value (as the baselines), or one accumulator per chunk "
+                            "(row-wise Adagrad per chunk: 4 bytes of state per chunk)")
         p.add_argument("--adjust-every", type=int, default=None,
                        help="FIITED: steps between dimension adjustments (default: the --anneal adjustments that "
                             "reach the budget end halfway through training)")
@@ -122,7 +125,7 @@ def _config(args, **over):
     from .train import TrainConfig
 
     base = dict(embedding_dim=args.dim, chunk_size=args.chunk, batch_size=args.batch_size, epochs=args.epochs,
-                emb_lr=args.emb_lr, adjust_every=args.adjust_every, anneal=args.anneal, decay=args.decay,
+                emb_lr=args.emb_lr, emb_optimizer=args.emb_optimizer, adjust_every=args.adjust_every, anneal=args.anneal, decay=args.decay,
                 evict_after=args.evict_after, progress=not args.no_progress)
     base.update(over)
     if args.dim % args.chunk:

@@ -35,6 +35,8 @@ class TrainConfig:
     epochs: int = 1
     lr: float = 1e-3                  # dense (Adam)
     emb_lr: float = 0.05              # embeddings (Adagrad, same for every method)
+    emb_optimizer: str = "adagrad"    # FIITED: adagrad (one accumulator per value, as the baselines) or
+                                      # chunk_adagrad (one per chunk: FBGEMM's row-wise Adagrad per chunk)
     budget: float | None = 0.3        # FIITED memory budget as a fraction of full dimension
     threshold: float | None = None    # or FIITED importance threshold (x mean score)
     adjust_every: int | None = None   # steps between adjustments (None: annealing ends halfway through training)
@@ -82,13 +84,13 @@ def build_model(cfg: TrainConfig, table_sizes: list[int], num_dense: int = 13):
 def _embeddings(cfg: TrainConfig, table_sizes: list[int]):
     if sharded():
         emb = ShardedEmbeddingBagCollection(table_sizes, cfg.embedding_dim, chunk_size=cfg.chunk_size, seed=cfg.seed,
-                                            optimizer="adagrad", lr=cfg.emb_lr, evict_after=cfg.evict_after)
+                                            optimizer=cfg.emb_optimizer, lr=cfg.emb_lr, evict_after=cfg.evict_after)
     elif cfg.method == "fiited":
         # rows are created on first touch with the same initial values the full baseline starts
         # from (both draw row values from (table, id)), so the AUC difference measures dimension
         # adjustment, not initialisation noise
         emb = FiitedEmbeddingBagCollection(table_sizes, cfg.embedding_dim, chunk_size=cfg.chunk_size, seed=cfg.seed,
-                                           optimizer="adagrad", lr=cfg.emb_lr, evict_after=cfg.evict_after)
+                                           optimizer=cfg.emb_optimizer, lr=cfg.emb_lr, evict_after=cfg.evict_after)
     elif cfg.method == "full":
         emb = FullEmbeddingBags(table_sizes, cfg.embedding_dim, seed=cfg.seed)
     elif cfg.method == "pep":

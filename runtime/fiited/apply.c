@@ -134,7 +134,11 @@ ALWAYS_INLINE void update_chunk_scalar(const fiited_table *t, int64_t c, const f
     float *restrict v = fiited_values(&t->pool, c);
     float sq = 0.f;
     const float lr = t->lr, eps = t->eps;
-    if (t->pool.state) {
+    if (t->pool.state_width == 1) {  /* chunk Adagrad: one accumulator, the mean squared gradient */
+        for (int64_t j = 0; j < cs; j++) { float gj = scale * g[j]; sq += gj * gj; }
+        float *acc = fiited_state(&t->pool, c), d = (*acc += sq / (float)cs, sqrtf(*acc) + eps);
+        for (int64_t j = 0; j < cs; j++) v[j] -= lr * (scale * g[j]) / d;
+    } else if (t->pool.state) {
         float *restrict acc = fiited_state(&t->pool, c);
         for (int64_t j = 0; j < cs; j++) {
             float gj = scale * g[j];
@@ -156,7 +160,7 @@ typedef float v8f_unaligned __attribute__((vector_size(32), may_alias, aligned(4
 /* The same eight floats at a time (cs a multiple of 8; chunks are 32-byte aligned). Each lane
  * computes exactly what the scalar step does; only the importance sum is added in another order. */
 ALWAYS_INLINE void update_chunk(const fiited_table *t, int64_t c, const float *restrict g, float scale, int64_t cs) {
-    if (cs % 8) { update_chunk_scalar(t, c, g, scale, cs); return; }
+    if (cs % 8 || t->pool.state_width == 1) { update_chunk_scalar(t, c, g, scale, cs); return; }
     v8f *v = (v8f *)fiited_values(&t->pool, c), sq = {0};
     const v8f_unaligned *gv = (const v8f_unaligned *)g;
     const float lr = t->lr, eps = t->eps;

@@ -34,7 +34,7 @@ static void write_row(writer *w, const fiited_table *t, const fiited_row *row) {
     w_bytes(w, &row->freq, 4);
     w_bytes(w, t->pool.importance + row->base, (size_t)nc * 4);
     w_bytes(w, fiited_values(&t->pool, row->base), bytes);
-    if (t->pool.state) w_bytes(w, fiited_state(&t->pool, row->base), bytes);
+    if (t->pool.state) w_bytes(w, fiited_state(&t->pool, row->base), (size_t)(nc * t->pool.state_width) * 4);
 }
 
 int fiited_save(void *h, const char *path) {
@@ -79,7 +79,7 @@ static const char *read_row(writer *rd, fiited_table *t, int64_t r, int64_t *liv
     if (fiited_set_row_chunks(t, r, nc, 1)) return "out of memory";
     size_t bytes = (size_t)(nc * t->chunk_size) * 4;
     if (r_bytes(rd, t->pool.importance + row->base, (size_t)nc * 4) || r_bytes(rd, fiited_values(&t->pool, row->base), bytes) ||
-        (t->pool.state && r_bytes(rd, fiited_state(&t->pool, row->base), bytes)))
+        (t->pool.state && r_bytes(rd, fiited_state(&t->pool, row->base), (size_t)(nc * t->pool.state_width) * 4)))
         return "truncated row data";
     return NULL;
 }
@@ -96,7 +96,7 @@ void *fiited_load(const char *path) {
     why = "implausible header";
     int64_t id_limit = hdr[0], mc = hdr[1], cs = hdr[2], opt = hdr[3], init = hdr[4], nrows = hdr[5], count = hdr[6];
     if (id_limit < 0 || mc <= 0 || mc > FIITED_MAX_CHUNKS_PER_ROW || cs <= 0 || cs > 4096 || init < 0 || init > mc ||
-        (opt != FIITED_OPT_SGD && opt != FIITED_OPT_ADAGRAD) || nrows < 0 || nrows > FIITED_MAX_LIVE_ROWS ||
+        (opt != FIITED_OPT_SGD && opt != FIITED_OPT_ADAGRAD && opt != FIITED_OPT_CHUNK_ADAGRAD) || nrows < 0 || nrows > FIITED_MAX_LIVE_ROWS ||
         count < 0 || count > nrows || hdr[7] < 0 || hdr[8] < 0 || hdr[8] > 30000) goto bad;
     t = fiited_table_alloc(id_limit, mc, cs, init, opt, hp[0], hp[1], hp[2], (uint64_t)hdr[9]);
     if (!t) { why = "out of memory"; goto bad; }

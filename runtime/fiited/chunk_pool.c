@@ -22,6 +22,7 @@ const char *fiited_last_error(void) { return last_error; }
 
 static size_t values_slab_bytes(const fiited_pool *p) { return (size_t)FIITED_SLAB_CHUNKS * p->chunk_size * sizeof(float); }
 static size_t importance_slab_bytes(void) { return (size_t)FIITED_SLAB_CHUNKS * sizeof(float); }
+static size_t state_slab_bytes(const fiited_pool *p) { return (size_t)FIITED_SLAB_CHUNKS * p->state_width * sizeof(float); }
 
 /* Address space only: PROT_NONE + NORESERVE costs neither memory nor commit charge. The range is
  * 2 MiB-aligned and asks for transparent huge pages: uniformly random lookups over a large table
@@ -49,9 +50,10 @@ static int remap(void *addr, size_t bytes, int commit) {
 
 static void release(void *base, size_t bytes) { if (base) munmap(base, bytes); }
 
-int fiited_pool_init(fiited_pool *p, int32_t chunk_size, int has_state, int64_t max_run, int64_t cap_chunks) {
+int fiited_pool_init(fiited_pool *p, int32_t chunk_size, int32_t state_width, int64_t max_run, int64_t cap_chunks) {
     memset(p, 0, sizeof *p);
     p->chunk_size = chunk_size;
+    p->state_width = state_width;
     p->max_run = max_run;
     int64_t limit = (INT32_MAX / FIITED_SLAB_CHUNKS) * (int64_t)FIITED_SLAB_CHUNKS;
     int64_t cap = (cap_chunks + FIITED_SLAB_CHUNKS - 1) / FIITED_SLAB_CHUNKS * FIITED_SLAB_CHUNKS;
@@ -60,8 +62,8 @@ int fiited_pool_init(fiited_pool *p, int32_t chunk_size, int has_state, int64_t 
     p->free_head = malloc((size_t)(max_run + 1) * sizeof(int32_t));
     p->values = (float *)reserve(vbytes);
     p->importance = (float *)reserve((size_t)p->cap_chunks * sizeof(float));
-    if (has_state) p->state = (float *)reserve(vbytes);
-    if (!p->free_head || !p->values || !p->importance || (has_state && !p->state)) { fiited_pool_free(p); return FIITED_ENOMEM; }
+    if (state_width) p->state = (float *)reserve((size_t)p->cap_chunks * state_width * sizeof(float));
+    if (!p->free_head || !p->values || !p->importance || (state_width && !p->state)) { fiited_pool_free(p); return FIITED_ENOMEM; }
     for (int64_t k = 0; k <= max_run; k++) p->free_head[k] = -1;
     return FIITED_OK;
 }
@@ -69,7 +71,7 @@ int fiited_pool_init(fiited_pool *p, int32_t chunk_size, int has_state, int64_t 
 void fiited_pool_free(fiited_pool *p) {
     size_t vbytes = (size_t)p->cap_chunks * p->chunk_size * sizeof(float);
     release(p->values, vbytes);
-    release(p->state, vbytes);
+    release(p->state, (size_t)p->cap_chunks * p->state_width * sizeof(float));
     release(p->importance, (size_t)p->cap_chunks * sizeof(float));
     free(p->free_head);
     memset(p, 0, sizeof *p);
@@ -96,7 +98,7 @@ static int map_slabs(fiited_pool *p, int64_t s0, int64_t s1, int commit) {
     size_t vs = values_slab_bytes(p), is = importance_slab_bytes(), k = (size_t)(s1 - s0);
     int rc = remap((char *)p->values + s0 * vs, k * vs, commit);
     rc |= remap((char *)p->importance + s0 * is, k * is, commit);
-    if (p->state) rc |= remap((char *)p->state + s0 * vs, k * vs, commit);
+    if (p->state) rc |= remap((char *)p->state + s0 * state_slab_bytes(p), k * state_slab_bytes(p), commit);
     return rc;
 }
 
@@ -134,7 +136,7 @@ int64_t fiited_pool_take(fiited_pool *p, int64_t len) {
     p->live += len;
     size_t bytes = (size_t)(len * p->chunk_size) * sizeof(float);
     memset(fiited_values(p, c), 0, bytes);
-    if (p->state) memset(fiited_state(p, c), 0, bytes);
+    if (p->state) memset(fiited_state(p, c), 0, (size_t)(len * p->state_width) * sizeof(float));
     memset(p->importance + c, 0, (size_t)len * sizeof(float));
     return c;
 }
@@ -146,7 +148,7 @@ void fiited_pool_give(fiited_pool *p, int64_t base, int64_t len) {
 }
 
 int64_t fiited_pool_mapped_bytes(const fiited_pool *p) {
-    size_t per_slab = values_slab_bytes(p) * (p->state ? 2 : 1) + importance_slab_bytes();
+    size_t per_slab = values_slab_bytes(p) + state_slab_bytes(p) + importance_slab_bytes();
     return p->nslabs * (int64_t)per_slab;
 }
 
@@ -186,7 +188,7 @@ int fiited_pool_compact(fiited_table *t) {
         int64_t len = row->nchunks, from = row->base;
         if (from != cursor) {
             memmove(fiited_values(p, cursor), fiited_values(p, from), (size_t)(len * cs) * sizeof(float));
-            if (p->state) memmove(fiited_state(p, cursor), fiited_state(p, from), (size_t)(len * cs) * sizeof(float));
+            if (p->state) memmove(fiited_state(p, cursor), fiited_state(p, from), (size_t)(len * p->state_width) * sizeof(float));
             memmove(p->importance + cursor, p->importance + from, (size_t)len * sizeof(float));
             row->base = (uint32_t)cursor;
         }

@@ -18,6 +18,9 @@
 
 #define FIITED_OPT_SGD 0
 #define FIITED_OPT_ADAGRAD 1
+/* Adagrad with one accumulator per chunk (the mean of its squared gradients), as FBGEMM's row-wise
+ * Adagrad with a chunk as the row: 4 bytes of state per chunk instead of one float per value. */
+#define FIITED_OPT_CHUNK_ADAGRAD 2
 
 /* A row holds at most this many chunks; a table at most 2^32 - 2 live rows. */
 #define FIITED_MAX_CHUNKS_PER_ROW 4096
@@ -39,7 +42,8 @@ typedef struct {
     int64_t nslabs;             /* committed slabs */
     int64_t top;                /* chunks [0, top) were handed out at least once */
     float *values;              /* [cap_chunks * chunk_size] */
-    float *state;               /* Adagrad sum of squares, same shape; NULL for SGD */
+    int32_t state_width;        /* optimiser state floats per chunk: chunk_size (Adagrad), 1 (chunk Adagrad), 0 (SGD) */
+    float *state;               /* Adagrad sums of squares [cap_chunks * state_width]; NULL for SGD */
     float *importance;          /* [cap_chunks]: decayed squared-gradient sum of the chunk */
     int32_t *free_head;         /* [max_run + 1]: first free run of each length, -1 when none */
     int64_t max_run;
@@ -95,7 +99,7 @@ typedef struct {
 void fiited_set_error(const char *fmt, ...);
 
 /* chunk_pool.c */
-int fiited_pool_init(fiited_pool *p, int32_t chunk_size, int has_state, int64_t max_run, int64_t cap_chunks);
+int fiited_pool_init(fiited_pool *p, int32_t chunk_size, int32_t state_width, int64_t max_run, int64_t cap_chunks);
 void fiited_pool_free(fiited_pool *p);
 int64_t fiited_pool_take(fiited_pool *p, int64_t len);
 void fiited_pool_give(fiited_pool *p, int64_t base, int64_t len);
@@ -103,7 +107,11 @@ int64_t fiited_pool_mapped_bytes(const fiited_pool *p);
 int fiited_pool_compact(fiited_table *t);
 
 static inline float *fiited_values(const fiited_pool *p, int64_t c) { return p->values + c * p->chunk_size; }
-static inline float *fiited_state(const fiited_pool *p, int64_t c) { return p->state + c * p->chunk_size; }
+static inline float *fiited_state(const fiited_pool *p, int64_t c) { return p->state + c * p->state_width; }
+/* Optimiser state floats per chunk for an optimiser. */
+static inline int32_t fiited_state_width(int64_t optimizer, int64_t chunk_size) {
+    return optimizer == FIITED_OPT_ADAGRAD ? (int32_t)chunk_size : optimizer == FIITED_OPT_CHUNK_ADAGRAD ? 1 : 0;
+}
 
 static inline uint64_t fiited_mix64(uint64_t x) {
     x += 0x9E3779B97F4A7C15ull;

@@ -14,7 +14,7 @@
 static int check_shape(int64_t id_limit, int64_t max_dim, int64_t chunk_size, int64_t init_dim, int64_t optimizer) {
     return id_limit >= 0 && chunk_size > 0 && chunk_size <= 4096 && max_dim > 0 && max_dim % chunk_size == 0 &&
            max_dim / chunk_size <= FIITED_MAX_CHUNKS_PER_ROW && init_dim >= 0 && init_dim <= max_dim &&
-           init_dim % chunk_size == 0 && (optimizer == FIITED_OPT_SGD || optimizer == FIITED_OPT_ADAGRAD);
+           init_dim % chunk_size == 0 && (optimizer == FIITED_OPT_SGD || optimizer == FIITED_OPT_ADAGRAD || optimizer == FIITED_OPT_CHUNK_ADAGRAD);
 }
 
 /* Row records: one mapping grown with mremap (page tables move, the records are not copied). */
@@ -61,7 +61,7 @@ int fiited_set_row_chunks(fiited_table *t, int64_t r, int64_t nchunks, int zero_
     if (cur) {
         size_t bytes = (size_t)(cur * cs) * sizeof(float);
         memcpy(fiited_values(p, nb), fiited_values(p, base), bytes);
-        if (p->state) memcpy(fiited_state(p, nb), fiited_state(p, base), bytes);
+        if (p->state) memcpy(fiited_state(p, nb), fiited_state(p, base), (size_t)(cur * p->state_width) * sizeof(float));
         memcpy(p->importance + nb, p->importance + base, (size_t)cur * sizeof(float));
         fiited_pool_give(p, base, cur);
     }
@@ -98,7 +98,7 @@ fiited_table *fiited_table_alloc(int64_t id_limit, int64_t max_chunks, int64_t c
     int64_t cap = VALUE_SPACE / (chunk_size * 4);
     if (id_limit > 0 && id_limit <= cap / max_chunks) cap = id_limit * max_chunks + max_chunks;
     if (fiited_index_init(&t->cur, 0) ||
-        fiited_pool_init(&t->pool, (int32_t)chunk_size, optimizer == FIITED_OPT_ADAGRAD, max_chunks, cap)) {
+        fiited_pool_init(&t->pool, (int32_t)chunk_size, fiited_state_width(optimizer, chunk_size), max_chunks, cap)) {
         fiited_index_release(&t->cur);
         free(t);
         return NULL;
@@ -244,7 +244,9 @@ int fiited_decay_importance(void *h, double factor) {
     t->epoch++;
     if (t->evict_after > 0) evict_idle(t);
     if (t->old.slots) fiited_migrate(t, (int64_t)t->old.cap);  /* this call is O(rows) anyway */
-    if (worth_compacting(&t->pool, 0.25)) fiited_pool_compact(t);
+    /* compaction is one pass over the live chunks, as this call's decay already is: compact whenever
+     * a slab's worth of chunks is free, so freed runs never stay mapped past an adjustment */
+    if (worth_compacting(&t->pool, 0.0)) fiited_pool_compact(t);
     pthread_rwlock_unlock(&t->lock);
     return FIITED_OK;
 }
@@ -348,7 +350,11 @@ int fiited_get_rows(void *h, const int64_t *ids, int64_t n, float *out, float *s
         const fiited_row *row = &t->rows[r];
         size_t bytes = (size_t)(row->nchunks * t->chunk_size) * sizeof(float);
         if (bytes) memcpy(out + i * D, fiited_values(&t->pool, row->base), bytes);
-        if (bytes && state_out && t->pool.state) memcpy(state_out + i * D, fiited_state(&t->pool, row->base), bytes);
+        if (bytes && state_out && t->pool.state) {
+            const float *s = fiited_state(&t->pool, row->base);
+            int64_t w = t->pool.state_width;  /* chunk Adagrad: its accumulator repeated over the chunk */
+            for (int64_t j = 0; j < row->nchunks * t->chunk_size; j++) state_out[i * D + j] = s[j / t->chunk_size * w + j % t->chunk_size % w];
+        }
     }
     pthread_rwlock_unlock(&t->lock);
     return FIITED_OK;
@@ -393,7 +399,7 @@ int fiited_counters(void *h, int64_t *out) {
     int64_t value_bytes = t->chunk_size * 4, live = t->pool.live;
     out[0] = live;
     out[1] = live * value_bytes;
-    out[2] = live * (value_bytes * (t->pool.state ? 2 : 1) + 4);
+    out[2] = live * (value_bytes + 4 * (int64_t)t->pool.state_width + 4);
     out[3] = fiited_pool_mapped_bytes(&t->pool);
     out[4] = fiited_index_bytes(t);
     out[5] = t->pool.nfree;
@@ -402,7 +408,7 @@ int fiited_counters(void *h, int64_t *out) {
     out[8] = t->chunk_size;
     out[9] = t->count;
     out[10] = t->nrows * (int64_t)sizeof(fiited_row);  /* mapped beyond nrows: never touched, not resident */
-    out[11] = t->pool.state ? live * value_bytes : 0;
+    out[11] = live * 4 * (int64_t)t->pool.state_width;
     out[12] = live * 4;
     out[13] = t->epoch;
     out[14] = t->old.slots ? (int64_t)(t->old.cap - t->cursor) : 0;

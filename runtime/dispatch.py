@@ -15,9 +15,10 @@ GIL while the kernel runs. A parked Python helper thread woke tens of microsecon
 from __future__ import annotations
 
 import ctypes
-import glob
 import os
 import warnings
+
+from girflow.runtime.native import native_library
 
 CORES = len(os.sched_getaffinity(0))
 SPIN_US_ENV = "GIRFLOW_SPIN_US"
@@ -28,11 +29,10 @@ DEFAULT_SPIN_US = 50     # long enough to catch the next kernel of a model, shor
 def _load_pool():
     """The native task pool's `gf_pool_run`, or None where the library was not built (then
     parallel kernels run all their chunks on the caller, with a warning)."""
-    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "native")
-    found = sorted(glob.glob(os.path.join(here, "_task_pool*.so")))
-    if not found:
+    path = native_library(os.path.join(os.path.dirname(os.path.abspath(__file__)), "native"), "_task_pool")
+    if path is None:
         return None
-    lib = ctypes.CDLL(found[0])
+    lib = ctypes.CDLL(path)
     run = lib.gf_pool_run
     run.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
     run.restype = None

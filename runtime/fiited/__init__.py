@@ -7,10 +7,11 @@ shapes before every call so a wrong argument is a clear `FiitedError`, never a c
 from __future__ import annotations
 
 import ctypes
-import glob
 import os
 
 import numpy as np
+
+from girflow.runtime.native import native_library
 
 # chunk_adagrad: one Adagrad accumulator per chunk (the mean of its squared gradients), as FBGEMM's
 # row-wise Adagrad with a chunk as the row: optimiser state 4 bytes per chunk instead of per value.
@@ -23,11 +24,10 @@ class FiitedError(ValueError):
 
 
 def library_path() -> str:
-    here = os.path.dirname(os.path.abspath(__file__))
-    found = sorted(glob.glob(os.path.join(here, "_fiited_native*.so")))
-    if not found:
+    path = native_library(os.path.dirname(os.path.abspath(__file__)), "_fiited_native")
+    if path is None:
         raise FiitedError("native FIITED runtime not built; run `pip install -e .` in the repository root")
-    return found[0]
+    return path
 
 
 _lib = None

@@ -138,3 +138,14 @@ def test_last_signature_guard_follows_shape_dtype_and_grad_changes():
         np.testing.assert_allclose(f(x, w), ops.reference("rmsnorm")(*cases[0]).numpy(), atol=1e-5)
     with pytest.raises(TypeError):
         f(cases[0][0])                         # too few arguments still fails clearly
+
+
+def test_native_library_finds_the_built_extensions(tmp_path):
+    from girflow.runtime import fiited
+    from girflow.runtime.native import native_library
+
+    here = os.path.dirname(os.path.abspath(fiited.__file__))
+    assert native_library(here, "_fiited_native") == fiited.library_path()
+    assert native_library(here, "_no_such_library") is None
+    (tmp_path / "_x.cpython-3-x.so").write_bytes(b"")
+    assert native_library(str(tmp_path), "_x") == str(tmp_path / "_x.cpython-3-x.so")

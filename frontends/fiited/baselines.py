@@ -43,7 +43,7 @@ class FullEmbeddingBags(nn.Module):
         """Training memory: the values and their Adagrad state (one float per value)."""
         v = sum(b.weight.numel() * 4 for b in self.bags)
         return {"values": v, "optimizer_state": v, "importance": 0, "free_chunks": 0, "index": 0, "row_records": 0,
-                "total": 2 * v}
+                "total": 2 * v, "peak_total": 2 * v}
 
 
 class PEPEmbeddingBags(FullEmbeddingBags):

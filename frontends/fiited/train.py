@@ -216,7 +216,7 @@ def train(cfg: TrainConfig, dense: np.ndarray, sparse: np.ndarray, label: np.nda
         dist.all_reduce(sent, group=emb.exchange_group)
         result["bytes_moved_per_step"] = int(sent.item()) / max(step, 1)  # over all ranks, to other ranks
     mem = emb.memory()
-    result.update(memory=mem, training_memory_bytes=mem["total"],
+    result.update(memory=mem, training_memory_bytes=mem["total"], training_memory_peak_bytes=mem["peak_total"],
                   baseline_training_memory_bytes=2 * emb.full_value_bytes())  # nn.EmbeddingBag values + Adagrad state
     if cfg.method == "fiited":
         c = emb.counters()

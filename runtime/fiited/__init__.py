@@ -93,7 +93,7 @@ def _p(a: np.ndarray) -> int:
 
 COUNTER_KEYS = ["live_chunks", "value_bytes", "chunk_bytes", "mapped_bytes", "index_bytes", "free_chunks",
                 "id_limit", "max_dim", "chunk_size", "live_rows", "row_bytes", "state_bytes", "importance_bytes",
-                "adjustments", "rehash_pending_slots"]
+                "adjustments", "rehash_pending_slots", "peak_bytes"]
 
 
 def init_rows(ids, dim: int, seed: int = 0, scale: float = 0.01) -> np.ndarray:
@@ -347,6 +347,7 @@ class Table:
         parts = {"values": c["value_bytes"], "optimizer_state": c["state_bytes"], "importance": c["importance_bytes"],
                  "free_chunks": free, "index": c["index_bytes"], "row_records": c["row_bytes"]}
         parts["total"] = sum(parts.values())
+        parts["peak_total"] = c["peak_bytes"]  # the most held at the end of any call, free chunks included
         return parts
 
     def save(self, path: str) -> None:

@@ -251,6 +251,7 @@ int fiited_apply_gradients(void *h, const int64_t *ids, int64_t n, const int64_t
     int failed = find_unique_rows(&a) || sum_duplicates(&a, &buf);
     if (failed) unpark(&a);
     else update_rows(&a);
+    fiited_note_peak(t);
     pthread_rwlock_unlock(&t->lock);
     free(buf); free(a.unique_of); free(a.rows);
     if (failed) { fiited_set_error("out of memory"); return FIITED_ENOMEM; }

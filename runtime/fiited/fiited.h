@@ -93,6 +93,8 @@ typedef struct {
     int64_t nrows, rows_cap;    /* records in use or free (high water), records mapped */
     uint32_t free_row;          /* UINT32_MAX: none */
     fiited_pool pool;
+    int64_t peak_bytes;         /* most chunk + index + record bytes held at the end of any call (before
+                                 * a compaction), so between-adjustment growth is counted */
     pthread_rwlock_t lock;
 } fiited_table;
 
@@ -166,6 +168,7 @@ int fiited_reserve_rows(fiited_table *t, int64_t nrows, int64_t count);
 int fiited_set_row_chunks(fiited_table *t, int64_t row, int64_t nchunks, int zero_init);
 int64_t fiited_touch_row(fiited_table *t, uint64_t id);
 int64_t fiited_alloc_row(fiited_table *t);
+void fiited_note_peak(fiited_table *t);
 fiited_table *fiited_table_alloc(int64_t id_limit, int64_t max_chunks, int64_t chunk_size, int64_t init_chunks,
                                  int64_t optimizer, float lr, float eps, float init_scale, uint64_t seed);
 void fiited_table_destroy(void *h);

@@ -280,6 +280,7 @@ int fiited_lookup(void *h, const int64_t *ids, int64_t n, const int64_t *offsets
         fn(&a, b0, b1);
     }
     if (training) rc = complete_bags(&a);
+    if (training) fiited_note_peak(t);
     pthread_rwlock_unlock(&t->lock);
     free(incomplete);
     if (rc) fiited_set_error("out of memory creating rows");

@@ -36,6 +36,13 @@ int64_t fiited_alloc_row(fiited_table *t) {
     return t->nrows++;
 }
 
+/* Record the memory held now if it is the most so far: mapped chunks (free ones included), both
+ * indexes during a rehash, and the row records. */
+void fiited_note_peak(fiited_table *t) {
+    int64_t now = fiited_pool_mapped_bytes(&t->pool) + fiited_index_bytes(t) + t->nrows * (int64_t)sizeof(fiited_row);
+    if (now > t->peak_bytes) t->peak_bytes = now;
+}
+
 static void free_row(fiited_table *t, int64_t r) {
     t->rows[r].nchunks = FIITED_ROW_FREE;
     t->rows[r].key = 0;
@@ -238,6 +245,7 @@ int fiited_decay_importance(void *h, double factor) {
     fiited_table *t = h;
     if (!t) { fiited_set_error("null table"); return FIITED_EINVAL; }
     pthread_rwlock_wrlock(&t->lock);
+    fiited_note_peak(t);
     float f = (float)factor;
     for (int64_t c = 0; c < t->pool.top; c++) t->pool.importance[c] *= f;  /* free chunks too: reset on take */
     for (int64_t r = 0; r < t->nrows; r++) t->rows[r].freq *= f;
@@ -304,6 +312,7 @@ int fiited_resize(void *h, const int64_t *ids, const int64_t *dims, int64_t n, i
             int64_t want = dims[i] / t->chunk_size;
             if ((pass == 0) == (want < t->rows[r].nchunks)) rc = fiited_set_row_chunks(t, r, want, (int)zero_init);
         }
+    fiited_note_peak(t);
     if (!rc && worth_compacting(&t->pool, compact_fraction)) fiited_pool_compact(t);
     pthread_rwlock_unlock(&t->lock);
     return rc;
@@ -329,6 +338,7 @@ int fiited_touch(void *h, const int64_t *ids, int64_t n) {
     pthread_rwlock_wrlock(&t->lock);
     for (int64_t i = 0; i < n && !rc; i++)
         if (fiited_touch_row(t, (uint64_t)ids[i]) < 0) rc = FIITED_ENOMEM;
+    fiited_note_peak(t);
     pthread_rwlock_unlock(&t->lock);
     return rc;
 }
@@ -375,6 +385,7 @@ int fiited_set_rows(void *h, const int64_t *ids, int64_t n, const float *values)
         const fiited_row *row = &t->rows[r];
         memcpy(fiited_values(&t->pool, row->base), values + i * D, (size_t)(row->nchunks * t->chunk_size) * sizeof(float));
     }
+    fiited_note_peak(t);
     pthread_rwlock_unlock(&t->lock);
     return rc;
 }
@@ -390,8 +401,8 @@ void fiited_init_rows(int64_t seed, double scale, const int64_t *ids, int64_t n,
  * indexes during a rehash), [5] free chunks, [6] id limit, [7] max_dim, [8] chunk_size, [9] live
  * rows, [10] row record bytes (mapped), [11] optimiser state bytes, [12] importance bytes (per chunk
  * importance; the per-row frequency is in the records), [13] adjustments so far, [14] slots of the
- * old index still to copy (a rehash under way). */
-#define NCOUNTERS 15
+ * old index still to copy (a rehash under way), [15] peak of [3] + [4] + [10] (see fiited_note_peak). */
+#define NCOUNTERS 16
 int fiited_counters(void *h, int64_t *out) {
     fiited_table *t = h;
     if (!t) { fiited_set_error("null table"); return FIITED_EINVAL; }
@@ -412,6 +423,7 @@ int fiited_counters(void *h, int64_t *out) {
     out[12] = live * 4;
     out[13] = t->epoch;
     out[14] = t->old.slots ? (int64_t)(t->old.cap - t->cursor) : 0;
+    out[15] = out[3] + out[4] + out[10] > t->peak_bytes ? out[3] + out[4] + out[10] : t->peak_bytes;  /* e.g. just loaded */
     pthread_rwlock_unlock(&t->lock);
     return FIITED_OK;
 }

@@ -39,6 +39,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                             "reach the budget end halfway through training)")
         p.add_argument("--anneal", type=int, default=4, help="FIITED: adjustments to reach the budget")
         p.add_argument("--decay", type=float, default=0.5, help="FIITED: importance decay per adjustment")
+        p.add_argument("--init-dim", type=int, default=None,
+                       help="FIITED: dimension of a row when its id is first seen (a multiple of --chunk; "
+                            "default: --dim); rows then grow by importance at adjustments")
         p.add_argument("--evict-after", type=int, default=0,
                        help="FIITED: evict rows untouched for more than this many adjustments (0: never)")
         p.add_argument("--seeds", default="0", help="comma-separated model seeds (eval: mean and spread over them)")
@@ -126,10 +129,12 @@ def _config(args, **over):
 
     base = dict(embedding_dim=args.dim, chunk_size=args.chunk, batch_size=args.batch_size, epochs=args.epochs,
                 emb_lr=args.emb_lr, emb_optimizer=args.emb_optimizer, adjust_every=args.adjust_every, anneal=args.anneal, decay=args.decay,
-                evict_after=args.evict_after, progress=not args.no_progress)
+                evict_after=args.evict_after, init_dim=args.init_dim, progress=not args.no_progress)
     base.update(over)
     if args.dim % args.chunk:
         raise UserError(f"--dim {args.dim} must be a multiple of --chunk {args.chunk}")
+    if args.init_dim is not None and not (0 <= args.init_dim <= args.dim and args.init_dim % args.chunk == 0):
+        raise UserError(f"--init-dim {args.init_dim} must be a multiple of --chunk {args.chunk} in [0, --dim {args.dim}]")
     return TrainConfig(**base)
 
 

@@ -45,6 +45,7 @@ class TrainConfig:
     decay: float = 0.5
     background_adjust: bool = True   # FIITED adjustments computed in a second thread (same result)
     evict_after: int = 0              # FIITED: evict rows untouched for more than this many adjustments (0: never)
+    init_dim: int | None = None       # FIITED: dimension a row starts at when first touched (None: full)
     pep_init: float = -8.0
     test_fraction: float = 0.1
     seed: int = 0
@@ -84,13 +85,15 @@ def build_model(cfg: TrainConfig, table_sizes: list[int], num_dense: int = 13):
 def _embeddings(cfg: TrainConfig, table_sizes: list[int]):
     if sharded():
         emb = ShardedEmbeddingBagCollection(table_sizes, cfg.embedding_dim, chunk_size=cfg.chunk_size, seed=cfg.seed,
-                                            optimizer=cfg.emb_optimizer, lr=cfg.emb_lr, evict_after=cfg.evict_after)
+                                            optimizer=cfg.emb_optimizer, lr=cfg.emb_lr, evict_after=cfg.evict_after,
+                                           init_dim=cfg.init_dim)
     elif cfg.method == "fiited":
         # rows are created on first touch with the same initial values the full baseline starts
         # from (both draw row values from (table, id)), so the AUC difference measures dimension
         # adjustment, not initialisation noise
         emb = FiitedEmbeddingBagCollection(table_sizes, cfg.embedding_dim, chunk_size=cfg.chunk_size, seed=cfg.seed,
-                                           optimizer=cfg.emb_optimizer, lr=cfg.emb_lr, evict_after=cfg.evict_after)
+                                           optimizer=cfg.emb_optimizer, lr=cfg.emb_lr, evict_after=cfg.evict_after,
+                                           init_dim=cfg.init_dim)
     elif cfg.method == "full":
         emb = FullEmbeddingBags(table_sizes, cfg.embedding_dim, seed=cfg.seed)
     elif cfg.method == "pep":

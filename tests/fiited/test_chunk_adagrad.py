@@ -90,3 +90,19 @@ def test_evicted_and_shrunk_chunks_are_not_left_mapped(optimizer):
     c = t.counters()
     assert c["mapped_bytes"] - c["chunk_bytes"] <= slab and c["free_chunks"] == 0
     np.testing.assert_array_equal(t.dims(ids[::3][::2]), 8)
+
+
+def test_training_config_sets_the_starting_dimension_and_optimiser_of_new_rows():
+    import torch
+
+    from girflow.frontends.fiited.train import TrainConfig, build_model
+
+    cfg = TrainConfig(embedding_dim=32, chunk_size=8, init_dim=8, emb_optimizer="chunk_adagrad")
+    model = build_model(cfg, [50, 40], num_dense=3)
+    sparse = torch.tensor([[3, 7], [5, 7]])
+    model(torch.zeros(2, 3), sparse).sum().backward()
+    t0, t1 = model.embeddings.tables
+    np.testing.assert_array_equal(t0.dims(np.array([3, 5])), [8, 8])      # created at init_dim
+    np.testing.assert_array_equal(t1.dims(np.array([7, 8])), [8, 0])      # 8 never seen: no row
+    c = t0.counters()
+    assert c["state_bytes"] == 4 * c["live_chunks"]                        # one accumulator per chunk

@@ -10,12 +10,15 @@ Serial kernels call their one chunk directly. Parallel kernels hand their chunks
 task pool (runtime/native/task_pool.c): the caller and persistent pthread helpers claim chunks,
 helpers spin a few microseconds between calls and then sleep, and nothing touches Python or the
 GIL while the kernel runs. A parked Python helper thread woke tens of microseconds late on a busy
-2-core machine, which is the whole runtime of a kernel over a few MB.
+2-core machine, which is the whole runtime of a kernel over a few MB. Once torch is loaded, the
+pool hands parallel calls to torch's own OpenMP team instead (`use_openmp_team`): its workers
+spin after every torch op, and the pool's helpers would compete with them for the cores.
 """
 from __future__ import annotations
 
 import ctypes
 import os
+import sys
 import warnings
 
 from girflow.runtime.native import native_library
@@ -37,15 +40,65 @@ def _load_pool():
     run.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
     run.restype = None
     lib.gf_pool_set_spin_us.argtypes = [ctypes.c_int]
-    global _SET_SPIN
+    global _SET_SPIN, _USE_OPENMP
     _SET_SPIN = lib.gf_pool_set_spin_us
+    lib.gf_pool_use_openmp.argtypes = [ctypes.c_void_p]
+    _USE_OPENMP = lib.gf_pool_use_openmp
     text = os.environ.get(SPIN_US_ENV, "").strip()
     _SET_SPIN(int(text) if text.isdigit() else DEFAULT_SPIN_US)
     return run
 
 
 _SET_SPIN = None
+_USE_OPENMP = None
 _POOL_RUN = _load_pool()
+OPENMP_TEAM_ENV = "GIRFLOW_OPENMP_TEAM"
+_team = {"bound": False, "runtime": None}
+
+
+def _loaded_openmp_runtime() -> str | None:
+    """The OpenMP runtime torch loaded into this process (libgomp, libomp or libiomp5), read from
+    /proc/self/maps; None without torch or where the maps cannot be read."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return None
+    try:
+        with open("/proc/self/maps") as f:
+            paths = {parts[5] for parts in map(str.split, f) if len(parts) >= 6}
+    except OSError:
+        return None
+    omp = sorted(p for p in paths if os.path.basename(p).startswith(("libgomp", "libomp", "libiomp5")))
+    torch_dir = os.path.dirname(os.path.abspath(torch.__file__))
+    omp.sort(key=lambda p: not p.startswith(torch_dir))    # torch's own copy first
+    return omp[0] if omp else None
+
+
+def use_openmp_team(enable: bool = True) -> str | None:
+    """Run parallel kernels on the OpenMP team of the runtime torch loaded (its workers, which
+    spin after every torch op, would otherwise compete with the pool's helpers for the cores);
+    `enable=False`, or GIRFLOW_OPENMP_TEAM=0, keeps the pool's own helpers. Returns the runtime's
+    path, or None where the pool's helpers run."""
+    _team["bound"] = True
+    _team["runtime"] = None
+    address = None
+    if enable and _USE_OPENMP is not None:
+        path = _loaded_openmp_runtime()
+        try:
+            entry = ctypes.CDLL(path).GOMP_parallel if path else None
+        except (OSError, AttributeError):
+            entry = None
+        if entry is not None:
+            address = ctypes.cast(entry, ctypes.c_void_p).value
+            _team["runtime"] = path
+    if _USE_OPENMP is not None:
+        _USE_OPENMP(address)
+    return _team["runtime"]
+
+
+def _bind_team() -> None:
+    """Once torch is loaded, join its OpenMP team (unless GIRFLOW_OPENMP_TEAM=0)."""
+    if not _team["bound"] and "torch" in sys.modules:
+        use_openmp_team(os.environ.get(OPENMP_TEAM_ENV, "1").strip() != "0")
 
 
 def set_spin_us(us: int) -> None:
@@ -108,6 +161,8 @@ class TaskRunner:
         # one chunk per task when parallel (the caller and helpers claim them), one in all when serial
         self._ranges = split_tasks(tasks, tasks if self.threads > 1 else 1)
         self._free: list[_SlotSet] = []
+        if self.threads > 1:
+            _bind_team()
 
     def run(self, addresses) -> None:
         free = self._free

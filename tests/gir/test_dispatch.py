@@ -99,11 +99,47 @@ def test_native_pool_runs_every_chunk_once_per_call():
     f = CompiledFunction(ops.sum_last, "cpu", "tasks=8")
     x = torch.randn(64, 40)
     want = x.sum(-1)
-    for spin in (50, 0):
-        dispatch.set_spin_us(spin)
-        for _ in range(300):
-            torch.testing.assert_close(f(x), want, atol=1e-5, rtol=1e-5)
-    dispatch.set_spin_us(dispatch.DEFAULT_SPIN_US)
+    try:
+        dispatch.use_openmp_team(False)          # the pool's own helpers
+        for spin in (50, 0):
+            dispatch.set_spin_us(spin)
+            for _ in range(300):
+                torch.testing.assert_close(f(x), want, atol=1e-5, rtol=1e-5)
+    finally:
+        dispatch.set_spin_us(dispatch.DEFAULT_SPIN_US)
+        dispatch.use_openmp_team(True)
+
+
+@pytest.mark.parametrize("tasks", [2, 3, 8])
+def test_parallel_calls_join_torchs_openmp_team(tasks):
+    """Beside torch, parallel kernels run on the OpenMP team torch loaded; calls interleaved with
+    torch's own parallel ops (whose workers are then spinning) still run every chunk once."""
+    from girflow.runtime import dispatch
+
+    f = CompiledFunction(ops.sum_last, "cpu", f"tasks={tasks}")
+    x = torch.randn(257, 300)
+    want = x.double().sum(-1).float()
+    f(x)
+    runtime = dispatch._team["runtime"]
+    assert runtime is not None and os.path.basename(runtime).startswith(("libgomp", "libomp", "libiomp5"))
+    for _ in range(100):
+        torch.testing.assert_close(f(x), want, atol=1e-4, rtol=1e-5)
+        torch.testing.assert_close((x * 2).sum(-1), want * 2, atol=2e-4, rtol=1e-5)   # a torch parallel op
+
+
+def test_openmp_team_can_be_turned_off(monkeypatch):
+    from girflow.runtime import dispatch
+
+    try:
+        assert dispatch.use_openmp_team(False) is None
+        monkeypatch.setenv(dispatch.OPENMP_TEAM_ENV, "0")
+        monkeypatch.setitem(dispatch._team, "bound", False)
+        f = CompiledFunction(ops.softmax, "cpu", "tasks=4")
+        x = torch.randn(40, 33)
+        torch.testing.assert_close(f(x), torch.softmax(x, -1), atol=1e-5, rtol=1e-5)
+        assert dispatch._team["bound"] and dispatch._team["runtime"] is None
+    finally:
+        dispatch.use_openmp_team(True)
 
 
 def test_native_pool_works_in_a_forked_child():

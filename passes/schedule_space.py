@@ -27,7 +27,7 @@ from girflow.passes.opt.sweep_fusion import fusable
 KNOBS = ("tasks", "unroll", "vector_width", "streaming", "materialize", "one_pass", "tile")
 TRANSCENDENTAL_OPS = 12.0       # vector ops per exp/log/erf/tanh/sigmoid (polynomial approximations)
 ACCUMULATOR_LATENCY = 4         # cycles before a vector add/max can use its own result
-DISPATCH_DEFAULTS = {"call_ns": 2500, "wake_ns": 15000, "chunk_ns": 700, "row_ns": 15}
+DISPATCH_DEFAULTS = {"call_ns": 2500, "wake_ns": 2000, "chunk_ns": 700, "row_ns": 15}
 
 
 def _pow2_upto(n: int, lo: int = 1) -> list[int]:

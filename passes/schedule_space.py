@@ -203,17 +203,27 @@ def rank(df, desc: dict) -> list[tuple[float, dict]]:
     return [(ns, c) for ns, _, c in scored]
 
 
-def shortlist(ranked: list, k: int) -> list:
-    """The `k` candidates worth timing: the model's best; its best with the other sweep structure
-    (one_pass flipped: one pass trades a sweep for arithmetic, which the model prices least
-    surely); its best for each further task count (the knob a shared machine moves most), up to
-    half of `k`; then the rest in the model's order."""
+def shortlist(ranked: list, k: int, cores: int = 2) -> list:
+    """The `k` candidates worth timing: the model's best; its best on one thread and on all `cores`
+    (how work is split over the cores is what the model knows least: waking helpers, a busy
+    machine, caches per core); its best with the other sweep structure (one_pass flipped: one
+    pass trades a sweep for arithmetic, which the model prices less surely); its best for each
+    further task count, up to half of `k`; then the rest in the model's order."""
     chosen: list = []
     if not ranked:
         return chosen
     chosen.append(ranked[0])
+
+    def threads(item):
+        return min(item[1].get("tasks", 1), cores)
+
+    for want in (1, cores):
+        if len(chosen) < k and all(threads(item) != want for item in chosen):
+            best = next((item for item in ranked if threads(item) == want), None)
+            if best is not None:
+                chosen.append(best)
     flipped = next((item for item in ranked if item[1].get("one_pass", 0) != ranked[0][1].get("one_pass", 0)), None)
-    if flipped is not None and k > 1:
+    if flipped is not None and len(chosen) < k and flipped not in chosen:
         chosen.append(flipped)
     seen_tasks = {item[1].get("tasks") for item in chosen}
     for item in ranked:

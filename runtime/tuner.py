@@ -93,7 +93,7 @@ def tune(traced, target: str = "cpu", k: int = 4, budget_s: float = 1.0, force: 
             hit = tuning_cache.lookup(df, desc)
             if hit is not None:
                 return hit
-        top = schedule_space.shortlist(schedule_space.rank(df, desc), k)
+        top = schedule_space.shortlist(schedule_space.rank(df, desc), k, int(desc["units"]["core"]))
     build = get_backend("cpu")
     kernels = []
     for _ns, cand in top:

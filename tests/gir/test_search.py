@@ -62,6 +62,17 @@ def test_model_ranks_whole_space_and_shortlist_spans_task_counts():
     assert tiny[0][1]["tasks"] == 1     # a kernel of a microsecond is never split across threads
 
 
+@pytest.mark.parametrize("name,rows,cols", [("sum_first", 128, 768), ("sum_last", 1024, 1000),
+                                            ("softmax", 77, 1000), ("transpose", 512, 300)])
+def test_shortlist_times_one_thread_and_all_cores(name, rows, cols):
+    """Whatever the model prefers, one thread and every core both get measured."""
+    order = ranked(girflow.trace(ops.OPERATORS[name][0], *ops.example_args(name, rows, cols)))
+    for k in (2, 4):
+        picked = shortlist(order, k, cores=2)
+        assert picked[0] == order[0] and len(picked) == k
+        assert {min(c["tasks"], 2) for _, c in picked} == {1, 2}
+
+
 def test_tuning_cache_round_trip_and_keys(tmp_path, monkeypatch):
     monkeypatch.setenv("GIRFLOW_CACHE_DIR", str(tmp_path))
     traced = girflow.trace(ops.rmsnorm, *ops.example_args("rmsnorm", 100, 1000))

@@ -19,11 +19,12 @@ from .grammar_text import parse_grammar
 
 MAX_CANDIDATES = 48  # enumerated queries kept (grammars with more are sampled evenly)
 MAX_SCORED = 12  # a grammar allowing more queries than this is left to the greedy decode (latency)
+MAX_RANKED = 1000  # a larger grammar's queries, listed for the beam search over their token trie (beam.py)
 MAX_PER_RULE = 400  # strings a single rule may expand to before the rest is cut
 
 
 def enumerate_language(grammar: str, numbers: Sequence[str] = (), start: str = "start",
-                       limit: int = MAX_CANDIDATES) -> list[str]:
+                       limit: int = MAX_CANDIDATES, per_rule: int = MAX_PER_RULE) -> list[str]:
     """The strings the grammar allows, at most `limit` of them, spread evenly over the full list when
     there are more. A free-form number (a regex) takes the question's numbers, or no value at all."""
     rules = parse_grammar(grammar)
@@ -46,11 +47,11 @@ def enumerate_language(grammar: str, numbers: Sequence[str] = (), start: str = "
         if kind == "opt":
             return [""] + expand(e[1], depth)
         if kind == "alt":
-            return _interleave([expand(a, depth) for a in e[1]], MAX_PER_RULE)
+            return _interleave([expand(a, depth) for a in e[1]], per_rule)
         parts = [expand(x, depth) for x in e[1]]
         if any(not p for p in parts):
             return []
-        return _product(parts, MAX_PER_RULE)
+        return _product(parts, per_rule)
 
     found = list(dict.fromkeys(s.strip() for s in expand(("ref", start))))
     if len(found) > limit:

@@ -89,12 +89,17 @@ def format_table(columns, rows, max_rows: int = 20) -> str:
     return "\n".join(lines)
 
 
-def print_answer(answer) -> None:
+def print_answer(answer, chart: bool = True) -> None:
     print(f"SQL: {answer.sql}\n")
     print(format_table(answer.columns, answer.rows))
     if answer.truncated:
         print("(result cut at the row cap)")
-    print(f"\nSummary: {answer.summary}")
+    print(f"\nSummary: {answer.summary}", flush=True)
+    if chart:
+        print_chart(answer)
+
+
+def print_chart(answer) -> None:
     print(f"Chart: {answer.chart or 'none (no chart suits this result)'}")
 
 
@@ -104,8 +109,10 @@ def run_ask(args) -> int:
     if not args.sql:
         mirror.warm_up(plotting=False)  # the prompt head's KV cache comes from disk when this database was
         # asked before; plotting libraries only if the answer gets a chart
-    answer = mirror.run(text) if args.sql else mirror.ask(text)
-    print_answer(answer)
+    # the answer is printed before the chart is drawn: plotting's imports cost a one-shot ~3 s
+    answer = mirror.run(text, chart=False) if args.sql else mirror.ask(text, chart=False)
+    print_answer(answer, chart=False)
+    print_chart(mirror.add_chart(answer))
     return 0
 
 

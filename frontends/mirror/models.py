@@ -126,6 +126,37 @@ class LocalModel:
                 scores[text] = float(sum(lps))
             return [scores[t] for t in texts]
 
+    def rank(self, prompt: str, texts: list[str], width: int = 6, keep: int = 6) -> list[tuple[str, float]]:
+        """The `keep` likeliest of `texts` after `prompt`, found by a beam search of `width` over their token
+        trie (beam.py), each with its summed log-likelihood including the newline that ends a query; for
+        sets too large to score whole. [] when the engine is not the one whose cache this drives."""
+        import numpy as np
+
+        from .beam import beam_search
+
+        with self.lock, model_errors("rank candidate queries"):
+            engine = getattr(getattr(self.lm, "_interpreter", None), "engine", None)
+            if _LastLogitsEngine is None or type(engine) is not _LastLogitsEngine or not texts:
+                return []
+            tok = engine.tokenizer
+            cut = prompt.rfind("\n") + 1  # the last line ("SQL: ") is tokenised with each query
+            head = [tok.bos_token_id] + list(tok.encode(prompt[:cut].encode()))
+            tails = [list(tok.encode((prompt[cut:] + t + "\n").encode())) for t in texts]
+            whole = [tok.bos_token_id] + list(tok.encode((prompt + texts[0] + "\n").encode()))
+            if whole != head + tails[0]:  # the tokeniser merges across the cut: left to the greedy decode
+                return []
+            limit = engine.model_obj.n_ctx()
+            fits = [i for i, t in enumerate(tails) if len(head) + len(t) < limit]
+
+            def step(ids, start):  # the run's log-probabilities, then the next token's, as a log-softmax
+                lps = token_logprobs(engine, ids, start)
+                row = engine._cached_logits.astype(np.float64).reshape(-1)
+                top = row.max()
+                return lps, row - top - np.log(np.exp(row - top).sum())
+
+            found = beam_search(step, head, [tails[i] for i in fits], width=width, keep=keep)
+            return [(texts[fits[i]], score) for i, score in found]
+
     def text(self, prompt: str, max_tokens: int = 60) -> str:
         """A plain sentence: a capital letter, words, a full stop (the grammar keeps a small model from
         answering with a bare number or a name)."""

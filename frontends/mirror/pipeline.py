@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .aliases import readable_aliases
-from .candidates import MAX_SCORED, Candidate, choose, enumerate_language
+from .beam import BEAM_WIDTH
+from .candidates import MAX_RANKED, MAX_SCORED, Candidate, choose, enumerate_language
 from .chart import draw_chart
 from .engines import open_engine
 from .engines.base import statement_text
@@ -79,6 +80,7 @@ class Mirror:
         self.model = make_model(model, model_name)
         self.print_stages = print_stages
         self.max_scored = candidates  # 0: the greedy decode alone, no candidate scoring or voting
+        self.beam_width = BEAM_WIDTH if candidates else 0  # larger grammars: a beam over their queries (0: greedy)
         self.model_summary = model_summary
         self.charts = charts
         self.chart_format = chart_format
@@ -146,6 +148,8 @@ class Mirror:
         else:
             sql = without_repeated_items(self.model.sql(prompt, grammar))
             self._record(trace, "generation", sql, t0)
+            if len(enumerated) > self.max_scored and self.beam_width and hasattr(self.model, "rank"):
+                sql = self._unless_empty(sql, grammar, numbers, prompt, trace)
         for attempt in range(MAX_REPAIRS + 1):
             t0 = time.perf_counter()
             try:
@@ -171,6 +175,41 @@ class Mirror:
         raise MirrorError(f"could not produce a valid query for this question; last attempt was:\n{sql}\n"
                           f"{self.engine.name} said: {error}")
 
+    def _unless_empty(self, sql: str, grammar: str, numbers: list[str], prompt: str,
+                      trace: list[Stage]) -> str:
+        """Execution-guided decoding for a grammar too large to score whole: the greedy query stands when it
+        runs and returns rows; when it fails or returns nothing, a beam over the grammar's queries (beam.py)
+        gives the likeliest others, which are run, and the one whose result most agree on is kept."""
+        t0 = time.perf_counter()
+        greedy = Candidate(sql, 0.0, "greedy")
+        self._try(greedy)
+        if greedy.runs and greedy.rows and not all(v is None for r in greedy.rows for v in r):
+            return sql
+        many = enumerate_language(grammar, numbers, limit=MAX_RANKED)
+        ranked = self.model.rank(prompt, many, width=self.beam_width, keep=MAX_RUN)
+        if not ranked:
+            return sql
+        chosen, report = self.select_candidate(prompt, [Candidate(q, s, "beam") for q, s in ranked])
+        why = greedy.error or "no rows"
+        self._record(trace, "candidates", f"greedy query gave {why}; beam of {self.beam_width} over {len(many)} "
+                                          f"queries\n{report}", t0)
+        return chosen
+
+    def _try(self, c: Candidate) -> None:
+        """Run one candidate under the short candidate time limit, keeping its rows or its error."""
+        limit = self.engine.time_limit_s
+        self.engine.time_limit_s = min(limit, CANDIDATE_TIME_S)  # a slow candidate is dropped, not waited for
+        try:
+            engine_sql = self.engine.translate(c.sql)
+            c.error = self.guard.explain(engine_sql)
+            if c.error is None:
+                result = self.guard.run(engine_sql)
+                c.rows, c.columns = result.rows, result.columns
+        except MirrorError as e:
+            c.error = str(e).splitlines()[0]
+        finally:
+            self.engine.time_limit_s = limit
+
     def _compile_set_operation(self, split, trace: list[Stage]) -> tuple[str, str] | None:
         """Both halves planned as questions of their own, joined by the set operator; None (and the question
         is planned whole) when either half fails or the database refuses the combination."""
@@ -190,32 +229,22 @@ class Mirror:
         """The queries the grammar allows, scored by the model's likelihood; the likeliest are run and the one
         whose result has most support is kept (see candidates.py). Returns the chosen SQL and a report for the
         trace."""
-        for c, score in zip(cands, self.model.score(prompt, [c.sql for c in cands])):
-            c.score = score
+        if any(c.source != "beam" for c in cands):  # a beam's queries come scored
+            for c, score in zip(cands, self.model.score(prompt, [c.sql for c in cands])):
+                c.score = score
         cands.sort(key=lambda c: -c.score)
-        limit = self.engine.time_limit_s
-        self.engine.time_limit_s = min(limit, CANDIDATE_TIME_S)  # a slow candidate is dropped, not waited for
-        try:
-            for c in cands[:MAX_RUN]:
-                try:
-                    engine_sql = self.engine.translate(c.sql)
-                    c.error = self.guard.explain(engine_sql)
-                    if c.error is None:
-                        result = self.guard.run(engine_sql)
-                        c.rows, c.columns = result.rows, result.columns
-                except MirrorError as e:
-                    c.error = str(e).splitlines()[0]
-        finally:
-            self.engine.time_limit_s = limit
+        for c in cands[:MAX_RUN]:
+            self._try(c)
         chosen = choose(cands[:MAX_RUN], wants_rows=True) or cands[0]
         lines = [f"{'*' if c is chosen else ' '} {c.score:8.2f} {c.source:9} "
                  f"{c.error or ('not run' if c.rows is None else f'{len(c.rows)} rows')}: {c.sql}" for c in cands]
         return chosen.sql, "\n".join(lines)
 
     def run(self, sql: str, question: str | None = None, trace: list[Stage] | None = None,
-            prompt: str | None = None) -> Answer:
+            prompt: str | None = None, chart: bool = True) -> Answer:
         """Run SQL (the model's or the user's) through the guard, then summarise and chart the result.
-        `prompt` is the one the SQL was written from; the summary continues it (cheap: it is cached)."""
+        `prompt` is the one the SQL was written from; the summary continues it (cheap: it is cached).
+        `chart=False` leaves the chart to `add_chart`, so a caller can show the answer first."""
         trace = [] if trace is None else trace
         t0 = time.perf_counter()
         result: Result = self.guard.run(sql)
@@ -225,20 +254,29 @@ class Mirror:
         lead = (prompt or self.prefix + f"Question: {question or 'What does this query return?'}\nSQL: ") + sql
         summary = summarise(self.model if self.model_summary else None, question or sql, result, lead=lead)
         self._record(trace, "summary", summary, t0)
-        chart = None
-        if self.charts:
-            t0 = time.perf_counter()
-            name = hashlib.sha1(f"{self.db_path}\n{sql}".encode()).hexdigest()[:16]
-            chart = draw_chart(result, self.out_dir / "charts" / f"{name}.{self.chart_format}", title=question or "")
-            self._record(trace, "chart", str(chart) if chart else "no chart suits this result", t0)
-        return Answer(question, statement_text(sql), result.columns, result.rows, summary,
-                      str(chart) if chart else None, trace, result.truncated)
+        answer = Answer(question, statement_text(sql), result.columns, result.rows, summary, None, trace,
+                        result.truncated)
+        return self.add_chart(answer, sql) if chart else answer
 
-    def ask(self, question: str) -> Answer:
+    def add_chart(self, answer: Answer, sql: str | None = None) -> Answer:
+        """Draw the answer's chart, if charts are on and one suits its rows (the plotting libraries are
+        imported here, on first use)."""
+        if self.charts and answer.chart is None:
+            t0 = time.perf_counter()
+            name = hashlib.sha1(f"{self.db_path}\n{sql or answer.sql}".encode()).hexdigest()[:16]
+            result = Result(answer.columns, answer.rows, answer.truncated, 0.0)
+            with stage_errors(answer.trace):
+                chart = draw_chart(result, self.out_dir / "charts" / f"{name}.{self.chart_format}",
+                                   title=answer.question or "")
+            self._record(answer.trace, "chart", str(chart) if chart else "no chart suits this result", t0)
+            answer.chart = str(chart) if chart else None
+        return answer
+
+    def ask(self, question: str, chart: bool = True) -> Answer:
         trace: list[Stage] = []
         with stage_errors(trace):
             sql, prompt = self._compile(question, trace)
-            return self.run(sql, question, trace, prompt=prompt)
+            return self.run(sql, question, trace, prompt=prompt, chart=chart)
 
 
 @contextlib.contextmanager

@@ -94,3 +94,22 @@ def test_eval_can_be_limited_to_levels(demo_db, tmp_path, capsys):
     held = evaluate(Mirror(demo_db, model=Gold(), out_dir=tmp_path, charts=False, candidates=0), levels={4}, progress=None,
                     question_set="held-out")
     assert held["questions"] == sum(lvl == 4 for lvl, _, _ in HELD_OUT) and held["execution_accuracy"] == 1.0
+
+
+def test_one_shot_ask_prints_the_answer_before_plotting(demo_db, tmp_path, monkeypatch, capsys):
+    """Plotting's imports cost a one-shot `ask` seconds: the SQL, rows and summary are out before them."""
+    import girflow.frontends.mirror.chart as chart
+
+    printed_before = []
+    real = chart.import_plotting
+
+    def spy():
+        printed_before.append(capsys.readouterr().out)
+        return real()
+
+    monkeypatch.setattr(chart, "import_plotting", spy)
+    rc = main(["mirror", "ask", "--db", str(demo_db), "--out-dir", str(tmp_path), "--sql",
+               "SELECT category, COUNT(*) FROM products GROUP BY category"])
+    assert rc == 0 and printed_before
+    assert "Summary:" in printed_before[0] and "category" in printed_before[0] and "Chart:" not in printed_before[0]
+    assert ".png" in capsys.readouterr().out.split("Chart: ")[1]

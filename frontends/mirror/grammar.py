@@ -58,12 +58,23 @@ def build_grammar(schema: Schema, linked: Link) -> str:
     # ("amount per country" needs orders and customers); subqueries may use any linked table.
     owners: dict[str, set] = {}
     asked_words = {stem(w) for w in re.findall(r"[a-z]+", linked.question.lower())}
+    named_cols, synonym_measures = [], []
     for t in linked.tables:
         for c in linked.columns.get(t, []):
             column = next((x for x in schema.columns_of(t) if x.name == c), None)
-            if {p for p in name_parts(c) if len(p) > 1} & asked_words or column is not None and column.is_numeric:
-                owners.setdefault(c, set()).add(t)  # named, or a measure ("spent" ~ amount); a text column
-                # matched only through a synonym ("titles" ~ Staff.Name) does not bring its table in
+            if column is not None and refers_to_other(schema, t, column, linked.tables):
+                continue  # OrderItems.ProductId named by "products": the products' key, not a reason to join
+            if {p for p in name_parts(c) if len(p) > 1} & asked_words:
+                named_cols.append((t, c, column))
+            elif column is not None and column.is_numeric:
+                synonym_measures.append((t, c))
+    # a measure matched through a synonym ("spent" ~ amount) brings its table in, unless the question names a
+    # measure itself ("the unit price": UnitPrice, not Quantity through "unit"); a text column matched only
+    # through a synonym ("titles" ~ Staff.Name) never does
+    measure_named = any(column is not None and column.is_numeric and not is_key_like(schema, t, column)
+                        for t, _, column in named_cols)
+    for t, c in [(t, c) for t, c, _ in named_cols] + ([] if measure_named else synonym_measures):
+        owners.setdefault(c, set()).add(t)
     # a column name found in several tables ("name") does not say which table is needed
     needed = {t for t, _, _ in outer_values} | {t for c, ts in owners.items() if len(ts) == 1 for t in ts}
     named = set(linked.named)
@@ -72,6 +83,14 @@ def build_grammar(schema: Schema, linked: Link) -> str:
     inside = {t for t in named for u in named if t != u and words_of[t] and words_of[t] < words_of[u]
               and not words_of[t] & outside_name(linked.question, words_of[u] | name_parts(u))}
     needed |= ((named - inside) | (inside & needed)) - {t for t, _, _ in sub_values}
+    if shape.superlative and not shape.subquery_agg:  # "the visitor who bought the most tickets": the measure
+        # ranked may live in another linked table (visit.Num_of_Ticket), which then joins
+        def measures_in(tables):
+            return [(f"{t}.{c.name}", t, c) for t in tables for c in schema.columns_of(t)]
+        if needed and ranked_measure(shape, schema, measures_in(needed)) is None:
+            found = ranked_measure(shape, schema, measures_in(linked.tables))
+            if found:
+                needed.add(found[0].split(".")[0])
     if membership or shape.subquery_agg:
         needed = {entity[1]} if membership else needed - {t for t, _, _ in sub_values} or needed
     most = max(len(needed & set(names)) for names, _ in plans)  # all needed tables, else as many as joinable
@@ -89,8 +108,7 @@ def build_grammar(schema: Schema, linked: Link) -> str:
         'distinct: "DISTINCT "',
     ]
     years = sorted(set(re.findall(r"\b(?:19|20)\d\d\b", linked.question)))
-    has_dates = any(re.search(r"date|day|time", c.name, re.I) or c.type in ("DATE", "TIMESTAMP")
-                    for t in linked.tables for c in schema.columns_of(t))
+    has_dates = any(is_date_column(c) for t in linked.tables for c in schema.columns_of(t))
     year_numbers = any("year" in name_parts(c.name) and (c.is_numeric or c.numeric_text)
                        for t in linked.tables for c in schema.columns_of(t))
     if not has_dates or year_numbers:
@@ -103,6 +121,20 @@ def build_grammar(schema: Schema, linked: Link) -> str:
         if i in top:
             lines += branch_rules(f"q{i}", names, from_clause, ctx, True)
     return "\n".join(lines) + "\n"
+
+
+def refers_to_other(schema: Schema, table: str, column, tables: list[str]) -> bool:
+    """A key column whose words, "id" aside, are another linked table's name (OrderItems.ProductId ->
+    Products): naming that table names this column too."""
+    if not is_key_like(schema, table, column):
+        return False
+    words = {stem(w) for w in split_identifier(column.name)} - {"id", "ids", "code", "key", "no", "num"}
+    return bool(words) and any(u != table and words <= {stem(w) for w in split_identifier(u)} for u in tables)
+
+
+def is_date_column(column) -> bool:
+    """A column holding dates or times, by its name in any style or its declared type."""
+    return bool(re.search(r"date|day|time", column.name, re.I) or re.search(r"DATE|TIME", column.type.upper()))
 
 
 @dataclass
@@ -190,7 +222,8 @@ def membership_conds(schema: Schema, linked: Link, shape: Shape, entity, plans) 
         plan = min((p for p in plans if want <= set(p[0]) and t not in p[0]), key=lambda p: len(p[0]), default=None)
         if plan:
             q = len(plan[0]) > 1
-            where = " AND ".join(value_text(v, q) for v in values)
+            said_at = {value_text(v, q): linked.question.lower().find(v[2].lower()) for v in values}
+            where = " AND ".join(either_or([value_text(v, q) for v in values], said_at, linked.question.lower(), True))
             col = f"{ident(f.table)}.{ident(f.column)}" if q else ident(f.column)
             conds.append(f"{ident(pk)}{op}SELECT {col} FROM {plan[1]} WHERE {where})")
     return conds
@@ -216,7 +249,7 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
     linked_names = [q for q, t, c in cols if c.name in linked.columns.get(t, [])]
     numeric = [q for q, t, c in cols if (c.is_numeric or c.numeric_text) and not is_key_like(schema, t, c)]
     measures = [q for q in numeric if q in linked_names] or numeric
-    dates = [q for q, _, c in cols if re.search(r"date|day|time", c.name)]
+    dates = [q for q, _, c in cols if is_date_column(c)]  # HireDate, hire_date, created_at TIMESTAMP
     table_words = {stem(t.name) for t in schema.tables} | {t.name for t in schema.tables}
     having_n = next((n for n in ctx.numbers if n in shape.comparisons and (after_n := re.search(
         rf"\b{re.escape(n)} ([a-z]+)", q_lower)) and stem(after_n.group(1)) in table_words), None)
@@ -233,6 +266,8 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
     rules = []
     required = [lit(value_text(v, qualify)) for v in ctx.outer_values
                 if any(t == v[0] for t in names)]
+    said_at = {lit(value_text(v, qualify)): q_lower.find(v[2].lower()) for v in ctx.outer_values}  # where each
+    # condition stands in the question, for "cat or dog", "made by General Motors or weighing more than 3500"
     if ctx.membership:
         rules.append(f"{p}_member: " + " | ".join(lit(c) for c in ctx.membership))
         required.append(f"{p}_member")
@@ -260,6 +295,7 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
                 required.append("(" + " | ".join(lit(f"({m}{op}{n} OR {m}{op2}{other})") for m in compared(n)) + ")")
         elif n in ctx.numbers and n != having_n and compared(n):
             required.append(f'({" | ".join(lit(m) for m in compared(n))}) {lit(op + n)}')
+            said_at[required[-1]] = number_at(q_lower, n)
     for n in ctx.numbers:  # "with 8 cylinders": a number right before a column's name is that column's value
         after_n = re.search(rf"(?<![\w.]){re.escape(n)} ([a-z]+)", q_lower)
         if n in shape.comparisons or n == having_n or not after_n:
@@ -267,6 +303,9 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
         col = best_column(after_n.group(1), schema, [x for x in cols if x[2].is_numeric or x[2].numeric_text], [])
         if col:
             required.append(lit(f"{col} = {n}"))
+            said_at[required[-1]] = number_at(q_lower, n)
+    for a, op, b in column_comparisons(q_lower, schema, cols):  # "whose permanent address is different from
+        required.append(lit(f"{a}{op}{b}"))  # the current address": two columns of the row compared
     if shape.like:
         texts = [q for q, t, c in cols if not c.is_numeric and not is_key_like(schema, t, c)]
         at = q_lower.find(shape.like[1].lower())
@@ -291,7 +330,7 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
         measures and [n for n in ctx.numbers if n not in shape.comparisons and not any(
             f"= {n}" in r for r in required)]) else []
     if required:
-        where = '" WHERE " ' + ' " AND " '.join(required)
+        where = '" WHERE " ' + ' " AND " '.join(either_or(required, said_at, q_lower))
     elif loose:
         rules.append(f'{p}_cond: ' + " | ".join(loose))
         where = f'(" WHERE " {p}_cond)?'
@@ -512,6 +551,63 @@ def ranked_measure(shape: Shape, schema: Schema, cols) -> tuple[str, str] | None
     return None
 
 
+def number_at(q_lower: str, number: str) -> int:
+    m = re.search(rf"(?<![\w.]){re.escape(number)}(?![\w.])", q_lower)
+    return m.start() if m else -1
+
+
+def either_or(conditions: list[str], said_at: dict[str, int], q_lower: str, plain: bool = False) -> list[str]:
+    """Conditions the question joins with "or" ("students who have a cat or dog", "made by General Motors or
+    weighing more than 3500") become one OR group (grammar text); the groups are then ANDed. Two conditions are
+    joined when "or", and no "and" or comma, stands between where the question states them."""
+    group = list(range(len(conditions)))
+
+    def root(i):
+        while group[i] != i:
+            i = group[i]
+        return i
+
+    for i, j in itertools.combinations(range(len(conditions)), 2):
+        a, b = said_at.get(conditions[i], -1), said_at.get(conditions[j], -1)
+        if a < 0 or b < 0 or a == b:
+            continue
+        between = q_lower[min(a, b):max(a, b)]
+        if re.search(r"\bor\b", between) and not re.search(r"\band\b|,|\bboth\b", between):
+            group[root(j)] = root(i)
+    out: list[str] = []
+    seen: dict[int, list[str]] = {}
+    for i, c in enumerate(conditions):
+        seen.setdefault(root(i), []).append(c)
+    for members in seen.values():
+        if len(members) == 1:
+            out.append(members[0])
+        else:  # grammar text, or (`plain`) SQL text
+            out.append("(" + " OR ".join(members) + ")" if plain else '"(" ' + ' " OR " '.join(members) + ' ")"')
+    return out
+
+
+SAME_OR_DIFFERENT = [(r"(?:is|are|was|were) (?:different from|not the same as|not equal to|unequal to)", " != "),
+                     (r"(?:is|are|was|were) (?:the same as|equal to)", " = ")]
+
+
+def column_comparisons(q_lower: str, schema: Schema, cols) -> list[tuple[str, str, str]]:
+    """Two columns of one row compared in words: "whose permanent address is different from his or her
+    current address" -> (permanent_address_id, " != ", current_address_id); each side is the longest run of
+    words next to the phrase that names a column, and the two must differ."""
+    out = []
+    for phrase, op in SAME_OR_DIFFERENT:
+        for m in re.finditer(rf"((?:[a-z]+ ){{1,4}}){phrase} ((?:[a-z]+ ?){{1,5}})", q_lower):
+            before, after = m.group(1).split(), [w for w in m.group(2).split()
+                                                 if w not in ("his", "her", "or", "their", "its", "the")]
+            left = next((c for n in range(min(3, len(before)), 0, -1)
+                         if (c := best_column(" ".join(before[-n:]), schema, cols, []))), None)
+            right = next((c for n in range(min(3, len(after)), 0, -1)
+                          if (c := best_column(" ".join(after[:n]), schema, cols, []))), None)
+            if left and right and left != right:
+                out.append((left, op, right))
+    return out
+
+
 def number_column(q_lower: str, number: str, schema: Schema, cols) -> str | None:
     """The numeric column a compared number belongs to, named next to it: "a horsepower greater than 150",
     "above age 40", "more than 3000 in weight"; None when no column is named there."""
@@ -519,7 +615,7 @@ def number_column(q_lower: str, number: str, schema: Schema, cols) -> str | None
                 if (c.is_numeric or c.numeric_text) and not is_key_like(schema, t, c)]
     if not measures:
         return None
-    m = re.search(rf"((?:[a-z]+ ){{0,6}})(?<![\w.]){re.escape(number)}(?![\w.])((?: [a-z]+){{0,2}})", q_lower)
+    m = re.search(rf"((?:[a-z]+ ){{0,6}})(?<![\w.]){re.escape(number)}(?![\w.])((?: [a-z]+){{0,3}})", q_lower)
     if not m:
         return None
     before = m.group(1).split()
@@ -543,8 +639,8 @@ def number_column(q_lower: str, number: str, schema: Schema, cols) -> str | None
     if run:
         spans += [" ".join(run), run[-1]]
     after = m.group(2).split()
-    if after and after[0] not in operator_words:
-        spans.append(after[0])
+    if after and after[0] not in operator_words:  # "more than 50 units in stock": the longest name first
+        spans += [" ".join(after[:n]) for n in range(len(after), 0, -1)]
     for text in spans:
         col = best_column(text, schema, measures, [])
         if col:

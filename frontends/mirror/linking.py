@@ -141,6 +141,15 @@ def link(question: str, schema: Schema) -> Link:
     # ("countries" is the table countries, not the `cont` of `ContId`)
     exact = set(qset) & schema_words(schema)
     values = find_values(question, schema, qset)
+    if values:  # a value's words name no table or column ("title is 'Sales Representative'" says nothing of sales)
+        rest = question
+        for _, _, v in values:
+            rest = re.sub(re.escape(v), " ", rest, flags=re.I)
+        qstems = question_stems(rest)
+        toks = expand(rest)
+        qset = sorted(set(qstems) | {stem(w) for w in toks})
+        qall = {stem(w) for w in words(rest)} | set(words(rest))
+        exact = set(qset) & schema_words(schema)
     graph = JoinGraph(schema)
     fk_cols = {(e.table, e.column) for edges in graph.edges.values() for _, e in edges}
     scores, columns, named = {}, {}, {t for t, _, _ in values}
@@ -253,7 +262,7 @@ def detect_intent(question: str, table_words: Set[str] = frozenset(), measure_wo
         intent.add("group")  # "which country has the most customers" counts customers per country
     if re.search(r"\b(than the|than any|than all|never|not|no|without|average \w+ price)\b", q) and not grouped:
         intent.add("nested")
-    if re.search(r"\b(different|distinct|unique)\b", q) and not re.search(r"\bhow many\b", q):
+    if re.search(r"\b(different(?! from)|distinct|unique)\b", q) and not re.search(r"\bhow many\b", q):
         intent.add("distinct")
     many = re.search(r"\bhow many (\w+)", q)
     if many and expand(many.group(1)) & measure_words and stem(many.group(1)) not in table_words:
@@ -265,7 +274,7 @@ def detect_intent(question: str, table_words: Set[str] = frozenset(), measure_wo
     elif not grouped and (re.search(r"\bhow many\b", q) and not re.search(r"\b(which|what|who)\b", q)
                           or asks_number_of(q, measure_words)):
         intent.add("count")
-        if re.search(r"\b(different|distinct|unique)\b", q):
+        if re.search(r"\b(different(?! from)|distinct|unique)\b", q):
             intent.add("count-distinct")
     if re.search(r"\b(top \d+|most|least|highest|lowest|largest|smallest|best|biggest|cheapest|fewest)\b", q):
         intent.add("rank")

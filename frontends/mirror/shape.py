@@ -8,6 +8,7 @@ decoding time (letting the model choose and then masking the direction was measu
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 LOW_WORDS = r"least|lowest|smallest|cheapest|fewest|minimum|earliest|oldest|shortest|lightest|slowest|poorest|worst"
@@ -31,6 +32,10 @@ IMPLIED_MEASURES = {
     "latest": [("date", " DESC"), ("year", " DESC"), ("time", " DESC")],
     "newest": [("date", " DESC"), ("year", " DESC")],
 }
+# "most"/"least" before an adjective make its superlative (general English), not a count: "the most
+# expensive product" is the priciest one, "the least expensive" the cheapest
+MOST_ADJECTIVES = {"expensive": ("expensive", "cheapest"), "costly": ("expensive", "cheapest"),
+                   "recent": ("latest", "earliest")}
 OPERATORS = [  # longest phrases first; the phrase stands just before the number or the "the average ..."
     (r"at least|no less than|or more", " >= "), (r"at most|no more than|or less|or fewer", " <= "),
     (r"more than|greater than|higher than|larger than|bigger than|above|over|exceeding|costlier than"
@@ -57,6 +62,7 @@ class Shape:
     owners: dict[str, str] = field(default_factory=dict)  # head item words -> what they belong to ("of the song")
     superlative: str | None = None  # the superlative word itself: "youngest", "most"
     rank_words: str = ""  # the words after it, which may name the measure ranked: "average attendance"
+    head_later: bool = False  # the head was read from a later sentence ("... ? List the name and id.")
 
 
 NUMBER_WORDS = {"one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7",
@@ -83,7 +89,7 @@ def number_operator(question: str, number: str) -> str | None:
     may also stand before the measure's own words ("above age 20", "more than 3 models" reads the phrase
     just before the number only)."""
     m = re.search(rf"([a-z ]{{0,40}}?)\s*\b{re.escape(number)}\b( (?:or|and) (?:more|later|after|above|greater|"
-                  rf"higher|less|fewer|earlier|before|below|lower|smaller))?", question.lower())
+                  rf"higher|less|fewer|earlier|before|below|lower|smaller)(?! \d| than))?", question.lower())
     before = m.group(1).strip() if m else ""
     if m and m.group(2):  # "2014 or after", "5 or more"
         return " >= " if re.search(r"more|later|after|above|greater|higher", m.group(2)) else " <= "
@@ -102,13 +108,16 @@ AGGREGATE_WORDS = [(r"average|mean|avg", "AVG"), (r"total|sum", "SUM"), (r"maxim
 HEAD_START = r"^(?:(?:what|which|who) (?:is|are|was|were)|show|list|give|find|return|display|tell|get|provide|count)" \
              r"(?: me| us)?(?: (?:the|all|each|every|of|different|distinct|unique|all of the))*\b"
 HEAD_END = r"\b(?:for|of|by|with|from|who|that|which|where|whose|in|on|at|when|having|than|ordered|sorted|" \
-           r"whom|if|across|among|per|about|without|never|not|did|does|do|has|have|had|is|are|was|were|can|will)\b"
+           r"whom|if|across|among|per|about|without|never|not|did|does|do|has|have|had|is|are|was|were|can|will|instead)\b"
 
 
 def read_head(q: str, owners: dict[str, str] | None = None) -> list[tuple[str | None, str]]:
     """What the question asks to see, item by item: "what are the name and age of ..." -> [(None, "name"),
     (None, "age")]; "the average, minimum and maximum age" -> AVG/MIN/MAX of "age"."""
     owners = {} if owners is None else owners  # item words -> the words after its "of" ("name" -> "song")
+    how = re.match(r"how (old|tall|heavy|much\b.*\b(?:weigh|weighs|cost|costs))\b", q)
+    if how:  # "how old is ...", "how much does the youngest dog weigh": the measure the words ask for
+        return [(None, HOW_MEASURES[how.group(1).split()[-1].rstrip("s") if " " in how.group(1) else how.group(1)])]
     m = re.match(HEAD_START, q)
     if not m:
         return []
@@ -119,7 +128,7 @@ def read_head(q: str, owners: dict[str, str] | None = None) -> list[tuple[str | 
     end = re.search(HEAD_END.replace("for|of|", "for|"), rest)  # "of" ends an item, not the head
     head = rest[: end.start()] if end else rest
     items = [i.strip() for i in re.split(r",|\band\b|\bas well as\b", head)]
-    items = [re.sub(r"^(?:the|their|its|all|each|every|also) ", "", i).strip() for i in items if i.strip()]
+    items = [re.sub(r"^(?:the|their|its|his or her|his|her|all|each|every|also) ", "", i).strip() for i in items if i.strip()]
     owner, found = "", {}
     for i, item in reversed(list(enumerate(items))):
         # "the name and release year of the song": each item is the song's; the owner reaches back to the
@@ -147,13 +156,18 @@ def read_head(q: str, owners: dict[str, str] | None = None) -> list[tuple[str | 
 def read_shape(question: str) -> Shape:
     q = " ".join(re.findall(r"[a-z0-9.]+|'[^']*'", question.lower())).rstrip(".").strip()
     shape = read_order(q, read_words(" ".join(re.findall(r"[a-z0-9.]+|'[^']*'|,", question.lower())).rstrip("."),
-                                     Shape()))
+                                     Shape(), sentences_of(question)))
 
 
     sup = re.search(SUPERLATIVE, q)
     if sup:
         shape.direction = " ASC" if re.fullmatch(LOW_WORDS, sup.group(0)) else " DESC"
         shape.superlative = sup.group(0)
+        adjective = re.match(rf"\s*({'|'.join(MOST_ADJECTIVES)})\b", q[sup.end():])
+        if sup.group(0) in ("most", "least") and adjective:  # "the most expensive", "the least recent"
+            shape.superlative = MOST_ADJECTIVES[adjective.group(1)][sup.group(0) == "least"]
+            shape.direction = " ASC" if re.fullmatch(LOW_WORDS, shape.superlative) else " DESC"
+            sup = re.search(rf"\b{adjective.group(1)}\b", q) or sup
         after = re.match(r"\s*(?:(?:amount|value|number|count|level|rate) of )?((?:[a-z]+ ?){1,3})", q[sup.end():])
         shape.rank_words = after.group(1).strip() if after else ""
     limit = (re.search(rf"\btop (\d+)\b|\b(\d+) (?:\w+ ){{0,1}}(?:{LOW_WORDS}|{HIGH_WORDS})\b", q)
@@ -163,6 +177,8 @@ def read_shape(question: str) -> Shape:
     elif sup and re.search(r"\b(which|what|who)\b", q) and not re.search(r"\b(what is the|what was the)\b"
                                                                        r"(?! name)", q):
         shape.limit = "1"
+    elif sup and re.match(r"how (?:old|tall|heavy|much)\b", q) and shape.head:
+        shape.limit = "1"  # "how much does the youngest dog weigh": the youngest dog's weight
     elif sup and re.search(rf"\b(?:by|of|with|for|from|has|have|had|in|at|on|to) the (?:{sup.group(0)})\b", q):
         shape.limit = "1"  # "the song by the youngest singer", "the stadium with the highest capacity": one row
     compare_to = re.search(r"\b(than|above|below|over|under) the (average|mean|cheapest|lowest|smallest|most expensive|"
@@ -176,7 +192,9 @@ def read_shape(question: str) -> Shape:
                                  " > ")
         shape.direction = None  # "cheaper than the cheapest X" is a filter, not a ranking
         shape.limit = None
-    if any(agg for agg, _ in shape.head):  # "the minimum and maximum price": aggregates, not a ranking
+    if any(agg for agg, _ in shape.head) and not (shape.head_later and sup and all(
+            agg in (None, "COUNT") for agg, _ in shape.head)):  # "the minimum and maximum price": aggregates, not a
+        # ranking; but "Which student enrolled the most times? List the id and the number of enrollments." ranks
         shape.direction = shape.limit = None
     elif sup and re.match(r"(what is|what was|what s) the\b", q) and not re.search(r"\bname\b", q) and not shape.limit:
         qualifier = re.search(r"\b(?:with|who|that|which|whose|having)\b", q)
@@ -228,13 +246,33 @@ def read_like(question: str) -> tuple[str, str] | None:
     return None
 
 
-def read_words(q: str, shape: Shape) -> Shape:
-    """The aggregates the question names and what it asks to see (its head)."""
+HOW_MEASURES = {"old": "age", "tall": "height", "heavy": "weight", "weigh": "weight", "cost": "price"}
+SHOW_SENTENCE = r"^(?:(?:only|also|please|and|then|just) )*(?=(?:list|give|show|return|display|provide|tell)\b)"
+
+
+def read_words(q: str, shape: Shape, sentences: Sequence[str] = ()) -> Shape:
+    """The aggregates the question names and what it asks to see (its head). A later sentence that says
+    what to show ("Which employee received the most awards? Give me the employee name.", "... List the
+    continent id, name and the number of countries.") states the head; the first sentence then only says
+    which rows."""
     for pat, fn in AGGREGATE_WORDS:
         if re.search(rf"\b(?:{pat})\b", q):
             shape.aggregates.add(fn)
+    for later in reversed(sentences[1:]):
+        text = re.sub(SHOW_SENTENCE, "", later)
+        owners: dict[str, str] = {}
+        head = read_head(text, owners) if text != later or re.match(HEAD_START, later) else []
+        if head:
+            shape.head, shape.owners, shape.head_later = head, owners, True
+            return shape
     shape.head = read_head(q, shape.owners)
     return shape
+
+
+def sentences_of(question: str) -> list[str]:
+    """The question's sentences, lower-cased, in the word form read_words reads."""
+    parts = re.split(r"(?<=[.?!;])\s+(?=[A-Za-z])", question.strip())
+    return [" ".join(re.findall(r"[a-z0-9.]+|'[^']*'|,", p.lower())).rstrip(".").strip() for p in parts]
 
 
 def read_order(q: str, shape: Shape) -> Shape:

@@ -222,8 +222,8 @@ def _canonical_view(order: list[Node]):
         raise TraceError("scalar programs are not supported")
     last = len(full) - 1
     if not axes or axes == {last}:
-        rows = math.prod(full[:-1]) if len(full) > 1 else 1
-        return "row", full, (rows, full[-1])
+        split = last if axes or len(full) < 2 else _elementwise_split(order, full)
+        return "row", full, (math.prod(full[:split]), math.prod(full[split:]))
     if len(axes) == 1 and len(reduces) == 1:
         (axis,) = axes
         return "column", full, (math.prod(full[:axis]), full[axis], math.prod(full[axis + 1:]))
@@ -231,19 +231,54 @@ def _canonical_view(order: list[Node]):
                      "reduce along one axis, or along the last axis only")
 
 
+def _fits_split(shape: tuple, full: tuple, split: int) -> bool:
+    """Whether `shape` (broadcast into `full`) is full or all ones on each side of axis `split`."""
+    shape = (1,) * (len(full) - len(shape)) + tuple(shape)
+    return all(all(d == 1 for d in part) or tuple(part) == tuple(whole)
+               for part, whole in ((shape[:split], full[:split]), (shape[split:], full[split:])))
+
+
+def _elementwise_split(order: list[Node], full: tuple) -> int:
+    """Where a program without reductions splits its axes into rows and columns: before the last
+    axis, or, where an operand broadcasts over leading axes but not the trailing ones (rotary
+    embeddings' [1, 1, seq, dim] inside [batch, heads, seq, dim]), before the first trailing axis
+    every value is full or all ones on (then that operand is per-column [1, seq*dim])."""
+    last = len(full) - 1
+    def pads_rank(n):          # the reshape that aligns a lower-rank operand: leading ones only
+        return tuple(n.shape[len(n.shape) - len(n.inputs[0].shape):]) == tuple(n.inputs[0].shape) \
+            and all(d == 1 for d in n.shape[:len(n.shape) - len(n.inputs[0].shape)])
+
+    if any(n.op in ("transpose", "squeeze") or (n.op == "reshape" and not pads_rank(n)) for n in order):
+        return last
+    shapes = [n.shape for n in order if n.op != "const"]
+    return next((k for k in range(last, 0, -1) if all(_fits_split(s, full, k) for s in shapes)), last)
+
+
+def _row_split(full: tuple, view: tuple) -> int:
+    """The axis a row view [rows, cols] of `full` starts its columns at (the last axis if several fit)."""
+    return next((k for k in range(len(full) - 1, 0, -1)
+                 if math.prod(full[:k]) == view[0] and math.prod(full[k:]) == view[1]), max(len(full) - 1, 0))
+
+
 def _view_of(shape: tuple, full: tuple, form: str, view: tuple) -> tuple:
     """Kernel view of a value of logical `shape` inside the full iteration space."""
     shape = (1,) * (len(full) - len(shape)) + tuple(shape)
     if form == "row":
-        lead = shape[:-1]
+        split = _row_split(full, view)
+        lead, tail = shape[:split], shape[split:]
         if all(d == 1 for d in lead):
             r = 1
-        elif tuple(lead) == tuple(full[:-1]):
+        elif tuple(lead) == tuple(full[:split]):
             r = view[0]
         else:
             raise TraceError(f"broadcast of shape {shape} inside {full} is not row-wise; "
                              "only full, per-row [..., 1], per-column [1, ..., C] and scalar operands are supported")
-        return (r, view[1] if shape[-1] != 1 else 1)
+        if all(d == 1 for d in tail):
+            return (r, 1)
+        if tuple(tail) != tuple(full[split:]):
+            raise TraceError(f"broadcast of shape {shape} inside {full} is not row-wise; "
+                             "only full, per-row [..., 1], per-column [1, ..., C] and scalar operands are supported")
+        return (r, view[1])
     if form == "column":
         a, k, b = view
         axis = next(i for i in range(len(full) + 1) if math.prod(full[:i]) == a and i < len(full) and full[i] == k)
@@ -269,7 +304,9 @@ def _ttype(shape, et="f32") -> ir.Type:
     return ir.RankedTensorType.get(list(shape), _element(et)) if shape else _element(et)
 
 
-def trace_program(fn, *examples, name: str | None = None) -> TracedProgram:
+def trace_program(fn, *examples, name: str | None = None, marks: tuple[str, ...] = ()) -> TracedProgram:
+    """`fn` traced at the examples' shapes and dtype; `marks` are unit attributes set on the
+    function (e.g. gir.dynamic_rows: the backend makes its row count a run-time argument)."""
     shapes, dtype = [], None
     for ex in examples:
         if isinstance(ex, (tuple, list)):
@@ -296,7 +333,7 @@ def trace_program(fn, *examples, name: str | None = None) -> TracedProgram:
     form, full, view = _canonical_view(order)
     name = name or getattr(fn, "__name__", "kernel").replace("<lambda>", "kernel")
     et = DTYPES[dtype]
-    text, in_views, out_views = _emit(name, order, inputs, results, form, full, view, et)
+    text, in_views, out_views = _emit(name, order, inputs, results, form, full, view, et, marks)
     return TracedProgram(name, text, form, tuple(shapes), tuple(in_views),
                          tuple(r.shape for r in results), tuple(out_views), dtype)
 
@@ -380,7 +417,7 @@ class _Emitter:
         return v if self.et == "f32" else gir.cast(v, _ttype(shape_of(v), to))
 
 
-def _emit(name, order, inputs, results, form, full, view, et):
+def _emit(name, order, inputs, results, form, full, view, et, marks=()):
     """Tensor-level GIR: f32 compute; inputs/outputs in storage type `et` with gir.cast at the edges."""
     e = _Emitter(form, full, view, et)
     in_views = [e.kview(i.node) for i in inputs]
@@ -390,6 +427,8 @@ def _emit(name, order, inputs, results, form, full, view, et):
             ftype = ir.FunctionType.get([_ttype(v, et) for v in in_views], [])
             fn = func_d.FuncOp(name, ftype)
             fn.attributes["gir.form"] = ir.StringAttr.get(form)
+            for mark in marks:
+                fn.attributes[mark] = ir.UnitAttr.get()
             block = fn.add_entry_block()
         with ir.InsertionPoint(block):
             for n in order:

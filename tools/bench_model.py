@@ -1,4 +1,4 @@
-"""`girflow bench --model bert|gpt2|vit --batch 1,8,32 --seq 128`: whole-model inference with
+"""`girflow bench --model bert|gpt2|vit|llama --batch 1,8,32 --seq 128`: whole-model inference with
 torch.compile(backend="girflow") beside eager and inductor, measured side by side in one process.
 
 Per model and batch it reports
@@ -21,7 +21,7 @@ import time
 
 from girflow.tools.bench import time_round_robin
 
-MODELS = ("bert", "gpt2", "vit")
+MODELS = ("bert", "gpt2", "vit", "llama")
 
 
 def _parse_list(text: str, what: str) -> list[int]:

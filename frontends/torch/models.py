@@ -1,5 +1,6 @@
 """Transformer blocks from `transformers`, built from configs with random weights (nothing is
 downloaded), plus a small hand-written MLP: what the tests and `girflow bench --model` run.
+"llama" is a LLaMA decoder layer (RMSNorm, SwiGLU, rotary embeddings, grouped-query attention).
 
 `build(name, size)` -> (eval-mode module, make_inputs(batch, seq, dtype) -> tuple of tensors).
 size "base" has the published model widths; "tiny" is a narrow copy for fast tests.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-MODELS = ("bert", "gpt2", "vit", "mlp")
+MODELS = ("bert", "gpt2", "vit", "llama", "mlp")
 SIZES = {"base": dict(hidden=768, heads=12, layers=2), "tiny": dict(hidden=64, heads=4, layers=2)}
 
 
@@ -39,6 +40,23 @@ class _Encoder(torch.nn.Module):
         return x
 
 
+class _Decoder(torch.nn.Module):
+    """LLaMA decoder layers fed hidden states directly, with the rotary embeddings of positions
+    0..seq-1 computed in the model (as LlamaModel does)."""
+
+    def __init__(self, layers, rotary):
+        super().__init__()
+        self.layers, self.rotary = torch.nn.ModuleList(layers), rotary
+
+    def forward(self, x):
+        positions = torch.arange(x.shape[1], device=x.device).unsqueeze(0)
+        embeddings = self.rotary(x, positions)
+        for layer in self.layers:
+            out = layer(x, position_embeddings=embeddings, position_ids=positions)
+            x = out[0] if isinstance(out, tuple) else out
+        return x
+
+
 def build(name: str, size: str = "tiny", seed: int = 0):
     if name not in MODELS:
         raise ValueError(f"unknown model '{name}'; choose from {', '.join(MODELS)}")
@@ -60,6 +78,13 @@ def build(name: str, size: str = "tiny", seed: int = 0):
 
         cfg = GPT2Config(n_embd=h, n_head=heads, n_layer=layers, attn_implementation="sdpa")
         model = _Encoder([GPT2Block(cfg, layer_idx=i) for i in range(layers)])
+    elif name == "llama":
+        from transformers import LlamaConfig
+        from transformers.models.llama.modeling_llama import LlamaDecoderLayer, LlamaRotaryEmbedding
+
+        cfg = LlamaConfig(hidden_size=h, num_attention_heads=heads, num_key_value_heads=heads // 2,
+                          intermediate_size=8 * h // 3, num_hidden_layers=layers, attn_implementation="sdpa")
+        model = _Decoder([LlamaDecoderLayer(cfg, layer_idx=i) for i in range(layers)], LlamaRotaryEmbedding(cfg))
     else:
         from transformers import ViTConfig
         from transformers.models.vit.modeling_vit import ViTLayer

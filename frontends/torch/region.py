@@ -56,6 +56,8 @@ class GirRegion(torch.nn.Module):
         self.pieces: Any = None  # (graph, GirRegions) cutting this region at its layout ops; False: none
         out = [n for n in gm.graph.nodes if n.op == "output"][0]
         self.tuple_out = isinstance(out.args[0], (tuple, list))
+        results = out.args[0] if self.tuple_out else (out.args[0],)
+        self.layouts = [_layout(r) for r in results]
 
     def forward(self, *args):
         if GirRegion.capture:
@@ -186,9 +188,9 @@ class GirRegion(torch.nn.Module):
             got = entry.kernel(*self._inputs(entry, tensors))
             got = got if isinstance(got, tuple) else (got,)
         outs = []
-        for (kind, v), (shape, dtype) in zip(entry.replay.outputs, entry.out_meta):
+        for (kind, v), (shape, dtype), layout in zip(entry.replay.outputs, entry.out_meta, self.layouts):
             if kind == "kernel":
-                outs.append(got[v].view(shape))
+                outs.append(got[v].view(shape) if layout is None else _in_layout(got[v].view(shape), layout))
             elif kind == "input":
                 outs.append(tensors[v].reshape(shape))
             else:
@@ -216,6 +218,27 @@ class GirRegion(torch.nn.Module):
                 lines.append(f"  {piece.name}: {' -> '.join(piece.ops)}")
                 lines += [f"    {line}" for line in piece.status() or ["not run yet"]]
         return lines
+
+
+def _layout(node) -> tuple | None:
+    """The order of a region result's axes in memory (outermost first) where the graph was traced
+    with it not row-major, else None. PyTorch's elementwise ops keep their input's layout (rotary
+    embeddings on transposed q/k), and later views in the graph may rely on it."""
+    val = node.meta.get("val") if isinstance(node, torch.fx.Node) else None
+    try:
+        if not isinstance(val, torch.Tensor) or val.is_contiguous():
+            return None
+        strides = [int(s) for s in val.stride()]
+    except Exception:  # noqa: BLE001 - symbolic strides: row-major, as the kernel writes
+        return None
+    order = tuple(sorted(range(len(strides)), key=lambda d: (-strides[d], d)))
+    return None if order == tuple(range(len(strides))) else order
+
+
+def _in_layout(t: torch.Tensor, order: tuple) -> torch.Tensor:
+    """`t`'s values in a tensor whose axes lie in memory in `order` (one copy)."""
+    base = torch.empty([t.shape[d] for d in order], dtype=t.dtype)
+    return base.permute(sorted(range(len(order)), key=lambda i: order[i])).copy_(t)
 
 
 def _row_class(replay, tensors) -> RowClass | None:

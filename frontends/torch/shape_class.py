@@ -26,9 +26,7 @@ import types
 from typing import Any
 
 import torch
-from torch_mlir import ir
 
-from girflow.dialects import make_context
 from girflow.frontends.array_api import TracedProgram, trace_program
 from girflow.runtime.buffers import POOL, POOL_MIN_BYTES
 from girflow.runtime.compiled import kernel_for
@@ -40,15 +38,6 @@ DYNAMIC_ROWS = "gir.dynamic_rows"
 def _stand_in(shape, dtype: str):
     """What the tracer needs of an example: a shape and a dtype (no memory)."""
     return types.SimpleNamespace(shape=tuple(shape), dtype=dtype)
-
-
-def _with_dynamic_rows(mlir: str) -> str:
-    with make_context(), ir.Location.unknown():
-        module = ir.Module.parse(mlir)
-        for op in module.body.operations:
-            if op.operation.name == "func.func":
-                op.operation.attributes[DYNAMIC_ROWS] = ir.UnitAttr.get()
-        return str(module)
 
 
 @dataclasses.dataclass
@@ -79,8 +68,8 @@ class RowClass:
                 canonical.append(tuple(s))
             else:
                 return None
-        traced = trace_program(fn, *[_stand_in(s, dtype) for s in canonical], name=probe.name)
-        traced = dataclasses.replace(traced, mlir=_with_dynamic_rows(traced.mlir))
+        traced = trace_program(fn, *[_stand_in(s, dtype) for s in canonical], name=probe.name,
+                               marks=(DYNAMIC_ROWS,))
         return cls.from_traced(traced)
 
     @classmethod

@@ -136,3 +136,15 @@ def test_where_with_comparisons_against_per_row_values():
     torch.testing.assert_close(f(x, y), torch.where(x > y, x * 2, y - 1))
     g = girflow.compile(lambda a: where(a < a.mean(axis=-1, keepdims=True), 0.0, a))
     torch.testing.assert_close(g(x), torch.where(x < x.mean(-1, keepdim=True), 0.0, x))
+
+
+def test_elementwise_operand_broadcast_over_leading_axes_only():
+    """Rotary embeddings: cos/sin [1, 1, seq, dim] (and [seq, dim]) over [batch, heads, seq, dim]
+    run as per-column operands of a [batch*heads, seq*dim] row view; a partial broadcast of the
+    trailing axes is still refused with the reason."""
+    x, cos, sin = torch.randn(2, 4, 16, 8), torch.randn(1, 1, 16, 8), torch.randn(16, 8)
+    f = girflow.compile(lambda x, c, s: x * c + x * s)
+    torch.testing.assert_close(f(x, cos, sin), x * cos + x * sin, atol=1e-6, rtol=1e-6)
+    assert girflow.trace(lambda x, c: x * c, (2, 4, 16, 8), (1, 1, 16, 8)).input_views == ((8, 128), (1, 128))
+    with pytest.raises(ValueError, match="not row-wise"):
+        girflow.compile(lambda x, c: x * c)(torch.randn(8, 16, 4), torch.randn(16, 1))

@@ -250,6 +250,29 @@ def test_rmsnorm_swiglu_log_softmax_in_gir():
     assert len(status) == 3 and all(s.startswith("GIR") for s in status), status
 
 
+def test_llama_decoder_layer_matches_eager_with_rmsnorm_and_swiglu_in_gir():
+    """An architecture the benchmark does not run: RMSNorm, SwiGLU, rotary embeddings, GQA."""
+    model, make_inputs = build("llama", "tiny")
+    (x,) = make_inputs(2, 16)
+    with torch.no_grad():
+        want32 = model(x)
+    got, reports, _ = _compiled_run(model, x)
+    assert _rel(got, want32) < 1e-4
+    on_gir = [r for rep in reports for r in rep.regions if r.kernels_running()]
+    gir_ops = {op for r in on_gir for op in r.ops}
+    assert {"rsqrt", "mean", "silu"} <= gir_ops, format_reports(reports)
+    # the rotary embedding's x * cos + rotate_half(x) * sin runs in GIR ([1, 1, seq, dim] operands),
+    # its results keep the transposed layout PyTorch gives them (later views rely on it)
+    assert "not row-wise" not in format_reports(reports)
+    model = model.to(torch.bfloat16)
+    xb = x.to(torch.bfloat16)
+    with torch.no_grad():
+        eager16 = model(xb)
+    got, _, _ = _compiled_run(model, xb)
+    assert got.dtype == torch.bfloat16
+    assert _rel(got, want32) <= 2 * _rel(eager16, want32) + 1e-3
+
+
 def test_bench_model_rejects_an_unknown_model():
     argv = [sys.executable, "-m", "girflow.tools.cli", "bench", "--model", "bert,resnet", "--batch", "8"]
     out = subprocess.run(argv, capture_output=True, text=True, timeout=300)

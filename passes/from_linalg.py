@@ -441,10 +441,11 @@ class _GenericBody:
 
     def raise_op(self, bop) -> ir.Value:
         name, ins = bop.name, list(bop.operands)
-        if name == "arith.divf" and (c := self._constant(ins[1])) not in (None, 0.0) and math.isfinite(1.0 / c):
+        divisor = self._constant(ins[1]) if name == "arith.divf" else None
+        if divisor and math.isfinite(1.0 / divisor):
             # x / c as x * (1/c): a vector division costs ~10x a multiply (GELU's x / sqrt(2));
             # within one rounding of the quotient, as every compiler's reciprocal-math does
-            return gir.binary("mul", self.scalar(ins[0]), self.scalar_value(1.0 / c))
+            return gir.binary("mul", self.scalar(ins[0]), self.scalar_value(1.0 / divisor))
         if name in BINARY:
             return gir.binary(BINARY[name], self.scalar(ins[0]), self.scalar(ins[1]))
         if name in UNARY:

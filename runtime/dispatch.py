@@ -20,6 +20,7 @@ import ctypes
 import os
 import sys
 import warnings
+from typing import Any
 
 from girflow.runtime.native import native_library
 
@@ -53,7 +54,7 @@ _SET_SPIN = None
 _USE_OPENMP = None
 _POOL_RUN = _load_pool()
 OPENMP_TEAM_ENV = "GIRFLOW_OPENMP_TEAM"
-_team = {"bound": False, "runtime": None}
+_team: dict[str, Any] = {"bound": False, "runtime": None}
 
 
 def _loaded_openmp_runtime() -> str | None:
@@ -68,7 +69,7 @@ def _loaded_openmp_runtime() -> str | None:
     except OSError:
         return None
     omp = sorted(p for p in paths if os.path.basename(p).startswith(("libgomp", "libomp", "libiomp5")))
-    torch_dir = os.path.dirname(os.path.abspath(torch.__file__))
+    torch_dir = os.path.dirname(os.path.abspath(torch.__file__ or ""))
     omp.sort(key=lambda p: not p.startswith(torch_dir))    # torch's own copy first
     return omp[0] if omp else None
 

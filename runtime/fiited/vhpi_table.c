@@ -36,10 +36,15 @@ int64_t fiited_alloc_row(fiited_table *t) {
     return t->nrows++;
 }
 
-/* Record the memory held now if it is the most so far: mapped chunks (free ones included), both
- * indexes during a rehash, and the row records. */
+/* The memory a table holds now: mapped chunks (free ones included), both indexes during a rehash,
+ * and the row records. */
+static int64_t held_bytes(const fiited_table *t) {
+    return fiited_pool_mapped_bytes(&t->pool) + fiited_index_bytes(t) + t->nrows * (int64_t)sizeof(fiited_row);
+}
+
+/* Record the memory held now if it is the most so far (under the write lock). */
 void fiited_note_peak(fiited_table *t) {
-    int64_t now = fiited_pool_mapped_bytes(&t->pool) + fiited_index_bytes(t) + t->nrows * (int64_t)sizeof(fiited_row);
+    int64_t now = held_bytes(t);
     if (now > t->peak_bytes) t->peak_bytes = now;
 }
 
@@ -423,7 +428,8 @@ int fiited_counters(void *h, int64_t *out) {
     out[12] = live * 4;
     out[13] = t->epoch;
     out[14] = t->old.slots ? (int64_t)(t->old.cap - t->cursor) : 0;
-    out[15] = out[3] + out[4] + out[10] > t->peak_bytes ? out[3] + out[4] + out[10] : t->peak_bytes;  /* e.g. just loaded */
+    int64_t held = held_bytes(t);  /* counted, not recorded: this call holds the read lock only */
+    out[15] = held > t->peak_bytes ? held : t->peak_bytes;  /* e.g. just loaded */
     pthread_rwlock_unlock(&t->lock);
     return FIITED_OK;
 }

@@ -130,26 +130,25 @@ def find_values(question: str, schema: Schema, qstems: list[str] | None = None) 
     return found
 
 
+def _question_words(text: str, schema: Schema) -> tuple[list[str], set[str], set[str]]:
+    """The words of `text` as names are matched against them: stems with their expansions, every
+    word with its stem, and those that are some name's word exactly (such a word is that name's, not
+    an abbreviation of another: "countries" is the table countries, not the `cont` of `ContId`)."""
+    qset = sorted(set(question_stems(text)) | {stem(w) for w in expand(text)})
+    qall = {stem(w) for w in words(text)} | set(words(text))
+    return qset, qall, set(qset) & schema_words(schema)
+
+
 def link(question: str, schema: Schema) -> Link:
     """Tables, columns and values of the question: names matched word by word across naming styles
     (names.py), values through the value index, and the tables joining them through the key graph."""
-    qstems = question_stems(question)
-    toks = expand(question)
-    qset = sorted(set(qstems) | {stem(w) for w in toks})
-    qall = {stem(w) for w in words(question)} | set(words(question))
-    # a question word that is some name's word exactly is that name's, not an abbreviation of another
-    # ("countries" is the table countries, not the `cont` of `ContId`)
-    exact = set(qset) & schema_words(schema)
+    qset, qall, exact = _question_words(question, schema)
     values = find_values(question, schema, qset)
     if values:  # a value's words name no table or column ("title is 'Sales Representative'" says nothing of sales)
         rest = question
         for _, _, v in values:
             rest = re.sub(re.escape(v), " ", rest, flags=re.I)
-        qstems = question_stems(rest)
-        toks = expand(rest)
-        qset = sorted(set(qstems) | {stem(w) for w in toks})
-        qall = {stem(w) for w in words(rest)} | set(words(rest))
-        exact = set(qset) & schema_words(schema)
+        qset, qall, exact = _question_words(rest, schema)
     graph = JoinGraph(schema)
     fk_cols = {(e.table, e.column) for edges in graph.edges.values() for _, e in edges}
     scores, columns, named = {}, {}, {t for t, _, _ in values}

@@ -115,9 +115,9 @@ def read_head(q: str, owners: dict[str, str] | None = None) -> list[tuple[str | 
     """What the question asks to see, item by item: "what are the name and age of ..." -> [(None, "name"),
     (None, "age")]; "the average, minimum and maximum age" -> AVG/MIN/MAX of "age"."""
     owners = {} if owners is None else owners  # item words -> the words after its "of" ("name" -> "song")
-    how = re.match(r"how (old|tall|heavy|much\b.*\b(?:weigh|weighs|cost|costs))\b", q)
+    how = re.match(r"how (?:(old|tall|heavy)|much\b.*\b(weigh|cost)s?)\b", q)
     if how:  # "how old is ...", "how much does the youngest dog weigh": the measure the words ask for
-        return [(None, HOW_MEASURES[how.group(1).split()[-1].rstrip("s") if " " in how.group(1) else how.group(1)])]
+        return [(None, HOW_MEASURES[how.group(1) or how.group(2)])]
     m = re.match(HEAD_START, q)
     if not m:
         return []
@@ -161,13 +161,12 @@ def read_shape(question: str) -> Shape:
 
     sup = re.search(SUPERLATIVE, q)
     if sup:
-        shape.direction = " ASC" if re.fullmatch(LOW_WORDS, sup.group(0)) else " DESC"
         shape.superlative = sup.group(0)
         adjective = re.match(rf"\s*({'|'.join(MOST_ADJECTIVES)})\b", q[sup.end():])
         if sup.group(0) in ("most", "least") and adjective:  # "the most expensive", "the least recent"
             shape.superlative = MOST_ADJECTIVES[adjective.group(1)][sup.group(0) == "least"]
-            shape.direction = " ASC" if re.fullmatch(LOW_WORDS, shape.superlative) else " DESC"
             sup = re.search(rf"\b{adjective.group(1)}\b", q) or sup
+        shape.direction = " ASC" if re.fullmatch(LOW_WORDS, shape.superlative) else " DESC"
         after = re.match(r"\s*(?:(?:amount|value|number|count|level|rate) of )?((?:[a-z]+ ?){1,3})", q[sup.end():])
         shape.rank_words = after.group(1).strip() if after else ""
     limit = (re.search(rf"\btop (\d+)\b|\b(\d+) (?:\w+ ){{0,1}}(?:{LOW_WORDS}|{HIGH_WORDS})\b", q)

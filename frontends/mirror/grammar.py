@@ -27,16 +27,18 @@ def lit(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-def join_plans(tables: list[str], schema: Schema, needed: list[str] | None = None) -> list[tuple[list[str], str]]:
+def join_plans(tables: list[str], schema: Schema, needed: list[str] | None = None,
+               words: frozenset[str] = frozenset()) -> list[tuple[list[str], str]]:
     """Every FROM clause allowed: each single table, each pair of tables joined along the shortest key path
-    (through bridge tables where needed), and all `needed` tables together."""
+    (through bridge tables where needed; by the key whose role the question's `words` name), and all
+    `needed` tables together."""
     graph = JoinGraph(schema)
     plans, seen = [([t], ident(t)) for t in tables], set()
     groups = [list(p) for p in itertools.combinations(tables, 2)][:MAX_PAIR_PLANS]
     if needed and len(needed) > 2:
         groups.append(list(needed))
     for group in groups:
-        tree = graph.connect(group, MAX_TABLES_PER_JOIN)
+        tree = graph.connect(group, MAX_TABLES_PER_JOIN, words)
         if not tree or frozenset(tree[0]) in seen:
             continue
         seen.add(frozenset(tree[0]))
@@ -46,7 +48,8 @@ def join_plans(tables: list[str], schema: Schema, needed: list[str] | None = Non
 
 def build_grammar(schema: Schema, linked: Link) -> str:
     shape = linked.shape or read_shape(linked.question)
-    plans = join_plans(linked.tables, schema, [t for t in linked.tables if t in linked.named])
+    plans = join_plans(linked.tables, schema, [t for t in linked.tables if t in linked.named],
+                       frozenset(stem(w) for w in re.findall(r"[a-z]+", linked.question.lower())))
     entity = asked_entity(linked.question, schema, linked.tables)
     outer_values, sub_values = split_values(linked, shape)
     if shape.like:  # the pattern's text is matched with LIKE, not looked up as a whole value
@@ -132,9 +135,33 @@ def refers_to_other(schema: Schema, table: str, column, tables: list[str]) -> bo
     return bool(words) and any(u != table and words <= {stem(w) for w in split_identifier(u)} for u in tables)
 
 
+def flag_value(q_lower: str, column) -> str | None:
+    """`1` when the question says what a yes/no column `is_X` / `isX` names ("bikes that are electric"),
+    `0` when it says so negated ("not electric", "non-electric"); None when it does not say it."""
+    from .names import word_match
+
+    parts = split_identifier(column.name)
+    if len(parts) < 2 or parts[0] != "is" or not re.search(r"INT|BOOL|BIT", column.type.upper()):
+        return None
+    if any(str(v) not in ("0", "1", "True", "False") for v in column.samples):
+        return None
+    qwords = re.findall(r"[a-z]+", q_lower)
+    for i, w in enumerate(qwords):
+        if all(any(word_match(stem(p), stem(x)) >= 0.8 for x in qwords[i:i + len(parts) - 1]) for p in parts[1:]):
+            negated = {"not", "non", "isn", "aren", "never"} & set(qwords[max(0, i - 2):i])
+            return "0" if negated else "1"
+    return None
+
+
+def is_label(column) -> bool:
+    """A column that names its row: `name`, `Title`, `ENAME`, `med_nm`."""
+    return bool(re.search(r"name|title", column.name, re.I) or {"name", "title"} & set(split_identifier(column.name)))
+
+
 def is_date_column(column) -> bool:
     """A column holding dates or times, by its name in any style or its declared type."""
-    return bool(re.search(r"date|day|time", column.name, re.I) or re.search(r"DATE|TIME", column.type.upper()))
+    return bool(re.search(r"date|day|time", column.name, re.I) or re.search(r"DATE|TIME", column.type.upper())
+                or {"date", "time"} & set(split_identifier(column.name)))  # appt_dt, DOB aside
 
 
 @dataclass
@@ -177,7 +204,11 @@ def asked_entity(question: str, schema: Schema, tables: list[str]):
     first, second = m.group(1), m.group(2) or ""
 
     def table_of(word):
-        return next((t for t in tables if stem(word) in name_parts(t) or word in name_parts(t)), None)
+        from .names import NAMING_PREFIXES, is_abbreviation
+
+        exact = next((t for t in tables if stem(word) in name_parts(t) or word in name_parts(t)), None)
+        return exact or next((t for t in tables if any(  # "which patients" of a table `pt`
+            is_abbreviation(p, stem(word)) for p in name_parts(t) - NAMING_PREFIXES)), None)
 
     def column_of(word, among):
         for t in among:
@@ -192,7 +223,15 @@ def asked_entity(question: str, schema: Schema, tables: list[str]):
     if table:
         return ("table", table)
     col = column_of(first, tables)
-    return ("column", *col) if col else None
+    if col:
+        return ("column", *col)
+    shape = read_shape(question)  # "what are the first names of patients who never ...": the table of `fname`
+    if shape.membership and shape.head and not shape.head[0][0] and shape.head[0][1] != "*":
+        cols = [(c.name, t, c) for t in tables for c in schema.columns_of(t) if not c.is_numeric]
+        found = best_column(shape.head[0][1], schema, cols, list(tables))
+        owner = next((t for q, t, _ in cols if q == found), None)
+        return ("table", owner) if owner else None
+    return None
 
 
 def membership_conds(schema: Schema, linked: Link, shape: Shape, entity, plans) -> list[str]:
@@ -304,6 +343,10 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
         if col:
             required.append(lit(f"{col} = {n}"))
             said_at[required[-1]] = number_at(q_lower, n)
+    for q, _, c in cols:  # "how many bikes are electric": a yes/no column `isElectric` holds it
+        flag = flag_value(q_lower, c)
+        if flag is not None and not any(q in r for r in required):
+            required.append(lit(f"{q} = {flag}"))
     for a, op, b in column_comparisons(q_lower, schema, cols):  # "whose permanent address is different from
         required.append(lit(f"{a}{op}{b}"))  # the current address": two columns of the row compared
     if shape.like:
@@ -425,10 +468,10 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
     elif (which or shape.limit) and "distinct" not in intent:
         # "which X ...", "the 5 largest X": the X themselves, by name when they have one, else by key
         labels = ([q for q, t, c in cols if entity and entity[0] == "column" and (t, c.name) == entity[1:]]
-                  or [q for q, t, c in cols if entity and t == entity[1] and re.search(r"name|title", c.name, re.I)]
+                  or [q for q, t, c in cols if entity and t == entity[1] and is_label(c)]
                   or [q for q, t, c in cols if entity and t == entity[1] and not c.is_numeric and not
                       is_key_like(schema, t, c) and name_parts(c.name) & name_parts(t)]  # model_list.Model
-                  or [q for q, _, c in cols if re.search(r"name|title", c.name, re.I)]
+                  or [q for q, _, c in cols if is_label(c)]
                   or [q for q, _, c in cols if c.is_pk] or all_names)  # "which model": the Model column
         rules.append(f'{p}_list: ' + " | ".join(lit(q) for q in labels))
     else:
@@ -694,7 +737,11 @@ def resolve_head(shape: Shape, schema: Schema, cols, names: list[str], linked: L
         return None
     prefer = [t for t in linked.tables if t in names]
     out, pending = [], []
-    for agg, text in shape.head:
+    for i, (agg, text) in enumerate(shape.head):
+        later = shape.head[i + 1][1].split() if i + 1 < len(shape.head) and shape.head[i + 1][1] else []
+        said = text
+        if text and " " not in text and len(later) >= 2 and not best_column(text, schema, cols, prefer):
+            text = f"{text} {later[-1]}"  # "the first and last names": first name, last name
         if agg and not text:
             pending.append(agg)
             continue
@@ -705,7 +752,7 @@ def resolve_head(shape: Shape, schema: Schema, cols, names: list[str], linked: L
             out += [f"{a}(*)" if a == "COUNT" else None for a in pending] + [col if named else "COUNT(*)"]
             pending = []
             continue
-        owner = shape.owners.get(text)
+        owner = shape.owners.get(said)
         col = ("*" if text == "*" and not agg else
                owner and best_column(f"{owner} {text}", schema, cols, prefer) or best_column(text, schema, cols, prefer))
         if col is None:

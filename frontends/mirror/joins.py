@@ -34,7 +34,10 @@ class Edge:
 
 def inferred_keys(schema: Schema) -> list[ForeignKey]:
     """Joins the naming says exist but no FOREIGN KEY declares: `customer_id` -> customers.id, `StuID` ->
-    Student.StuID. Only between two tables not already linked by a declared key, with compatible types."""
+    Student.StuID, and keys named for the role the other row plays (`home_team_id`, `startStationId` ->
+    the team's / station's id; `manager_team_id` -> teams.team_id). Not for a column a declared key already
+    covers, and only between compatible types."""
+    declared_cols = {(f.table, f.column) for f in schema.foreign_keys}
     declared = {frozenset((f.table, f.other_table)) for f in schema.foreign_keys}
     pks = {}
     for t in schema.tables:
@@ -46,18 +49,39 @@ def inferred_keys(schema: Schema) -> list[ForeignKey]:
         for c in t.columns:
             if (c.in_key or c.is_pk) and len([k for k in t.columns if k.in_key or k.is_pk]) == 1:
                 continue
+            if (t.name, c.name) in declared_cols:
+                continue
             cw = name_words(c.name)
             for other, pk in pks.items():
-                if other == t.name or frozenset((t.name, other)) in declared:
+                if other == t.name or c.is_numeric != pk.is_numeric:
                     continue
-                if c.is_numeric != pk.is_numeric:
-                    continue
-                ow = name_words(other)
+                ow, pw = name_words(other), name_words(pk.name)
                 same_name = c.name.lower() == pk.name.lower() and pk.name.lower() not in ("id", "name", "code")
                 x_id = (cw and cw[-1] == "id" and pk.name.lower() == "id" and tuple(cw[:-1]) in (ow, ow[-1:]))
-                if same_name or x_id:
+                if (same_name or x_id) and frozenset((t.name, other)) not in declared:
+                    found.append(ForeignKey(t.name, c.name, other, pk.name))
+                    continue
+                # a role word before the key's own name: home_team_id -> teams.id / teams.team_id
+                role_id = len(cw) >= 3 and cw[-1] == "id" and (
+                    pk.name.lower() == "id" and (cw[-1 - len(ow):-1] == ow or cw[-2:-1] == ow[-1:])
+                    or len(pw) >= 2 and pw[-1] == "id" and cw[-len(pw):] == pw and len(cw) > len(pw))
+                if role_id:
                     found.append(ForeignKey(t.name, c.name, other, pk.name))
     return found
+
+
+def role_words(edge: "Edge") -> set[str]:
+    """The words a key's column adds to the name of the table it points to: `startStationId` -> {start},
+    `home_team_id` -> {home}, `customer_id` -> {} (no role)."""
+    other = set(name_words(edge.other_table)) | set(name_words(edge.other_column)) | {"id", "fk", "ref", "key"}
+    return {w for w in name_words(edge.column) if w not in other and len(w) > 1}
+
+
+def plays_role(edge: "Edge", words: frozenset[str]) -> bool:
+    """Whether the question names this key's role ("trips that started at ...": startStationId)."""
+    from .names import word_match
+
+    return any(word_match(r, w) >= 0.8 for r in role_words(edge) for w in words)
 
 
 class JoinGraph:
@@ -89,15 +113,17 @@ class JoinGraph:
     def neighbours(self, table: str) -> list[str]:
         return sorted({n for n, _ in self.edges.get(table, [])})
 
-    def path(self, sources: set[str], target: str) -> list[tuple[str, Edge]] | None:
-        """Shortest path (as steps: new table, edge) from any of `sources` to `target`; declared keys first."""
+    def path(self, sources: set[str], target: str, words: frozenset[str] = frozenset()) -> list[tuple[str, Edge]] | None:
+        """Shortest path (as steps: new table, edge) from any of `sources` to `target`; between two tables,
+        the key whose role the question names (`words`: its stems) first, then declared keys."""
         if target in sources:
             return []
         prev: dict[str, tuple[str, Edge] | None] = {s: None for s in sources}
         queue = deque(sorted(sources))
         while queue:
             cur = queue.popleft()
-            for nxt, e in sorted(self.edges.get(cur, []), key=lambda x: (not x[1].declared, x[0])):
+            for nxt, e in sorted(self.edges.get(cur, []),
+                                 key=lambda x: (not plays_role(x[1], words), not x[1].declared, x[0])):
                 if nxt in prev:
                     continue
                 prev[nxt] = (cur, e)
@@ -112,7 +138,8 @@ class JoinGraph:
                 queue.append(nxt)
         return None
 
-    def connect(self, tables: list[str], max_tables: int = 6) -> tuple[list[str], list[Edge]] | None:
+    def connect(self, tables: list[str], max_tables: int = 6,
+                words: frozenset[str] = frozenset()) -> tuple[list[str], list[Edge]] | None:
         """The tables and edges of a small tree joining all `tables` (in the given order of importance),
         or None when they are not connected within `max_tables`."""
         if not tables:
@@ -121,7 +148,7 @@ class JoinGraph:
         for t in tables[1:]:
             if t in names:
                 continue
-            steps = self.path(set(names), t)
+            steps = self.path(set(names), t, words)
             if steps is None:
                 return None
             for node, e in steps:

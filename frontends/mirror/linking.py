@@ -152,9 +152,11 @@ def link(question: str, schema: Schema) -> Link:
     graph = JoinGraph(schema)
     fk_cols = {(e.table, e.column) for edges in graph.edges.values() for _, e in edges}
     scores, columns, named = {}, {}, {t for t, _, _ in values}
+    partial: dict[str, float] = {}  # the best single word match of a table's or its columns' names
     col_hits: list[tuple[float, str, tuple[str, ...]]] = []
     for t in schema.tables:
         cover, best = name_score(t.name, qset, qall, exact)
+        partial[t.name] = best
         score = 3.0 * cover if cover >= LINK_COVERAGE and best > 0 else 0.0
         if score:
             named.add(t.name)
@@ -165,6 +167,7 @@ def link(question: str, schema: Schema) -> Link:
                 continue  # `customer_id` says nothing about what the question wants from orders
             words_c = [w for w in name_words(c.name) if w not in own] or list(name_words(c.name))
             cover_c, best_c = name_score("_".join(words_c), qset, qall, exact)
+            partial[t.name] = max(partial[t.name], 0.9 * best_c)
             if cover_c >= LINK_COVERAGE and best_c > 0 and not (c.in_key and len(words_c) == 1 and words_c[0] == "id"):
                 cols.append(c.name)
                 col_hits.append((cover_c, t.name, tuple(words_c)))
@@ -186,15 +189,18 @@ def link(question: str, schema: Schema) -> Link:
         chosen_names.add(hit_table)
     chosen = [t.name for t in schema.tables if t.name in chosen_names]
     if not chosen:
+        closest = max(partial.items(), key=lambda kv: kv[1], default=(None, 0.0))
         if len(schema.tables) == 1:
             chosen = [schema.tables[0].name]
+        elif closest[1] >= 0.7:  # no name covered enough, but one word of a name is asked for: its table
+            chosen = [closest[0]]
         else:
             listed = ", ".join(t.name for t in schema.tables[:12]) + (" ..." if len(schema.tables) > 12 else "")
             raise MirrorError("this question does not seem to be about this database: no table, column or value "
                               f"of it matches a word of the question. Its tables are: {listed}. "
                               "Try naming what you want with the database's words.")
     chosen.sort(key=lambda t: -scores.get(t, 0))
-    tree = graph.connect(chosen)
+    tree = graph.connect(chosen, words=frozenset(qset))
     if tree:
         chosen += [t for t in tree[0] if t not in chosen]
     measure_words = {p for t in schema.tables for c in t.columns if c.is_numeric and not is_key_like(schema, t.name, c)
@@ -236,6 +242,14 @@ def asks_number_of(q: str, measure_words: Set[str] = frozenset()) -> bool:
     return True
 
 
+def names_something(word: str, known: Container[str]) -> bool:
+    """Whether a question word is one of the schema's words, or what one of them abbreviates ("medication"
+    for `med`, "doctor" for `dr`)."""
+    if word in known or stem(word) in known:
+        return True
+    return isinstance(known, Set) and any(names.is_abbreviation(k, stem(word)) for k in known if len(k) < len(word))
+
+
 def detect_intent(question: str, table_words: Set[str] = frozenset(), measure_words: Set[str] = frozenset(),
                   schema_words: Set[str] | None = None) -> set[str]:
     """Question shapes that are safe to enforce in the grammar (a weak model often ignores them).
@@ -247,12 +261,12 @@ def detect_intent(question: str, table_words: Set[str] = frozenset(), measure_wo
         "year", "month", "day", "week", "quarter"}  # date parts group any date column
     by = re.search(r"\bby (?:the |a |an |their |its )?(\w+)", q)
     by_groups = by and stem(by.group(1)) not in table_words and not (expand(by.group(1)) & measure_words) and (
-        by.group(1) in known or stem(by.group(1)) in known)
+        names_something(by.group(1), known))
     each = re.search(r"\b(?:each|per|every) (?:single |one of the )?(\w+)", q)
     aggregated = re.search(r"\b(how many|number|count|total|sum|average|mean|avg|maximum|minimum|max|min|most|least)\b",
                            q)
     # "for each country" groups; "the name of every singer" only lists (grouping needs something to aggregate)
-    each_names = each and (each.group(1) in known or stem(each.group(1)) in known)
+    each_names = each and names_something(each.group(1), known)
     grouped = (each and each_names and (aggregated or stem(each.group(1)) not in table_words)) or by_groups
     if grouped:
         intent.add("group")

@@ -38,15 +38,42 @@ def words(text: str) -> list[str]:
     return re.findall(r"[a-z0-9]+", text.lower())
 
 
+# Words that close a glued name in any naming convention (`fname`, `DNAME`, `hiredate`, `DEPTNO`, `zipcode`):
+# what a column is (a name, a date, a number, a code, a type), not any one database's vocabulary.
+GLUED_TAILS = ("name", "nm", "date", "dt", "no", "num", "nbr", "code", "cd", "type", "amt", "qty", "year", "yr")
+VOWELS = frozenset("aeiouy")
+# Words naming conventions add to a name that say what kind of table or key it is, not what it holds:
+# `tblCustomer`, `dim_customer`, `fact_sales`, `lkp_status`, `vw_orders`, `Ref_Template_Types`, `customer_id`.
+NAMING_PREFIXES = frozenset({"id", "ref", "tbl", "t", "dim", "fact", "lkp", "lu", "vw", "stg"})
+# The shortenings naming conventions use for those words (ISO/IEC 11179-style class words), read as the word.
+CLASS_WORDS = {"nm": "name", "dt": "date", "cd": "code", "amt": "amount", "qty": "quantity", "nbr": "number",
+               "yr": "year", "yrs": "years", "desc": "description", "addr": "address"}
+
+
+def unglue(word: str) -> tuple[str, ...]:
+    """`fname` -> (f, name), `deptno` -> (dept, no), `hiredate` -> (hire, date): a one-case word that ends
+    in a word saying what the column holds splits there. Not when the rest would end in a vowel other than
+    `e` (`candidate`, `casino`, `piano` stay whole) or when the word is itself that tail."""
+    for tail in GLUED_TAILS:
+        head = word[: -len(tail)]
+        if word.endswith(tail) and head and head.isalpha() and (head[-1] not in VOWELS or head[-1] == "e"):
+            if tail in ("no", "num", "nbr", "nm", "dt", "cd", "yr") and head[-1] in VOWELS:
+                continue  # `techno`... a short tail only after a consonant (`deptno`, `empnum`, `mednm`)
+            if len(head) == 1 or len(head) >= 3:
+                return (head, tail)
+    return (word,)
+
+
 @lru_cache(maxsize=65536)
 def split_identifier(identifier: str) -> tuple[str, ...]:
     """`Ref_Template_Types` -> (ref, template, types); `AirportCode` -> (airport, code);
-    `HTTPStatus2xx` -> (http, status, 2xx); `StuID` -> (stu, id)."""
+    `HTTPStatus2xx` -> (http, status, 2xx); `StuID` -> (stu, id); `fname` -> (f, name); `DEPTNO` -> (dept, no)."""
     parts = re.split(r"[_\W]+", identifier)
     out = []
     for p in parts:
         out += re.findall(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+[a-z]*", p)
-    return tuple(w.lower() for w in out if w)
+    words = [w.lower() for w in out if w]
+    return tuple(CLASS_WORDS.get(piece, piece) for w in words for piece in (unglue(w) if len(w) >= 4 else (w,)))
 
 
 def name_words(identifier: str) -> tuple[str, ...]:
@@ -54,23 +81,40 @@ def name_words(identifier: str) -> tuple[str, ...]:
     return tuple(stem(w) for w in split_identifier(identifier))
 
 
-def is_abbreviation(short: str, long: str) -> bool:
-    """`num` of `number`, `dept` of `department`, `addr` of `address`, `stu` of `student`: the short word
-    starts like the long one and its letters appear in order in it."""
-    if len(short) < 3 or len(short) >= len(long) or short[0] != long[0] or short.isdigit():
-        return False
-    if long.startswith(short):
-        return True
+def is_subsequence(short: str, long: str) -> bool:
     it = iter(long)
-    return len(short) >= 3 and short[:2] == long[:2] and all(ch in it for ch in short)
+    return all(ch in it for ch in short)
+
+
+def is_abbreviation(short: str, long: str) -> bool:
+    """How English names get shortened, each keeping the first letter and the letters' order:
+    a prefix (`num` of `number`, `dept` of `department`), the first two letters then some later ones
+    (`stu`, `appt`, `chg`, `amt`), or a consonant skeleton (`qty` of `quantity`, `yrs` of `years`,
+    `mgr` of `manager`, and with two letters `pt` of `patient`, `dr` of `doctor`, `nm` of `name`)."""
+    if len(short) < 2 or len(short) >= len(long) or short[0] != long[0] or not short.isalpha():
+        return False
+    if not is_subsequence(short, long):  # `yrs` of `year`, `pts` of `point`: a plural's s
+        return len(short) >= 3 and short.endswith("s") and is_abbreviation(short[:-1], long)
+    if len(short) >= 3 and (long.startswith(short) or short[:2] == long[:2]):
+        return True
+    skeleton = not (set(short[1:]) & set("aeiou"))
+    if not skeleton:
+        return False
+    if len(short) == 2:  # `pt`, `dr`, `dt`, `nm`: the second letter is the long word's last consonant
+        consonants = [ch for ch in long if ch not in "aeiouy"]
+        return len(long) <= 8 and bool(consonants) and short[1] == consonants[-1]
+    return True
 
 
 def word_match(a: str, b: str) -> float:
-    """How well two stems match: 1 equal, 0.8 abbreviation / shared long prefix, else 0."""
+    """How well two stems match: 1 equal, 0.8 abbreviation / shared long prefix, 0.6 a one-letter initial
+    (the `f` of `fname` for "first"), else 0."""
     if a == b:
         return 1.0
     if is_abbreviation(a, b) or is_abbreviation(b, a):
         return 0.8
+    if (len(a) == 1) != (len(b) == 1) and a[0] == b[0] and a.isalpha() and b.isalpha():
+        return 0.6
     n = min(len(a), len(b))
     if n >= 5 and a[: n - 1] == b[: n - 1]:  # 'accelerate' ~ 'acceleration', 'popular' ~ 'popularity'
         return 0.8
@@ -90,7 +134,7 @@ def name_score(identifier: str, qstems, qall=frozenset(), exact=frozenset()) -> 
     """(coverage, best): the share of the identifier's words the question mentions (abbreviations count a
     little less; a function word such as the `has` of `Has_Pet` only when the question says it), and the
     best single content word match."""
-    parts = [w for w in name_words(identifier) if w not in ("id", "ref", "tbl", "t")]
+    parts = [w for w in name_words(identifier) if w not in NAMING_PREFIXES]
     if not parts:
         return 0.0, 0.0
     def match(p, q):

@@ -51,10 +51,16 @@ def split_both(question: str) -> SetSplit | None:
     if not m:
         return None
     a, rest = m.group(1).split(), m.group(2).split()
-    if not a or not rest or len(a) > 4:
+    if not a or not rest:
         return None
     last = re.fullmatch(VALUE, a[-1])
-    if len(a) > 1 and last and re.fullmatch(VALUE, rest[0]):
+    if len(a) > 1 and a[0].lower() == rest[0].lower() and a[0].lower() not in ("the", "a", "an"):
+        # parallel phrases of any length: "both stations with more than 20 docks and stations with fewer
+        # than 10 docks", "held both by employees in RESEARCH and by employees in SALES"
+        lead, a_var, b_var, tail = [], a, rest, []
+    elif len(a) > 4:
+        return None
+    elif len(a) > 1 and last and re.fullmatch(VALUE, rest[0]):
         lead, a_var, b_var = a[:-1], a[-1:], rest[:1]
         tail = rest[1:]
     else:

@@ -189,11 +189,11 @@ def link(question: str, schema: Schema) -> Link:
         chosen_names.add(hit_table)
     chosen = [t.name for t in schema.tables if t.name in chosen_names]
     if not chosen:
-        closest = max(partial.items(), key=lambda kv: kv[1], default=(None, 0.0))
+        closest = max(partial, key=lambda t: partial[t], default="")
         if len(schema.tables) == 1:
             chosen = [schema.tables[0].name]
-        elif closest[1] >= 0.7:  # no name covered enough, but one word of a name is asked for: its table
-            chosen = [closest[0]]
+        elif closest and partial[closest] >= 0.7:  # no name covered enough, but a word of one is asked for
+            chosen = [closest]
         else:
             listed = ", ".join(t.name for t in schema.tables[:12]) + (" ..." if len(schema.tables) > 12 else "")
             raise MirrorError("this question does not seem to be about this database: no table, column or value "

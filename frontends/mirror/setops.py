@@ -54,6 +54,8 @@ def split_both(question: str) -> SetSplit | None:
     if not a or not rest:
         return None
     last = re.fullmatch(VALUE, a[-1])
+    lead: list[str]
+    tail: list[str]
     if len(a) > 1 and a[0].lower() == rest[0].lower() and a[0].lower() not in ("the", "a", "an"):
         # parallel phrases of any length: "both stations with more than 20 docks and stations with fewer
         # than 10 docks", "held both by employees in RESEARCH and by employees in SALES"

@@ -40,8 +40,11 @@ class DimensionAdjuster:
     def __init__(self, tables: list[Table], every: int = 100, budget_fraction: float | None = None,
                  threshold: float | None = None, decay: float = 0.5, anneal: int = 5,
                  freq_weight: float = 1.0, min_steps: int = 0, max_growth: int = 2, background: bool = False,
-                 lag: int | None = None, group=None):
-        """`group`: a torch.distributed process group over which `tables` are shards of one set of
+                 lag: int | None = None, group=None, start_fraction: float = 1.0):
+        """`start_fraction`: the fraction of full dimension new rows start at (a table's `init_dim`
+        over its `max_dim`); the budget anneals from it, or holds from the first adjustment when rows
+        start within it (annealing from full size would let rows that start small grow far past the
+        budget first). `group`: a torch.distributed process group over which `tables` are shards of one set of
         tables (`ShardedEmbeddingBagCollection.adjust_group`): the budget, the score threshold and
         the ties are then decided over all shards, by all-reduces of counts and score histograms,
         and every rank must adjust on the same steps."""
@@ -63,6 +66,7 @@ class DimensionAdjuster:
         self._pending: tuple | None = None  # (snapshot, fraction, result box, worker thread or None)
         self._apply_at = 0        # the step at which the pending adjustment takes effect
         self.group = group
+        self.start_fraction = start_fraction
 
     def maybe_adjust(self, step: int) -> bool:
         """Call after every training step. `lag` steps after a snapshot, apply it (waiting for its
@@ -102,22 +106,27 @@ class DimensionAdjuster:
             raise RuntimeError(f"dimension adjustment ended above its budget: {used} > {allowed:.0f} value bytes")
 
     def _next_fraction(self) -> float | None:
-        """The budget of the next adjustment: annealed from full size over `anneal` adjustments."""
+        """The budget of the next adjustment: annealed from the start fraction over `anneal` adjustments."""
         if self.budget_fraction is None:
             return None
         progress = (self.adjustments + 1) / max(self.anneal, 1)
-        return self.budget_fraction if progress >= 1 else 1.0 - (1.0 - self.budget_fraction) * progress
+        start = self.start_fraction
+        if progress >= 1 or start <= self.budget_fraction:
+            return self.budget_fraction
+        return start - (start - self.budget_fraction) * progress
 
     def _start(self, fraction: float | None, background: bool | None = None) -> None:
         """Snapshot in the calling (training) thread, then compute from the snapshot alone."""
         self.adjustments += 1
+        # decay (which evicts idle rows) first: the budget is a share of the rows that stay; the
+        # scores are ratios to the table's means, which a uniform decay leaves unchanged
+        for t in self.tables:
+            t.decay_importance(self.decay)
         # sharded: every shard scores against its whole table's means
         totals = self._sum(np.stack([t.score_totals() for t in self.tables])) if self.group is not None \
             else [None] * len(self.tables)
         self._buffers = [t.chunk_scores(self.freq_weight, 1e-3, self.max_growth, out=b, totals=tot)
                          for t, b, tot in zip(self.tables, self._buffers or [None] * len(self.tables), totals)]
-        for t in self.tables:
-            t.decay_importance(self.decay)
         # the live rows of each table (ids, dims, scores)
         scored = [(t, dims, s) for t, (_, dims, s) in zip(self.tables, self._buffers)]
         self._ids = [ids for ids, _, _ in self._buffers]

@@ -142,7 +142,8 @@ def _print(r: dict) -> None:
     line = (f"{r['method']:>6} budget={r['budget'] if r['budget'] is not None else '-':>5} seed={r.get('seed', 0)}  AUC={r['auc']:.5f}  "
             f"logloss={r['logloss']:.5f}  emb={r['embedding_bytes'] / 2**20:8.1f} MiB "
             f"({100 * r['memory_fraction']:5.1f}% of full)  step={r['step_time_ms']:.1f} ms  "
-            f"RSS+={r['rss_growth_bytes'] / 2**20:.0f} MiB  {r['train_samples_per_s']:.0f} samples/s")
+            f"RSS+={r['rss_growth_bytes'] / 2**20:.0f} MiB (peak {r['rss_peak_growth_bytes'] / 2**20:.0f})  "
+            f"{r['train_samples_per_s']:.0f} samples/s")
     m = r.get("memory")
     if m:
         line += ("  training memory " + " ".join(f"{k}={v / 2**20:.1f}" for k, v in m.items() if k != "total")
@@ -173,16 +174,12 @@ def _seeds(text: str) -> list[int]:
 
 
 def _train_isolated(args_dict: dict, cfg) -> dict:
-    """One training run in this (fresh) process: RSS growth and peak are the run's own."""
-    import resource
-
+    """One training run in this (fresh) process: RSS growth and peak are the run's own (in a
+    process that trained before, the allocator reuses what that run freed)."""
     from .train import train
 
     dense, sparse, label, sizes = _load(argparse.Namespace(**args_dict))
-    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    result = train(cfg, dense, sparse, label, sizes)
-    result["rss_peak_growth_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - peak_before
-    return result
+    return train(cfg, dense, sparse, label, sizes)
 
 
 def _run_all(args, configs: list, isolate: bool) -> list[dict]:

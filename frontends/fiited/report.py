@@ -28,6 +28,9 @@ def summarize(results: list[dict]) -> list[dict]:
         rss = np.array([r.get("rss_growth_bytes", 0) for r in rs], np.float64)
         rss_full = np.array([full[r.get("seed", 0)].get("rss_growth_bytes", 0) for r in rs if r.get("seed", 0) in full],
                             np.float64)
+        rss_peak = np.array([r.get("rss_peak_growth_bytes", 0) for r in rs], np.float64)
+        rss_peak_full = np.array([full[r.get("seed", 0)].get("rss_peak_growth_bytes", 0) for r in rs
+                                  if r.get("seed", 0) in full], np.float64)
         rows.append({
             "method": method, "setting": setting, "seeds": len(rs),
             "auc_mean": float(auc.mean()), "auc_sd": float(auc.std(ddof=1)) if len(rs) > 1 else 0.0,
@@ -44,7 +47,9 @@ def summarize(results: list[dict]) -> list[dict]:
             "breakdown_mean": {k: float(np.mean([r["memory"].get(k, 0) for r in rs])) for k in PARTS},
             "rss_growth_mean": float(rss.mean()),
             "rss_saved_mean": float(1 - (rss / rss_full).mean()) if rss_full.size and (rss_full > 0).all() else float("nan"),
-            "rss_peak_growth_mean": float(np.mean([r.get("rss_peak_growth_bytes", 0) for r in rs])),
+            "rss_peak_growth_mean": float(rss_peak.mean()),
+            "rss_peak_saved_mean": float(1 - (rss_peak / rss_peak_full).mean())
+            if rss_peak_full.size and (rss_peak_full > 0).all() else float("nan"),
         })
     order = {"full": 0, "fiited": 1, "pep": 2}
     return sorted(rows, key=lambda r: (order.get(r["method"], 3), -(r["setting"] or 0)))
@@ -53,12 +58,13 @@ def summarize(results: list[dict]) -> list[dict]:
 def summary_text(rows: list[dict]) -> str:
     mib = 2.0 ** 20
     lines = ["method  setting seeds  AUC mean(sd)        drop mean(sd) max      training MiB  saved total (peak)  "
-             "saved values (of live rows)  RSS growth MiB (saved)   breakdown MiB: " + " ".join(PARTS)]
+             "saved values (of live rows)  RSS growth MiB (saved)  RSS peak MiB (saved)  breakdown MiB: " + " ".join(PARTS)]
     for r in rows:
         b = " ".join(f"{r['breakdown_mean'][k] / mib:.1f}" for k in PARTS)
         setting = "-" if r["setting"] is None else f"{r['setting']:g}"
         lines.append(f"{r['method']:>6} {setting:>8} {r['seeds']:>5}  {r['auc_mean']:.5f}({r['auc_sd']:.5f})  "
                      f"{r['drop_mean']:+.5f}({r['drop_sd']:.5f}) {r['drop_max']:+.5f}  {r['training_memory_mean'] / mib:11.1f}  "
                      f"{100 * r['total_saved_mean']:9.1f}% ({100 * r['peak_saved_mean']:4.1f}%)  {100 * r['values_saved_mean']:10.1f}% ({100 * r['live_values_saved_mean']:5.1f}%)       "
-                     f"{r['rss_growth_mean'] / mib:10.1f} ({100 * r['rss_saved_mean']:5.1f}%)         {b}")
+                     f"{r['rss_growth_mean'] / mib:10.1f} ({100 * r['rss_saved_mean']:5.1f}%)  "
+                     f"{r['rss_peak_growth_mean'] / mib:10.1f} ({100 * r['rss_peak_saved_mean']:5.1f}%)   {b}")
     return "\n".join(lines)

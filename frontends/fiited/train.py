@@ -141,7 +141,7 @@ def train(cfg: TrainConfig, dense: np.ndarray, sparse: np.ndarray, label: np.nda
           keep_model: bool = False) -> dict:
     """Train on the first (1 - test_fraction) of the samples in order (so drift happens during
     training) and evaluate on the rest. `keep_model`: the result's "model" is the trained model."""
-    rss_before = resident_bytes()
+    rss_before = rss_peak = resident_bytes()
     model = build_model(cfg, table_sizes, dense.shape[1])
     emb = model.embeddings
     dense_params = [p for n, p in model.named_parameters() if not n.startswith("embeddings.bags")]
@@ -155,7 +155,8 @@ def train(cfg: TrainConfig, dense: np.ndarray, sparse: np.ndarray, label: np.nda
         adjuster = DimensionAdjuster(emb.tables, every=adjust_period(cfg, n_train), budget_fraction=cfg.budget,
                                      threshold=cfg.threshold if cfg.budget is None else None,
                                      decay=cfg.decay, anneal=cfg.anneal, background=cfg.background_adjust,
-                                     lag=cfg.adjust_lag, group=emb.adjust_group if sharded() else None)
+                                     lag=cfg.adjust_lag, group=emb.adjust_group if sharded() else None,
+                                     start_fraction=1.0 if cfg.init_dim is None else cfg.init_dim / cfg.embedding_dim)
     # at full dimension (no adjuster) the tables' clock still advances on the adjustment schedule,
     # so rows idle for more than `evict_after` adjustments are evicted
     clock_every = adjust_period(cfg, n_train) if cfg.method == "fiited" and adjuster is None and cfg.evict_after else 0
@@ -189,6 +190,7 @@ def train(cfg: TrainConfig, dense: np.ndarray, sparse: np.ndarray, label: np.nda
                 for table in emb.tables:
                     table.decay_importance(cfg.decay)
             step_times.append(time.perf_counter() - t0)
+            rss_peak = max(rss_peak, resident_bytes())  # after the step: what training holds between steps
             bar.update(1)
             if step % 20 == 0:
                 bar.set_postfix(loss=f"{loss.item():.4f}", mem=f"{emb.value_bytes() / emb.full_value_bytes():.2f}")
@@ -209,7 +211,8 @@ def train(cfg: TrainConfig, dense: np.ndarray, sparse: np.ndarray, label: np.nda
         "memory_fraction": emb.value_bytes() / emb.full_value_bytes(),
         # mean, so the periodic dimension adjustments are included in FIITED's step time
         "step_time_ms": 1000 * float(np.mean(step_times[5:] if len(step_times) > 10 else step_times)),
-        "rss_growth_bytes": resident_bytes() - rss_before,
+        "rss_growth_bytes": (rss_end := resident_bytes()) - rss_before,
+        "rss_peak_growth_bytes": max(rss_peak, rss_end) - rss_before,  # sampled after every step and at the end
         "train_samples": n_train, "test_samples": n_test,
         "processes": dist.get_world_size() if sharded() else 1,
         "train_samples_per_s": cfg.epochs * n_train / train_seconds,

@@ -362,9 +362,13 @@ class Table:
 
 
 def resident_bytes() -> int:
-    """The process's resident set size from /proc/self/statm."""
+    """The process's anonymous resident memory (resident minus file-backed pages, from
+    /proc/self/statm): what it allocated and holds, without the pages of memory-mapped files (a
+    parsed data set read through a memory map), which the kernel may drop and which both sides of
+    a comparison read alike."""
     with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        fields = f.read().split()
+    return (int(fields[1]) - int(fields[2])) * os.sysconf("SC_PAGE_SIZE")
 
 
 def take_status() -> None:

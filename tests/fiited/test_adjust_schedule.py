@@ -93,3 +93,41 @@ def test_default_schedule_reaches_the_budget_halfway_through_training():
     assert adjust_period(TrainConfig(batch_size=100, anneal=4, epochs=3), 8000) == 30
     assert adjust_period(TrainConfig(batch_size=100, anneal=4), 50) == 1     # a run too short to anneal
     assert adjust_period(TrainConfig(adjust_every=7), 8000) == 7
+
+
+def test_budget_anneals_from_where_rows_start():
+    from girflow.frontends.fiited import FiitedEmbeddingBagCollection
+
+    tables = FiitedEmbeddingBagCollection([50], 32, chunk_size=8).tables
+
+    def fractions(**kw):
+        adj = DimensionAdjuster(tables, budget_fraction=0.5, anneal=4, **kw)
+        out = []
+        for _ in range(5):
+            out.append(adj._next_fraction())
+            adj.adjustments += 1
+        return out
+
+    assert fractions() == [0.875, 0.75, 0.625, 0.5, 0.5]                 # rows start at full dimension
+    assert fractions(start_fraction=0.75) == [0.6875, 0.625, 0.5625, 0.5, 0.5]
+    assert fractions(start_fraction=0.25) == [0.5] * 5                  # rows start within the budget
+
+
+def test_rows_that_start_small_are_held_to_the_budget_from_the_first_adjustment(data, monkeypatch):
+    apply = DimensionAdjuster._apply_pending
+    used: list[float] = []   # values after each applied adjustment, as a fraction of the live rows at full size
+
+    def apply_and_measure(self):
+        pending = self._pending is not None
+        apply(self)
+        if pending:
+            values = sum(t.counters()["value_bytes"] for t in self.tables)
+            used.append(values / sum(4 * t.live_rows * t.max_dim for t in self.tables))
+
+    monkeypatch.setattr(DimensionAdjuster, "_apply_pending", apply_and_measure)
+    small, tables = _run(data, monkeypatch, background_adjust=False, evict_after=2, embedding_dim=32, init_dim=8)
+    assert len(used) >= 3 and max(used) <= 0.3 + 1e-9         # the budget, not an anneal from full size
+    assert any((d > 8).any() for d, _ in tables)              # important rows grew past init_dim
+    used.clear()
+    _run(data, monkeypatch, background_adjust=False, evict_after=2, embedding_dim=32)
+    assert used[0] > 0.3                                       # rows created at full size anneal down

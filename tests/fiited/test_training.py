@@ -269,17 +269,19 @@ def test_kth_largest_matches_sorting():
 def test_eval_summary_is_mean_and_spread_over_seeds_against_the_same_seed_baseline():
     from girflow.frontends.fiited.report import summarize, summary_text
 
-    def run(method, seed, auc, mem, values, budget=None, rss=100):
+    def run(method, seed, auc, mem, values, budget=None, rss=100, rss_peak=200):
         parts = {"values": values, "optimizer_state": values, "importance": 1, "index": 2, "row_records": 3,
                  "free_chunks": 0}
         return {"method": method, "budget": budget, "pep_init": None, "seed": seed, "auc": auc,
                 "embedding_bytes": values, "full_embedding_bytes": 1000, "memory": parts,
-                "training_memory_bytes": mem, "baseline_training_memory_bytes": 2000, "rss_growth_bytes": rss}
+                "training_memory_bytes": mem, "baseline_training_memory_bytes": 2000, "rss_growth_bytes": rss,
+                "rss_peak_growth_bytes": rss_peak}
     results = [run("full", 0, 0.80, 2000, 1000), run("full", 1, 0.70, 2000, 1000),
-               run("fiited", 0, 0.799, 200, 50, 0.1, 20), run("fiited", 1, 0.697, 300, 60, 0.1, 30)]
+               run("fiited", 0, 0.799, 200, 50, 0.1, 20, 20), run("fiited", 1, 0.697, 300, 60, 0.1, 30, 60)]
     full, fiited = summarize(results)
     assert full["method"] == "full" and full["drop_mean"] == 0
     assert fiited["seeds"] == 2 and fiited["drop_mean"] == pytest.approx(0.002) and fiited["drop_max"] == pytest.approx(0.003)
     assert fiited["total_saved_mean"] == pytest.approx(1 - (0.1 + 0.15) / 2)
     assert fiited["values_saved_mean"] == pytest.approx(1 - 0.055) and fiited["rss_saved_mean"] == pytest.approx(0.75)
+    assert fiited["rss_peak_saved_mean"] == pytest.approx(1 - (0.1 + 0.3) / 2)
     assert "fiited" in summary_text([full, fiited])

@@ -135,6 +135,15 @@ def refers_to_other(schema: Schema, table: str, column, tables: list[str]) -> bo
     return bool(words) and any(u != table and words <= {stem(w) for w in split_identifier(u)} for u in tables)
 
 
+def table_named(word: str, tables: list[str]) -> str | None:
+    """The table a question word names, by its name's words or an abbreviation of the word (`DEPT`)."""
+    from .names import NAMING_PREFIXES, is_abbreviation
+
+    parts = {t: name_parts(t) - NAMING_PREFIXES for t in tables}
+    return next((t for t in tables if stem(word) in parts[t] or word in parts[t]), None) or next(
+        (t for t in tables if any(is_abbreviation(p, stem(word)) for p in parts[t])), None)
+
+
 def flag_value(q_lower: str, column) -> str | None:
     """`1` when the question says what a yes/no column `is_X` / `isX` names ("bikes that are electric"),
     `0` when it says so negated ("not electric", "non-electric"); None when it does not say it."""
@@ -161,7 +170,9 @@ def is_label(column) -> bool:
 def is_date_column(column) -> bool:
     """A column holding dates or times, by its name in any style or its declared type."""
     return bool(re.search(r"date|day|time", column.name, re.I) or re.search(r"DATE|TIME", column.type.upper())
-                or {"date", "time"} & set(split_identifier(column.name)))  # appt_dt, DOB aside
+                or {"date", "time"} & set(split_identifier(column.name))  # appt_dt
+                or len(column.samples) >= 2 and all(isinstance(v, str) and re.match(r"\d{4}-\d\d-\d\d", v)
+                                                    for v in column.samples))  # `dob` holding ISO dates
 
 
 @dataclass
@@ -204,11 +215,8 @@ def asked_entity(question: str, schema: Schema, tables: list[str]):
     first, second = m.group(1), m.group(2) or ""
 
     def table_of(word):
-        from .names import NAMING_PREFIXES, is_abbreviation
-
         exact = next((t for t in tables if stem(word) in name_parts(t) or word in name_parts(t)), None)
-        return exact or next((t for t in tables if any(  # "which patients" of a table `pt`
-            is_abbreviation(p, stem(word)) for p in name_parts(t) - NAMING_PREFIXES)), None)
+        return exact or table_named(word, tables)  # "which patients" of a table `pt`
 
     def column_of(word, among):
         for t in among:
@@ -418,6 +426,14 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
             each_col = best_column(each.group(1).split()[0], schema, cols, list(linked.tables))
         if each_col and not any(c.name == each_col.split(".")[-1] and (c.in_key or c.is_pk) for _, _, c in cols):
             keys = [(lit(each_col),) * 2]  # "average weight each year": the column named after "each"
+        if not keys and each and len(names) > 1 and (grouped_table := table_named(each.group(1).split()[0], names)):
+            # "how many employees work in each department" (table DEPT): the department's rows are the groups,
+            # shown by their name and kept apart by their key
+            pk = next((c for c in schema.columns_of(grouped_table) if c.is_pk), None)
+            label = next((c for c in schema.columns_of(grouped_table) if is_label(c)), None) or next(
+                (c for c in schema.columns_of(grouped_table) if not c.is_numeric and not c.is_pk), None)
+            if pk and label:
+                keys = [(lit(f"{ident(grouped_table)}.{ident(label.name)}"), lit(f"{ident(grouped_table)}.{ident(pk.name)}"))]
         if not keys and entity and entity[0] == "column":
             keys = [(lit(q),) * 2 for q, t, c in cols if t == entity[1] and c.name == entity[2]]
         if not keys:

@@ -260,25 +260,25 @@ def detect_intent(question: str, table_words: Set[str] = frozenset(), measure_wo
     known: Container[str] = _AnyWord() if schema_words is None else {w for s in schema_words for w in (s, stem(s))} | {
         "year", "month", "day", "week", "quarter"}  # date parts group any date column
     by = re.search(r"\bby (?:the |a |an |their |its )?(\w+)", q)
-    by_groups = by and stem(by.group(1)) not in table_words and not (expand(by.group(1)) & measure_words) and (
+    by_groups = by and not names_something(by.group(1), table_words) and not (expand(by.group(1)) & measure_words) and (
         names_something(by.group(1), known))
     each = re.search(r"\b(?:each|per|every) (?:single |one of the )?(\w+)", q)
     aggregated = re.search(r"\b(how many|number|count|total|sum|average|mean|avg|maximum|minimum|max|min|most|least)\b",
                            q)
     # "for each country" groups; "the name of every singer" only lists (grouping needs something to aggregate)
     each_names = each and names_something(each.group(1), known)
-    grouped = (each and each_names and (aggregated or stem(each.group(1)) not in table_words)) or by_groups
+    grouped = (each and each_names and (aggregated or not names_something(each.group(1), table_words))) or by_groups
     if grouped:
         intent.add("group")
     m = re.search(r"\b(most|fewest|least) (\w+)", q)
-    if m and stem(m.group(2)) in table_words:
+    if m and names_something(m.group(2), table_words):
         intent.add("group")  # "which country has the most customers" counts customers per country
     if re.search(r"\b(than the|than any|than all|never|not|no|without|average \w+ price)\b", q) and not grouped:
         intent.add("nested")
     if re.search(r"\b(different(?! from)|distinct|unique)\b", q) and not re.search(r"\bhow many\b", q):
         intent.add("distinct")
     many = re.search(r"\bhow many (\w+)", q)
-    if many and expand(many.group(1)) & measure_words and stem(many.group(1)) not in table_words:
+    if many and expand(many.group(1)) & measure_words and not names_something(many.group(1), table_words):
         intent.add("sum")  # "how many units" adds up a quantity
     elif not grouped and not many and re.search(r"\b(total|sum)\b", q):
         intent.add("sum")

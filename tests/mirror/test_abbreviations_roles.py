@@ -136,3 +136,41 @@ def test_both_with_long_parallel_phrases():
     split = split_set_question("Which jobs are held both by employees in the RESEARCH department and by employees "
                                "in the SALES department?")
     assert split.second == "Which jobs are held by employees in the SALES department?"
+
+
+@pytest.fixture
+def scott(tmp_path):
+    """Oracle-style upper-case names: EMP, DEPT, DEPTNO, DNAME, SAL."""
+    path = tmp_path / "scott.sqlite"
+    con = sqlite3.connect(path)
+    con.executescript("""
+    CREATE TABLE DEPT (DEPTNO INTEGER PRIMARY KEY, DNAME TEXT, LOC TEXT);
+    CREATE TABLE EMP (EMPNO INTEGER PRIMARY KEY, ENAME TEXT, JOB TEXT, HIREDATE TEXT, SAL REAL,
+                      DEPTNO INTEGER REFERENCES DEPT(DEPTNO));
+    INSERT INTO DEPT VALUES (10, 'ACCOUNTING', 'NEW YORK'), (20, 'RESEARCH', 'DALLAS'), (30, 'SALES', 'CHICAGO');
+    INSERT INTO EMP VALUES (1, 'SMITH', 'CLERK', '1980-12-17', 800, 20), (2, 'ALLEN', 'SALESMAN', '1981-02-20', 1600, 30),
+                           (3, 'JONES', 'MANAGER', '1981-04-02', 2975, 20), (4, 'CLARK', 'CLERK', '1981-06-09', 1300, 10);
+    """)
+    con.commit()
+    return path, con
+
+
+def test_each_and_by_read_abbreviated_table_names(scott):
+    path, con = scott
+    schema = introspect(path)
+    got = queries("How many employees work in each department? Give the department name and the count.", schema)
+    assert gives(con, got, "SELECT DNAME, count(*) FROM EMP JOIN DEPT USING (DEPTNO) GROUP BY DNAME"), got
+    got = queries("What is the maximum salary in each department?", schema)
+    assert gives(con, got, "SELECT DNAME, max(SAL) FROM EMP JOIN DEPT USING (DEPTNO) GROUP BY DNAME"), got
+    # "by employees" names the table EMP: no grouping
+    got = queries("Which jobs are held by employees in the RESEARCH department?", schema)
+    assert gives(con, got, "SELECT JOB FROM EMP JOIN DEPT USING (DEPTNO) WHERE DNAME = 'RESEARCH'"), got
+
+
+def test_a_text_column_of_iso_dates_compares_by_year(clinic):
+    path, con = clinic
+    con.executescript("ALTER TABLE pt ADD COLUMN dob TEXT; UPDATE pt SET dob = '19' || (40 + pt_id * 10) || '-05-01';")
+    con.commit()
+    schema = introspect(path)
+    got = queries("Which cities have patients born before 1960?", schema)
+    assert gives(con, got, "SELECT city FROM pt WHERE dob < '1960'"), got

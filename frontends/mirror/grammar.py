@@ -430,7 +430,9 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
             # "how many employees work in each department" (table DEPT): the department's rows are the groups,
             # shown by their name and kept apart by their key
             pk = next((c for c in schema.columns_of(grouped_table) if c.is_pk), None)
-            label = next((c for c in schema.columns_of(grouped_table) if is_label(c)), None) or next(
+            said = linked.columns.get(grouped_table, [])  # "each doctor by last name": the column the question names
+            label = next((c for c in schema.columns_of(grouped_table) if c.name in said and not c.is_numeric
+                          and not c.is_pk), None) or next((c for c in schema.columns_of(grouped_table) if is_label(c)), None) or next(
                 (c for c in schema.columns_of(grouped_table) if not c.is_numeric and not c.is_pk), None)
             if pk and label:
                 keys = [(lit(f"{ident(grouped_table)}.{ident(label.name)}"), lit(f"{ident(grouped_table)}.{ident(pk.name)}"))]

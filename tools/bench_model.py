@@ -6,8 +6,9 @@ Per model and batch it reports
   - the time in the memory-bound regions alone: every region girflow found, called on the inputs
     it saw in the model, as GIR kernels, as eager PyTorch, and compiled by inductor;
   - how many regions and GIR ops GIR took, and how many fell back (with `--explain`, why);
-  - compile time cold and warm, each in a fresh process: cold with an empty girflow cache, warm
-    with the cache the cold process filled; beside them the same compile with backend="eager"
+  - compile time cold and warm, each in a fresh process: cold with empty caches, warm with the
+    caches the cold process filled (AOTAutograd's and girflow's; and, with torch's experimental
+    TORCH_CACHING_PRECOMPILE=1, Dynamo's guards and bytecode); beside them the same compile with backend="eager"
     (Dynamo's tracing alone) and "aot_eager" (Dynamo + AOTAutograd), so girflow's own share —
     partitioning and its regions (lowering, kernels, or loading both from the cache) — is explicit.
 Writes a CSV and a seaborn chart.
@@ -82,14 +83,19 @@ def compile_probe(name: str, batch: int, seq: int, layers: int, backend: str = "
     partition = sum(rep.timings.get("partition_s", 0.0) for rep in REPORTS)
     cached = sum(rep.timings.get("cache", 0) for rep in REPORTS)
     return {"total_s": total, "girflow_s": regions + partition, "regions_s": regions,
-            "partition_s": partition, "regions_from_cache": cached}
+            "partition_s": partition, "regions_from_cache": cached, "graphs": len(REPORTS)}
 
 
 def compile_times(name: str, batch: int, seq: int, layers: int) -> dict:
-    """Cold then warm girflow compile, each in a fresh process sharing one new girflow cache folder,
-    then Dynamo alone (backend "eager") and Dynamo + AOTAutograd ("aot_eager"), fresh processes too."""
+    """Compile times, each in a fresh process, all sharing one new girflow cache folder and one new
+    torch cache folder (AOTAutograd's and Dynamo's caches live there):
+      cold: nothing cached;
+      warm: torch's defaults: Dynamo traces again, AOTAutograd and girflow load from their caches;
+      precompile_first: TORCH_CACHING_PRECOMPILE=1 (AOTAutograd's key differs with it on): Dynamo
+        and AOTAutograd trace, girflow loads, Dynamo's package is written;
+      warm_precompile: TORCH_CACHING_PRECOMPILE=1 again: Dynamo's guards and bytecode load too;
+    then Dynamo alone (backend "eager") and Dynamo + AOTAutograd ("aot_eager")."""
     import json
-    import os
     import subprocess
     import sys
     import tempfile
@@ -98,9 +104,14 @@ def compile_times(name: str, batch: int, seq: int, layers: int) -> dict:
             "print(json.dumps(compile_probe(sys.argv[1], *map(int, sys.argv[2:5]), sys.argv[5])))")
     out = {}
     with tempfile.TemporaryDirectory(prefix="girflow-bench-cache-") as cache:
-        env = {**os.environ, "GIRFLOW_CACHE_DIR": cache}
-        for phase, backend in (("cold", "girflow"), ("warm", "girflow"), ("dynamo", "eager"),
-                               ("dynamo_aot", "aot_eager")):
+        base = {k: v for k, v in os.environ.items() if k != "TORCH_CACHING_PRECOMPILE"}
+        base.update(GIRFLOW_CACHE_DIR=os.path.join(cache, "girflow"),
+                    TORCHINDUCTOR_CACHE_DIR=os.path.join(cache, "torch"))
+        precompile = {**base, "TORCH_CACHING_PRECOMPILE": "1"}
+        for phase, backend, env in (("cold", "girflow", base), ("warm", "girflow", base),
+                                    ("precompile_first", "girflow", precompile),
+                                    ("warm_precompile", "girflow", precompile), ("dynamo", "eager", base),
+                                    ("dynamo_aot", "aot_eager", base)):
             proc = subprocess.run([sys.executable, "-c", code, name, str(batch), str(seq), str(layers), backend],
                                   capture_output=True, text=True, env=env)
             if proc.returncode != 0:
@@ -164,17 +175,20 @@ def run(args) -> int:
           f"median of {args.rounds} interleaved rounds (ms)")
     print(f"{'model':6s} {'batch':>5s} {'seq':>4s} {'eager':>9s} {'inductor':>9s} {'girflow':>9s} {'ind/gir':>8s} "
           f"| memory-bound: {'eager':>8s} {'inductor':>9s} {'girflow':>8s} {'ind/gir':>8s} | regions  ops "
-          f"| compile: fresh processes, cold / warm (girflow's part) | Dynamo alone / + AOTAutograd | load")
+          f"| compile: fresh processes, cold / warm (girflow's part) / warm with Dynamo precompile "
+          f"| Dynamo alone / + AOTAutograd | load")
     rows = []
     for name in names:
         times = compile_times(name, batches[0], seqs[0], args.layers)
         cold, warm, dyn, aot = times["cold"], times["warm"], times["dynamo"], times["dynamo_aot"]
+        pre = times["warm_precompile"]
         for seq in seqs:
             for batch in batches:
                 e2e, mem, info = bench_model(name, batch, seq, args.rounds, args.layers)
                 load = os.getloadavg()[0]        # the machine may be shared: the figure's context
                 info.update(cold_s=cold["total_s"], cold_girflow_s=cold["girflow_s"], warm_s=warm["total_s"],
-                            warm_girflow_s=warm["girflow_s"], dynamo_s=dyn["total_s"], dynamo_aot_s=aot["total_s"])
+                            warm_girflow_s=warm["girflow_s"], warm_precompile_s=pre["total_s"],
+                            dynamo_s=dyn["total_s"], dynamo_aot_s=aot["total_s"])
                 speed = e2e["inductor"] / e2e["girflow"]
                 mspeed = mem["inductor"] / mem["girflow"] if mem["girflow"] else float("nan")
                 print(f"{name:6s} {batch:5d} {seq:4d} {e2e['eager'] * 1e3:9.2f} {e2e['inductor'] * 1e3:9.2f} "
@@ -182,7 +196,8 @@ def run(args) -> int:
                       f"{mem['inductor'] * 1e3:9.2f} {mem['girflow'] * 1e3:8.2f} {mspeed:8.2f} | "
                       f"{info['gir_regions']:3d}/{info['regions']:<3d} {info['gir_ops']:4d} | "
                       f"{info['cold_s']:6.1f}s ({info['cold_girflow_s']:.2f}s) / {info['warm_s']:5.1f}s "
-                      f"({info['warm_girflow_s']:.2f}s) | {info['dynamo_s']:5.1f}s / {info['dynamo_aot_s']:5.1f}s "
+                      f"({info['warm_girflow_s']:.2f}s) / {info['warm_precompile_s']:5.2f}s | "
+                      f"{info['dynamo_s']:5.1f}s / {info['dynamo_aot_s']:5.1f}s "
                       f"| load {load:.1f}", flush=True)
                 for why in info["fallbacks"]:
                     print(f"        fallback: {why}")
@@ -194,6 +209,8 @@ def run(args) -> int:
                                  "compile_cold_s": info["cold_s"] if impl == "girflow" else
                                  (info["inductor_compile_s"] if impl == "inductor" else 0.0),
                                  "compile_warm_s": info["warm_s"] if impl == "girflow" else float("nan"),
+                                 "compile_warm_precompile_s": info["warm_precompile_s"] if impl == "girflow"
+                                 else float("nan"),
                                  "compile_cold_girflow_s": info["cold_girflow_s"] if impl == "girflow" else float("nan"),
                                  "compile_warm_girflow_s": info["warm_girflow_s"] if impl == "girflow" else float("nan"),
                                  "compile_dynamo_only_s": info["dynamo_s"],

@@ -88,20 +88,24 @@ def split_at_layout(gm: torch.fx.GraphModule, name: str, timings: dict):
 
 
 def _compiler(kind):
+    from torch._functorch.aot_autograd import SerializableAOTDispatchCompiler
+
+    from girflow.frontends.torch.artifact import GirGraph
+
     def compile_graph(gm, example_inputs):
-        from functorch.compile import make_boxed_func
+        return GirGraph(gm, kind)
 
-        return make_boxed_func(partition_graph(gm, kind).forward)
-
-    return compile_graph
+    return SerializableAOTDispatchCompiler(GirGraph, compile_graph)
 
 
 def girflow_backend(gm: torch.fx.GraphModule, example_inputs, **kwargs):
     """The torch.compile backend (name "girflow")."""
     from torch._dynamo.backends.common import aot_autograd
 
-    return aot_autograd(fw_compiler=_compiler("forward"), bw_compiler=_compiler("backward"),
-                        inference_compiler=_compiler("inference"))(gm, example_inputs)
+    # bundled: AOTAutograd's cache stores girflow's own (serialisable) graphs, not inductor's keys
+    with torch._functorch.config.patch(bundled_autograd_cache=True):
+        return aot_autograd(fw_compiler=_compiler("forward"), bw_compiler=_compiler("backward"),
+                            inference_compiler=_compiler("inference"))(gm, example_inputs)
 
 
 def explain(model, *inputs, file=None) -> str:

@@ -34,7 +34,10 @@ class LoweringError(ValueError):
 
 
 def structure(gm: torch.fx.GraphModule) -> str:
-    """The graph's ops and wiring without node names: the same layer repeated gives the same text."""
+    """The graph's ops and wiring without node names: the same layer repeated gives the same text,
+    and so does the same graph with its nodes listed in another topological order (torch's
+    partitioner orders a fused region's nodes differently from one run to the next)."""
+    nodes = list(gm.graph.nodes)
     index: dict[torch.fx.Node, int] = {}
     lines: list[str] = []
 
@@ -47,10 +50,33 @@ def structure(gm: torch.fx.GraphModule) -> str:
             return "{" + ",".join(f"{k}:{ref(v)}" for k, v in sorted(a.items())) + "}"
         return repr(a)
 
-    for i, n in enumerate(gm.graph.nodes):
-        index[n] = i
+    def emit(n):
+        index[n] = len(lines)
         lines.append(f"{n.op} {n.target if n.op != 'placeholder' else ''} {ref(n.args)} {ref(n.kwargs)}")
+
+    for n in nodes:                     # placeholders in call order: they bind the arguments
+        if n.op == "placeholder":
+            emit(n)
+    # the rest in one canonical order: depth-first from the output, operands left to right
+    stack = [(n, False) for n in reversed(nodes) if n.op == "output" or not n.users]
+    while stack:
+        n, ready = stack.pop()
+        if n in index:
+            continue
+        if ready:
+            emit(n)
+            continue
+        stack.append((n, True))
+        for a in reversed(_flat_nodes((n.args, n.kwargs))):
+            if a not in index:
+                stack.append((a, False))
     return "\n".join(lines)
+
+
+def _flat_nodes(args) -> list:
+    found: list = []
+    torch.fx.node.map_arg(args, lambda n: found.append(n) or n)
+    return found
 
 
 def signature_of(args) -> tuple:

@@ -279,3 +279,58 @@ def test_bench_model_rejects_an_unknown_model():
     out = subprocess.run(argv, capture_output=True, text=True, timeout=300)
     assert out.returncode != 0 and "unknown model(s) ['resnet']" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_region_key_does_not_depend_on_node_order():
+    from girflow.frontends.torch.lower import structure
+
+    def gelu_new(x):
+        return 0.5 * x * (1.0 + torch.tanh(0.79788 * (x + 0.044715 * x.pow(3.0))))
+
+    gm = torch.fx.symbolic_trace(gelu_new)
+    before = structure(gm)
+    nodes = {n.name: n for n in gm.graph.nodes}
+    nodes["tanh"].append(nodes["mul"])      # 0.5 * x after tanh: the same graph in another order
+    gm.graph.lint()
+    assert [n.name for n in gm.graph.nodes] != list(nodes)
+    assert structure(gm) == before
+
+
+_WARM_PROBE = """
+import json, sys, torch
+from torch._dynamo.utils import counters
+from girflow.frontends.torch import REPORTS
+from girflow.frontends.torch.models import build
+model, make_inputs = build("mlp", "tiny")
+(x,) = make_inputs(2, 8)
+with torch.no_grad():
+    got = torch.compile(model, backend="girflow")(x)
+    err = ((got - model(x)).abs().max() / model(x).abs().max()).item()
+print(json.dumps({"err": err, "dynamo_cache_hit": counters["dynamo_cache"]["dynamo_cache_hit"],
+                  "aot_cache_hit": counters["aot_autograd"]["autograd_cache_hit"],
+                  "regions": sum(len(r.regions) for r in REPORTS),
+                  "compiled": sum(r.timings.get("compile_s", 0) > 0 and r.timings.get("cache", 0) == 0 for r in REPORTS)}))
+"""
+
+
+def test_warm_start_in_a_new_process_loads_every_stage_from_the_caches(tmp_path):
+    """Each in a fresh process: cold; warm with torch's defaults (AOTAutograd's cache holds girflow's
+    graph); then with Dynamo's precompile cache on (its key differs from the default's: that run
+    traces and writes the package), and warm with it (nothing traced). All exact."""
+    import json
+    import os
+
+    default = {k: v for k, v in os.environ.items() if k != "TORCH_CACHING_PRECOMPILE"}
+    default.update(GIRFLOW_CACHE_DIR=str(tmp_path / "girflow"), TORCHINDUCTOR_CACHE_DIR=str(tmp_path / "torch"))
+    precompile = {**default, "TORCH_CACHING_PRECOMPILE": "1"}
+    runs = []
+    for env in (default, default, precompile, precompile):
+        out = subprocess.run([sys.executable, "-c", _WARM_PROBE], capture_output=True, text=True, env=env, timeout=600)
+        assert out.returncode == 0, out.stderr[-3000:]
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    cold, warm, primed, precompiled = runs
+    assert all(r["err"] < 1e-5 and r["regions"] > 0 for r in runs)
+    assert cold["aot_cache_hit"] == 0 and cold["compiled"] > 0
+    assert warm["aot_cache_hit"] >= 1 and warm["compiled"] == 0
+    assert primed["dynamo_cache_hit"] == 0 and primed["compiled"] == 0
+    assert precompiled["dynamo_cache_hit"] >= 1 and precompiled["compiled"] == 0

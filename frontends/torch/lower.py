@@ -75,7 +75,12 @@ def structure(gm: torch.fx.GraphModule) -> str:
 
 def _flat_nodes(args) -> list:
     found: list = []
-    torch.fx.node.map_arg(args, lambda n: found.append(n) or n)
+
+    def keep(n):
+        found.append(n)
+        return n
+
+    torch.fx.node.map_arg(args, keep)
     return found
 
 

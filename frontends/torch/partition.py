@@ -117,7 +117,7 @@ def propose_regions(gm: torch.fx.GraphModule, layout: bool = True):
     for p in partitioner.propose_partitions():
         nodes = _without_trailing_views(_attached_views(set(p.nodes)))
         for part in _connected_parts(nodes):
-            for piece in _split_reduction_axes(part):
+            for piece in [q for p in _split_by_extent(part) for q in _split_reduction_axes(p)]:
                 if any(_packet(n.target) not in VIEW_OPS for n in piece):
                     regions.append(piece)
     return regions
@@ -190,6 +190,48 @@ def _without_trailing_views(nodes: set) -> set:
                 nodes.discard(n)
                 changed = True
     return nodes
+
+
+def _numel(n) -> int | None:
+    val = n.meta.get("val")
+    try:
+        return int(val.numel()) if isinstance(val, torch.Tensor) else None
+    except Exception:  # noqa: BLE001 - symbolic sizes: not compared
+        return None
+
+
+def _split_by_extent(part: set) -> list[set]:
+    """Computations a part joins only through views of its inputs (rotary embeddings of q and k
+    through one unsqueezed cos/sin; under grouped-query attention q and k have different head
+    counts) and whose results differ in size cannot be one kernel: each becomes a region, and an
+    input view they share is repeated for each (a view moves no data)."""
+    order = {n: i for i, n in enumerate(next(iter(part)).graph.nodes)}
+    input_views: set = set()
+    for n in sorted(part, key=order.__getitem__):     # views reading only the part's inputs
+        if _is_view(n) and all(a not in part or a in input_views for a in n.all_input_nodes):
+            input_views.add(n)
+    groups = _connected_parts(part - input_views)
+    if len(groups) < 2 or len({max((_numel(n) or 0) for n in g) for g in groups}) < 2:
+        return [part]
+    out: list[set] = []
+    for g in groups:
+        needed, todo = set(), [a for n in g for a in n.all_input_nodes if a in input_views]
+        while todo:
+            v = todo.pop()
+            if v not in needed:
+                needed.add(v)
+                todo += [a for a in v.all_input_nodes if a in input_views]
+        copies: dict = {}
+        for v in sorted(needed, key=order.__getitem__):
+            if any(v in other for other in out):      # an earlier region has it: a copy for this one
+                with v.graph.inserting_after(v):
+                    copies[v] = v.graph.node_copy(v, lambda a: copies.get(a, a))
+        for v, c in copies.items():
+            for u in list(v.users):
+                if u in g or (u in needed and u not in copies):
+                    u.replace_input_with(v, c)
+        out.append(g | {copies.get(v, v) for v in needed})
+    return out
 
 
 def _connected_parts(nodes: set) -> list[set]:

@@ -6,6 +6,8 @@ filled by `girflow tune` / `girflow.compile(fn, tune=True)`), else from the cost
 choice; `gir.schedule_source` records which. Decisions (all recorded as attributes, so the choice is visible and overridable in gir-opt):
   func  gir.target   = the target description's name
         gir.schedule = {tasks, rows_per_task | blocks_per_task, vector_width, unroll}
+        (with the reduced axis split: split, and part_cols / part_rows, the columns or rows of
+        each part but the last; row programs then give items_per_task, an item a part of a row)
         (row programs also record the `materialize` and `one_pass` knobs, which gir-sweep-reuse and
         gir-sweep-fusion apply)
   op    gir.materialize = "local"  on a full-row value computed in one sweep and reused in a later
@@ -48,7 +50,7 @@ def knobs_for(df, desc: dict, options: dict) -> tuple[dict, str]:
             raise ValueError(f"option {k}={v!r} must be an integer") from None
     if explicit:
         source = "options" if source == "model" else source + "+options"
-    for k in ("tasks", "unroll", "vector_width", "tile"):
+    for k in ("tasks", "unroll", "vector_width", "tile", "split"):
         if k in knobs and knobs[k] < 1:
             raise ValueError(f"option {k}={knobs[k]} must be at least 1")
     return knobs, source
@@ -59,15 +61,35 @@ def choose(df, desc: dict, knobs: dict):
     view = df.view
     width = knobs.get("vector_width", desc["vector_bits"] // 32)
     unroll = knobs.get("unroll", 4)
+    split = knobs.get("split", 1)
+    if split > 1 and desc.get("kind") != "cpu":
+        raise ValueError(f"split={split}: splitting the reduced axis is implemented for the cpu only")
     if df.form == "row":
         rows, cols = view
-        ntasks = min(rows, knobs.get("tasks", 1))
-        sched = {"tasks": ntasks, "rows_per_task": -(-rows // ntasks)}
+        if split > 1:
+            if not schedule_space.splittable(df):
+                raise ValueError(f"split={split}: only row programs whose outputs are per-row "
+                                 "sum/mean/max/min reductions of one sweep can split their rows")
+            part = schedule_space.row_part(cols, split, width * unroll)
+            if part * (split - 1) >= cols:
+                raise ValueError(f"split={split} leaves a part of the {cols} columns empty at "
+                                 f"{width * unroll} columns per step")
+            items = rows * split
+            ntasks = min(items, knobs.get("tasks", 1))
+            sched = {"tasks": ntasks, "split": split, "part_cols": part, "items_per_task": -(-items // ntasks)}
+        else:
+            ntasks = min(rows, knobs.get("tasks", 1))
+            sched = {"tasks": ntasks, "rows_per_task": -(-rows // ntasks)}
     elif df.form == "column":
         a, k, b = view
         nblocks = a * -(-b // (width * unroll))
-        ntasks = min(nblocks, knobs.get("tasks", 1))
-        sched = {"tasks": ntasks, "blocks_per_task": -(-nblocks // ntasks)}
+        if split > k:
+            raise ValueError(f"split={split} is more parts than the {k} reduced rows")
+        items = nblocks * split
+        ntasks = min(items, knobs.get("tasks", 1))
+        sched = {"tasks": ntasks, "blocks_per_task": -(-items // ntasks)}
+        if split > 1:
+            sched.update(split=split, part_rows=-(-k // split))
     else:
         rows, cols = view
         tile = knobs.get("tile", width)
@@ -102,6 +124,8 @@ class ScheduleOptions:
     one_pass: Literal["0", "1"] | None = option(
         None, "1: fuse the reductions that have a one-pass form (online softmax, one-pass variance; applied "
               "by gir-sweep-fusion), 0: one sweep per reduction level")
+    split: int | None = option(None, "parts the reduced axis is cut into (cpu; column programs and one-sweep "
+                                     "row reductions): partial results per task, then one combine step")
     from_cache: bool = option(False, "apply the tuning cache's choice for this program, shape class, dtype, "
                                      "target and CPU (`girflow tune` fills it); without one, the model's first")
 
@@ -118,8 +142,11 @@ def schedule(module: ir.Operation, options: ScheduleOptions) -> None:
              for k, v in dataclasses.asdict(options).items() if v is not None and k != "target"}
     for func in gir_functions(module):
         df = analyse(func)
-        knobs, source = knobs_for(df, desc, given)
-        sched, materialize = choose(df, desc, knobs)
+        try:
+            knobs, source = knobs_for(df, desc, given)
+            sched, materialize = choose(df, desc, knobs)
+        except ValueError as e:
+            raise PassError(str(e), func) from None
         func.attributes["gir.target"] = ir.StringAttr.get(name)
         func.attributes["gir.schedule"] = _dict_attr(sched)
         func.attributes["gir.schedule_source"] = ir.StringAttr.get(source)

@@ -10,6 +10,11 @@ A *candidate* is a dict of knobs, the same names gir-schedule takes as options a
   one_pass       1: reductions with a one-pass form fused into the sweep before them (online
                  softmax, one-pass variance; gir-sweep-fusion), 0: one sweep per reduction level
   tile           transpose tile edge (transpose programs)
+  split          parts the reduced axis is cut into (CPU; column programs, and row programs whose
+                 only full-row work is one sweep of plain reductions): each task reduces its part
+                 into a partial result, one combine step then folds the parts in order and writes
+                 the outputs. It gives tall-narrow column sums and short-wide row sums work for
+                 every core, and lets each task stream a contiguous block of rows.
 
 The model prices a candidate from the target description alone: bytes moved at the level the
 working set fits in (per-core caches, the shared last-level cache, memory; bandwidth scaled by
@@ -24,9 +29,12 @@ import math
 
 from girflow.passes.opt.sweep_fusion import fusable
 
-KNOBS = ("tasks", "unroll", "vector_width", "streaming", "materialize", "one_pass", "tile")
+KNOBS = ("tasks", "unroll", "vector_width", "streaming", "materialize", "one_pass", "tile", "split")
+K_BLOCK = 64                    # rows a column sum adds before folding into its total (codegen)
+MIN_SPLIT_COLS = 256            # columns of a row part: below this a part is mostly loop tails
 TRANSCENDENTAL_OPS = 12.0       # vector ops per exp/log/erf/tanh/sigmoid (polynomial approximations)
 ACCUMULATOR_LATENCY = 4         # cycles before a vector add/max can use its own result
+STRIDED_WALK = 1.25             # column walks whose rows outgrow half a core's cache: traffic factor
 DISPATCH_DEFAULTS = {"call_ns": 2500, "wake_ns": 2000, "chunk_ns": 700, "row_ns": 15}
 
 
@@ -54,6 +62,40 @@ def _level_bandwidth(desc: dict, working_bytes: int, threads: int) -> float:
     return min(g, per_core * threads)
 
 
+def splittable(df) -> bool:
+    """Whether a row program can reduce parts of each row on different tasks: its outputs are all
+    per-row values and its full-row work is one sweep of sum/mean/max/min reductions (a later
+    sweep would need the combined result, so it could not start on the parts)."""
+    if df.form != "row" or "gir.dynamic_rows" in df.func.attributes:
+        return False
+    rows, cols = df.view
+    ret = [o for o in df.func.regions[0].blocks[0].operations][-1]
+    if any(math.prod(v.type.shape) != rows for v in ret.operands):
+        return False
+    reduces = [(op, i) for op, i in df.infos.items() if op.name == "gir.reduce"]
+    if not reduces:
+        return False
+    for op, info in reduces:
+        kind = str(op.attributes["kind"]).strip('"')
+        if info.phase != 0 or kind not in ("sum", "mean", "max", "min"):
+            return False
+    return True
+
+
+def split_counts(reduced: int, min_part: int, most: int, kind: str) -> list[int]:
+    """1, then powers of two up to 4 x `most` whose parts hold at least `min_part` of the reduced
+    axis (CPU targets only: the combine step runs on the host after the parallel region)."""
+    if kind != "cpu":
+        return [1]
+    return [s for s in _pow2_upto(4 * most) if s == 1 or reduced // s >= min_part]
+
+
+def row_part(cols: int, split: int, step: int) -> int:
+    """Columns of each part but the last when a row is cut into `split` parts: a whole number of
+    vector steps, so only the last part runs loop tails."""
+    return -(-(-(-cols // split)) // step) * step
+
+
 def candidates(df, desc: dict) -> list[dict]:
     """Every candidate schedule of the analysed function `df` on target `desc`."""
     cores = int(desc["units"]["core"])
@@ -68,22 +110,33 @@ def candidates(df, desc: dict) -> list[dict]:
     if df.form == "column":
         a, k, b = df.view
         out = []
+        # more parts than tasks shortens each strided walk down the columns (see model_ns)
+        splits = split_counts(k, K_BLOCK, 2 * cores, desc.get("kind", "cpu"))
         for w, u in itertools.product(widths, (1, 2, 4, 8)):
             nblocks = a * -(-b // (w * u))
-            for t in _pow2_upto(max(1, min(nblocks, 4 * cores))):
-                out.append({"tasks": t, "unroll": u, "vector_width": w})
+            for sp in splits:
+                for t in _pow2_upto(max(1, min(nblocks * sp, 4 * cores))):
+                    cand = {"tasks": t, "unroll": u, "vector_width": w}
+                    out.append({**cand, "split": sp} if sp > 1 else cand)
         return out
     rows, cols = df.view
     reusable = any(i.space == "full" and op.name != "gir.reduce" and i.phase < df.num_phases - 1
                    for op, i in df.infos.items())
     one_pass = (0, 1) if fusable(df.func) else (0,)
+    splits = split_counts(cols, MIN_SPLIT_COLS, cores, desc.get("kind", "cpu")) if splittable(df) else [1]
     out = []
     for w, u, s, m, o in itertools.product(widths, (1, 2, 4, 8), (0, 1), (1, 0) if reusable else (0,), one_pass):
         if w * u > max(cols, lanes) * 2:      # a step wider than the row only runs the tail loops
             continue
-        for t in _pow2_upto(max(1, min(rows, 4 * cores))):
-            out.append({"tasks": t, "unroll": u, "vector_width": w, "streaming": s, "materialize": m,
-                        "one_pass": o})
+        for sp in splits:
+            if sp > 1 and (o or row_part(cols, sp, w * u) * (sp - 1) >= cols):
+                continue
+            for t in _pow2_upto(max(1, min(rows * sp, 4 * cores))):
+                if sp > 1 and t < sp:
+                    continue
+                cand = {"tasks": t, "unroll": u, "vector_width": w, "streaming": s, "materialize": m,
+                        "one_pass": o}
+                out.append({**cand, "split": sp} if sp > 1 else cand)
     return out
 
 
@@ -132,7 +185,9 @@ def model_ns(df, desc: dict, cand: dict, stats: dict | None = None) -> float:
     tasks = cand["tasks"]
     threads = min(tasks, cores)
     waves = -(-tasks // threads)                     # tasks per thread, rounded up: imbalance
-    share = waves / tasks                            # fraction of the work the busiest thread does
+    split = cand.get("split", 1)
+    items = _work_items(df, cand) * split
+    share = min(1.0, waves * -(-items // tasks) / items)   # fraction of the work the busiest thread does
     in_bytes = 4 * elements * st["in"]
     out_bytes = 4 * elements * st["out"]
     working = in_bytes + out_bytes
@@ -151,7 +206,10 @@ def model_ns(df, desc: dict, cand: dict, stats: dict | None = None) -> float:
         eff_lanes = min(w, lanes) * min(1.0, 0.5 + 0.5 * u / 4)
         cols = df.view[-1] if df.form == "row" else df.view[2]
         step = w * u
-        tail = (cols % step) / max(w, 1) * 0.5 + (cols % w) * 1.0   # remainder vectors, then scalars
+        if df.form == "row":
+            tail = (cols % step) / max(w, 1) * 0.5 + (cols % w) * 1.0   # remainder vectors, then scalars
+        else:
+            tail = (cols % step) * 1.0     # columns past the last whole block are reduced one by one
         per_row = cols / eff_lanes + tail
         rows = elements // max(cols, 1)
         sweeps = st["sweeps"] - (st["fused_sweeps"] if cand.get("one_pass") else 0)
@@ -176,12 +234,39 @@ def model_ns(df, desc: dict, cand: dict, stats: dict | None = None) -> float:
         else:
             line = desc.get("alignment_bytes", 64)
             traffic = traffic * max(1.0, line / (step * 4))
+            # a column block walks down its rows at the row stride; where the rows one walk covers
+            # outgrow half a core's cache, the lines and pages a neighbouring block shares with it
+            # (misaligned rows, adjacent-line prefetch, TLB entries) are gone before it reuses them
+            a, k, b = df.view
+            if -(-k // split) * b * 4 > _core_cache(desc) // 2:
+                traffic *= STRIDED_WALK
             extra = 0.0
         mem = traffic / bw + extra
         tm = max(mem, comp) + 0.2 * min(mem, comp)
-        tm += disp["row_ns"] * rows / threads * share * threads
+        tm += disp["row_ns"] * rows * (split if df.form == "row" else 1) * share   # a row part is a row
+    if split > 1:   # the combine step: one more foreign call, the partial results read once
+        local_bw = desc["memory_levels"].get("local", {}).get("bandwidth_gbs", 100.0)
+        tm += disp["chunk_ns"] + 4 * split * _combined_values(df, st) / local_bw
     overhead = disp["call_ns"] + (disp["wake_ns"] if threads > 1 else 0) + disp["chunk_ns"] * (tasks if threads > 1 else 1)
     return tm + overhead
+
+
+def _work_items(df, cand: dict) -> int:
+    """Units of work tasks share out (before any split of the reduced axis): rows, column blocks
+    or tile rows."""
+    if df.form == "row":
+        return df.view[0]
+    if df.form == "column":
+        a, _k, b = df.view
+        return a * -(-b // (cand["vector_width"] * cand["unroll"]))
+    return -(-df.view[0] // cand.get("tile", 8))
+
+
+def _combined_values(df, stats: dict) -> int:
+    """Values one part of a split reduction leaves for the combine step."""
+    if df.form == "column":
+        return df.view[0] * df.view[2]
+    return df.view[0] * max(1, stats["small_out"])
 
 
 def _core_cache(desc: dict) -> int:
@@ -207,8 +292,9 @@ def shortlist(ranked: list, k: int, cores: int = 2) -> list:
     """The `k` candidates worth timing: the model's best; its best on one thread and on all `cores`
     (how work is split over the cores is what the model knows least: waking helpers, a busy
     machine, caches per core); its best with the other sweep structure (one_pass flipped: one
-    pass trades a sweep for arithmetic, which the model prices less surely); its best for each
-    further task count, up to half of `k`; then the rest in the model's order."""
+    pass trades a sweep for arithmetic, which the model prices less surely); its best with the
+    reduced axis split (or unsplit, where the model chose a split); its best for each further task
+    count, up to half of `k`; then the rest in the model's order."""
     chosen: list = []
     if not ranked:
         return chosen
@@ -222,12 +308,19 @@ def shortlist(ranked: list, k: int, cores: int = 2) -> list:
             best = next((item for item in ranked if threads(item) == want), None)
             if best is not None:
                 chosen.append(best)
-    flipped = next((item for item in ranked if item[1].get("one_pass", 0) != ranked[0][1].get("one_pass", 0)), None)
-    if flipped is not None and len(chosen) < k and flipped not in chosen:
-        chosen.append(flipped)
+    structural = 0      # picks of another sweep structure or split, beyond the split over cores
+    for other in (lambda c: c.get("one_pass", 0) != ranked[0][1].get("one_pass", 0),
+                  # splitting the reduced axis trades strided walks for contiguous ones, which
+                  # the model does not see
+                  lambda c: (c.get("split", 1) > 1) != (ranked[0][1].get("split", 1) > 1)):
+        pick = next((item for item in ranked if other(item[1])), None)
+        if pick is not None:
+            structural += 1
+            if len(chosen) < k and pick not in chosen:
+                chosen.append(pick)
     seen_tasks = {item[1].get("tasks") for item in chosen}
     for item in ranked:
-        if len(chosen) >= max(1, k // 2 + (flipped is not None)):
+        if len(chosen) >= max(1, k // 2 + structural):
             break
         if item[1].get("tasks") not in seen_tasks:
             seen_tasks.add(item[1].get("tasks"))

@@ -17,9 +17,9 @@ import tempfile
 
 from girflow.runtime.cache_dir import cache_dir  # a leaf module: where girflow caches anything
 
-FORMAT = 3     # 2: timings with the native task pool (parallel candidates measured under the
+FORMAT = 4     # 2: timings with the native task pool (parallel candidates measured under the
                # old Python helper threads paid their wake-up latency); 3: parallel calls on
-               # torch's OpenMP team where torch is loaded
+               # torch's OpenMP team where torch is loaded; 4: the space splits reduced axes
 
 
 @functools.lru_cache(maxsize=None)

@@ -7,6 +7,7 @@ same module links that object instead of running the pipeline and LLVM again.
 """
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 
@@ -41,18 +42,22 @@ class CpuKernel:
             data, facts = cached
             self.name, self.tasks, nargs = facts["name"], facts["tasks"], facts["nargs"]
             self.kernel_ir = facts["kernel_ir"]
+            self.combine, self.workspace_bytes = facts.get("combine"), facts.get("workspace_bytes", 0)
             entry = PACKED_PREFIX + facts["entry"]
-            self.linked = kernel_cache.LinkedObject(data, [entry], self.name)
+            exports = [entry] + ([PACKED_PREFIX + self.combine] if self.combine else [])
+            self.linked = kernel_cache.LinkedObject(data, exports, self.name)
             address = self.linked.address(entry)
+            combine_address = self.linked.address(exports[-1]) if self.combine else None
             self.from_cache = True
         else:
-            address, nargs = self._compile(module_text, kernel_pipeline, opt_level)
+            address, nargs, combine_address = self._compile(module_text, kernel_pipeline, opt_level)
             self._store(key, nargs)
-        self.runner = TaskRunner(address, nargs, self.tasks)
+        self.runner = TaskRunner(address, nargs, self.tasks, combine_address=combine_address,
+                                 workspace_bytes=self.workspace_bytes)
         self.workers = self.runner.threads
         self.run = self.runner.run     # run(addresses): inputs then outputs
 
-    def _compile(self, module_text: str, kernel_pipeline: str, opt_level: int) -> tuple[int, int]:
+    def _compile(self, module_text: str, kernel_pipeline: str, opt_level: int) -> tuple[int, int, int | None]:
         self.context = make_context()
         with self.context, ir.Location.unknown():
             module = ir.Module.parse(module_text)
@@ -65,11 +70,17 @@ class CpuKernel:
             self.tasks = ir.IntegerAttr(kernel.attributes["gir.tasks"]).value
             self.kernel_name = ir.StringAttr(kernel.attributes["sym_name"]).value
             self.kernel_ir = str(module)
-            nargs = len(ir.FunctionType(ir.TypeAttr(kernel.attributes["function_type"]).value).inputs)
+            inputs = list(ir.FunctionType(ir.TypeAttr(kernel.attributes["function_type"]).value).inputs)
+            nargs = len(inputs)
+            combine = [f for f in collect_ops(module.operation, "func.func") if "gir.combine_of" in f.attributes]
+            self.combine = ir.StringAttr(combine[0].attributes["sym_name"]).value if combine else None
+            # a kernel with a combine step takes its workspace (an f32 memref) last
+            self.workspace_bytes = 4 * math.prod(ir.MemRefType(inputs[-1]).shape) if combine else 0
             run_pipeline(module, PIPELINES["gir-cpu-to-llvm"])
             self.engine = execution_engine.ExecutionEngine(module, opt_level=opt_level)
             address = lookup_entry(self.engine, driver_name(self.kernel_name), kernel=self.kernel_name)
-        return address, nargs
+            combine_address = lookup_entry(self.engine, self.combine, kernel=self.kernel_name) if self.combine else None
+        return address, nargs, combine_address
 
     def _store(self, key: str, nargs: int) -> None:
         if not kernel_cache.enabled() or self.engine is None:
@@ -80,7 +91,8 @@ class CpuKernel:
             with open(path, "rb") as f:
                 data = f.read()
         kernel_cache.store(key, data, {"name": self.name, "entry": driver_name(self.kernel_name),
-                                       "tasks": self.tasks, "nargs": nargs, "kernel_ir": self.kernel_ir})
+                                       "tasks": self.tasks, "nargs": nargs, "kernel_ir": self.kernel_ir,
+                                       "combine": self.combine, "workspace_bytes": self.workspace_bytes})
 
     def undefined_symbols(self) -> set[str]:
         """What the linked kernel takes from the process (libc/libm names only, by design)."""

@@ -127,8 +127,11 @@ class _SlotSet:
 
     __slots__ = ("values", "chunks", "first", "chunk_array", "_keep")
 
-    def __init__(self, nargs: int, ranges: list[tuple[int, int]]):
+    def __init__(self, nargs: int, ranges: list[tuple[int, int]], workspace_bytes: int = 0):
         self.values = (ctypes.c_void_p * max(nargs, 1))()
+        if workspace_bytes:   # the last argument: this call's own scratch (concurrent calls never share)
+            space = ctypes.create_string_buffer(workspace_bytes + 64)
+            self.values[nargs - 1] = (ctypes.addressof(space) + 63) // 64 * 64
         base = ctypes.addressof(self.values)
         size = ctypes.sizeof(ctypes.c_void_p)
         keep, chunks = [], []
@@ -142,7 +145,7 @@ class _SlotSet:
         self.first = chunks[0]
         array = (ctypes.c_void_p * len(chunks))(*chunks)
         self.chunk_array = ctypes.addressof(array)
-        self._keep = keep + [array]
+        self._keep = keep + [array] + ([space] if workspace_bytes else [])
 
 
 def split_tasks(tasks: int, chunks: int) -> list[tuple[int, int]]:
@@ -152,9 +155,14 @@ def split_tasks(tasks: int, chunks: int) -> list[tuple[int, int]]:
 
 
 class TaskRunner:
-    """`run(addresses)`: the kernel's tasks over the buffers at `addresses` (inputs, then outputs)."""
+    """`run(addresses)`: the kernel's tasks over the buffers at `addresses` (inputs, then outputs).
 
-    def __init__(self, entry_address: int, nargs: int, tasks: int, threads: int | None = None):
+    A kernel whose reduced axis is split (gir.schedule `split`) also has a combine entry, called
+    after the tasks with the same arguments, and a workspace for the parts' partial results: its
+    last argument, `workspace_bytes` long, owned by each slot set (so by each call in flight)."""
+
+    def __init__(self, entry_address: int, nargs: int, tasks: int, threads: int | None = None,
+                 combine_address: int | None = None, workspace_bytes: int = 0):
         self._fn = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(entry_address)
         self._address = entry_address
         self.nargs, self.tasks = nargs, tasks
@@ -162,6 +170,10 @@ class TaskRunner:
         # one chunk per task when parallel (the caller and helpers claim them), one in all when serial
         self._ranges = split_tasks(tasks, tasks if self.threads > 1 else 1)
         self._free: list[_SlotSet] = []
+        self._workspace = workspace_bytes
+        self._combine = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(combine_address) if combine_address else None
+        if self._combine is not None:
+            self.run = self._run_combined      # type: ignore[method-assign]
         if self.threads > 1:
             _bind_team()
 
@@ -177,5 +189,24 @@ class TaskRunner:
                 self._fn(slots.first)
             else:
                 POOL_RUN(self._address, slots.chunk_array, len(slots.chunks), self.threads)
+        finally:
+            free.append(slots)
+
+    def _run_combined(self, addresses) -> None:
+        """`run` of a kernel with a combine step: the tasks, then the combine on this thread."""
+        free = self._free
+        try:
+            slots = free.pop()
+        except IndexError:
+            slots = _SlotSet(self.nargs, self._ranges, self._workspace)
+        try:
+            slots.values[:self.nargs - 1] = addresses
+            if self.threads == 1:
+                self._fn(slots.first)
+            else:
+                POOL_RUN(self._address, slots.chunk_array, len(slots.chunks), self.threads)
+            combine = self._combine
+            assert combine is not None
+            combine(slots.first)         # its packed arguments are the first nargs slots of a chunk
         finally:
             free.append(slots)

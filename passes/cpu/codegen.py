@@ -19,7 +19,7 @@ from torch_mlir.dialects import arith, func, math, memref, vector
 from girflow.dialects import gir
 from girflow.passes.cpu import online_reduce as online
 from girflow.passes.function_view import KernelGraph
-from girflow.passes.ir_builder import Builder, element, set_attrs
+from girflow.passes.ir_builder import Builder, element, i64_attr, set_attrs
 from girflow.passes.ir_builder import memref as memref_type
 from girflow.passes.ir_builder import vector as vtype
 
@@ -82,19 +82,56 @@ def dynamic_task_range(b: Builder, t: ir.Value, tasks: int, total: ir.Value) -> 
     return begin, arith.minsi(arith.addi(begin, per), total)
 
 
+def part_lengths(b: Builder, part: ir.Value, split: int, per_part: int, total: int):
+    """Builds the body of part `part` of a split axis once per static length it can have: where
+    the last part is shorter, inside `scf.if part == split - 1 {last} else {others}`. Yields the
+    length with the insertion point in its branch."""
+    last = total - (split - 1) * per_part
+    if last == per_part:
+        yield per_part
+        return
+    is_last = b.if_else(b.cmpi("eq", part, b.index(split - 1)))
+    for block, length in ((is_last.then_block, last), (is_last.else_block, per_part)):
+        with b.branch(block):
+            yield length
+
+
 class KernelFunc:
     """A CPU kernel function: memref parameters, constants at the entry, an `scf.forall` over tasks."""
 
-    def __init__(self, name: str, params: list, tasks: int):
+    def __init__(self, name: str, params: list, tasks: int, combine: bool = False):
         fn = func.FuncOp(name, ir.FunctionType.get(params, []))
         set_attrs(fn, {"gir.target": "cpu", "gir.kernel": None, "gir.tasks": tasks})
         entry = fn.add_entry_block()
         self.func, self.args = fn, list(entry.arguments)
         with ir.InsertionPoint(entry):
             forall, self.task_ip = Builder.forall(tasks, {"gir.unit": "core"})
+            if combine:
+                func.CallOp([], ir.FlatSymbolRefAttr.get(combine_name(name)), self.args)
             func.ReturnOp([])
         self.task = forall.induction_variables[0]
         self.builder = Builder(hoist=ir.InsertionPoint(forall))
+
+
+def combine_name(kernel: str) -> str:
+    return kernel + "_combine"
+
+
+class CombineFunc:
+    """`@<kernel>_combine(<the kernel's parameters>)`: the serial step after the parallel region of a
+    kernel whose reduced axis is split. It folds each result's parts in part order (so the result
+    does not depend on which task finished first) and writes the outputs. The kernel calls it after
+    its tasks, so the module still runs alone; the runtime calls it after the parallel region."""
+
+    def __init__(self, kernel: str, params: list):
+        fn = func.FuncOp(combine_name(kernel), ir.FunctionType.get(params, []))
+        set_attrs(fn, {"gir.target": "cpu", "gir.combine_of": kernel})
+        entry = fn.add_entry_block()
+        self.args = list(entry.arguments)
+        with ir.InsertionPoint(entry):
+            first = arith.constant(ir.IndexType.get(), 0)
+            self.body = ir.InsertionPoint(func.ReturnOp([]))
+        self.builder = Builder(hoist=ir.InsertionPoint(first.owner))
 
 
 class RowKernel:
@@ -109,6 +146,9 @@ class RowKernel:
         self.tasks = s.get("tasks", 1)
         self.rows_per_task = s.get("rows_per_task", self.rows)
         self.streaming = bool(s.get("streaming_stores", 0))
+        self.split = s.get("split", 1)
+        self.part_cols = s.get("part_cols", self.cols)
+        self.items_per_task = s.get("items_per_task", 1)
         # gir.dynamic_rows: the row count is a trailing `index` argument (the static one is only the
         # shape the program was scheduled at); rows are independent, so nothing else depends on it
         self.dynamic_rows = "gir.dynamic_rows" in g.func.attributes
@@ -211,11 +251,13 @@ class RowKernel:
         return emit_op(self.b, n, ins, vtype(width))
 
     # -- sweeps -----------------------------------------------------------------------------
-    def sweep(self, phase, row: ir.InsertionPoint, reductions, stores):
+    def sweep(self, phase, row: ir.InsertionPoint, reductions, stores, base=None, length=None):
         """One pass over the row: accumulate `reductions`, write `stores` (refs -> output index).
         A reduction's state is one vector per unrolled step, or two for the online kinds
-        (online_reduce.KINDS: logsumexp, var)."""
-        W, U, C = self.width, self.unroll, self.cols
+        (online_reduce.KINDS: logsumexp, var). With `base` (split rows): columns base..base+length
+        only, and each reduction's raw partial (a mean's sum) left in `red_results`."""
+        W, U = self.width, self.unroll
+        C = self.cols if length is None else length
         main_end = (C // (W * U)) * (W * U)
         vec_end = (C // W) * W
         partials: dict = {r.index: [] for r in reductions}   # scalar partial states per reduction
@@ -224,7 +266,7 @@ class RowKernel:
         for lo, hi, width, unroll in ((0, main_end, W, U), (main_end, vec_end, W, 1), (vec_end, C, 1, 1)):
             if hi > lo:
                 with row:
-                    states = self.sweep_loop(phase, lo, hi, width, unroll, reductions, stores, pivots)
+                    states = self.sweep_loop(phase, lo, hi, width, unroll, reductions, stores, pivots, base)
                     for r, st in zip(reductions, states):
                         partials[r.index].append(st)
         with row:
@@ -235,19 +277,23 @@ class RowKernel:
                     self.red_results[r.index] = online.finish(self.b, kind, st, C)
                     continue
                 v = st[0]
-                if kind == "mean":
+                if kind == "mean" and base is None:
                     v = arith.mulf(v, self.b.float(1.0 / C))
                 self.red_results[r.index] = v
 
-    def sweep_loop(self, phase, lo, hi, width, unroll, reductions, stores, pivots) -> list:
-        """One vector loop over columns lo..hi, `unroll` vectors of `width` per step; returns each
-        reduction's scalar partial state over those columns. Per-row values go before the loop."""
+    def sweep_loop(self, phase, lo, hi, width, unroll, reductions, stores, pivots, base=None) -> list:
+        """One vector loop over columns lo..hi (after `base`, where given), `unroll` vectors of
+        `width` per step; returns each reduction's scalar partial state over those columns.
+        Per-row values go before the loop."""
         b, ty = self.b, vtype(width)
         nstate = [online.STATE if r.attrs["kind"] in online.KINDS else 1 for r in reductions]
         inits = [v for r in reductions for _ in range(unroll) for v in self.init_state(r, ty)]
         pivot_vecs = {i: vector.broadcast(ty, p) for i, p in pivots.items()}
         self.vmemo: dict = {}
-        with b.loop(b.index(lo), b.index(hi), b.index(width * unroll), inits) as loop:
+        start, stop = b.index(lo), b.index(hi)
+        if base is not None:
+            start, stop = arith.addi(base, start), arith.addi(base, stop)
+        with b.loop(start, stop, b.index(width * unroll), inits) as loop:
             pre = ir.InsertionPoint(loop.op)
             accs = _split_states(loop.args, nstate, unroll)
             out: list = [[] for _ in reductions]
@@ -319,6 +365,8 @@ class RowKernel:
         params += [memref_type((self.rows, self.cols) if sp == "full" else (self.rows, 1), g.output_types[i])
                    for i, sp in enumerate(out_spaces)]
         nbuf = len(params)
+        if self.split > 1:
+            return self.build_split(params, out_spaces)
         kf = KernelFunc(g.name, params + ([ir.IndexType.get()] if self.dynamic_rows else []), self.tasks)
         self.b, self.ins, self.outs = kf.builder, kf.args[:len(g.args)], kf.args[len(g.args):nbuf]
         with kf.task_ip:
@@ -334,15 +382,62 @@ class RowKernel:
                 self.row_body(ir.InsertionPoint.current, out_spaces)
         return kf.func
 
+    def full_reductions(self) -> list:
+        return [n for n in self.g.nodes if n.kind == "reduce" and self.space(n.operands[0]) in ("full", "col")]
+
+    def build_split(self, params, out_spaces) -> func.FuncOp:
+        """Rows cut into `split` parts (gir.schedule split/part_cols): a task item is one part of one
+        row, which leaves each reduction's partial in a workspace [reductions, rows, split] (the
+        kernel's last parameter); the combine function folds them and writes the per-row outputs."""
+        g, split, part = self.g, self.split, self.part_cols
+        reds = self.full_reductions()
+        if "full" in out_spaces or any(n.phase != 0 or n.attrs["kind"] not in REDUCE_COMBINE for n in reds):
+            raise ValueError("split rows need per-row outputs of one sweep of sum/mean/max/min reductions")
+        params = params + [memref_type((len(reds), self.rows, split))]
+        nin, nout = len(g.args), len(out_spaces)
+        kf = KernelFunc(g.name, params, self.tasks, combine=True)
+        b = self.b = kf.builder
+        self.ins, self.outs, ws = kf.args[:nin], kf.args[nin:nin + nout], kf.args[-1]
+        with kf.task_ip:
+            begin, end = task_range(b, kf.task, self.items_per_task, self.rows * split)
+            with b.loop(begin, end, b.index(1)) as item:
+                self.r = arith.divui(item.iv, b.index(split))
+                p = arith.remui(item.iv, b.index(split))
+                base = arith.muli(p, b.index(part))
+                for length in part_lengths(b, p, split, part, self.cols):
+                    self.row_cache, self.bcast_cache = {}, {}     # per branch: nothing dominates the other
+                    self.sweep(0, ir.InsertionPoint.current, reds, [], base, length)
+                    for k, n in enumerate(reds):
+                        memref.store(self.red_results[n.index], ws, [b.index(k), self.r, p])
+        cf = CombineFunc(g.name, params)
+        b = self.b = cf.builder
+        self.ins, self.outs, ws = cf.args[:nin], cf.args[nin:nin + nout], cf.args[-1]
+        self.row_cache, self.bcast_cache = {}, {}
+        with cf.body:
+            with b.loop(b.index(0), b.index(self.rows), b.index(1)) as rows:
+                self.r = rows.iv
+                for k, n in enumerate(reds):
+                    kind = n.attrs["kind"]
+                    v = combine(REDUCE_COMBINE[kind], [memref.load(ws, [b.index(k), self.r, b.index(i)])
+                                                       for i in range(split)])
+                    self.red_results[n.index] = arith.mulf(v, b.float(1.0 / self.cols)) if kind == "mean" else v
+                self.row_outputs(ir.InsertionPoint.current, out_spaces)
+        return kf.func
+
     def row_body(self, row: ir.InsertionPoint, out_spaces):
         g = self.g
-        full_reds = [n for n in g.nodes if n.kind == "reduce" and self.space(n.operands[0]) in ("full", "col")]
+        full_reds = self.full_reductions()
         last_phase = max([n.phase for n in full_reds] + [-1]) + 1
         for phase in range(last_phase + 1):
             reds = [n for n in full_reds if n.phase == phase]
             stores = [(ref, i) for i, ref in enumerate(g.outputs) if out_spaces[i] == "full"] if phase == last_phase else []
             if reds or stores:
                 self.sweep(phase, row, reds, stores)
+        self.row_outputs(row, out_spaces)
+
+    def row_outputs(self, row: ir.InsertionPoint, out_spaces):
+        """Store the per-row outputs, computed from the row's reduction results."""
+        g = self.g
         for i, ref in enumerate(g.outputs):
             if out_spaces[i] == "row":
                 s = self.scalar_of(ref, row)
@@ -364,6 +459,7 @@ class ColumnKernel:
         sc = g.schedule
         self.width, self.unroll = sc.get("vector_width", 8), sc.get("unroll", 4)
         self.tasks, self.bpt = sc.get("tasks", 1), sc.get("blocks_per_task", 1)
+        self.split, self.part_rows = sc.get("split", 1), sc.get("part_rows", self.K)
         self.red = next(n for n in g.nodes if n.kind == "reduce")
         self.kind = self.red.attrs["kind"]
 
@@ -407,27 +503,41 @@ class ColumnKernel:
                             for acc, bu in zip(loop.args, bs)]
         return loop.results
 
-    def blocked_totals(self, a, bs, width) -> list:
-        """The reduction over all K rows: blocks of K_BLOCK rows summed separately, then the rest."""
+    def blocked_totals(self, a, bs, width, base, length: int) -> list:
+        """The reduction over rows base..base+length of the reduced axis: blocks of K_BLOCK rows
+        summed separately, then the rest."""
         b, comb = self.bld, REDUCE_COMBINE[self.kind]
-        kb_end = (self.K // self.K_BLOCK) * self.K_BLOCK
+        kb_end = (length // self.K_BLOCK) * self.K_BLOCK
         totals: list = []
         if kb_end:
             init = b.float(REDUCE_INIT[self.kind], vtype(width))
             with b.loop(b.index(0), b.index(kb_end), b.index(self.K_BLOCK), [init] * len(bs)) as kb:
-                parts = self.k_loop(a, bs, width, kb.iv, arith.addi(kb.iv, b.index(self.K_BLOCK)))
+                lo = arith.addi(base, kb.iv)
+                parts = self.k_loop(a, bs, width, lo, arith.addi(lo, b.index(self.K_BLOCK)))
                 kb.carried = [b.arith(comb, t, p) for t, p in zip(kb.args, parts)]
             totals = kb.results
-        if kb_end < self.K:
-            rest = self.k_loop(a, bs, width, b.index(kb_end), b.index(self.K))
+        if kb_end < length:
+            rest = self.k_loop(a, bs, width, arith.addi(base, b.index(kb_end)), arith.addi(base, b.index(length)))
             totals = [b.arith(comb, t, r) for t, r in zip(totals, rest)] if totals else rest
         return totals
 
-    def block(self, a, b0, width, unroll):
-        """Reduce `unroll` vectors of `width` columns starting at b0, then store the results."""
+    def block(self, a, b0, width, unroll, part=None):
+        """Reduce `unroll` vectors of `width` columns starting at b0, then store the results (or,
+        with the reduced axis split, this part's partial results in the workspace)."""
         b = self.bld
         bs = [b0 if u == 0 else arith.addi(b0, b.index(u * width)) for u in range(unroll)]
-        for u, r in enumerate(self.blocked_totals(a, bs, width)):
+        if part is None:
+            self.finish(a, bs, width, self.blocked_totals(a, bs, width, b.index(0), self.K))
+            return
+        base = arith.muli(part, b.index(self.part_rows))
+        for length in part_lengths(b, part, self.split, self.part_rows, self.K):
+            for u, r in enumerate(self.blocked_totals(a, bs, width, base, length)):
+                vector.store(r, self.ws, [part, a, bs[u]])
+
+    def finish(self, a, bs, width, totals) -> None:
+        """Store the outputs computed from the reduction's totals at columns bs[u]..+width."""
+        b = self.bld
+        for u, r in enumerate(totals):
             if self.kind == "mean":
                 r = arith.mulf(r, b.float(1.0 / self.K, vtype(width)))
             memo: dict = {}
@@ -439,27 +549,50 @@ class ColumnKernel:
                 vector.store(v, self.outs[oi], [a, b.index(0), bs[u]])
 
     def build(self) -> func.FuncOp:
-        g, W, U = self.g, self.width, self.unroll
+        g, W, U, split = self.g, self.width, self.unroll, self.split
         params = [memref_type(s, et) for s, et in g.args]
         params += [memref_type((self.A, 1, self.B), et) for et in g.output_types]
-        kf = KernelFunc(g.name, params, self.tasks)
+        if split > 1:   # partial results of each part of the reduced axis: [split, A, B]
+            params.append(memref_type((split, self.A, self.B)))
+        nin, nout = len(g.args), len(g.output_types)
+        kf = KernelFunc(g.name, params, self.tasks, combine=split > 1)
         b = self.bld = kf.builder
-        self.ins, self.outs = kf.args[:len(g.args)], kf.args[len(g.args):]
+        self.ins, self.outs, self.ws = kf.args[:nin], kf.args[nin:nin + nout], kf.args[-1]
         block = W * U
         nb = -(-self.B // block)
         with kf.task_ip:
-            begin, end = task_range(b, kf.task, self.bpt, self.A * nb)
-            with b.loop(begin, end, b.index(1)) as blk:
-                a = arith.divui(blk.iv, b.index(nb))
-                b0 = arith.muli(arith.remui(blk.iv, b.index(nb)), b.index(block))
+            begin, end = task_range(b, kf.task, self.bpt, self.A * nb * split)
+            with b.loop(begin, end, b.index(1)) as item:
+                part = arith.divui(item.iv, b.index(self.A * nb)) if split > 1 else None
+                blk = arith.remui(item.iv, b.index(self.A * nb)) if split > 1 else item.iv
+                a = arith.divui(blk, b.index(nb))
+                b0 = arith.muli(arith.remui(blk, b.index(nb)), b.index(block))
                 bend = arith.addi(b0, b.index(block))
                 full = b.if_else(b.cmpi("sle", bend, b.index(self.B)))
                 with b.branch(full.then_block):
-                    self.block(a, b0, W, U)
+                    self.block(a, b0, W, U, part)
                 with b.branch(full.else_block):
                     with b.loop(b0, arith.minsi(bend, b.index(self.B)), b.index(1)) as col:
-                        self.block(a, col.iv, 1, 1)
+                        self.block(a, col.iv, 1, 1, part)
+        if split > 1:
+            self.combine(params)
         return kf.func
+
+    def combine(self, params) -> None:
+        """The combine function: per output vector, the parts added in part order, then the outputs."""
+        cf = CombineFunc(self.g.name, params)
+        b = self.bld = cf.builder
+        nin, nout = len(self.g.args), len(self.g.output_types)
+        self.ins, self.outs, self.ws = cf.args[:nin], cf.args[nin:nin + nout], cf.args[-1]
+        W, B = self.width, self.B
+        with cf.body:
+            with b.loop(b.index(0), b.index(self.A), b.index(1)) as arow:
+                for lo, hi, width in ((0, (B // W) * W, W), ((B // W) * W, B, 1)):
+                    if hi > lo:
+                        with b.loop(b.index(lo), b.index(hi), b.index(width)) as col:
+                            parts = [vector.load(vtype(width), self.ws, [b.index(p), arow.iv, col.iv])
+                                     for p in range(self.split)]
+                            self.finish(arow.iv, [col.iv], width, [combine(REDUCE_COMBINE[self.kind], parts)])
 
 
 class TransposeKernel:
@@ -472,11 +605,16 @@ class TransposeKernel:
         self.T = sc.get("tile", 8)
         self.tasks, self.tpt = sc.get("tasks", 1), sc.get("tile_rows_per_task", 1)
 
+    COPY_WIDTH = 16    # elements per vector move when the transpose is a copy
+
     def build(self) -> func.FuncOp:
         T, (_, et) = self.T, self.g.args[0]
         kf = KernelFunc(self.g.name, [memref_type((self.R, self.C), et), memref_type((self.C, self.R), et)],
                         self.tasks)
         b, (src, dst) = kf.builder, kf.args
+        if min(self.R, self.C) == 1:
+            self.copy(kf, et)
+            return kf.func
         tile_t = ir.VectorType.get([T, T], element(et))
         identity = ir.AffineMap.get_identity(2)
         with kf.task_ip:
@@ -495,6 +633,22 @@ class TransposeKernel:
                             tt = vector.transpose(tile_t, tile, [1, 0])
                             vector.transfer_write(None, tt, dst, [j0, i0], identity, in_bounds)
         return kf.func
+
+
+    def copy(self, kf: KernelFunc, et: str) -> None:
+        """A transpose with a dimension of 1 keeps every element's offset: a vector copy of the
+        flattened buffer, in `tasks` ranges (a tile walk would run only its masked edge path)."""
+        b, n, W = kf.builder, self.R * self.C, self.COPY_WIDTH
+        flat = memref_type((n,), et)
+        groups = ir.ArrayAttr.get([ir.ArrayAttr.get([i64_attr(0), i64_attr(1)])])
+        per = -(-(-(-n // self.tasks)) // W) * W
+        with kf.task_ip:
+            src, dst = (memref.collapse_shape(flat, a, groups) for a in kf.args)
+            begin, end = task_range(b, kf.task, per, n)
+            whole = arith.addi(begin, arith.muli(arith.divui(arith.subi(end, begin), b.index(W)), b.index(W)))
+            for lo, hi, width in ((begin, whole, W), (whole, end, 1)):
+                with b.loop(lo, hi, b.index(width)) as j:
+                    vector.store(vector.load(vtype(width, et), src, [j.iv]), dst, [j.iv])
 
 
 KERNELS: dict[str, Any] = {"row": RowKernel, "column": ColumnKernel, "transpose": TransposeKernel}

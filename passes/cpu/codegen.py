@@ -147,6 +147,7 @@ class RowKernel:
         self.rows_per_task = s.get("rows_per_task", self.rows)
         self.streaming = bool(s.get("streaming_stores", 0))
         self.split = s.get("split", 1)
+        self.flat: tuple | None = None    # (inputs, outputs) as 1-D memrefs, for elementwise programs
         self.part_cols = s.get("part_cols", self.cols)
         self.items_per_task = s.get("items_per_task", 1)
         # gir.dynamic_rows: the row count is a trailing `index` argument (the static one is only the
@@ -176,7 +177,9 @@ class RowKernel:
 
     def load_arg(self, i, j, width):
         shape, et = self.g.args[i]
-        if shape[-1] == self.cols:
+        if self.flat is not None and self.arg_space(i) == "full":
+            v = vector.load(vtype(width, et), self.flat[0][i], [j])
+        elif shape[-1] == self.cols:
             v = vector.load(vtype(width, et), self.ins[i], [self.row_of(shape), j])
         else:   # per-row or scalar input: one element broadcast
             s = memref.load(self.ins[i], [self.row_of(shape), self.b.index(0)])
@@ -354,7 +357,8 @@ class RowKernel:
         et = self.g.output_types[oi]
         if et != "f32":
             x = arith.truncf(vtype(width, et), x)
-        vector.store(x, self.outs[oi], [self.r, j], nontemporal=True if self.streaming else None)
+        target, index = (self.outs[oi], [self.r, j]) if self.flat is None else (self.flat[1][oi], [j])
+        vector.store(x, target, index, nontemporal=True if self.streaming else None)
 
     def build(self) -> func.FuncOp:
         g = self.g
@@ -367,6 +371,8 @@ class RowKernel:
         nbuf = len(params)
         if self.split > 1:
             return self.build_split(params, out_spaces)
+        if self.elementwise(out_spaces):
+            return self.build_flat(params)
         kf = KernelFunc(g.name, params + ([ir.IndexType.get()] if self.dynamic_rows else []), self.tasks)
         self.b, self.ins, self.outs = kf.builder, kf.args[:len(g.args)], kf.args[len(g.args):nbuf]
         with kf.task_ip:
@@ -384,6 +390,40 @@ class RowKernel:
 
     def full_reductions(self) -> list:
         return [n for n in self.g.nodes if n.kind == "reduce" and self.space(n.operands[0]) in ("full", "col")]
+
+    def elementwise(self, out_spaces) -> bool:
+        """No reduction and no per-row or per-column operand: where rows end does not matter."""
+        return (not self.dynamic_rows and all(sp == "full" for sp in out_spaces)
+                and not any(n.kind == "reduce" for n in self.g.nodes)
+                and all(self.arg_space(i) in ("full", "scalar") for i in range(len(self.g.args))))
+
+    def build_flat(self, params) -> func.FuncOp:
+        """An elementwise program over the flattened buffers: each task one contiguous range of
+        whole vector steps (the last task the rest), so short rows cost no per-row loop tails."""
+        g, step = self.g, self.width * self.unroll
+        n = self.rows * self.cols
+        per = -(-(-(-n // self.tasks)) // step) * step
+        tasks = -(-n // per)
+        kf = KernelFunc(g.name, params, tasks)
+        b = self.b = kf.builder
+        nin = len(g.args)
+        self.ins, self.outs = kf.args[:nin], kf.args[nin:]
+        groups = ir.ArrayAttr.get([ir.ArrayAttr.get([i64_attr(0), i64_attr(1)])])
+        with kf.task_ip:
+            self.r = b.index(0)
+
+            def flat(buf, i, et):
+                return memref.collapse_shape(memref_type((n,), et), buf, groups) if i is not None else None
+
+            self.flat = ([flat(a, i if self.arg_space(i) == "full" else None, et)
+                          for i, (a, (_, et)) in enumerate(zip(self.ins, g.args))],
+                         [flat(o, i, et) for i, (o, et) in enumerate(zip(self.outs, g.output_types))])
+            stores = [(ref, i) for i, ref in enumerate(g.outputs)]
+            base = arith.muli(kf.task, b.index(per))
+            for length in part_lengths(b, kf.task, tasks, per, n):
+                self.row_cache, self.bcast_cache = {}, {}
+                self.sweep(0, ir.InsertionPoint.current, [], stores, base, length)
+        return kf.func
 
     def build_split(self, params, out_spaces) -> func.FuncOp:
         """Rows cut into `split` parts (gir.schedule split/part_cols): a task item is one part of one

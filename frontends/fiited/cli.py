@@ -330,7 +330,7 @@ def _train_distributed(args) -> int:
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // args.nproc)))
     config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=args.nproc, run_id=f"girflow-{uuid.uuid4().hex[:8]}",
                           rdzv_backend="c10d", rdzv_endpoint="localhost:0", max_restarts=0, start_method="spawn",
-                          monitor_interval=0.1)
+                          monitor_interval=0.1, local_addr="127.0.0.1")  # one node: never depend on the hostname resolving
     rcs = elastic_launch(config, _rank_main)(vars(args))
     return max(rcs.values())
 

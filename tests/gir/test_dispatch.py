@@ -1,7 +1,6 @@
 """The CPU call path: chunked task ranges, the stealing helper pool, concurrent callers, and the
 per-signature fast path (it must still reject what the full checks reject)."""
 import os
-import threading
 
 import numpy as np
 import pytest
@@ -27,24 +26,12 @@ def test_any_task_count_gives_the_same_result(tasks):
     torch.testing.assert_close(f(x), torch.softmax(x, -1), atol=1e-5, rtol=1e-5)
 
 
-def test_concurrent_callers_of_one_kernel():
+def test_concurrent_callers_of_one_kernel(failures_under_threads):
     f = CompiledFunction(ops.rmsnorm, "cpu", "tasks=4")
     inputs = [ops.example_args("rmsnorm", 64, 96, seed=s) for s in range(4)]
     want = [ops.reference("rmsnorm")(*a) for a in inputs]
-    errors = []
-
-    def worker(i):
-        for _ in range(50):
-            got = f(*inputs[i])
-            if not torch.allclose(got, want[i], atol=1e-5, rtol=1e-5):
-                errors.append(i)
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    assert not failures_under_threads(
+        lambda i: torch.allclose(f(*inputs[i]), want[i], atol=1e-5, rtol=1e-5), repeats=50)
 
 
 def test_fast_path_still_checks_every_call():

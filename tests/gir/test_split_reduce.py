@@ -2,8 +2,6 @@
 partial result per part in a workspace, one combine step folds the parts in order and writes the
 outputs. Checked against NumPy in float64 at odd shapes, under concurrent calls and from the kernel
 cache; the search space offers the split where it can apply and nowhere else."""
-import threading
-
 import numpy as np
 import pytest
 import torch
@@ -43,25 +41,13 @@ def test_split_reduction_matches_numpy(name, rows, cols, options):
     _close(got, x, name)
 
 
-def test_split_reduction_is_deterministic_and_safe_under_concurrent_calls():
+def test_split_reduction_is_deterministic_and_safe_under_concurrent_calls(failures_under_threads):
     """Parts are folded in part order, so repeated calls agree bit for bit; each call in flight
     has its own workspace."""
     fn = CompiledFunction(ops.sum_first, "cpu", "tasks=2 split=4 vector_width=8 unroll=2")
     xs = [torch.randn(2000, 40) for _ in range(4)]
     first = [fn(x) for x in xs]
-    errors = []
-
-    def worker(i):
-        for _ in range(30):
-            if not torch.equal(fn(xs[i]), first[i]):
-                errors.append(i)
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    assert not failures_under_threads(lambda i: torch.equal(fn(xs[i]), first[i]))
     _close(first[0], xs[0], "sum_first")
 
 

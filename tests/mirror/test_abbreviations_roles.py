@@ -38,11 +38,18 @@ def test_glued_and_class_word_names_split(identifier, words):
     assert split_identifier(identifier) == words
 
 
+def _database(tmp_path, name, script):
+    """A SQLite file built from `script`, and an open connection to check gold queries on."""
+    path = tmp_path / f"{name}.sqlite"
+    con = sqlite3.connect(path)
+    con.executescript(script)
+    con.commit()
+    return path, con
+
+
 @pytest.fixture
 def clinic(tmp_path):
-    path = tmp_path / "clinic.sqlite"
-    con = sqlite3.connect(path)
-    con.executescript("""
+    return _database(tmp_path, "clinic", """
     CREATE TABLE pt (pt_id INTEGER PRIMARY KEY, fname TEXT, lname TEXT, city TEXT);
     CREATE TABLE dr (dr_id INTEGER PRIMARY KEY, lname TEXT, yrs_exp INTEGER);
     CREATE TABLE appt (appt_id INTEGER PRIMARY KEY, pt_id INTEGER REFERENCES pt(pt_id),
@@ -51,8 +58,6 @@ def clinic(tmp_path):
     INSERT INTO dr VALUES (1, 'Novak', 22), (2, 'Reyes', 8);
     INSERT INTO appt VALUES (1, 1, 1, '2024-01-02', 120.0), (2, 1, 2, '2024-02-03', 80.5), (3, 2, 1, '2024-03-04', 300);
     """)
-    con.commit()
-    return path, con
 
 
 def queries(question, schema, limit=50):
@@ -85,9 +90,7 @@ def test_each_names_an_abbreviated_table():
 @pytest.fixture
 def bikes(tmp_path):
     """Two keys to stations, declared as neither: the role words (start, end) tell them apart."""
-    path = tmp_path / "bikes.sqlite"
-    con = sqlite3.connect(path)
-    con.executescript("""
+    return _database(tmp_path, "bikes", """
     CREATE TABLE stations (id INTEGER PRIMARY KEY, stationName TEXT, city TEXT);
     CREATE TABLE trips (id INTEGER PRIMARY KEY, startStationId INTEGER, endStationId INTEGER, minutes INTEGER);
     CREATE TABLE teams (team_id INTEGER PRIMARY KEY, teamName TEXT);
@@ -97,8 +100,6 @@ def bikes(tmp_path):
     INSERT INTO teams VALUES (1, 'Reds'), (2, 'Blues');
     INSERT INTO games VALUES (1, 1, 2), (2, 2, 1), (3, 1, 2);
     """)
-    con.commit()
-    return path, con
 
 
 def test_role_named_keys_are_inferred_and_chosen_by_the_question(bikes):
@@ -141,9 +142,7 @@ def test_both_with_long_parallel_phrases():
 @pytest.fixture
 def scott(tmp_path):
     """Oracle-style upper-case names: EMP, DEPT, DEPTNO, DNAME, SAL."""
-    path = tmp_path / "scott.sqlite"
-    con = sqlite3.connect(path)
-    con.executescript("""
+    return _database(tmp_path, "scott", """
     CREATE TABLE DEPT (DEPTNO INTEGER PRIMARY KEY, DNAME TEXT, LOC TEXT);
     CREATE TABLE EMP (EMPNO INTEGER PRIMARY KEY, ENAME TEXT, JOB TEXT, HIREDATE TEXT, SAL REAL,
                       DEPTNO INTEGER REFERENCES DEPT(DEPTNO));
@@ -151,8 +150,6 @@ def scott(tmp_path):
     INSERT INTO EMP VALUES (1, 'SMITH', 'CLERK', '1980-12-17', 800, 20), (2, 'ALLEN', 'SALESMAN', '1981-02-20', 1600, 30),
                            (3, 'JONES', 'MANAGER', '1981-04-02', 2975, 20), (4, 'CLARK', 'CLERK', '1981-06-09', 1300, 10);
     """)
-    con.commit()
-    return path, con
 
 
 def test_each_and_by_read_abbreviated_table_names(scott):

@@ -257,10 +257,8 @@ def _run_device(target, names, shapes, inductor) -> int:
     if target == "nvidia":
         from girflow.tools.target_bench import benchmark_gpu
 
-        table = [(n, ops.OPERATORS[n][0], _shapes_for(n, r, c), ops.reference(n))
-                 for r, c in shapes for n in names]
         try:
-            benchmark_gpu(table, inductor=inductor)
+            benchmark_gpu(names, shapes, inductor=inductor)
         except RuntimeError as e:
             raise UserError(str(e))
     else:

@@ -14,6 +14,7 @@ SUBCOMMANDS = {
     "trace": ("girflow.tools.trace_cmd", "print the GIR of a built-in operator (or the IR after each pass)"),
     "tune": ("girflow.tools.tune_cmd", "time the cost model's best schedules per operator and shape; fill the tuning cache"),
     "bench": ("girflow.tools.bench", "benchmark GIR operators against torch eager, torch.compile and a plain copy"),
+    "gpu": ("girflow.tools.gpu_cmd", "NVIDIA kernels built here and run on a GPU elsewhere: bundle, check, bench"),
     "fiited": ("girflow.frontends.fiited.cli", "FIITED embeddings: train DLRM, sweep memory budgets"),
     "mirror": ("girflow.frontends.mirror.cli", "Mirror: natural-language questions to SQL"),
 }

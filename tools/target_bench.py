@@ -1,5 +1,5 @@
-"""Per-target benchmarks on the standard operators: NVIDIA (CUDA events, ptxas report) and the
-emulated MLU (modelled time and traffic, fused vs naive). Entry points of `python -m
+"""Per-target benchmarks on the standard operators: NVIDIA (kernel bundles timed in CUDA graphs,
+ptxas report; tools/gpu_bench.py) and the emulated MLU (modelled time and traffic, fused vs naive). Entry points of `python -m
 girflow.runtime.nvidia` / `python -m girflow.runtime.mlu` and of `girflow bench --target`."""
 from __future__ import annotations
 
@@ -34,106 +34,25 @@ def standard_ops(rows=1024, cols=4096):
             ("transpose", lambda x: x.T, [(rows, cols)])]
 
 
-class _Eager:
-    """A torch tensor behind girflow's array API, so an operator written for girflow runs eagerly."""
+def benchmark_gpu(ops=None, shapes=((8192, 4096), (4096, 1024), (1024, 1000)), target: str = "nvidia_sm90",
+                  inductor: bool = True, candidates: int = 4, csv_path: str = "gpu_bench.csv",
+                  summary_path: str | None = "gpu_bench_summary.csv", budget_s: float = 1e9):
+    """GPU mode of the benchmark, where the compiler and a CUDA GPU are on one machine: builds a
+    kernel bundle of the built-in operators `ops` (default: the standard set) at `shapes` in a
+    temporary folder and times it like `girflow gpu bench` (tools/gpu_bench.py). Needs a CUDA
+    device; raises RuntimeError otherwise."""
+    import tempfile
 
-    def __init__(self, t):
-        self.t = t
+    from girflow.runtime.cuda_bundle import load_bundle
+    from girflow.tools.gpu_bench import bench_bundle
+    from girflow.tools.gpu_bundle import BENCH_OPS, bench_cases, build_bundle
 
-    @staticmethod
-    def _u(o):
-        return o.t if isinstance(o, _Eager) else o
-
-    shape = property(lambda self: tuple(self.t.shape))
-    T = property(lambda self: _Eager(self.t.T))
-
-    def __getattr__(self, name):
-        import torch
-
-        if name in ("exp", "log", "tanh", "erf", "rsqrt", "sqrt", "abs", "sigmoid", "reciprocal"):
-            return lambda: _Eager(getattr(torch, name)(self.t))
-        if name in ("sum", "mean", "max", "min"):
-            red = {"sum": torch.sum, "mean": torch.mean, "max": torch.amax, "min": torch.amin}[name]
-            return lambda axis, keepdims=False: _Eager(red(self.t, dim=axis, keepdim=keepdims))
-        raise AttributeError(name)
-
-    def __neg__(self): return _Eager(-self.t)
-    def __abs__(self): return _Eager(self.t.abs())
-
-
-for _name, _op in [("add", lambda a, b: a + b), ("sub", lambda a, b: a - b), ("mul", lambda a, b: a * b),
-                   ("truediv", lambda a, b: a / b), ("lt", lambda a, b: a < b), ("le", lambda a, b: a <= b),
-                   ("gt", lambda a, b: a > b), ("ge", lambda a, b: a >= b)]:
-    setattr(_Eager, f"__{_name}__", (lambda op: lambda self, o: _Eager(op(self.t, _Eager._u(o))))(_op))
-    if _name in ("add", "sub", "mul", "truediv"):
-        setattr(_Eager, f"__r{_name}__", (lambda op: lambda self, o: _Eager(op(_Eager._u(o), self.t)))(_op))
-
-
-def torch_eager(fn):
-    """`fn` (written with girflow's array API) as a function of torch tensors, run by torch eagerly."""
-    def run(*ts):
-        out = fn(*[_Eager(t) for t in ts])
-        return tuple(o.t for o in out) if isinstance(out, (tuple, list)) else out.t
-    return run
-
-
-def benchmark_gpu(ops, target: str = "nvidia", repeats: int = 50, warmup: int = 5, print_table: bool = True,
-                  inductor: bool = True):
-    """GPU mode of the benchmark. `ops`: (name, fn, shapes) or (name, fn, shapes, torch_fn) with fn
-    (operators using girflow.ops.maximum/minimum/where need the explicit torch_fn)
-    written with girflow's array API. Median milliseconds (CUDA events) of the girflow kernel, torch
-    eager, torch.compile (inductor) and a device-to-device copy of the inputs (the memory roofline),
-    plus achieved GB/s and ptxas registers. Needs a CUDA device; raises RuntimeError otherwise."""
     ok, why = nvidia.gpu_available()
     if not ok:
         raise RuntimeError(f"GPU benchmark unavailable: {why}")
-    import torch
-
-    desc = targets.get(target)
-
-    def timeit(f):
-        for _ in range(warmup):
-            f()
-        torch.cuda.synchronize()
-        times = []
-        for _ in range(repeats):
-            s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            s.record()
-            f()
-            e.record()
-            e.synchronize()
-            times.append(s.elapsed_time(e))
-        times.sort()
-        return times[len(times) // 2]
-
-    rows = []
-    for entry in ops:
-        name, fn, shapes = entry[:3]
-        eager = entry[3] if len(entry) > 3 else torch_eager(fn)
-        xs = [torch.randn(*s, device="cuda") for s in shapes]
-        traced = girflow.trace(fn, *shapes)
-        kfn = nvidia.build(traced.mlir, traced, desc)
-        views = [x.reshape(v) for x, v in zip(xs, traced.input_views)]
-        got = kfn(*views)
-        got = got if isinstance(got, tuple) else (got,)
-        want = eager(*xs)
-        want = want if isinstance(want, tuple) else (want,)
-        for g, w in zip(got, want):
-            torch.testing.assert_close(g.reshape(w.shape), w, rtol=1e-4, atol=1e-4)
-        nbytes = sum(x.numel() * 4 for x in xs) + sum(g.numel() * g.element_size() for g in got)
-        row = {"op": name, "shapes": shapes, "girflow_ms": timeit(lambda: kfn(*views)),
-               "eager_ms": timeit(lambda: eager(*xs)), "copy_ms": timeit(lambda: [x.clone() for x in xs]),
-               "registers": sum(v["registers"] for v in kfn.ptxas.values()), "schedule": kfn.binary.schedule}
-        if inductor:
-            compiled = torch.compile(eager)
-            row["compile_ms"] = timeit(lambda: compiled(*xs))
-        row["girflow_gbs"] = nbytes / row["girflow_ms"] / 1e6
-        rows.append(row)
-        if print_table:
-            print(f"{name:24s} girflow {row['girflow_ms']:.3f} ms ({row['girflow_gbs']:.0f} GB/s, "
-                  f"{row['schedule']}, {row['registers']} regs)  eager {row['eager_ms']:.3f} ms  "
-                  f"torch.compile {row.get('compile_ms', float('nan')):.3f} ms  copy {row['copy_ms']:.3f} ms")
-    return rows
+    with tempfile.TemporaryDirectory() as d:
+        build_bundle(d, bench_cases(tuple(ops or BENCH_OPS), shapes, candidates), target)
+        return bench_bundle(load_bundle(d), csv_path, budget_s, inductor, summary_path=summary_path)
 
 
 def benchmark_mlu(ops, target: str = "mlu370", print_table: bool = True, seed: int = 0):
@@ -168,12 +87,11 @@ def nvidia_main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     arch = argv[0] if argv else "sm_90"
     desc = targets.get({"sm_80": "nvidia_sm80", "sm_90": "nvidia_sm90"}.get(arch, arch))
-    ops = standard_ops(4096, 1024)
-    for name, fn, shapes in ops:
+    for name, fn, shapes in standard_ops(4096, 1024):
         tr = girflow.trace(fn, *shapes)
         print(f"{name:10s} {nvidia.build(tr.mlir, tr, desc).report()}")
     if nvidia.gpu_available()[0]:
-        benchmark_gpu(ops, target=desc["name"])
+        benchmark_gpu(shapes=[(4096, 1024)], target=desc["name"])
     else:
         print(f"(no GPU benchmark: {nvidia.gpu_available()[1]})")
 

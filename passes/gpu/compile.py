@@ -32,7 +32,11 @@ class GpuBinary:
         return "\n".join(lines)
 
 
-def compile_gpu(module_text: str, desc: dict, schedule: str = "auto", run_ptxas: bool = True) -> GpuBinary:
+def compile_gpu(module_text: str, desc: dict, schedule: str = "auto", run_ptxas: bool = True,
+                rows_per_block: int | None = None, block_threads: int | None = None,
+                launch: str = "default") -> GpuBinary:
+    """One GIR function -> kernel binary; `rows_per_block` / `block_threads` / `launch="model"` pick
+    the launch shape (see passes/gpu/launch_space.py), else the schedule's defaults."""
     from girflow.passes.amd import lower as amd
     from girflow.passes.gpu.lower import lower_to_gpu
     from girflow.passes.nvidia import lower as nvidia
@@ -41,7 +45,7 @@ def compile_gpu(module_text: str, desc: dict, schedule: str = "auto", run_ptxas:
     ctx = make_context()
     with ctx, ir.Location.unknown():
         module = ir.Module.parse(module_text)
-        kernels = lower_to_gpu(module.operation, desc, schedule)
+        kernels = lower_to_gpu(module.operation, desc, schedule, rows_per_block, block_threads, launch)
         if len(kernels) != 1:
             raise ValueError(f"expected one GIR function, found {len(kernels)}")
         k = kernels[0]
@@ -56,3 +60,18 @@ def compile_gpu(module_text: str, desc: dict, schedule: str = "auto", run_ptxas:
             asm, binary, resources = res["asm"], res["object"], {}
     return GpuBinary(vendor, arch, k.name, k.grid, k.block, 0, k.schedule, k.vector_width,
                      gpu_ir, asm, binary, resources)
+
+
+def launch_ranking(module_text: str, desc: dict) -> list[tuple[float, dict]]:
+    """The launch model's ranking (modelled ns, gir-to-gpu options) for a row program; [] for the
+    other forms (column, transpose), whose launch shape is fixed."""
+    from girflow.passes import function_view
+    from girflow.passes.gpu import launch_space
+
+    with make_context(), ir.Location.unknown():
+        module = ir.Module.parse(module_text)
+        (func,) = function_view.gir_funcs(module.operation)
+        prog = function_view.extract(func)
+    if prog.form != "row":
+        return []
+    return launch_space.rank(prog.view, desc, "auto", **launch_space.program_stats(prog))

@@ -1,7 +1,14 @@
-"""Operator table shared by the GPU and MLU tests: (name, fn, shapes, input domain)."""
+"""Operator table shared by the GPU and MLU tests: (name, fn, shapes, input domain).
+
+Imports nothing of the compiler (the array API is imported when a traced program needs it), so the
+device tests that run prebuilt kernels use it on a machine without MLIR."""
 import numpy as np
 
-from girflow.frontends import array_api as api
+
+def _api():
+    from girflow.frontends import array_api
+
+    return array_api
 
 
 class R:
@@ -44,17 +51,17 @@ class R:
 
 def maximum(a, b):
     import torch
-    return R(torch.maximum(a.t, b.t)) if isinstance(a, R) else api.maximum(a, b)
+    return R(torch.maximum(a.t, b.t)) if isinstance(a, R) else _api().maximum(a, b)
 
 
 def minimum(a, b):
     import torch
-    return R(torch.minimum(a.t, b.t)) if isinstance(a, R) else api.minimum(a, b)
+    return R(torch.minimum(a.t, b.t)) if isinstance(a, R) else _api().minimum(a, b)
 
 
 def where(c, a, b):
     import torch
-    return R(torch.where(c.t, a.t, b.t)) if isinstance(c, R) else api.where(c, a, b)
+    return R(torch.where(c.t, a.t, b.t)) if isinstance(c, R) else _api().where(c, a, b)
 
 
 def reference(fn, xs):
@@ -63,6 +70,12 @@ def reference(fn, xs):
     out = fn(*[R(torch.from_numpy(x)) for x in xs])
     outs = out if isinstance(out, (tuple, list)) else [out]
     return [o.t.numpy() for o in outs]
+
+
+def torch_reference(fn, ts):
+    """PyTorch result(s) of `fn` on torch tensors (any device), as a list of tensors."""
+    out = fn(*[R(t) for t in ts])
+    return [o.t for o in (out if isinstance(out, (tuple, list)) else [out])]
 
 
 def softmax(x):

@@ -3,7 +3,7 @@ import re
 
 import numpy as np
 import pytest
-from gpu_ops import OPS, make_inputs, reference
+from gpu_ops import OPS, make_inputs
 
 import girflow
 from girflow.dialects import targets
@@ -95,40 +95,10 @@ def test_schedule_option_and_shared_capacity():
             lower_to_gpu(m.operation, desc, "block")
 
 
-def _gpu_reason():
+def test_benchmark_gpu_needs_a_gpu():
     from girflow.runtime.nvidia import gpu_available
-    return gpu_available()
+    from girflow.tools.target_bench import benchmark_gpu
 
-
-@pytest.mark.gpu
-@pytest.mark.skipif(not _gpu_reason()[0], reason=f"needs a CUDA GPU: {_gpu_reason()[1]}")
-@pytest.mark.parametrize("op", [o[0] for o in OPS])
-def test_cuda_matches_torch(op):
-    import torch
-
-    name, fn, shapes, dom = next(o for o in OPS if o[0] == op)
-    tr = girflow.trace(fn, *shapes)
-    kfn = get_backend("nvidia")(tr.mlir, tr, targets.get("nvidia"))
-    xs = make_inputs(shapes, dom)
-    out = kfn(*[torch.from_numpy(x).cuda().reshape(v) for x, v in zip(xs, tr.input_views)])
-    ref = reference(fn, xs)[0].reshape(tr.output_views[0])
-    np.testing.assert_allclose(out.cpu().numpy(), ref, rtol=2e-5, atol=2e-5)
-
-
-def test_gpu_tests_skip_with_reason_without_gpu():
-    ok, why = _gpu_reason()
-    assert ok or why
-
-
-def test_benchmark_gpu_needs_a_gpu_and_eager_adapter_matches():
-    import torch
-    from gpu_ops import layernorm
-
-    from girflow.runtime.nvidia import gpu_available
-    from girflow.tools.target_bench import benchmark_gpu, torch_eager
-    xs = make_inputs([(4, 64), (64,), (64,)], "normal")
-    got = torch_eager(layernorm)(*[torch.from_numpy(x) for x in xs]).numpy()
-    np.testing.assert_allclose(got, reference(layernorm, xs)[0], rtol=1e-5, atol=1e-6)
     if not gpu_available()[0]:
         with pytest.raises(RuntimeError, match="GPU benchmark unavailable"):
-            benchmark_gpu([("exp", lambda x: x.exp(), [(4, 4)])])
+            benchmark_gpu(["softmax"], [(4, 4)])

@@ -15,7 +15,12 @@ from girflow.runtime.backends import register_backend
 from girflow.runtime.backends import schedule_option as _schedule
 from girflow.runtime.cuda_launch import KernelLaunch, gpu_available
 
-__all__ = ["NvidiaFunction", "build", "gpu_available"]
+__all__ = ["DEFAULT_LAUNCH", "NvidiaFunction", "build", "gpu_available"]
+
+# Row programs' launch shape unless options name one: the launch model's first choice
+# (passes/gpu/launch_space.py). The fixed default (4 rows per block up to 1024 columns, else 256
+# threads per row) ran up to 2.5x slower at 1024x1000 on an H200 (tools/gpu_check.sh, run 1).
+DEFAULT_LAUNCH = "model"
 
 
 class NvidiaFunction:
@@ -46,9 +51,10 @@ class NvidiaFunction:
 
 def build(module_text: str, traced, desc: dict, options: str = "", **launch) -> NvidiaFunction:
     """The backend entry point registered for kind "nvidia"; `launch`: rows_per_block /
-    block_threads / launch="model" (passes/gpu/launch_space.py)."""
+    block_threads / column_split / launch ("model" unless given: DEFAULT_LAUNCH)."""
     from girflow.passes.gpu.compile import compile_gpu  # the compiler (MLIR) only where kernels are built
 
+    launch.setdefault("launch", DEFAULT_LAUNCH)
     return NvidiaFunction(compile_gpu(module_text, desc, _schedule(options, "auto"), **launch), traced, desc)
 
 

@@ -42,7 +42,7 @@ def device_summary() -> dict:
     return info
 
 
-def time_launches(call, sets: int, target_ms: float = 2.0, replays: int = 7, max_launches: int = 1000,
+def time_launches(call, sets: int, target_ms: float = 4.0, replays: int = 11, max_launches: int = 1000,
                   bytes_allocated_per_call: int = 0) -> tuple[float, str, int]:
     """Median milliseconds per launch of `call(i)` (i = the rotation set), (ms, method, launches).
     Captures the launches in a CUDA graph; falls back to events around a plain loop when capture
@@ -103,10 +103,12 @@ def _groups(bundle, ops=None):
 
 
 def _close(a, b) -> bool:
+    """A sanity check of the timed kernel (tests/gpu/test_cuda_bundle.py holds the precise bounds)."""
     import torch
 
+    tol = 1e-3 if a.dtype == torch.float32 else 3e-2
     try:
-        torch.testing.assert_close(a.float().reshape(b.shape), b.float(), rtol=1e-3, atol=1e-3)
+        torch.testing.assert_close(a.float().reshape(b.shape), b.float(), rtol=tol, atol=tol)
         return True
     except AssertionError:
         return False
@@ -194,6 +196,8 @@ def bench_bundle(bundle, csv_path, budget_s: float = 240.0, inductor: bool = Tru
                 srcs = [torch.randn(n_copy, device="cuda") for _ in range(sets)]
                 dsts = [torch.empty_like(s) for s in srcs]
                 copy_ms = timed("copy", lambda i: dsts[i].copy_(srcs[i]))["ms"]
+                # the same contender timed twice in a row: their difference is this measurement's noise
+                copy_again = timed("copy (repeat)", lambda i: dsts[i].copy_(srcs[i]))["ms"]
                 eager_ms = next(r["ms"] for r in rows if r["contender"] == "eager")
                 for r in rows:
                     r["vs_copy"] = copy_ms / r["ms"]
@@ -207,7 +211,8 @@ def bench_bundle(bundle, csv_path, budget_s: float = 240.0, inductor: bool = Tru
                 default = next((r for r in gir if r["default"]), None)
                 s = {"op": op, "shape": shape, "dtype": dtype, "best": best, "model_first": first, "default": default,
                      "eager_ms": eager_ms, "inductor_ms": inductor_ms, "copy_ms": copy_ms, "copy_gbs": moved / copy_ms / 1e6,
-                     "sets": sets, "candidates": len(gir), "mismatch": [r["launch"] for r in gir if r["check"] != "ok"]}
+                     "sets": sets, "candidates": len(gir), "mismatch": [r["launch"] for r in gir if r["check"] != "ok"],
+                 "copy_spread": abs(copy_again - copy_ms) / min(copy_again, copy_ms)}
                 summaries.append(s)
                 log(_summary_line(s))
             except Exception as e:  # noqa: BLE001 (one broken case must not cost the others)
@@ -231,7 +236,8 @@ def _summary_line(s) -> str:
     b = s["best"]
     ind = f"{s['inductor_ms'] * 1e3:.1f}" if s["inductor_ms"] else "-"
     return (f"{s['op']:14s} {s['shape']:>10s} best {b['ms'] * 1e3:8.1f} us {b['gbs']:6.0f} GB/s ({b['launch']}) "
-            f"eager {s['eager_ms'] * 1e3:.1f} inductor {ind} copy {s['copy_ms'] * 1e3:.1f} us"
+            f"eager {s['eager_ms'] * 1e3:.1f} inductor {ind} copy {s['copy_ms'] * 1e3:.1f} us "
+            f"(repeat differs {s['copy_spread']:.0%}) {s['candidates']} launches timed"
             + (f" [rotating {s['sets']} buffer sets: data < 3x L2]" if s["sets"] > 1 else "")
             + (f"  MISMATCH {s['mismatch']}" if s["mismatch"] else ""))
 

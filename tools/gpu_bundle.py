@@ -10,7 +10,8 @@ A case (as given to build_bundle) is a dict:
     reference ({"kind", "name"}), launches: a list of
         "default"                the launch girflow.compile(target="nvidia") uses
         "model:K"                the launch model's K first choices (row programs; one kernel otherwise)
-        {gir-to-gpu options}     e.g. {"schedule": "block", "block_threads": 512}
+        {gir-to-gpu options}     e.g. {"schedule": "block", "block_threads": 512}, {"column_split": 8}
+                                 (column_split applies to column programs only, the others to the rest)
 Identical launches of one case are compiled once.
 """
 from __future__ import annotations
@@ -28,6 +29,8 @@ BENCH_OPS = ("softmax", "log_softmax", "layernorm", "rmsnorm", "bias_gelu", "add
              "sum_last", "sum_first")
 BENCH_SHAPES = ((8192, 4096), (4096, 1024), (1024, 1000))
 _INIT_OF_KIND = {"x": "normal", "w": "weight"}
+# column programs' launch candidates (thread rows splitting the reduced axis); ignored by row programs
+COLUMN_SPLITS = ({"column_split": 1}, {"column_split": 8}, {"column_split": 32})
 
 
 def bench_cases(ops=BENCH_OPS, shapes=BENCH_SHAPES, candidates: int = 4, dtype: str = "float32") -> list[dict]:
@@ -43,7 +46,7 @@ def bench_cases(ops=BENCH_OPS, shapes=BENCH_SHAPES, candidates: int = 4, dtype: 
             cases.append({"name": name, "group": "bench", "fn": fn, "examples": _examples(shp, dtype),
                           "inits": [_INIT_OF_KIND[k] for k in kinds],
                           "reference": {"kind": "operator", "name": name},
-                          "launches": ["default", f"model:{candidates}"]})
+                          "launches": ["default", f"model:{candidates}", *COLUMN_SPLITS]})
     return cases
 
 
@@ -80,6 +83,8 @@ def _launch_key(binary) -> dict:
         return {"schedule": "warp", "rows_per_block": binary.block[0] // 32}
     if binary.schedule == "row-per-block":
         return {"schedule": "block", "block_threads": binary.block[0]}
+    if binary.schedule == "column-per-block":
+        return {"schedule": "column", "column_split": binary.block[0] // 32}
     return {}
 
 
@@ -88,6 +93,8 @@ def _tag(launch: dict) -> str:
         return f"w{launch['rows_per_block']}"
     if launch.get("schedule") == "block":
         return f"b{launch['block_threads']}"
+    if launch.get("schedule") == "column":
+        return f"c{launch['column_split']}"
     return "fixed"
 
 
@@ -100,6 +107,7 @@ def build_bundle(out_dir, cases: list[dict], target: str = "nvidia_sm90", log=pr
     from girflow.dialects import targets
     from girflow.frontends.array_api import trace_program
     from girflow.passes.gpu.compile import compile_gpu, launch_ranking
+    from girflow.runtime.nvidia import DEFAULT_LAUNCH
 
     desc = targets.get(target)
     if desc["kind"] != "nvidia":
@@ -115,22 +123,23 @@ def build_bundle(out_dir, cases: list[dict], target: str = "nvidia_sm90", log=pr
         tr = trace_program(case["fn"], *case["examples"], name=case.get("kernel_name", case["name"]))
         shapes = [list(s) for s in tr.input_shapes]
         ranking = launch_ranking(tr.mlir, desc)
-        default = compile_gpu(tr.mlir, desc)
+        default = compile_gpu(tr.mlir, desc, launch=DEFAULT_LAUNCH)   # what girflow.compile(target="nvidia") runs
         todo: list = []
         for item in case["launches"]:
             if item == "default":
                 todo.append(("default", _launch_key(default)))
             elif isinstance(item, str) and item.startswith("model:"):
                 todo += [("model", c) for _, c in ranking[:int(item.split(":")[1])]] or [("default", _launch_key(default))]
-            else:
+            elif ("column_split" in item) == (tr.form == "column"):   # a launch knob of this form only
                 todo.append(("explicit", dict(item)))
         seen: dict = {}
         for _, launch in todo:
             if json.dumps(launch, sort_keys=True) in seen:
                 continue
             binary = default if launch in ({}, _launch_key(default)) else compile_gpu(
-                tr.mlir, desc, launch.get("schedule", "auto"), rows_per_block=launch.get("rows_per_block"),
-                block_threads=launch.get("block_threads"))
+                tr.mlir, desc, launch.get("schedule", "auto") if launch.get("schedule") != "column" else "auto",
+                rows_per_block=launch.get("rows_per_block"), block_threads=launch.get("block_threads"),
+                column_split=launch.get("column_split"))
             launch = _launch_key(binary)       # what was built (column / transpose kernels: fixed)
             key = json.dumps(launch, sort_keys=True)
             if key in seen:

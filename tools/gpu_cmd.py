@@ -21,6 +21,10 @@ def configure(p):
     b.add_argument("--ops", default=None, help="benchmark operators (default: %(default)s = the standard set)")
     b.add_argument("--shapes", default="8192x4096,4096x1024,1024x1000", help="benchmark shapes ROWSxCOLS")
     b.add_argument("--candidates", type=int, default=4, help="launch-model candidates per benchmark case")
+    b.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"],
+                   help="storage type of the benchmark cases (default: %(default)s)")
+    b.add_argument("--also", action="append", default=[], metavar="DTYPE:OPS",
+                   help="more benchmark cases in another storage type, e.g. bfloat16:softmax,layernorm (repeatable)")
     b.add_argument("--no-bench", action="store_true", help="only the --cases kernels")
     b.add_argument("--target", default="nvidia_sm90", help="NVIDIA target description (default: %(default)s)")
     c = sub.add_parser("check", help="load and validate a bundle (no GPU needed)")
@@ -93,7 +97,17 @@ def _bundle(args) -> int:
         unknown = [n for n in names if n not in ops.OPERATORS]
         if unknown:
             raise UserError(f"unknown operator(s) {unknown}; known: {', '.join(sorted(ops.OPERATORS))}")
-        cases += bench_cases(names, _parse_shapes(args.shapes), args.candidates)
+        shapes = _parse_shapes(args.shapes)
+        cases += bench_cases(names, shapes, args.candidates, args.dtype)
+        for spec in args.also:
+            dtype, _, more = spec.partition(":")
+            if dtype not in ("float32", "float16", "bfloat16") or not more:
+                raise UserError(f"--also {spec!r}: write DTYPE:OP,OP (DTYPE float32, float16 or bfloat16)")
+            extra = [o.strip() for o in more.split(",")]
+            unknown = [n for n in extra if n not in ops.OPERATORS]
+            if unknown:
+                raise UserError(f"unknown operator(s) {unknown}; known: {', '.join(sorted(ops.OPERATORS))}")
+            cases += bench_cases(extra, shapes, args.candidates, dtype)
     if not cases:
         raise UserError("nothing to build: give --cases or leave out --no-bench")
     try:

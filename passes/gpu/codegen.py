@@ -7,9 +7,12 @@ Parallel strategy (recorded on the kernel as `gir.schedule` and `gir.launch`):
   row form, longer rows                 row-per-block: BLOCK threads per row; warp shuffles, then one
                                         partial per warp in shared memory (`gpu.func` workgroup
                                         attribution, the "shared" level), `gpu.barrier`, final combine.
-  column form [A, K, B]                 one thread per (a, b) output column (coalesced along b), a
-                                        sequential sweep over K per reduction phase, accumulators in
-                                        registers.
+  column form [A, K, B]                 column-per-block: a block of warp x S threads holds a warp's
+                                        width of (a, b) columns (coalesced along b); the S thread rows
+                                        split the reduced axis K (thread row y sweeps k = y, y+S, ...),
+                                        partials meet in shared memory after each reduction phase.
+                                        S (`column_split`) fills the device: enough threads for about
+                                        half its resident warps (column_split() below), at most 32.
   transpose                             32x32 tiles staged through a 32x33 shared tile (no bank
                                         conflicts), block 32x8, coalesced loads and stores.
 Rows whose length is a multiple of 4 use 128-bit `vector.load`/`vector.store` (4 x f32, aligned 16).
@@ -29,6 +32,7 @@ from torch_mlir import ir
 from torch_mlir.dialects import arith, gpu, llvm, math, memref, vector
 
 from girflow.passes.function_view import GProgram, levels
+from girflow.passes.gpu.launch_space import REGISTER_ROW_ELEMENTS  # shared with the launch model
 from girflow.passes.ir_builder import Builder, array_attr, element, set_attrs
 from girflow.passes.ir_builder import memref as memref_type
 from girflow.passes.registry import PassError
@@ -36,8 +40,7 @@ from girflow.passes.registry import PassError
 ROW_PER_WARP_MAX_COLS = 1024
 WARPS_PER_BLOCK = 4
 _BLOCK_THREADS = 256
-COLUMN_BLOCK = 256
-REGISTER_ROW_ELEMENTS = 32   # rows of up to 32 elements per thread stay in registers across sweeps
+COLUMN_UNROLL = 4            # rows per thread per round in column programs: loads in flight per thread
 
 _REDUCE_INIT = {"sum": 0.0, "mean": 0.0, "max": float("-inf"), "min": float("inf")}
 _REDUCE_COMBINE = {"sum": "addf", "mean": "addf", "max": "maximumf", "min": "minimumf"}
@@ -127,7 +130,7 @@ def choose_schedule(prog: GProgram, desc: dict, schedule: str = "auto") -> str:
     if prog.form == "transpose":
         return "transpose-tile"
     if prog.form == "column":
-        return "column-per-thread"
+        return "column-per-block"
     if schedule in ("warp", "block"):
         return f"row-per-{schedule}"
     return "row-per-warp" if prog.view[1] <= ROW_PER_WARP_MAX_COLS else "row-per-block"
@@ -149,15 +152,36 @@ def launch_shape(desc: dict, sched: str, rows_per_block: int | None = None,
     return rpb, bt
 
 
+def column_split(view: tuple, desc: dict) -> int:
+    """Thread rows sharing a column program's reduced axis: a power of two giving the launch about
+    half the device's resident threads (warps_per_sm / 2 per SM), at most 32 and at most K."""
+    A, K, B = view
+    units = desc["units"]
+    warp, sms = int(units["warp_size"]), int(units.get("sm", units.get("cu", 1)))
+    want = sms * int(units.get("warps_per_sm", 64)) // 2 * warp
+    most = min(32, int(units.get("max_threads_per_block", 1024)) // warp, 1 << max(0, (K.bit_length() - 1)))
+    blocks = -(-(A * B) // warp)
+    split = 1
+    while split * 2 <= most and blocks * warp * split < want:
+        split *= 2
+    return split
+
+
 def gen_kernel(prog: GProgram, desc: dict, vendor: str, schedule: str = "auto",
-               rows_per_block: int | None = None, block_threads: int | None = None) -> Kernel:
+               rows_per_block: int | None = None, block_threads: int | None = None,
+               split: int | None = None) -> Kernel:
     """Build the kernel of `prog` at the current insertion point (inside a gpu.module)."""
     warp = int(desc["units"]["warp_size"])
     sched = choose_schedule(prog, desc, schedule)
     if sched == "transpose-tile":
         return _gen_transpose(prog, vendor)
     rpb, bt = launch_shape(desc, sched, rows_per_block, block_threads)
-    return ReduceKernel(prog, desc, vendor, sched, warp, rpb, bt).build()
+    if sched == "column-per-block":
+        most = int(desc["units"].get("max_threads_per_block", 1024)) // warp
+        split = column_split(prog.view, desc) if split is None else split
+        if split < 1 or split > most:
+            raise PassError(f"column_split={split}: must be between 1 and {most} (threads per block / warp size)")
+    return ReduceKernel(prog, desc, vendor, sched, warp, rpb, bt, split or 1).build()
 
 
 def _gpu_func(prog: GProgram, workgroup: list, block: tuple, grid: tuple, shared: int, attrs: dict):
@@ -180,8 +204,9 @@ class ReduceKernel:
     """Row and column programs: threads over the outer axis, sweeps over the reduced one."""
 
     def __init__(self, prog: GProgram, desc: dict, vendor: str, sched: str, warp: int,
-                 rows_per_block: int = WARPS_PER_BLOCK, block_threads: int = _BLOCK_THREADS):
-        self.prog, self.sched, self.warp = prog, sched, warp
+                 rows_per_block: int = WARPS_PER_BLOCK, block_threads: int = _BLOCK_THREADS, split: int = 1):
+        self.prog, self.sched, self.warp, self.split = prog, sched, warp, split
+        self.store_guard = None
         self.rows_per_block, self.block_threads = rows_per_block, block_threads
         self.m = DeviceMath(vendor)
         self.level, self.inner = levels(prog)
@@ -199,7 +224,13 @@ class ReduceKernel:
         self.vec = width if self.row_form and self.K % width == 0 and self.K >= width else 1
         self.nwarps = self.block_threads // warp
         self.reduces = [op for op in prog.ops if op.kind == "reduce"]
-        self.shared_bytes = 4 * self.nwarps * max(1, len(self.reduces)) if (sched == "row-per-block" and self.reduces) else 0
+        if sched == "row-per-block" and self.reduces:
+            self.smem_elems = self.nwarps * len(self.reduces)
+        elif sched == "column-per-block" and self.reduces and split > 1:
+            self.smem_elems = warp * split * len(self.reduces)
+        else:
+            self.smem_elems = 0
+        self.shared_bytes = 4 * self.smem_elems
         self.outer_vals: dict = {}
 
     def launch(self) -> tuple[tuple, tuple]:
@@ -207,14 +238,15 @@ class ReduceKernel:
             return (self.warp * self.rows_per_block, 1, 1), (-(-self.outer_count // self.rows_per_block), 1, 1)
         if self.sched == "row-per-block":
             return (self.block_threads, 1, 1), (self.outer_count, 1, 1)
-        return (COLUMN_BLOCK, 1, 1), (-(-self.outer_count // COLUMN_BLOCK), 1, 1)
+        return (self.warp * self.split, 1, 1), (-(-self.outer_count // self.warp), 1, 1)
 
     def build(self) -> Kernel:
         block, grid = self.launch()
-        smem_t = memref_type((max(1, len(self.reduces)) * self.nwarps,), "f32", "workgroup")
+        smem_t = memref_type((max(1, self.smem_elems),), "f32", "workgroup")
         workgroup = [smem_t] if self.shared_bytes else []
         launch = {"row-per-warp": {"gir.rows_per_block": self.rows_per_block},
-                  "row-per-block": {"gir.block_threads": self.block_threads}}.get(self.sched, {})
+                  "row-per-block": {"gir.block_threads": self.block_threads},
+                  "column-per-block": {"gir.column_split": self.split}}.get(self.sched, {})
         fn, entry = _gpu_func(self.prog, workgroup, block, grid, self.shared_bytes, {
             "gir.schedule": self.sched, "gir.vector_width": self.vec, **launch, "gir.row_cache": "none"})
         n_in = len(self.prog.args)
@@ -249,10 +281,20 @@ class ReduceKernel:
             self.outer, self.t_in, self.nthr = bid, tid, m.index(self.block_threads)
             wsz = m.index(self.warp)
             self.lane, self.wid = arith.remui(tid, wsz), arith.divui(tid, wsz)
-        else:
-            self.outer = arith.addi(arith.muli(bid, m.index(COLUMN_BLOCK)), tid)
-            self.t_in, self.nthr = self.c0, m.index(1)
-        return m.b.cmpi("ult", self.outer, m.index(self.outer_count))
+        if self.sched != "column-per-block":
+            return m.b.cmpi("ult", self.outer, m.index(self.outer_count))
+        # column-per-block: the block's warp-wide run of columns, its thread rows split K
+        wsz = m.index(self.warp)
+        self.col, self.t_in, self.nthr = arith.remui(tid, wsz), arith.divui(tid, wsz), m.index(self.split)
+        outer = arith.addi(arith.muli(bid, wsz), self.col)
+        if self.split == 1:
+            self.outer = outer
+            return m.b.cmpi("ult", outer, m.index(self.outer_count))
+        # every thread takes part in the shared-memory combines (barriers): columns past the end
+        # compute on the last column and store nothing
+        self.store_guard = m.b.cmpi("ult", outer, m.index(self.outer_count))
+        self.outer = arith.minui(outer, m.index(self.outer_count - 1))
+        return arith.constant(ir.IntegerType.get_signless(1), 1)
 
     def outer_index(self) -> None:
         if self.row_form:
@@ -360,7 +402,8 @@ class ReduceKernel:
         for name in [o.result for o in self.prog.ops if o.result in needed] + [a for a in self.argshape if a in needed]:
             self.get_outer(name)
         inits = [self.m.const(_REDUCE_INIT[op.attrs["kind"]]) for op in sweep_reduces]
-        sweep = self.sweep_registers if self.reg_groups else self.sweep_loop
+        sweep = self.sweep_registers if self.reg_groups else \
+            self.sweep_column if self.sched == "column-per-block" else self.sweep_loop
         red_vals = sweep(sweep_reduces, sweep_outs, inits)
         for r_i, op in enumerate(sweep_reduces):
             self.outer_vals[op.result] = self.combine_threads(op, red_vals[r_i], r_i)
@@ -410,6 +453,34 @@ class ReduceKernel:
             loop.carried = accs
         return loop.results
 
+    def sweep_column(self, reduces, outs, inits) -> list:
+        """Column programs: rounds of COLUMN_UNROLL rows per thread row (rows y + (r*U + u)*S), so U
+        independent loads are in flight per thread; the round count is the same for every thread
+        (no divergence), rows past K are clamped to the last row and masked."""
+        m, U, S = self.m, COLUMN_UNROLL, self.split
+        rounds = -(-self.K // (U * S))
+        exact = self.K % (U * S) == 0
+        last = m.index(self.K - 1)
+        with m.b.loop(self.c0, m.index(rounds), m.index(1), inits) as loop:
+            base = arith.addi(arith.muli(loop.iv, m.index(U * S)), self.t_in)
+            accs = loop.args
+            for u in range(U):
+                k = arith.addi(base, m.index(u * S))
+                valid = None if exact else m.b.cmpi("ult", k, m.index(self.K))
+                kc = k if exact else arith.minui(k, last)
+                getters = [self.make_getter(0, kc, {}, {})]
+                accs = self.accumulate(reduces, accs, getters, 0, valid)
+                stores = [(i, shape, dt, [_from_f32(getters[0](name), dt)]) for i, name, shape, dt in outs]
+                if not stores:
+                    continue
+                if valid is None:
+                    self.store_groups(stores, kc)
+                else:
+                    with m.b.if_(valid):
+                        self.store_groups(stores, kc)
+            loop.carried = accs
+        return loop.results
+
     def combine_threads(self, op, v, slot) -> ir.Value:
         """A reduction's per-thread partial -> the row's value (shuffles, then shared memory)."""
         comb = _REDUCE_COMBINE[op.attrs["kind"]]
@@ -417,12 +488,21 @@ class ReduceKernel:
             v = _warp_reduce(self.m, v, comb, self.warp)
         if self.sched == "row-per-block":
             v = _block_reduce(self.m, v, comb, self.lane, self.wid, self.nwarps, slot, self.smem)
+        if self.sched == "column-per-block" and self.split > 1:
+            v = _column_reduce(self.m, v, comb, self.col, self.t_in, self.warp, self.split, slot, self.smem)
         if op.attrs["kind"] == "mean":
             v = self.m.bin("divf", v, self.m.const(float(self.K)))
         return v
 
     # -- outputs -----------------------------------------------------------------------------
     def store(self, i, shape, dt, vals, idx) -> None:
+        if self.store_guard is not None:
+            with self.m.b.if_(self.store_guard):
+                self._store(i, shape, dt, vals, idx)
+        else:
+            self._store(i, shape, dt, vals, idx)
+
+    def _store(self, i, shape, dt, vals, idx) -> None:
         if self.vec > 1:
             vv = vector.from_elements(ir.VectorType.get([self.vec], element(dt)), vals)
             vector.store(vv, self.outs[i], idx, alignment=self.vec * _bytes(dt))
@@ -435,7 +515,8 @@ class ReduceKernel:
             if self.inner.get(name, False):
                 continue
             v = _from_f32(self.get_outer(name), dt)
-            with self.m.b.if_(self.m.b.cmpi("eq", self.t_in, self.c0)):
+            first = self.m.b.cmpi("eq", self.t_in, self.c0)
+            with self.m.b.if_(first if self.store_guard is None else arith.andi(first, self.store_guard)):
                 memref.store(v, self.outs[i], self.index_list(shape, self.c0))
 
 
@@ -493,6 +574,20 @@ def _block_reduce(m: DeviceMath, v, comb, lane, wid, nwarps, slot, smem):
     return acc
 
 
+def _column_reduce(m: DeviceMath, v, comb, col, row, width, split, slot, smem):
+    """Combine the `split` thread rows' partials of each column through shared memory
+    ([slot][row][col]: a warp writes and reads consecutive words, no bank conflicts)."""
+    base = slot * split * width
+    memref.store(v, smem, [arith.addi(m.index(base), arith.addi(arith.muli(row, m.index(width)), col))])
+    gpu.barrier()
+    acc = None
+    for r in range(split):
+        x = memref.load(smem, [arith.addi(m.index(base + r * width), col)])
+        acc = x if acc is None else m.bin(comb, acc, x)
+    gpu.barrier()
+    return acc
+
+
 def _gen_transpose(prog, vendor) -> Kernel:
     m = DeviceMath(vendor)
     (src, (M, N), in_dt), = prog.args
@@ -530,9 +625,10 @@ def _gen_transpose(prog, vendor) -> Kernel:
 
 
 def build_gpu_module(prog: GProgram, desc: dict, vendor: str, schedule: str = "auto",
-                     rows_per_block: int | None = None, block_threads: int | None = None) -> Kernel:
+                     rows_per_block: int | None = None, block_threads: int | None = None,
+                     column_split: int | None = None) -> Kernel:
     """A `gpu.module` holding the kernel of `prog`, built at the current insertion point."""
     mod = gpu.GPUModuleOp(f"{prog.name}_gpu")
     set_attrs(mod, {"gir.target": desc["name"], "gir.arch": desc.get("arch", "")})
     with ir.InsertionPoint(mod.bodyRegion.blocks.append()):
-        return gen_kernel(prog, desc, vendor, schedule, rows_per_block, block_threads)
+        return gen_kernel(prog, desc, vendor, schedule, rows_per_block, block_threads, column_split)

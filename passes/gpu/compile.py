@@ -34,9 +34,10 @@ class GpuBinary:
 
 def compile_gpu(module_text: str, desc: dict, schedule: str = "auto", run_ptxas: bool = True,
                 rows_per_block: int | None = None, block_threads: int | None = None,
-                launch: str = "default") -> GpuBinary:
+                launch: str = "default", column_split: int | None = None) -> GpuBinary:
     """One GIR function -> kernel binary; `rows_per_block` / `block_threads` / `launch="model"` pick
-    the launch shape (see passes/gpu/launch_space.py), else the schedule's defaults."""
+    the launch shape (see passes/gpu/launch_space.py), `column_split` a column program's thread rows,
+    else the schedule's defaults."""
     from girflow.passes.amd import lower as amd
     from girflow.passes.gpu.lower import lower_to_gpu
     from girflow.passes.nvidia import lower as nvidia
@@ -45,7 +46,7 @@ def compile_gpu(module_text: str, desc: dict, schedule: str = "auto", run_ptxas:
     ctx = make_context()
     with ctx, ir.Location.unknown():
         module = ir.Module.parse(module_text)
-        kernels = lower_to_gpu(module.operation, desc, schedule, rows_per_block, block_threads, launch)
+        kernels = lower_to_gpu(module.operation, desc, schedule, rows_per_block, block_threads, launch, column_split)
         if len(kernels) != 1:
             raise ValueError(f"expected one GIR function, found {len(kernels)}")
         k = kernels[0]

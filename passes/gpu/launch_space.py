@@ -4,8 +4,9 @@ threads share a row (row-per-block), priced from the target description.
 A candidate is a dict of gir-to-gpu options, e.g. {"schedule": "warp", "rows_per_block": 4} or
 {"schedule": "block", "block_threads": 512}; `gir-to-gpu{launch=model}` applies the model's first
 choice and the kernel records it (`gir.rows_per_block` / `gir.block_threads`, `gir.launch`).
-The model: HBM time for the bytes moved, derated when too few warps are in flight to hide memory
-latency (MIN_WARPS_PER_SM per SM); plus, per wave of resident warps, the serial work of one row
+The model: HBM time for the bytes moved (plus the re-reads of sweeps over rows that neither stay in
+registers nor fit in L2), derated when too few warps are in flight to hide memory latency
+(MIN_WARPS_PER_SM per SM); plus, per wave of resident warps, the serial work of one row
 (vector iterations per sweep, shuffle steps and a barrier per reduction); idle lanes when a row
 is shorter than the threads given to it.
 """
@@ -18,6 +19,8 @@ BLOCKS_PER_SM = 32           # resident-block limit (sm_80/sm_90; AMD CUs allow 
 SHUFFLE_CYCLES = 30
 BARRIER_CYCLES = 120
 ITERATION_CYCLES = 40        # one 128-bit load, its math and the loop per lane
+REGISTER_ROW_ELEMENTS = 32   # a thread's share of a row up to this many elements stays in registers across
+                             # sweeps (passes/gpu/codegen.py); longer shares re-read the row in each sweep
 
 
 def candidates(view: tuple, desc: dict) -> list[dict]:
@@ -57,7 +60,17 @@ def model_ns(view: tuple, desc: dict, cand: dict, full_arrays: int = 2, sweeps: 
     saturation = min(1.0, in_flight / (sms * MIN_WARPS_PER_SM))
     busy_sms = min(sms, blocks)
     saturation = min(saturation, busy_sms / sms * 4)      # few blocks: few SMs pull from memory
-    mem = 4.0 * rows * cols * full_arrays / (bw * max(saturation, 1e-3))
+    # sweeps after the first re-read the row unless a thread's share stays in registers; the re-reads
+    # hit L2 only while the rows in flight fit in (half of) it, else they come from device memory again
+    # (row-per-warp at 8192x4096: 8192 rows x 16 KiB in flight, 2.3x the bytes; seen on an H200)
+    reread = 0.0
+    if sweeps > 1 and math.ceil(cols / (per_row_threads * lanes)) * lanes > REGISTER_ROW_ELEMENTS:
+        rows_in_flight = in_flight * warp // per_row_threads
+        l2 = float(desc["memory_levels"].get("local", {}).get("capacity_bytes") or 0.0)
+        working = rows_in_flight * cols * 4.0
+        hit = min(1.0, 0.5 * l2 / working)
+        reread = 4.0 * rows * cols * (sweeps - 1) * (1.0 - hit)
+    mem = (4.0 * rows * cols * full_arrays + reread) / (bw * max(saturation, 1e-3))
     iterations = math.ceil(cols / (per_row_threads * lanes))
     used = min(1.0, cols / (per_row_threads * lanes))       # lanes with work in the last step
     per_row = sweeps * iterations * ITERATION_CYCLES + reductions * (math.log2(warp) * SHUFFLE_CYCLES + sync)

@@ -35,7 +35,7 @@ def resolve_target(name: str) -> dict:
 
 
 def lower_to_gpu(module: ir.Operation, desc: dict, schedule: str = "auto", rows_per_block: int | None = None,
-                 block_threads: int | None = None, launch: str = "default") -> list:
+                 block_threads: int | None = None, launch: str = "default", column_split: int | None = None) -> list:
     vendor = desc["kind"]
     if vendor not in ("nvidia", "amd"):
         raise PassError(f"target '{desc['name']}' is not a GPU target (kind '{vendor}')")
@@ -49,7 +49,7 @@ def lower_to_gpu(module: ir.Operation, desc: dict, schedule: str = "auto", rows_
             sched, rpb, bt = best["schedule"], best.get("rows_per_block"), best.get("block_threads")
         with scratch_module(module.context, func.location) as scratch:
             with ir.InsertionPoint(scratch.body):
-                k = gpu_codegen.build_gpu_module(prog, desc, vendor, sched, rpb, bt)
+                k = gpu_codegen.build_gpu_module(prog, desc, vendor, sched, rpb, bt, column_split)
             if shared_cap is not None and k.shared_bytes > shared_cap:
                 raise PassError(f"kernel {k.name} needs {k.shared_bytes} bytes of shared memory; target "
                                 f"'{desc['name']}' has {shared_cap} per block", func)
@@ -116,10 +116,11 @@ class GirToGpuOptions:
     block_threads: int | None = option(None, "row-per-block: threads per row, a multiple of the warp size (default 256)")
     launch: Literal["default", "model"] = option(
         "default", "model: rows per block / threads per row from the launch cost model (passes/gpu/launch_space.py)")
+    column_split: int | None = option(None, "column programs: thread rows splitting the reduced axis (default: fill the device)")
 
 
 @gir_pass("gir-to-gpu", "GIR -> gpu dialect kernels (grid/block/warp/lane mapping, shared memory, shuffles)",
           GirToGpuOptions)
 def gir_to_gpu(module, options: GirToGpuOptions):
     lower_to_gpu(module, resolve_target(options.target), options.schedule, options.rows_per_block,
-                 options.block_threads, options.launch)
+                 options.block_threads, options.launch, options.column_split)

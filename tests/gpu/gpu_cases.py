@@ -1,5 +1,6 @@
 """The kernels the device tests run (tests/gpu/test_cuda_bundle.py), for `girflow gpu bundle --cases`:
-every operator of gpu_ops.OPS in float32 (default launch, and one row per block for row programs),
+every operator of gpu_ops.OPS in float32 (default launch, one row per block for row programs, 1 and
+32 thread rows per column for column programs),
 in float16 and bfloat16 storage, softmax at odd shapes, and softmax over the GPU launch space.
 A case's reference names a program of gpu_ops, evaluated by PyTorch on the GPU."""
 from gpu_ops import OPS, softmax  # noqa: F401  (softmax: named by the odd-shape and launch cases)
@@ -29,7 +30,7 @@ def bundle_cases() -> list[dict]:
         ref = {"kind": "gpu_ops", "name": name}
         cases.append({"name": name, "group": "test", "fn": fn, "examples": _examples(shapes, "float32"),
                       "inits": _inits(shapes, domain), "reference": ref,
-                      "launches": ["default", {"schedule": "block"}]})
+                      "launches": ["default", {"schedule": "block"}, {"column_split": 1}, {"column_split": 32}]})
         for dt in HALF:
             cases.append({"name": name, "group": "half", "fn": fn, "examples": _examples(shapes, dt),
                           "inits": _inits(shapes, domain), "reference": ref, "launches": ["default"]})

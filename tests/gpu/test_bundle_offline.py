@@ -43,7 +43,7 @@ def test_manifest_describes_every_kernel(bundle_dir):
     two_out = next(c for c in b.cases if c.op == "add_layernorm")
     assert len(two_out.output_views) == 2 and two_out.bytes == 4 * (3 * 64 * 256 + 2 * 256 + 0) + 4 * 64 * 256
     colsum = [c for c in b.cases if c.op == "colsum"]
-    assert len(colsum) == 1 and colsum[0].schedule == "column-per-thread"   # one launch: duplicates merged
+    assert len(colsum) == 1 and colsum[0].schedule == "column-per-block"   # one launch: duplicates merged
     for c in b.cases:
         assert c.ptxas["spill_stores"] == 0 and 0 < c.ptxas["registers"] <= 255
         assert c.image[:4] == b"\x7fELF" and c.launcher().kernel == c.kernel

@@ -7,6 +7,7 @@ from gpu_ops import OPS, make_inputs
 
 import girflow
 from girflow.dialects import targets
+from girflow.passes.gpu.compile import launch_ranking
 from girflow.passes.nvidia import ptx as gpu_llvm
 from girflow.runtime.backends import get_backend
 
@@ -37,8 +38,10 @@ def test_ptx_assembles(op, target, traced):
     report = fn.report()
     assert "registers" in report and "shared memory" in report
     sched = fn.binary.schedule
-    if tr.form == "row":
-        assert sched == ("row-per-warp" if tr.input_views[0][1] <= 1024 else "row-per-block")
+    if tr.form == "row":   # girflow.compile's launch: the launch model's first choice
+        (_, best), *_ = launch_ranking(tr.mlir, desc)
+        assert sched == f"row-per-{best['schedule']}"
+        assert fn.binary.block[0] == best.get("block_threads", 32 * best.get("rows_per_block", 0))
         if sched == "row-per-block" and "gir.reduce" in tr.mlir:
             assert info["shared_bytes"] > 0 and "bar.sync" in ptx
         if "gir.reduce" in tr.mlir:

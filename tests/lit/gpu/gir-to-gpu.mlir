@@ -64,10 +64,19 @@ func.func @tr(%x: tensor<70x37xf32>) -> tensor<37x70xf32> attributes {gir.form =
 
 // -----
 
-// Column programs: one thread per (a, b) column, a sequential sweep over K.
+// Column programs: a block holds a warp's width of (a, b) columns (coalesced along b); its 8 thread
+// rows split K (8 = the largest power of two <= K=9 while the device is under-filled) and their
+// partials meet in shared memory ([row][col]), between barriers.
 // CHECK-LABEL: gpu.func @colmax_kernel
-// CHECK-SAME: gir.schedule = "column-per-thread"
+// CHECK-SAME: workgroup(%{{.*}} : memref<256xf32, #gpu.address_space<workgroup>>)
+// CHECK-SAME: gir.column_split = 8
+// CHECK-SAME: block = array<i64: 256, 1, 1>, grid = array<i64: 1, 1, 1>, shared_bytes = 1024
+// CHECK-SAME: gir.schedule = "column-per-block"
 // CHECK-NOT: gpu.shuffle
+// CHECK: scf.for
+// CHECK: gpu.barrier
+// CHECK-COUNT-8: memref.load %{{.*}} : memref<256xf32, #gpu.address_space<workgroup>>
+// CHECK: gpu.barrier
 // CHECK: gpu.return
 func.func @colmax(%x: tensor<4x9x7xf32>) -> tensor<4x1x7xf32> attributes {gir.form = "column"} {
   %s = "gir.reduce"(%x) {kind = "max", axis = 1 : i64} : (tensor<4x9x7xf32>) -> tensor<4x1x7xf32>

@@ -192,12 +192,19 @@ def bench_bundle(bundle, csv_path, budget_s: float = 240.0, inductor: bool = Tru
                         log(f"{op} {shape}: torch.compile failed: {type(e).__name__}: {str(e)[:200]}")
                 elif inductor:
                     log(f"{op} {shape}: torch.compile skipped (budget)")
-                n_copy = max(1, moved // 2 // 4)
+                # the copy moves the same bytes, rounded down to whole 16 KiB (torch's copy of 4M + 512
+                # floats ran 40% slower than of 4M on an H200, run 2); compared by GB/s
+                n_copy = max(4096, moved // 2 // 4 // 4096 * 4096)
+                copy_bytes = 2 * 4 * n_copy
                 srcs = [torch.randn(n_copy, device="cuda") for _ in range(sets)]
                 dsts = [torch.empty_like(s) for s in srcs]
-                copy_ms = timed("copy", lambda i: dsts[i].copy_(srcs[i]))["ms"]
+                copy_ms = timed("copy", lambda i: dsts[i].copy_(srcs[i]))["ms"] * moved / copy_bytes
                 # the same contender timed twice in a row: their difference is this measurement's noise
-                copy_again = timed("copy (repeat)", lambda i: dsts[i].copy_(srcs[i]))["ms"]
+                copy_again = timed("copy (repeat)", lambda i: dsts[i].copy_(srcs[i]))["ms"] * moved / copy_bytes
+                for r in rows[-2:]:   # the copy rows: their own bytes; ms scaled to the operator's bytes
+                    r["gbs"] = copy_bytes / (r["ms"] * 1e6)
+                    r["note"] = (r.get("note", "") + f"; copies {copy_bytes} B, ms scaled to {moved} B").lstrip("; ")
+                    r["ms"] = r["ms"] * moved / copy_bytes
                 eager_ms = next(r["ms"] for r in rows if r["contender"] == "eager")
                 for r in rows:
                     r["vs_copy"] = copy_ms / r["ms"]
@@ -235,7 +242,7 @@ def _launch_text(launch: dict) -> str:
 def _summary_line(s) -> str:
     b = s["best"]
     ind = f"{s['inductor_ms'] * 1e3:.1f}" if s["inductor_ms"] else "-"
-    return (f"{s['op']:14s} {s['shape']:>10s} best {b['ms'] * 1e3:8.1f} us {b['gbs']:6.0f} GB/s ({b['launch']}) "
+    return (f"{s['op']:14s} {s['shape']:>10s} {s['dtype']:8s} best {b['ms'] * 1e3:8.1f} us {b['gbs']:6.0f} GB/s ({b['launch']}) "
             f"eager {s['eager_ms'] * 1e3:.1f} inductor {ind} copy {s['copy_ms'] * 1e3:.1f} us "
             f"(repeat differs {s['copy_spread']:.0%}) {s['candidates']} launches timed"
             + (f" [rotating {s['sets']} buffer sets: data < 3x L2]" if s["sets"] > 1 else "")
@@ -245,13 +252,13 @@ def _summary_line(s) -> str:
 def summary_table(summaries, info) -> str:
     """Markdown table: per group, the best measured candidate, the model's choice and the default."""
     head = (f"\nGPU: {info['name']} ({info['sms']} SMs, L2 {info['l2_bytes'] / 2**20:.0f} MiB), torch {info['torch']}\n"
-            "| op | shape | girflow best us | GB/s | of copy | vs eager | vs inductor | best launch | model's choice "
-            "(us) | default (us) | regs | copy GB/s |\n|---|---|---|---|---|---|---|---|---|---|---|---|")
+            "| op | shape | dtype | girflow best us | GB/s | of copy | vs eager | vs inductor | best launch | model's choice "
+            "(us) | default (us) | regs | copy GB/s |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     lines = [head]
     for s in summaries:
         b, m, d = s["best"], s["model_first"], s["default"]
         ind = f"{s['inductor_ms'] / b['ms']:.2f}" if s["inductor_ms"] else "-"
-        lines.append(f"| {s['op']} | {s['shape']} | {b['ms'] * 1e3:.1f} | {b['gbs']:.0f} | {s['copy_ms'] / b['ms']:.2f} | "
+        lines.append(f"| {s['op']} | {s['shape']} | {s['dtype']} | {b['ms'] * 1e3:.1f} | {b['gbs']:.0f} | {s['copy_ms'] / b['ms']:.2f} | "
                      f"{s['eager_ms'] / b['ms']:.2f} | {ind} | {b['launch']} | "
                      f"{(m['launch'] + ' (%.1f)' % (m['ms'] * 1e3)) if m else '-'} | "
                      f"{(d['launch'] + ' (%.1f)' % (d['ms'] * 1e3)) if d else '-'} | {b['registers']} | {s['copy_gbs']:.0f} |")

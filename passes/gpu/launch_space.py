@@ -21,6 +21,10 @@ BARRIER_CYCLES = 120
 ITERATION_CYCLES = 40        # one 128-bit load, its math and the loop per lane
 REGISTER_ROW_ELEMENTS = 32   # a thread's share of a row up to this many elements stays in registers across
                              # sweeps (passes/gpu/codegen.py); longer shares re-read the row in each sweep
+LOOP_DERATE = 0.85           # longer shares are swept by a loop issuing one vector load per iteration, where
+                             # the register path issues all of a thread's loads at once (H200, run 2: the
+                             # loop ran 10-18% slower than the best register launch for bias_gelu / swiglu
+                             # at 8192x4096)
 
 
 def candidates(view: tuple, desc: dict) -> list[dict]:
@@ -64,7 +68,10 @@ def model_ns(view: tuple, desc: dict, cand: dict, full_arrays: int = 2, sweeps: 
     # hit L2 only while the rows in flight fit in (half of) it, else they come from device memory again
     # (row-per-warp at 8192x4096: 8192 rows x 16 KiB in flight, 2.3x the bytes; seen on an H200)
     reread = 0.0
-    if sweeps > 1 and math.ceil(cols / (per_row_threads * lanes)) * lanes > REGISTER_ROW_ELEMENTS:
+    looped = math.ceil(cols / (per_row_threads * lanes)) * lanes > REGISTER_ROW_ELEMENTS
+    if looped:
+        saturation *= LOOP_DERATE
+    if sweeps > 1 and looped:
         rows_in_flight = in_flight * warp // per_row_threads
         l2 = float(desc["memory_levels"].get("local", {}).get("capacity_bytes") or 0.0)
         working = rows_in_flight * cols * 4.0

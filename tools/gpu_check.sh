@@ -7,7 +7,8 @@
 # tests/gpu/test_cuda_bundle.py (every kernel against PyTorch on the GPU), the benchmark.
 # Environment: OUT (where logs and CSVs go; default ./gpu_out), PYTHON (default python3),
 # GIRFLOW_GPU_BUDGET_S (seconds for the whole check; default 270), GIRFLOW_GPU_TEST_S (tests' share;
-# default 100), GIRFLOW_GPU_NO_BENCH=1 (tests only).
+# default 100), GIRFLOW_GPU_NO_BENCH=1 (tests only), GIRFLOW_GPU_NCU_CASES=id,id (ncu counters of
+# those bundle cases, after the bench; full reports in $OUT/gpu_ncu.log).
 # Exit status: 0 when every step that ran passed; without a GPU the tests skip (saying why) and the
 # benchmark does not run.
 set -u -o pipefail
@@ -76,6 +77,18 @@ else
     else
         echo "no time left for the bench"
     fi
+fi
+# optional: hardware counters of named bundle cases (GIRFLOW_GPU_NCU_CASES=id,id), ncu's clocks left alone
+if [ -n "${GIRFLOW_GPU_NCU_CASES:-}" ] && [ "$HAVE_GPU" = 1 ] && command -v ncu >/dev/null; then
+    echo "== ncu ($(date -u +%H:%M:%S))"
+    for id in ${GIRFLOW_GPU_NCU_CASES//,/ }; do
+        [ "$(left)" -lt 20 ] && { echo "no time left for ncu on $id"; break; }
+        kernel="$(echo "$id" | cut -d. -f2)_kernel"    # ids: group.op.dtype.shape.launch
+        timeout -k 5 60 ncu --clock-control none --section SpeedOfLight --section Occupancy \
+            --section MemoryWorkloadAnalysis --section LaunchStats -k "$kernel" --launch-count 1 \
+            "$PY" -m girflow.tools.cli gpu launch "$BUNDLE" "$id" 2>&1 | tee -a "$OUT/gpu_ncu.log" | \
+            grep -E "launched|Duration|Memory Throughput|DRAM Throughput|Achieved Occupancy|Theoretical Occupancy|Registers Per|Waves Per SM|L2 Hit|Block Limit|==ERR|==PROF" || true
+    done
 fi
 echo "== done in $(( $(date +%s) - START )) s, status $status"
 rm -rf "$SHIM"

@@ -4,6 +4,7 @@
         compile (no GPU needed) the benchmark's kernels, each with the launch model's K first launch
         shapes and girflow's default, plus the cases of any --cases file, into a kernel bundle
     girflow gpu check DIR        load and validate a bundle without running anything (no GPU needed)
+    girflow gpu launch DIR IDS   launch the named cases once each (to profile them, e.g. under ncu)
     girflow gpu bench DIR [--csv F] [--summary F] [--budget-s S] [--no-inductor] [--ops ..]
         on a GPU: every launch candidate against torch eager, torch.compile and a copy (CUDA graphs)
 
@@ -36,6 +37,9 @@ def configure(p):
     r.add_argument("--budget-s", type=float, default=240.0, help="stop starting new cases after this long")
     r.add_argument("--no-inductor", action="store_true", help="skip torch.compile")
     r.add_argument("--ops", default=None, help="only these operators (comma-separated)")
+    n = sub.add_parser("launch", help="launch bundle cases once each on a CUDA GPU (e.g. under ncu)")
+    n.add_argument("bundle")
+    n.add_argument("cases", help="comma-separated case ids (see manifest.json)")
 
 
 def run(args) -> int:
@@ -61,10 +65,31 @@ def run(args) -> int:
     ok, why = gpu_available()
     if not ok:
         raise UserError(f"the GPU benchmark needs a CUDA GPU: {why}")
+    if args.gpu_command == "launch":
+        return _launch(bundle, args.cases.split(","))
     from girflow.tools.gpu_bench import bench_bundle
 
     ops = [o.strip() for o in args.ops.split(",")] if args.ops else None
     bench_bundle(bundle, args.csv, args.budget_s, not args.no_inductor, ops, summary_path=args.summary)
+    return 0
+
+
+def _launch(bundle, ids) -> int:
+    """Each case once, on fresh inputs (a profiler such as ncu attaches to these launches)."""
+    import torch
+
+    from girflow.errors import UserError
+
+    for cid in ids:
+        try:
+            case = bundle.by_id(cid.strip())
+        except KeyError:
+            raise UserError(f"no case {cid!r} in the bundle")
+        launch = case.launcher()
+        xs = [x.reshape(v) for x, v in zip(case.make_inputs(), case.input_views)]
+        launch(*xs)
+        torch.cuda.synchronize()
+        print(f"launched {case.id}: {case.kernel} grid={tuple(case.grid)} block={tuple(case.block)}")
     return 0
 
 

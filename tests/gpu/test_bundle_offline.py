@@ -92,6 +92,7 @@ def test_bad_bundles_are_clear_errors(bundle_dir, tmp_path):
     p = subprocess.run([sys.executable, "-m", "girflow.tools.cli", "gpu", "check", str(tmp_path / "nowhere")],
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 2 and "no manifest.json" in p.stderr and "Traceback" not in p.stderr
-    p = subprocess.run([sys.executable, "-m", "girflow.tools.cli", "gpu", "bench", str(bundle_dir)],
-                       capture_output=True, text=True, timeout=120)
-    assert p.returncode == 2 and "needs a CUDA GPU" in p.stderr and "Traceback" not in p.stderr
+    for action in (["bench", str(bundle_dir)], ["launch", str(bundle_dir), "x"]):
+        p = subprocess.run([sys.executable, "-m", "girflow.tools.cli", "gpu", *action],
+                           capture_output=True, text=True, timeout=120)
+        assert p.returncode == 2 and "needs a CUDA GPU" in p.stderr and "Traceback" not in p.stderr

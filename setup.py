@@ -39,6 +39,14 @@ ext_modules.append(
         extra_link_args=["-pthread"],
     )
 )
+# The steady-state call of a CPU kernel (runtime/dispatch.py `Launcher`): a CPython extension.
+ext_modules.append(
+    Extension(
+        "girflow.runtime.native._launch",
+        sources=[os.path.join("runtime", "native", "launch.c")],
+        extra_compile_args=["-O2", "-std=c11"],
+    )
+)
 
 setup(
     packages=packages,

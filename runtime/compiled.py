@@ -120,6 +120,12 @@ class _HostEntry:
         self.out_keys = [_fast_key(make()) for make in self.makers]
         self.torch_ptr = torch_data_ptr() if self.all_torch and self.torch_io else None
         self.guard = _tensor_guard(args) if self.torch_ptr is not None else None
+        # the whole call of torch tensors the guard passed, in C (runtime/native/launch.c); the
+        # Python path below stays for out= and for kernels without the native launcher
+        bound = getattr(kernel, "bound_call", None)
+        self.fast = None
+        if self.guard is not None and bound is not None:
+            self.fast = bound(tuple(self.makers), self.torch_ptr, self._python_call)
 
     def _maker(self, shape):
         """A no-argument allocator of one output: small ones fresh, large ones from the pool."""
@@ -134,6 +140,9 @@ class _HostEntry:
         if small:
             return functools.partial(np.empty, shape, np.dtype(self.dtype))
         return functools.partial(POOL.empty, shape, self.dtype)
+
+    def _python_call(self, args, out):
+        return _HostEntry.__call__(self, args, out)
 
     def __call__(self, args, out):
         if out is None and self.torch_ptr is not None:      # the common case: torch in and out
@@ -174,6 +183,40 @@ class _HostEntry:
                 raise ValueError(f"out= must be a contiguous {kind} of shape {tuple(shape)} and dtype "
                                  f"{self.dtype}, got {type(o).__name__} {getattr(o, 'shape', '')} "
                                  f"{getattr(o, 'dtype', '')}")
+
+
+def layout_only(traced) -> bool:
+    """Whether the program's one result holds its input's elements at the same offsets: a
+    transpose with a dimension of 1 (its row-major order is the input's). Such a result is a view
+    of the input, as `x.T` (and `x.T.contiguous()`) is in PyTorch and NumPy: no kernel, no copy."""
+    return (traced.form == "transpose" and len(traced.input_views) == 1
+            and min(traced.input_views[0]) == 1)
+
+
+class _ViewEntry:
+    """The call of a layout-only program (see `layout_only`): the input viewed in the result's
+    shape; with `out=`, the elements copied into it."""
+
+    def __init__(self, traced, args):
+        self.shape = traced.output_shapes[0]
+        self.torch_io = _is_torch(args[0])
+        self.guard = _tensor_guard(args) if self.torch_io and all(_is_torch(a) for a in args) else None
+        self.fast = None
+
+    def __call__(self, args, out):
+        x = args[0]
+        view = x.view(self.shape) if self.torch_io else x.reshape(self.shape)
+        if out is None:
+            return view
+        o = out[0] if isinstance(out, (tuple, list)) else out
+        if _describe(o, -1) != (tuple(self.shape), _describe(x, 0)[1]) or _is_torch(o) != self.torch_io:
+            raise ValueError(f"out= must be a contiguous {'torch tensor' if self.torch_io else 'NumPy array'} "
+                             f"of shape {tuple(self.shape)} and dtype {_describe(x, 0)[1]}")
+        if self.torch_io:
+            o.copy_(view)
+        else:
+            o[...] = view
+        return out
 
 
 def kernel_for(mlir: str, traced, target: str, options: str = ""):
@@ -253,10 +296,10 @@ class CompiledFunction:
             traced, kernel = self.specialise(*args)
             if not hasattr(kernel, "run"):
                 return self._call_array_kernel(traced, kernel, args, out)
-            entry = _HostEntry(traced, kernel, args)
+            entry = _ViewEntry(traced, args) if layout_only(traced) else _HostEntry(traced, kernel, args)
             self._entries[tuple(map(_fast_key, args))] = entry
         if entry.guard is not None:
-            self._last = (entry.guard, entry)
+            self._last = (entry.guard, entry.fast or entry)
         return entry(args, out)
 
     def _call_array_kernel(self, traced, kernel, args, out):

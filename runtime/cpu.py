@@ -56,6 +56,7 @@ class CpuKernel:
                                  workspace_bytes=self.workspace_bytes)
         self.workers = self.runner.threads
         self.run = self.runner.run     # run(addresses): inputs then outputs
+        self.bound_call = self.runner.bound_call
 
     def _compile(self, module_text: str, kernel_pipeline: str, opt_level: int) -> tuple[int, int, int | None]:
         self.context = make_context()

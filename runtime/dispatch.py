@@ -40,6 +40,8 @@ def _load_pool():
     run = lib.gf_pool_run
     run.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
     run.restype = None
+    global _POOL_ADDRESS
+    _POOL_ADDRESS = ctypes.cast(run, ctypes.c_void_p).value or 0
     lib.gf_pool_set_spin_us.argtypes = [ctypes.c_int]
     global _SET_SPIN, _USE_OPENMP
     _SET_SPIN = lib.gf_pool_set_spin_us
@@ -52,7 +54,21 @@ def _load_pool():
 
 _SET_SPIN = None
 _USE_OPENMP = None
+_POOL_ADDRESS = 0          # gf_pool_run's address, for the native launcher
 _POOL_RUN = _load_pool()
+
+
+def _load_launcher():
+    """The native `Launcher` type (runtime/native/launch.c), or None where it was not built (then
+    calls go through ctypes, a few hundred nanoseconds slower)."""
+    try:
+        from girflow.runtime.native._launch import Launcher
+    except ImportError:
+        return None
+    return Launcher
+
+
+Launcher = _load_launcher()
 OPENMP_TEAM_ENV = "GIRFLOW_OPENMP_TEAM"
 _team: dict[str, Any] = {"bound": False, "runtime": None}
 
@@ -172,10 +188,27 @@ class TaskRunner:
         self._free: list[_SlotSet] = []
         self._workspace = workspace_bytes
         self._combine = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(combine_address) if combine_address else None
-        if self._combine is not None:
+        # the native launcher: the same call in C (slot arrays on the C stack, one workspace per
+        # call in flight), where it was built
+        self._launcher_args = (entry_address, nargs, self._ranges, self.threads, _POOL_ADDRESS,
+                               combine_address or 0, workspace_bytes)
+        self.native = None if Launcher is None else Launcher(*self._launcher_args)
+        if self.native is not None:
+            self.run = self.native.run         # type: ignore[method-assign]
+        elif self._combine is not None:
             self.run = self._run_combined      # type: ignore[method-assign]
         if self.threads > 1:
             _bind_team()
+
+    def bound_call(self, makers: tuple, data_ptr, fallback):
+        """A native `call(args, out)` of this kernel for one argument signature: each argument's
+        address through `data_ptr`, outputs from `makers`, then the kernel; `fallback(args, out)`
+        takes every other call (an out=). None where the native launcher was not built."""
+        if Launcher is None:
+            return None
+        launcher = Launcher(*self._launcher_args)
+        launcher.bind(makers, data_ptr, fallback)
+        return launcher.call
 
     def run(self, addresses) -> None:
         free = self._free

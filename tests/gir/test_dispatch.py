@@ -172,3 +172,58 @@ def test_native_library_finds_the_built_extensions(tmp_path):
     assert native_library(here, "_no_such_library") is None
     (tmp_path / "_x.cpython-3-x.so").write_bytes(b"")
     assert native_library(str(tmp_path), "_x") == str(tmp_path / "_x.cpython-3-x.so")
+
+
+def test_native_launcher_is_the_call_path():
+    """Built by `pip install -e .`: steady-state torch calls go through the C launcher."""
+    from girflow.runtime import dispatch
+
+    assert dispatch.Launcher is not None, "the native launcher was not built (pip install -e .)"
+    f = girflow.compile(ops.softmax)
+    x = torch.randn(5, 33)
+    f(x)
+    assert type(f._last[1]).__name__ == "builtin_function_or_method"
+    torch.testing.assert_close(f(x), torch.softmax(x, -1), atol=1e-6, rtol=1e-6)
+
+
+def test_native_launcher_out_fallback_and_several_outputs():
+    f = girflow.compile(ops.add_layernorm)
+    args = ops.example_args("add_layernorm", 7, 45)
+    want = ops.reference("add_layernorm")(*args)
+    f(*args)
+    for _ in range(3):
+        got = f(*args)
+        assert isinstance(got, tuple) and len(got) == 2
+        for g, w in zip(got, want):
+            torch.testing.assert_close(g, w, atol=1e-5, rtol=1e-5)
+    outs = (torch.empty(7, 45), torch.empty(7, 45))
+    assert f(*args, out=outs) is outs             # out= goes to the Python path
+    torch.testing.assert_close(outs[0], want[0], atol=1e-5, rtol=1e-5)
+
+
+def test_native_launcher_rejects_wrong_address_counts():
+    from girflow.runtime import dispatch
+
+    f = CompiledFunction(ops.sum_last, "cpu", "tasks=2")
+    x = torch.randn(4, 10)
+    kernel = f.specialise(x)[1]
+    with pytest.raises(ValueError, match="takes 2 buffer addresses"):
+        kernel.run([x.data_ptr()])
+    with pytest.raises(TypeError):
+        kernel.run([x.data_ptr(), "nope"])
+    with pytest.raises(ValueError):
+        dispatch.Launcher(0, 1, [], 1)
+
+
+def test_native_launcher_entries_are_collected():
+    """An entry and its launcher refer to each other; the cycle is collected with the function."""
+    import gc
+    import weakref
+
+    f = girflow.compile(ops.softmax)
+    f(torch.randn(3, 9))
+    entry = next(iter(f._entries.values()))
+    ref = weakref.ref(entry)
+    del f, entry
+    gc.collect()
+    assert ref() is None

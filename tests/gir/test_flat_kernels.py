@@ -13,8 +13,28 @@ from girflow.runtime.compiled import CompiledFunction
     ((1, 4096), "", torch.float32), ((4099, 1), "tasks=4", torch.float32), ((1, 37), "", torch.bfloat16),
     ((1, 1), "", torch.float32), ((5000, 1), "tasks=2 tile=8", torch.float16)])
 def test_transpose_with_a_unit_dimension_is_an_exact_copy(shape, options, dtype):
+    """The call returns a view of the input (as `x.t().contiguous()` does in torch); the kernel,
+    still compiled for other targets and for tuning, is a bit-exact copy."""
     x = torch.randn(*shape).to(dtype)
-    assert torch.equal(CompiledFunction(ops.transpose, "cpu", options)(x), x.t().contiguous())
+    f = CompiledFunction(ops.transpose, "cpu", options)
+    got = f(x)
+    assert torch.equal(got, x.t().contiguous()) and got.data_ptr() == x.data_ptr()
+    assert got.shape == (shape[1], shape[0]) and got.is_contiguous()
+    out = torch.empty(shape[1], shape[0], dtype=dtype)
+    assert f(x, out=out) is out and torch.equal(out, x.t())
+    copied = torch.empty(shape[1], shape[0], dtype=dtype)
+    f.specialise(x)[1].run([x.data_ptr(), copied.data_ptr()])
+    assert torch.equal(copied, x.t().contiguous())
+
+
+def test_unit_dimension_transpose_of_numpy_is_a_view():
+    import numpy as np
+
+    x = np.random.default_rng(0).standard_normal((1, 9)).astype(np.float32)
+    got = girflow.compile(ops.transpose)(x)
+    assert got.shape == (9, 1) and np.shares_memory(got, x) and np.array_equal(got, x.T)
+    with pytest.raises(ValueError, match="out= must be"):
+        girflow.compile(ops.transpose)(x, out=np.empty((1, 9), np.float32))
 
 
 @pytest.mark.parametrize("name,shape,options", [

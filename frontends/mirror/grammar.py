@@ -8,6 +8,7 @@ them through %ignore.
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import re
@@ -18,6 +19,7 @@ from .linking import Link, is_key_like, name_parts, stem
 from .names import split_identifier
 from .schema import Schema
 from .shape import IMPLIED_MEASURES, SUPERLATIVE, Shape, read_shape
+from .superlative import CountRank, count_rank
 
 MAX_TABLES_PER_JOIN = 4
 MAX_PAIR_PLANS = 45  # pairs of linked tables given a FROM clause of their own (10 tables)
@@ -51,10 +53,21 @@ def build_grammar(schema: Schema, linked: Link) -> str:
     plans = join_plans(linked.tables, schema, [t for t in linked.tables if t in linked.named],
                        frozenset(stem(w) for w in re.findall(r"[a-z]+", linked.question.lower())))
     entity = asked_entity(linked.question, schema, linked.tables)
+    measure_linked = any(c.is_numeric and not is_key_like(schema, t, c) for t in linked.tables
+                         for c in schema.columns_of(t) if c.name in linked.columns.get(t, []))
+    counting = count_rank(linked.question, schema, measure_linked)  # "which X has the most Y": X ranked by its count of Y
+    if counting:
+        graph = JoinGraph(schema)
+        tree = graph.connect(counting.tables, MAX_TABLES_PER_JOIN)
+        if tree and not any(set(names) == set(tree[0]) for names, _ in plans):
+            plans.append((tree[0], graph.from_clause(*tree)))
+        if not (entity and entity[0] == "column" and entity[1] == counting.ranked):
+            entity = ("table", counting.ranked)
+        shape = dataclasses.replace(shape, direction=counting.direction, limit=shape.limit or "1", extreme=None)
     outer_values, sub_values = split_values(linked, shape)
     if shape.like:  # the pattern's text is matched with LIKE, not looked up as a whole value
         outer_values = [v for v in outer_values if shape.like[1].lower() not in v[2].lower()]
-    membership = membership_conds(schema, linked, shape, entity, plans)
+    membership = [] if counting else membership_conds(schema, linked, shape, entity, plans)
     if membership:
         outer_values = []
     # Top-level FROM: the smallest plans covering every table whose columns or values the question names
@@ -96,6 +109,9 @@ def build_grammar(schema: Schema, linked: Link) -> str:
                 needed.add(found[0].split(".")[0])
     if membership or shape.subquery_agg:
         needed = {entity[1]} if membership else needed - {t for t, _, _ in sub_values} or needed
+    if counting:  # only the key path from X to Y (and the tables of the values named): any other table
+        # would repeat the rows counted
+        needed = set(counting.tables) | {t for t, _, _ in outer_values}
     most = max(len(needed & set(names)) for names, _ in plans)  # all needed tables, else as many as joinable
     covering = [i for i, (names, _) in enumerate(plans) if len(needed & set(names)) == most]
     fewest = min(len(plans[i][0]) for i in covering)
@@ -119,7 +135,7 @@ def build_grammar(schema: Schema, linked: Link) -> str:
     numbers = sorted(set(re.findall(r"(?<![\w.-])-?\d+(?:\.\d+)?(?![\w-])", linked.question)) - set(years)
                      - {shape.limit} - set(shape.between) - set(shape.between.values()))
     lines.append("number: " + (" | ".join(lit(n) for n in numbers) if numbers else "/[0-9]{1,6}/"))
-    ctx = Context(schema, linked, shape, entity, numbers, years, outer_values, sub_values, membership)
+    ctx = Context(schema, linked, shape, entity, numbers, years, outer_values, sub_values, membership, counting)
     for i, (names, from_clause) in enumerate(plans):
         if i in top:
             lines += branch_rules(f"q{i}", names, from_clause, ctx, True)
@@ -187,6 +203,7 @@ class Context:
     outer_values: list
     sub_values: list
     membership: list[str]
+    counting: CountRank | None = None
 
 
 def split_values(linked: Link, shape: Shape):
@@ -308,6 +325,8 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
         for _, t, c in cols)  # ranks rows by a measure, not groups by a count
     rank_group = bool(shape.limit and entity and not shape.extreme and not ctx.membership and not ranks_a_measure
                       and (entity[0] == "column" or (len(names) > 1 and "count" not in intent)))
+    counting = ctx.counting if ctx.counting and set(ctx.counting.tables) <= set(names) else None
+    rank_group = rank_group or counting is not None
     grouped = ("group" in intent or having_n or rank_group) and not ctx.membership and not shape.subquery_agg
 
     rules = []
@@ -389,7 +408,9 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
         where = ""
 
     named_measures = [q for q in numeric if q in linked_names]
-    if grouped and named_measures and "how many" not in q_lower:
+    if counting:
+        agg = f'{p}_agg: "COUNT(*)"'  # "the most Y": Y's rows per X
+    elif grouped and named_measures and "how many" not in q_lower:
         # "average price per category", "spent the most": aggregate the measure named, not a count
         agg = f'{p}_agg: agg "(" {p}_num ")" | "ROUND(AVG(" {p}_num "), 2)"'
     elif grouped and re.search(r"\b(most|fewest|least)\b", q_lower):
@@ -416,7 +437,8 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
         if not keys and (rank_group or having_n) and entity and entity[0] == "table":
             t = entity[1]
             pk = next((c for c in schema.columns_of(t) if c.is_pk), None)
-            label = next((c for c in schema.columns_of(t) if not c.is_numeric and not c.is_pk), None)
+            label = next((c for c in schema.columns_of(t) if is_label(c) and not c.is_numeric), None) or next(
+                (c for c in schema.columns_of(t) if not c.is_numeric and not c.is_pk), None)
             if pk and label:
                 qual = (lambda c: f"{ident(t)}.{ident(c)}") if qualify else ident
                 keys = [(lit(qual(label.name)), lit(qual(pk.name)))]
@@ -440,7 +462,8 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
             keys = [(lit(q),) * 2 for q, t, c in cols if t == entity[1] and c.name == entity[2]]
         if not keys:
             keys = [(lit(q),) * 2 for q in (named or plain)]
-        key_only = which and (shape.limit == "1" or having_n)
+        key_only = which and (shape.limit == "1" or having_n) or counting is not None and "how many" not in q_lower \
+            and not any(a == "COUNT" for a, _ in shape.head)  # "the 2 departments with the most employees": names
         having = f' " HAVING COUNT(*){shape.comparisons[having_n]}{having_n}"' if having_n else ""
         order = ranked or (f' (" ORDER BY " {p}_agg {direction})?' if shape.direction else "")
         asked = grouped_head(shape, schema, cols, names, linked, keys, qualify)

@@ -128,7 +128,8 @@ def read_head(q: str, owners: dict[str, str] | None = None) -> list[tuple[str | 
     end = re.search(HEAD_END.replace("for|of|", "for|"), rest)  # "of" ends an item, not the head
     head = rest[: end.start()] if end else rest
     items = [i.strip() for i in re.split(r",|\band\b|\bas well as\b", head)]
-    items = [re.sub(r"^(?:the|their|its|his or her|his|her|all|each|every|also) ", "", i).strip() for i in items if i.strip()]
+    items = [re.sub(r"^(?:(?:both|also) )?(?:the|their|its|his or her|his|her|all|each|every|also) ", "",
+                    re.sub(r"^both ", "", i.strip())).strip() for i in items if i.strip()]  # "both the name and id"
     owner, found = "", {}
     for i, item in reversed(list(enumerate(items))):
         # "the name and release year of the song": each item is the song's; the owner reaches back to the

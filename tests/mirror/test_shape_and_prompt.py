@@ -56,3 +56,38 @@ def test_prompt_head_is_static_and_the_tail_is_short(schema):
     assert head == prompt_prefix(schema) and "orders(" in head and "Question:" in head
     tail = prompt_tail("How many customers live in Paris?", link("How many customers live in Paris?", schema), schema)
     assert tail.endswith("Question: How many customers live in Paris?\nSQL: ") and len(tail) < 200
+
+
+def _wide_schema(tmp_path, tables: int, columns: int):
+    """A schema of `tables` tables in a chain of keys, each with `columns` columns and a few rows."""
+    import sqlite3
+
+    path = tmp_path / f"wide{tables}.sqlite"
+    con = sqlite3.connect(path)
+    for i in range(tables):
+        cols = ", ".join(f"attribute_{j}_of_t{i} TEXT" for j in range(columns))
+        ref = f", t{i - 1}_id INTEGER REFERENCES table_{i - 1}(id)" if i else ""
+        con.execute(f"CREATE TABLE table_{i} (id INTEGER PRIMARY KEY, {cols}{ref})")
+        con.executemany(f"INSERT INTO table_{i} (id, attribute_0_of_t{i}) VALUES (?, ?)", [(1, "a"), (2, "b")])
+    con.commit()
+    con.close()
+    return introspect(path)
+
+
+def test_a_25_table_schema_sits_in_the_static_head(tmp_path):
+    """A question pays only for its own tokens: the whole 25-table schema is in the cached head (the tail
+    held the linked tables, ~2x the median latency on 18-25 tables), and the prompt fits the context."""
+    from girflow.frontends.mirror.prompt import STATIC_SCHEMA_CHARS
+
+    schema = _wide_schema(tmp_path, 25, 6)
+    head = prompt_prefix(schema)
+    assert all(f"table_{i}(" in head for i in range(25))
+    question = "How many table_7 rows have attribute_0_of_t7 'a'?"
+    tail = prompt_tail(question, link(question, schema), schema)
+    assert "Tables:" not in tail and len(tail) < 300
+    huge = _wide_schema(tmp_path, 60, 12)  # too large for the head: the linked tables go into the tail
+    assert len(huge.describe(samples=False)) > STATIC_SCHEMA_CHARS
+    head = prompt_prefix(huge)
+    tail = prompt_tail(question, link(question, huge), huge)
+    assert "table_59(" not in head and "Tables:" in tail
+    assert len(head) + len(tail) < 8192 * 2  # at ~2+ characters a token this fits SmolLM2's 8k context

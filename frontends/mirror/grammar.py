@@ -19,7 +19,7 @@ from .linking import Link, is_key_like, name_parts, stem
 from .names import split_identifier
 from .schema import Schema
 from .shape import IMPLIED_MEASURES, SUPERLATIVE, Shape, read_shape
-from .superlative import CountRank, count_rank
+from .superlative import CountRank, count_per_group, count_rank
 
 MAX_TABLES_PER_JOIN = 4
 MAX_PAIR_PLANS = 45  # pairs of linked tables given a FROM clause of their own (10 tables)
@@ -64,6 +64,12 @@ def build_grammar(schema: Schema, linked: Link) -> str:
         if not (entity and entity[0] == "column" and entity[1] == counting.ranked):
             entity = ("table", counting.ranked)
         shape = dataclasses.replace(shape, direction=counting.direction, limit=shape.limit or "1", extreme=None)
+    per_group = None if counting else count_per_group(linked.question, schema)
+    if per_group:
+        graph = JoinGraph(schema)
+        tree = graph.connect(per_group, MAX_TABLES_PER_JOIN)
+        if tree and not any(set(names) == set(tree[0]) for names, _ in plans):
+            plans.append((tree[0], graph.from_clause(*tree)))
     outer_values, sub_values = split_values(linked, shape)
     if shape.like:  # the pattern's text is matched with LIKE, not looked up as a whole value
         outer_values = [v for v in outer_values if shape.like[1].lower() not in v[2].lower()]
@@ -112,6 +118,8 @@ def build_grammar(schema: Schema, linked: Link) -> str:
     if counting:  # only the key path from X to Y (and the tables of the values named): any other table
         # would repeat the rows counted
         needed = set(counting.tables) | {t for t, _, _ in outer_values}
+    elif per_group and not membership:  # "how many Y does each X have": likewise
+        needed = set(per_group) | {t for t, _, _ in outer_values}
     most = max(len(needed & set(names)) for names, _ in plans)  # all needed tables, else as many as joinable
     covering = [i for i, (names, _) in enumerate(plans) if len(needed & set(names)) == most]
     fewest = min(len(plans[i][0]) for i in covering)
@@ -757,6 +765,14 @@ def best_column(text: str, schema: Schema, cols, prefer: list[str]):
         key = (cover, col_cover, c.in_key, -prefer.index(t) if t in prefer else -99)
         if best_key is None or key > best_key:
             best, best_key = q, key
+    if best is None and len(item) > 1 and item[-1] in ("name", "title"):
+        # "the continent name" where `continents` has no name column: the text column named like its table
+        # (`Continent`) is what names its rows
+        for q, t, c in cols:
+            twords = [nstem(w) for w in name_words(t)]
+            if not c.is_numeric and not c.in_key and all(any(word_match(w, x) >= 0.8 for x in twords) for w in item[:-1]) \
+                    and {nstem(w) for w in name_words(c.name)} & set(twords) and not is_label(c):
+                return q
     return best
 
 

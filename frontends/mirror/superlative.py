@@ -125,3 +125,24 @@ def names_measure(word: str, schema: Schema) -> bool:
 def is_table_word(word: str, schema: Schema) -> bool:
     s = stem(word)
     return any(word_match(s, w) >= 0.8 for t in schema.tables for w in table_words(t.name))
+
+
+PER_GROUP = re.compile(r"\b(?:each|every|per)\b")
+COUNTED = re.compile(r"\b(?:how many|number of|count of|count the)\b")
+
+
+def count_per_group(question: str, schema: Schema) -> list[str] | None:
+    """The key path from X to Y for "how many Y does each X have" / "the number of Y for each X" (X named
+    after each/every/per, Y after how many/number of): only those tables join, since any other table would
+    repeat the rows counted. None when the question does not count one table's rows per another's."""
+    q = question.lower()
+    each, counted = PER_GROUP.search(q), COUNTED.search(q)
+    if not each or not counted:
+        return None
+    found = mentions(q, schema)
+    group = next((t for s, _, t in found if s >= each.end()), None)
+    rows = next((t for s, _, t in found if s >= counted.end() and t != group), None)
+    if not group or not rows:
+        return None
+    tree = JoinGraph(schema).connect([group, rows], max_tables=4)
+    return tree[0] if tree else None

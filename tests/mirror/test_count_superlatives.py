@@ -141,3 +141,31 @@ def test_mentions_prefer_the_name_covered_most(tmp_path):
     schema, _ = _schema(tmp_path, "library", LIBRARY)
     found = [t for _, _, t in mentions("which member borrowed the most books by an author", schema)]
     assert found == ["Member", "Book", "Author"]
+
+
+@pytest.mark.parametrize("question, gold", [
+    ("How many employees does each department have? List the department name and the number of employees.",
+     "SELECT d.dept_name, COUNT(*) FROM departments d JOIN employees e ON e.dept_id = d.dept_id GROUP BY d.dept_id"),
+    ("How many books does each author have? List the author name and the count.",  # Loan would repeat books
+     "SELECT a.AuthorName, COUNT(*) FROM Author a JOIN Book b ON b.AuthorId = a.AuthorId GROUP BY a.AuthorId"),
+])
+def test_counts_per_group_join_only_the_key_path(tmp_path, question, gold):
+    schema, con = _schema(tmp_path, "x", COMPANY if "department" in question else LIBRARY)
+    got = queries(question, schema)
+    want = sorted(con.execute(gold).fetchall())
+    assert any(sorted(con.execute(q).fetchall()) == want for q in got), got
+    assert all("Loan" not in q and "assignments" not in q for q in got), got
+
+
+def test_a_table_named_column_is_its_rows_name(tmp_path):
+    """"the continent name" where `continents` has no name column: `Continent` names its rows."""
+    schema, con = _schema(tmp_path, "geo", """
+    CREATE TABLE continents (ContId INTEGER PRIMARY KEY, Continent TEXT);
+    CREATE TABLE countries (CountryId INTEGER PRIMARY KEY, CountryName TEXT, Continent INTEGER REFERENCES continents(ContId));
+    INSERT INTO continents VALUES (1, 'europe'), (2, 'asia');
+    INSERT INTO countries VALUES (1, 'france', 1), (2, 'japan', 2), (3, 'spain', 1);
+    """)
+    got = queries("How many countries does each continent have? List the continent id, continent name and the number "
+                  "of countries.", schema)
+    assert got == ["SELECT continents.ContId, continents.Continent, COUNT(*) FROM continents JOIN countries ON "
+                   "countries.Continent = continents.ContId GROUP BY continents.ContId"], got

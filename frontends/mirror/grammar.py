@@ -769,9 +769,9 @@ def best_column(text: str, schema: Schema, cols, prefer: list[str]):
         # "the continent name" where `continents` has no name column: the text column named like its table
         # (`Continent`) is what names its rows
         for q, t, c in cols:
-            twords = [nstem(w) for w in name_words(t)]
-            if not c.is_numeric and not c.in_key and all(any(word_match(w, x) >= 0.8 for x in twords) for w in item[:-1]) \
-                    and {nstem(w) for w in name_words(c.name)} & set(twords) and not is_label(c):
+            tstems = {nstem(w) for w in name_words(t)}
+            if not c.is_numeric and not c.in_key and all(any(word_match(w, x) >= 0.8 for x in tstems) for w in item[:-1]) \
+                    and {nstem(w) for w in name_words(c.name)} & tstems and not is_label(c):
                 return q
     return best
 

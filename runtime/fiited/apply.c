@@ -94,7 +94,7 @@ static int find_unique_rows(apply_args *a) {
                 scale = bag_scale(a, b, bag_end);
             }
             uint64_t id = (uint64_t)a->ids[g + i];
-            int64_t r = cand[i] != UINT32_MAX && t->rows[cand[i]].key == id ? (int64_t)cand[i] : fiited_find(t, id);
+            int64_t r = cand[i] != UINT32_MAX && fiited_row_is(t->rows, t->key_hi, cand[i], id) ? (int64_t)cand[i] : fiited_find(t, id);
             if (r < 0 && ((r = fiited_insert(t, id)) < 0 || fiited_set_row_chunks(t, r, t->init_chunks, 0))) return -1;
             mark(a, &t->rows[r], (uint32_t)r, g + i, b, scale);
         }

@@ -29,7 +29,8 @@ static void write_row(writer *w, const fiited_table *t, const fiited_row *row) {
     w_bytes(w, &nc, 2);
     if (nc == FIITED_ROW_FREE) { w_bytes(w, &row->base, 4); return; }
     size_t bytes = (size_t)(nc * t->chunk_size) * 4;
-    w_bytes(w, &row->key, 8);
+    uint64_t key = fiited_row_key(t, row - t->rows);
+    w_bytes(w, &key, 8);
     w_bytes(w, &row->seen, 2);
     w_bytes(w, &row->freq, 4);
     w_bytes(w, t->pool.importance + row->base, (size_t)nc * 4);
@@ -66,6 +67,7 @@ static const char *read_row(writer *rd, fiited_table *t, int64_t r, int64_t *liv
         if (r_bytes(rd, &row->base, 4)) return "truncated row record";
         if (row->base != NO_ROW && row->base >= (uint64_t)t->nrows) return "free-record link out of range";
         row->nchunks = FIITED_ROW_FREE; row->key = 0; row->freq = 0.f; row->seen = 0;
+        if (t->key_hi) t->key_hi[r] = 0;
         return NULL;
     }
     uint64_t key; uint16_t seen; float freq;
@@ -73,7 +75,9 @@ static const char *read_row(writer *rd, fiited_table *t, int64_t r, int64_t *liv
     if (r_bytes(rd, &key, 8) || r_bytes(rd, &seen, 2) || r_bytes(rd, &freq, 4)) return "truncated row record";
     if (key > (uint64_t)INT64_MAX || (t->id_limit > 0 && key >= (uint64_t)t->id_limit)) return "row id out of range";
     if (fiited_find(t, key) >= 0) return "duplicate row id";
-    *row = (fiited_row){key, 0, 0, seen, freq};
+    if (fiited_set_row_key(t, r, key)) return "out of memory";
+    row = &t->rows[r];  /* mapping the high halves may have moved the records */
+    *row = (fiited_row){(uint32_t)key, 0, 0, seen, freq};
     fiited_index_put_row(t, (uint32_t)r);
     (*live)++;
     if (fiited_set_row_chunks(t, r, nc, 1)) return "out of memory";

@@ -64,7 +64,7 @@ int fiited_chunk_scores(void *h, double freq_weight, double floor, int64_t max_g
         if (row->nchunks == FIITED_ROW_FREE) continue;
         int64_t nc = row->nchunks;
         const float *g0 = imp + row->base;
-        ids[i] = (int64_t)row->key;
+        ids[i] = (int64_t)fiited_row_key(t, r);
         dims[i] = nc * t->chunk_size;
         float w = row->freq * inv_f;
         if (fw != 1.f) w = powf(w, fw);

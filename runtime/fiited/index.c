@@ -83,9 +83,11 @@ int64_t fiited_insert(fiited_table *t, uint64_t id) {
             return -1;
         }
     }
+    if (id >> 32 && fiited_wide_keys(t)) return -1;
     int64_t r = fiited_alloc_row(t);
     if (r < 0) return -1;
-    t->rows[r] = (fiited_row){id, 0, 0, (uint16_t)t->epoch, 0.f};
+    t->rows[r] = (fiited_row){0, 0, 0, (uint16_t)t->epoch, 0.f};
+    fiited_set_row_key(t, r, id);
     put(&t->cur, fiited_tag(id), (uint32_t)r);
     t->count++;
     fiited_migrate(t, MIGRATE_PER_INSERT);
@@ -122,7 +124,7 @@ static int64_t slot_of(const fiited_index *ix, uint32_t tag, uint32_t row) {
 
 /* Drop row `row` (live) from the index: deleted from cur, marked dead in old. */
 void fiited_index_remove(fiited_table *t, uint32_t row) {
-    uint32_t tag = fiited_tag(t->rows[row].key);
+    uint32_t tag = fiited_tag(fiited_row_key(t, row));
     int64_t at = slot_of(&t->cur, tag, row);
     if (at >= 0) delete_at(&t->cur, (uint64_t)at);
     if (t->old.slots && (at = slot_of(&t->old, tag, row)) >= 0) t->old.slots[at].row = FIITED_DEAD_ROW;
@@ -151,7 +153,7 @@ int fiited_reserve_rows(fiited_table *t, int64_t nrows, int64_t count) {
 }
 
 void fiited_index_put_row(fiited_table *t, uint32_t row) {
-    put(&t->cur, fiited_tag(t->rows[row].key), row);
+    put(&t->cur, fiited_tag(fiited_row_key(t, row)), row);
     t->count++;
 }
 
@@ -165,5 +167,5 @@ void fiited_index_install(fiited_table *t, fiited_index *ix) {
     t->cur = *ix;
     t->cursor = 0;
     for (int64_t r = 0; r < t->nrows; r++)
-        if (t->rows[r].nchunks != FIITED_ROW_FREE) put(&t->cur, fiited_tag(t->rows[r].key), (uint32_t)r);
+        if (t->rows[r].nchunks != FIITED_ROW_FREE) put(&t->cur, fiited_tag(fiited_row_key(t, r)), (uint32_t)r);
 }

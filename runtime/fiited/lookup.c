@@ -103,6 +103,7 @@ typedef struct {
     const fiited_slot *slots, *end;
     uint64_t cap;
     fiited_row *rows;
+    const uint32_t *key_hi;
     const float *values;
     uint16_t epoch;
 } index_view;
@@ -131,7 +132,7 @@ ALWAYS_INLINE void stage_probe(const index_view *v, int64_t p, probe *ring) {
 ALWAYS_INLINE void stage_record(const pool_args *a, const index_view *v, int64_t p, probe *ring, int64_t cs) {
     probe *q = &ring[p & RING_MASK];
     uint64_t id = (uint64_t)a->ids[p];
-    int64_t r = q->slot && v->rows[q->slot->row].key == id ? (int64_t)q->slot->row : fiited_find(a->t, id);
+    int64_t r = q->slot && fiited_row_is(v->rows, v->key_hi, q->slot->row, id) ? (int64_t)q->slot->row : fiited_find(a->t, id);
     if (r < 0) { q->r = (run){0, MISSING}; return; }
     fiited_row *row = &v->rows[r];
     q->r = (run){row->base, row->nchunks};
@@ -158,7 +159,7 @@ ALWAYS_INLINE void stage_add(const pool_args *a, const index_view *v, int64_t p,
 ALWAYS_INLINE void pool_bags(const pool_args *a, int64_t b0, int64_t b1, accumulator acc, int64_t cs, int64_t mc) {
     if (b0 >= b1) return;
     const fiited_table *t = a->t;
-    const index_view v = {t->cur.slots, t->cur.slots + t->cur.cap, t->cur.cap, t->rows, t->pool.values, (uint16_t)t->epoch};
+    const index_view v = {t->cur.slots, t->cur.slots + t->cur.cap, t->cur.cap, t->rows, t->key_hi, t->pool.values, (uint16_t)t->epoch};
     const int64_t *ids = a->ids;
     int64_t b = b0, bag_end = fiited_bag_end(a->offsets, a->nbags, a->n, b0);
     int64_t lo = a->offsets[b0], hi = fiited_bag_end(a->offsets, a->nbags, a->n, b1 - 1);

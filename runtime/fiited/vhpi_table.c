@@ -17,7 +17,14 @@ static int check_shape(int64_t id_limit, int64_t max_dim, int64_t chunk_size, in
            init_dim % chunk_size == 0 && (optimizer == FIITED_OPT_SGD || optimizer == FIITED_OPT_ADAGRAD || optimizer == FIITED_OPT_CHUNK_ADAGRAD);
 }
 
-/* Row records: one mapping grown with mremap (page tables move, the records are not copied). */
+/* Row records: one mapping grown with mremap (page tables move, the records are not copied); the
+ * high id halves, once mapped, in a second mapping of the same capacity. */
+static void *grow_mapping(void *m, int64_t from_bytes, int64_t to_bytes) {
+    void *n = m ? mremap(m, (size_t)from_bytes, (size_t)to_bytes, MREMAP_MAYMOVE)
+                : mmap(NULL, (size_t)to_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return n == MAP_FAILED ? NULL : n;
+}
+
 int64_t fiited_alloc_row(fiited_table *t) {
     if (t->free_row != NO_ROW) {
         int64_t r = t->free_row;
@@ -27,19 +34,50 @@ int64_t fiited_alloc_row(fiited_table *t) {
     if (t->nrows == t->rows_cap) {
         if (t->nrows >= FIITED_MAX_LIVE_ROWS) { fiited_set_error("a table holds at most %lld rows", (long long)FIITED_MAX_LIVE_ROWS); return -1; }
         int64_t cap = t->rows_cap ? t->rows_cap * 2 : 1024;
-        void *m = t->rows ? mremap(t->rows, (size_t)t->rows_cap * sizeof(fiited_row), (size_t)cap * sizeof(fiited_row), MREMAP_MAYMOVE)
-                          : mmap(NULL, (size_t)cap * sizeof(fiited_row), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (m == MAP_FAILED) { fiited_set_error("out of memory growing the row records"); return -1; }
+        if (t->key_hi) {
+            uint32_t *hi = grow_mapping(t->key_hi, t->rows_cap * 4, cap * 4);
+            if (!hi) { fiited_set_error("out of memory growing the row records"); return -1; }
+            t->key_hi = hi;
+        }
+        fiited_row *m = grow_mapping(t->rows, t->rows_cap * (int64_t)sizeof(fiited_row), cap * (int64_t)sizeof(fiited_row));
+        if (!m) {
+            if (t->key_hi) t->key_hi = grow_mapping(t->key_hi, cap * 4, t->rows_cap * 4);  /* shrinking in place cannot fail */
+            fiited_set_error("out of memory growing the row records");
+            return -1;
+        }
         t->rows = m;
         t->rows_cap = cap;
     }
     return t->nrows++;
 }
 
+/* Map the high id halves (zero: every record so far holds an id < 2^32); 0 when mapped. */
+int fiited_wide_keys(fiited_table *t) {
+    if (t->key_hi) return 0;
+    int64_t cap = t->rows_cap ? t->rows_cap : 1024;
+    if (!t->rows_cap) {  /* no record yet: map the records first so both arrays have one capacity */
+        fiited_row *m = grow_mapping(NULL, 0, cap * (int64_t)sizeof(fiited_row));
+        if (!m) { fiited_set_error("out of memory mapping the row records"); return -1; }
+        t->rows = m;
+        t->rows_cap = cap;
+    }
+    t->key_hi = grow_mapping(NULL, 0, cap * 4);
+    if (!t->key_hi) { fiited_set_error("out of memory mapping the row ids"); return -1; }
+    return 0;
+}
+
+/* Store `id` in record r (whose table keeps high halves if id >= 2^32: see fiited_wide_keys). */
+int fiited_set_row_key(fiited_table *t, int64_t r, uint64_t id) {
+    if (id >> 32 && fiited_wide_keys(t)) return -1;
+    t->rows[r].key = (uint32_t)id;
+    if (t->key_hi) t->key_hi[r] = (uint32_t)(id >> 32);
+    return 0;
+}
+
 /* The memory a table holds now: mapped chunks (free ones included), both indexes during a rehash,
  * and the row records. */
 static int64_t held_bytes(const fiited_table *t) {
-    return fiited_pool_mapped_bytes(&t->pool) + fiited_index_bytes(t) + t->nrows * (int64_t)sizeof(fiited_row);
+    return fiited_pool_mapped_bytes(&t->pool) + fiited_index_bytes(t) + t->nrows * fiited_record_bytes(t);
 }
 
 /* Record the memory held now if it is the most so far (under the write lock). */
@@ -50,7 +88,7 @@ void fiited_note_peak(fiited_table *t) {
 
 static void free_row(fiited_table *t, int64_t r) {
     t->rows[r].nchunks = FIITED_ROW_FREE;
-    t->rows[r].key = 0;
+    fiited_set_row_key(t, r, 0);
     t->rows[r].freq = 0.f;
     t->rows[r].base = t->free_row;
     t->free_row = (uint32_t)r;
@@ -79,7 +117,7 @@ int fiited_set_row_chunks(fiited_table *t, int64_t r, int64_t nchunks, int zero_
     }
     if (!zero_init && t->init_scale != 0.f) {
         float *v = fiited_values(p, nb);
-        uint64_t id = t->rows[r].key;
+        uint64_t id = fiited_row_key(t, r);
         for (int64_t j = cur * cs; j < nchunks * cs; j++) v[j] = fiited_init_value(t->seed, id, j, t->init_scale);
     }
     t->rows[r].base = (uint32_t)nb;
@@ -108,7 +146,7 @@ fiited_table *fiited_table_alloc(int64_t id_limit, int64_t max_chunks, int64_t c
     t->training = 1;
     t->free_row = NO_ROW;
     int64_t cap = VALUE_SPACE / (chunk_size * 4);
-    if (id_limit > 0 && id_limit <= cap / max_chunks) cap = id_limit * max_chunks + max_chunks;
+    if (id_limit > 0 && id_limit <= cap / (2 * max_chunks)) cap = 2 * (id_limit * max_chunks + max_chunks);
     if (fiited_index_init(&t->cur, 0) ||
         fiited_pool_init(&t->pool, (int32_t)chunk_size, fiited_state_width(optimizer, chunk_size), max_chunks, cap)) {
         fiited_index_release(&t->cur);
@@ -143,6 +181,7 @@ void fiited_table_destroy(void *h) {
     fiited_index_release(&t->cur);
     fiited_index_release(&t->old);
     if (t->rows) munmap(t->rows, (size_t)t->rows_cap * sizeof(fiited_row));
+    if (t->key_hi) munmap(t->key_hi, (size_t)t->rows_cap * 4);
     pthread_rwlock_destroy(&t->lock);
     free(t);
 }
@@ -203,24 +242,33 @@ int64_t fiited_live_rows(void *h) {
     return n;
 }
 
-/* When at least half of the records are free: renumber the live ones densely, in order (so the
+/* When at least a quarter of the records are free: renumber the live ones densely, in order (so the
  * record order, which statistics and scores follow, is kept), give the rest back and rebuild the
  * index at its target load. Returns nonzero when it did not run. */
 static int compact_rows(fiited_table *t) {
     int64_t nfree = t->nrows - t->count;
     fiited_index ix;
-    if (nfree < 1024 || nfree * 2 < t->nrows || fiited_index_prepare(&ix, t->count)) return 1;
+    if (nfree < 1024 || nfree * 4 < t->nrows || fiited_index_prepare(&ix, t->count)) return 1;
     int64_t w = 0;
     for (int64_t r = 0; r < t->nrows; r++)
-        if (t->rows[r].nchunks != FIITED_ROW_FREE) t->rows[w++] = t->rows[r];
+        if (t->rows[r].nchunks != FIITED_ROW_FREE) {
+            if (t->key_hi) t->key_hi[w] = t->key_hi[r];
+            t->rows[w++] = t->rows[r];
+        }
     t->nrows = w;
     t->free_row = NO_ROW;
     int64_t cap = 1024;
     while (cap < w) cap *= 2;
     if (cap < t->rows_cap) {
         void *m = mremap(t->rows, (size_t)t->rows_cap * sizeof(fiited_row), (size_t)cap * sizeof(fiited_row), 0);
-        if (m != MAP_FAILED) t->rows_cap = cap;
+        void *h = t->key_hi ? mremap(t->key_hi, (size_t)t->rows_cap * 4, (size_t)cap * 4, 0) : NULL;
+        if (m != MAP_FAILED && (!t->key_hi || h != MAP_FAILED)) t->rows_cap = cap;  /* shrinking in place */
     }
+    /* the freed records' pages below the capacity go back too (RSS falls with the counter) */
+    size_t keep = ((size_t)w * sizeof(fiited_row) + 4095) & ~(size_t)4095, mapped = (size_t)t->rows_cap * sizeof(fiited_row);
+    if (keep < mapped) madvise((char *)t->rows + keep, mapped - keep, MADV_DONTNEED);
+    if (t->key_hi && (keep = ((size_t)w * 4 + 4095) & ~(size_t)4095) < (mapped = (size_t)t->rows_cap * 4))
+        madvise((char *)t->key_hi + keep, mapped - keep, MADV_DONTNEED);
     fiited_index_install(t, &ix);
     return 0;
 }
@@ -239,8 +287,14 @@ static void evict_idle(fiited_table *t) {
     if (compact_rows(t)) fiited_index_maybe_shrink(t);
 }
 
+/* Whether to compact now: more than `fraction` of the committed chunks and a whole slab's worth are
+ * free, or the pool's top has passed half its reserved capacity while free runs sit below it. A
+ * bounded table's pool holds twice its rows at full size, so after compaction every row can still
+ * be created or grown; with no slab's worth ever free (a small table) it would otherwise fill with
+ * freed runs of the wrong lengths over many adjustments until a growing row found no room. */
 static int worth_compacting(const fiited_pool *p, double fraction) {
     int64_t total = p->nslabs * FIITED_SLAB_CHUNKS;
+    if (p->nfree > 0 && p->top > p->cap_chunks / 2) return 1;
     return total > 0 && (double)p->nfree > fraction * (double)total && p->nfree >= FIITED_SLAB_CHUNKS;
 }
 
@@ -281,7 +335,7 @@ int fiited_read_stats(void *h, int64_t capacity, int64_t *ids, int64_t *dims, fl
     for (int64_t r = 0; r < t->nrows; r++) {
         const fiited_row *row = &t->rows[r];
         if (row->nchunks == FIITED_ROW_FREE) continue;
-        if (ids) ids[i] = (int64_t)row->key;
+        if (ids) ids[i] = (int64_t)fiited_row_key(t, r);
         if (dims) dims[i] = (int64_t)row->nchunks * t->chunk_size;
         if (frequency) frequency[i] = row->freq;
         if (importance)
@@ -309,15 +363,21 @@ int fiited_resize(void *h, const int64_t *ids, const int64_t *dims, int64_t n, i
             return FIITED_EINVAL;
         }
     pthread_rwlock_wrlock(&t->lock);
-    /* shrink first so grown rows reuse freed chunks */
-    for (int pass = 0; pass < 2 && !rc; pass++)
+    /* Shrink first, then give the freed chunks back before growing: a grown row moves to a new run
+     * and leaves its old one free, so the grow pass compacts whenever an eighth of the pool is free
+     * rather than holding every old run until the end (which raised the peak by the grown rows). */
+    for (int pass = 0; pass < 2 && !rc; pass++) {
         for (int64_t i = 0; i < n && !rc; i++) {
             int64_t r = fiited_find(t, (uint64_t)ids[i]);
             if (r < 0) continue;
             int64_t want = dims[i] / t->chunk_size;
-            if ((pass == 0) == (want < t->rows[r].nchunks)) rc = fiited_set_row_chunks(t, r, want, (int)zero_init);
+            if ((pass == 0) != (want < t->rows[r].nchunks)) continue;
+            if (pass == 1 && worth_compacting(&t->pool, 0.125)) fiited_note_peak(t), fiited_pool_compact(t);
+            rc = fiited_set_row_chunks(t, r, want, (int)zero_init);
         }
-    fiited_note_peak(t);
+        fiited_note_peak(t);
+        if (pass == 0 && !rc && worth_compacting(&t->pool, compact_fraction)) fiited_pool_compact(t);
+    }
     if (!rc && worth_compacting(&t->pool, compact_fraction)) fiited_pool_compact(t);
     pthread_rwlock_unlock(&t->lock);
     return rc;
@@ -423,7 +483,7 @@ int fiited_counters(void *h, int64_t *out) {
     out[7] = t->max_chunks * t->chunk_size;
     out[8] = t->chunk_size;
     out[9] = t->count;
-    out[10] = t->nrows * (int64_t)sizeof(fiited_row);  /* mapped beyond nrows: never touched, not resident */
+    out[10] = t->nrows * fiited_record_bytes(t);  /* mapped beyond nrows: never touched, not resident */
     out[11] = live * 4 * (int64_t)t->pool.state_width;
     out[12] = live * 4;
     out[13] = t->epoch;

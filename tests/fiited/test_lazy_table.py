@@ -58,6 +58,57 @@ def test_idle_rows_are_evicted_and_their_memory_returns():
     np.testing.assert_array_equal(t.get_rows(cold[:5]), init_rows(cold[:5], 32, 0, SCALE))
 
 
+def test_row_records_take_16_bytes_until_an_id_needs_more_than_32_bits():
+    t = Table(0, 16, chunk_size=8, init_dim=8, optimizer="sgd", init_scale=SCALE, seed=1, evict_after=1)
+    narrow = np.arange(1, 5001, dtype=np.int64) * 858_993   # up to ~4.3e9 < 2^32
+    t.touch(narrow)
+    assert t.counters()["row_bytes"] == 16 * 5000
+    # an id differing from a live one only in its high half is a different row
+    wide = narrow[:100] + 2**32 * np.arange(1, 101, dtype=np.int64)
+    t.touch(wide)
+    assert t.counters()["row_bytes"] == 20 * 5100 and t.live_rows == 5100
+    np.testing.assert_array_equal(t.get_rows(np.concatenate([narrow, wide])),
+                                  init_rows(np.concatenate([narrow, wide]), 16, seed=1, scale=SCALE) * ([1] * 8 + [0] * 8))
+    np.testing.assert_array_equal(np.sort(t.stats()[0]), np.sort(np.concatenate([narrow, wide])))
+    for _ in range(2):                                    # only the wide rows stay: records renumbered
+        t.decay_importance(0.5)
+        t.touch(wide)
+    assert t.live_rows == 100 and t.counters()["row_bytes"] == 20 * 100
+    np.testing.assert_array_equal(np.sort(t.stats()[0]), np.sort(wide))
+    t.train(False)
+    np.testing.assert_array_equal(t.get_rows(narrow[:100]), np.zeros((100, 16), np.float32))
+
+
+def test_growing_rows_give_their_old_runs_back_during_the_adjustment():
+    t = Table(0, 32, chunk_size=8, init_dim=8, optimizer="chunk_adagrad", init_scale=SCALE, seed=2)
+    ids = np.arange(60_000, dtype=np.int64) * 7
+    t.touch(ids)
+    before = t.memory()
+    t.resize(ids, np.full(len(ids), 16, np.int64), zero_init=False)   # every row moves to a 2-chunk run
+    after = t.memory()
+    np.testing.assert_array_equal(t.get_rows(ids[::97]), init_rows(ids[::97], 32, seed=2, scale=SCALE) * ([1] * 16 + [0] * 16))
+    grown = after["values"] + after["optimizer_state"] + after["importance"]
+    assert grown == 2 * (before["values"] + before["optimizer_state"] + before["importance"])
+    # holding every old run to the end would peak at 1.5x the grown chunks; an eighth of the pool at most
+    assert after["peak_total"] - after["index"] - after["row_records"] <= 1.2 * grown
+
+
+def test_a_small_bounded_table_survives_many_adjustments():
+    # its pool never has a slab's worth free; freed runs of the wrong lengths used to fill it until a
+    # growing row found no room (after ~440 resizes here)
+    rng = np.random.default_rng(0)
+    t = Table(5, 32, chunk_size=8, init_dim=8, optimizer="chunk_adagrad", init_scale=SCALE)
+    t.touch(np.arange(5, dtype=np.int64))
+    for k in range(600):
+        live, dims, _, _ = t.stats()
+        want = np.clip(dims + 8 * rng.integers(-2, 3, len(dims)), 0, 32).astype(np.int64)
+        t.resize(live, want)
+        np.testing.assert_array_equal(t.dims(live), want)
+        if k % 10 == 0:
+            t.decay_importance(0.5)
+    assert t.counters()["mapped_bytes"] <= 64 * 1024
+
+
 def test_index_grows_by_incremental_rehash_and_stays_exact():
     rng = np.random.default_rng(1)
     t = Table(0, 8, chunk_size=8, optimizer="sgd", init_scale=SCALE)
@@ -123,8 +174,14 @@ def _train_steps(t, rng, steps, start, pool):
             t.decay_importance(0.5)
 
 
-def test_checkpoint_holds_the_id_map_and_training_resumes_bit_identically(tmp_path):
-    pool = np.random.default_rng(3).choice(2**62, 10_000, replace=False).astype(np.int64)
+@pytest.mark.parametrize("id_space", [2**62, 2**32, "mixed"])
+def test_checkpoint_holds_the_id_map_and_training_resumes_bit_identically(tmp_path, id_space):
+    rng = np.random.default_rng(3)
+    if id_space == "mixed":  # 32-bit ids first; the table starts keeping high halves mid-training
+        pool = np.concatenate([rng.choice(2**32, 9_000, replace=False), 2**32 + rng.choice(2**40, 1_000, replace=False)])
+    else:
+        pool = rng.choice(id_space, 10_000, replace=False)
+    pool = pool.astype(np.int64)
     t = Table(0, 32, chunk_size=8, init_dim=16, optimizer="adagrad", lr=0.05, init_scale=SCALE, seed=9, evict_after=2)
     _train_steps(t, np.random.default_rng(4), 9, 0, pool)
     path = str(tmp_path / "t.ckpt")

@@ -100,8 +100,11 @@ class DimensionAdjuster:
                 used > self.budget_fraction * live_full:
             self._start(self.budget_fraction, background=False)
             self._apply_pending()
-        used = int(self._sum([sum(t.counters()["value_bytes"] for t in self.tables)])[0])
-        allowed = self.budget_fraction * self._snapshot_full_bytes
+        # against the rows that exist now: when no final adjustment ran, rows created since the last
+        # snapshot (at the starting dimension, within the budget) count on both sides
+        used, live_full = self._sum([sum(t.counters()["value_bytes"] for t in self.tables),
+                                     sum(4 * t.live_rows * t.max_dim for t in self.tables)])
+        allowed = self.budget_fraction * live_full
         if used > allowed:
             raise RuntimeError(f"dimension adjustment ended above its budget: {used} > {allowed:.0f} value bytes")
 
@@ -186,7 +189,6 @@ class DimensionAdjuster:
 
     def _kept_chunks(self, scored, fraction: float | None) -> list[np.ndarray]:
         """Chunks each row keeps, from a snapshot of (table, dims, scores[max_chunks, rows]) alone."""
-        self._snapshot_full_bytes = int(self._sum([sum(4 * s.shape[1] * t.max_dim for t, _, s in scored)])[0])
         if fraction is not None:
             thresholds = [self._budget_threshold(scored, fraction)] * len(scored)
         else:

@@ -131,3 +131,19 @@ def test_rows_that_start_small_are_held_to_the_budget_from_the_first_adjustment(
     used.clear()
     _run(data, monkeypatch, background_adjust=False, evict_after=2, embedding_dim=32)
     assert used[0] > 0.3                                       # rows created at full size anneal down
+
+
+def test_rows_created_after_the_last_snapshot_do_not_fail_the_final_budget_check():
+    # training ends several steps after the last snapshot; the rows it created meanwhile (at the
+    # starting dimension, within the budget) used to be set against the snapshot's rows alone
+    from girflow.runtime.fiited import Table
+
+    t = Table(0, 32, chunk_size=8, init_dim=8, optimizer="chunk_adagrad", init_scale=0.05, evict_after=1)
+    adj = DimensionAdjuster([t], every=4, budget_fraction=0.3, start_fraction=0.25, lag=1)
+    rng = np.random.default_rng(0)
+    for step in range(1, 19):                      # last snapshot at step 16, two steps of new rows after it
+        ids = rng.integers(0, 10**6, 400).astype(np.int64)
+        t.apply_gradients(ids, np.arange(len(ids), dtype=np.int64), rng.normal(size=(len(ids), 32)).astype(np.float32))
+        adj.maybe_adjust(step)
+    adj.finish()
+    assert t.counters()["value_bytes"] <= 0.3 * 4 * 32 * t.live_rows

@@ -27,7 +27,7 @@ def configure(p):
     p.add_argument("--csv", default="girflow-bench.csv", help="CSV output path")
     p.add_argument("--chart", default="girflow-bench.png", help="bar chart path (.png or .svg)")
     p.add_argument("--model", default=None,
-                   help="benchmark whole models instead: bert,gpt2,vit,llama with torch.compile(backend='girflow') "
+                   help="benchmark whole models instead: bert,gpt2,vit,llama,mlp with torch.compile(backend='girflow') "
                         "beside eager and inductor (see --batch, --seq, --layers)")
     p.add_argument("--batch", default="1,8,32", help="with --model: comma-separated batch sizes")
     p.add_argument("--seq", default="128", help="with --model: comma-separated sequence lengths")

@@ -22,8 +22,6 @@ import time
 
 from girflow.tools.bench import time_round_robin
 
-MODELS = ("bert", "gpt2", "vit", "llama")
-
 
 def _parse_list(text: str, what: str) -> list[int]:
     from girflow.errors import UserError
@@ -164,6 +162,7 @@ def run(args) -> int:
     import torch
 
     from girflow.errors import UserError
+    from girflow.frontends.torch.models import MODELS
 
     names = [m.strip() for m in args.model.split(",")]
     bad = [m for m in names if m not in MODELS]

@@ -18,7 +18,8 @@ from girflow.passes.ir_utils import collect_ops, element_type, shape_of, str_att
 from girflow.passes.registry import PassError
 
 _SCHEDULE_KEYS = ("tasks", "rows_per_task", "streaming_stores", "blocks_per_task", "tile_rows_per_task",
-                  "tile", "vector_width", "unroll", "split", "part_cols", "part_rows", "items_per_task")
+                  "tile", "vector_width", "unroll", "split", "part_cols", "part_rows", "items_per_task",
+                  "interleave")
 
 
 @dataclasses.dataclass

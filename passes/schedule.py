@@ -6,6 +6,7 @@ filled by `girflow tune` / `girflow.compile(fn, tune=True)`), else from the cost
 choice; `gir.schedule_source` records which. Decisions (all recorded as attributes, so the choice is visible and overridable in gir-opt):
   func  gir.target   = the target description's name
         gir.schedule = {tasks, rows_per_task | blocks_per_task, vector_width, unroll}
+        (row programs sweeping several rows together: interleave, the rows per loop step)
         (with the reduced axis split: split, and part_cols / part_rows, the columns or rows of
         each part but the last; row programs then give items_per_task, an item a part of a row)
         (row programs also record the `materialize` and `one_pass` knobs, which gir-sweep-reuse and
@@ -50,7 +51,7 @@ def knobs_for(df, desc: dict, options: dict) -> tuple[dict, str]:
             raise ValueError(f"option {k}={v!r} must be an integer") from None
     if explicit:
         source = "options" if source == "model" else source + "+options"
-    for k in ("tasks", "unroll", "vector_width", "tile", "split"):
+    for k in ("tasks", "unroll", "vector_width", "tile", "split", "interleave"):
         if k in knobs and knobs[k] < 1:
             raise ValueError(f"option {k}={knobs[k]} must be at least 1")
     return knobs, source
@@ -102,6 +103,17 @@ def choose(df, desc: dict, knobs: dict):
         sched["materialize"] = int(knobs.get("materialize", 1))
         sched["one_pass"] = int(knobs.get("one_pass", 0))
     materialize = sweep_reuse.decide(df, desc, "auto" if knobs.get("materialize", 1) else "recompute")
+    interleave = knobs.get("interleave", 1)
+    if interleave > 1:
+        if desc.get("kind") != "cpu":
+            raise ValueError(f"interleave={interleave}: sweeping rows together is implemented for the cpu only")
+        if df.form != "row":
+            raise ValueError(f"interleave={interleave}: only row programs sweep several rows together")
+        if split > 1:
+            raise ValueError(f"interleave={interleave} with split={split}: a split row program's items "
+                             "are parts of rows, not rows")
+        if not materialize:   # a row buffer holds one row: rows with materialised values go one by one
+            sched["interleave"] = min(interleave, view[0])
     return sched, materialize
 
 
@@ -124,6 +136,9 @@ class ScheduleOptions:
     one_pass: Literal["0", "1"] | None = option(
         None, "1: fuse the reductions that have a one-pass form (online softmax, one-pass variance; applied "
               "by gir-sweep-fusion), 0: one sweep per reduction level")
+    interleave: int | None = option(None, "rows one sweep loop carries together (row programs): each step loads "
+                                          "the same columns of every row, overlapping their streams and "
+                                          "accumulator chains")
     split: int | None = option(None, "parts the reduced axis is cut into (cpu; column programs and one-sweep "
                                      "row reductions): partial results per task, then one combine step")
     from_cache: bool = option(False, "apply the tuning cache's choice for this program, shape class, dtype, "

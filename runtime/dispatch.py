@@ -195,8 +195,6 @@ class TaskRunner:
         self.native = None if Launcher is None else Launcher(*self._launcher_args)
         if self.native is not None:
             self.run = self.native.run         # type: ignore[method-assign]
-        elif self._combine is not None:
-            self.run = self._run_combined      # type: ignore[method-assign]
         if self.threads > 1:
             _bind_team()
 
@@ -211,35 +209,21 @@ class TaskRunner:
         return launcher.call
 
     def run(self, addresses) -> None:
+        """The Python/ctypes path (builds without the native launcher): the tasks, then, for a
+        split kernel, the combine step on this thread with the slot set's own workspace."""
         free = self._free
+        combine = self._combine
         try:
             slots = free.pop()
         except IndexError:             # first call, or a concurrent call holds the other sets
-            slots = _SlotSet(self.nargs, self._ranges)
-        try:
-            slots.values[:] = addresses
-            if self.threads == 1:
-                self._fn(slots.first)
-            else:
-                POOL_RUN(self._address, slots.chunk_array, len(slots.chunks), self.threads)
-        finally:
-            free.append(slots)
-
-    def _run_combined(self, addresses) -> None:
-        """`run` of a kernel with a combine step: the tasks, then the combine on this thread."""
-        free = self._free
-        try:
-            slots = free.pop()
-        except IndexError:
             slots = _SlotSet(self.nargs, self._ranges, self._workspace)
         try:
-            slots.values[:self.nargs - 1] = addresses
+            slots.values[:self.nargs - 1 if combine is not None else self.nargs] = addresses
             if self.threads == 1:
                 self._fn(slots.first)
             else:
                 POOL_RUN(self._address, slots.chunk_array, len(slots.chunks), self.threads)
-            combine = self._combine
-            assert combine is not None
-            combine(slots.first)         # its packed arguments are the first nargs slots of a chunk
+            if combine is not None:
+                combine(slots.first)     # its packed arguments are the first nargs slots of a chunk
         finally:
             free.append(slots)

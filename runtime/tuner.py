@@ -1,11 +1,12 @@
 """The measured half of the schedule search: compile the cost model's best few candidates, time
 them side by side on this machine within a time budget, and remember the winner.
 
-    entry = tune(traced, "cpu", k=4, budget_s=1.0)     # {"schedule": {...}, "candidates": [...]}
+    entry = tune(traced, "cpu", k=5, budget_s=1.0)     # {"schedule": {...}, "candidates": [...]}
 
-Candidates are timed round-robin (one call of each per round) on the same buffers, so machine
-noise hits all alike; each is scored by its lower-quartile time, which tracks the kernel rather
-than a preempted call on a busy machine.
+Candidates are timed round-robin on the same buffers, in a fresh order each round, so machine
+noise and cache state hit all alike; each is scored by the lower quartile of its turns, which
+tracks the kernel rather than a preempted call on a busy machine, and the model's first choice
+stays unless another candidate beats it clearly (CLEAR_WIN).
 """
 from __future__ import annotations
 
@@ -58,27 +59,50 @@ def _buffers(traced):
     return keep, pointers
 
 
-def measure(kernels: list, traced, budget_s: float, min_rounds: int = 5) -> list[float]:
-    """Lower-quartile seconds per kernel (objects with .run(pointers)), timed round-robin."""
+def measure(kernels: list, traced, budget_s: float, min_rounds: int = 5, calls: int = 2) -> list[float]:
+    """Seconds per call of each kernel (objects with .run(pointers)): rounds until the budget is
+    spent, the kernels in a fresh order each round (a kernel runs where its inputs were left by
+    whichever ran before it; a fixed order would charge that to the same kernel every round), each
+    turn an untimed call then `calls` timed ones, the turn scored by its median. A kernel's time is
+    the lower quartile of its turns: a turn preempted on a busy machine falls above it."""
+    import random
+
     keep, pointers = _buffers(traced)
     for k in kernels:          # warm up: first-touch page faults, code in the caches
         k.run(pointers)
-    times: list[list[float]] = [[] for _ in kernels]
+    turns: list[list[float]] = [[] for _ in kernels]
+    order = list(range(len(kernels)))
+    rng = random.Random(0)
     start = time.perf_counter()
     while True:
-        for k, ts in zip(kernels, times):
-            t0 = time.perf_counter()
-            k.run(pointers)
-            ts.append(time.perf_counter() - t0)
-        if len(times[0]) >= min_rounds and time.perf_counter() - start > budget_s:
+        rng.shuffle(order)
+        for i in order:
+            kernels[i].run(pointers)
+            ts = []
+            for _ in range(calls):
+                t0 = time.perf_counter()
+                kernels[i].run(pointers)
+                ts.append(time.perf_counter() - t0)
+            turns[i].append(statistics.median(ts))
+        if len(turns[0]) >= min_rounds and time.perf_counter() - start > budget_s:
             break
-        if len(times[0]) >= 10000:
+        if len(turns[0]) >= 10000:
             break
     del keep
-    return [statistics.quantiles(ts, n=4)[0] if len(ts) >= 4 else min(ts) for ts in times]
+    return [statistics.quantiles(ts, n=4)[0] if len(ts) >= 4 else min(ts) for ts in turns]
 
 
-def tune(traced, target: str = "cpu", k: int = 4, budget_s: float = 1.0, force: bool = False,
+CLEAR_WIN = 0.04    # a measured candidate replaces the model's first choice only if this much faster
+
+
+def pick(seconds: list[float]) -> int:
+    """Index of the winner: the fastest, unless it beats the model's first choice (index 0) by less
+    than CLEAR_WIN, a margin a loaded machine's noise can produce (then the model's choice stays)."""
+    best = min(range(len(seconds)), key=lambda i: (seconds[i], i))
+    return best if seconds[best] < seconds[0] * (1 - CLEAR_WIN) else 0
+
+
+def tune(traced, target: str = "cpu", k: int = 5, budget_s: float = 1.0, force: bool = False,
          progress=None) -> dict:
     """The tuning-cache entry for `traced` on `target`, measuring the model's top `k` unless the
     cache already holds one (or `force`). `progress(n)` is called as candidates compile."""
@@ -101,7 +125,7 @@ def tune(traced, target: str = "cpu", k: int = 4, budget_s: float = 1.0, force: 
         if progress:
             progress(1)
     seconds = measure(kernels, traced, budget_s)
-    best = min(range(len(top)), key=lambda i: (seconds[i], i))
+    best = pick(seconds)
     entry = {"schedule": top[best][1], "measured_us": seconds[best] * 1e6,
              "untuned_us": seconds[0] * 1e6, "budget_s": budget_s,
              "candidates": [{"schedule": c, "model_us": ns / 1e3, "measured_us": s * 1e6}

@@ -1,7 +1,8 @@
 """`girflow bench`: GIR operators against torch eager, torch.compile (inductor) and a plain copy.
 
-Every candidate is timed in the same process, round-robin (one call of each per round), and the
-median per candidate is kept, so machine noise hits all of them alike. Bandwidth counts the bytes
+Every candidate is timed in the same process, round-robin (one call of each per round, in a fresh
+order each round; the reference copy on its own after the rounds, so it never evicts the others'
+inputs), and the median per candidate is kept, so machine noise hits all of them alike. Bandwidth counts the bytes
 an operator must move (inputs read once + outputs written once); the copy moves the same number
 of bytes as the operator's largest input, read and written (torch's multi-threaded `copy_`). Prints a table with ratios, writes a CSV
 and a seaborn bar chart.
@@ -56,22 +57,41 @@ def _nbytes(ts):
     return sum(t.numel() * t.element_size() for t in ts)
 
 
-def time_round_robin(candidates: dict, rounds: int) -> dict:
-    """name -> median seconds, interleaving the candidates each round."""
+def time_round_robin(candidates: dict, rounds: int, apart: tuple = (), calls: int = 1) -> dict:
+    """name -> median seconds, interleaving the candidates each round in a fresh order (seeded by
+    the round: reruns compare alike), so no candidate always runs right after the same other one;
+    a candidate runs where its inputs were left by whichever ran before it, and a fixed order
+    charged that to the same candidate every round (a 16 MiB row sum measured 1.4x slower in the
+    slot after a cache-flushing copy than three slots later). Names in `apart` (candidates that
+    touch other memory, e.g. a reference copy of as many bytes) are timed after the rounds, on
+    their own, so they never evict the others' inputs between their calls. Each turn times `calls`
+    calls after an untimed one; the median is over every timed call."""
+    import random
+
     for fn in candidates.values():   # warm up (compiles, page faults, caches)
         fn()
         fn()
     times: dict[str, list[float]] = {name: [] for name in candidates}
-    for _ in range(rounds):
-        for name, fn in candidates.items():
-            # one untimed call first: torch's OpenMP workers spin for a while after a parallel
-            # region, and parked thread pools take time to wake; neither is charged to the next
-            # candidate's timed call
-            fn()
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
+    together = [name for name in candidates if name not in apart]
+    for r in range(rounds):
+        order = together[:]
+        random.Random(r).shuffle(order)
+        for name in order:
+            _timed_calls(candidates[name], times[name], calls)
+    for name in apart:
+        for _ in range(rounds):
+            _timed_calls(candidates[name], times[name], calls)
     return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def _timed_calls(fn, out: list, calls: int) -> None:
+    # one untimed call first: torch's OpenMP workers spin for a while after a parallel region, and
+    # parked thread pools take time to wake; neither is charged to the next candidate's timed call
+    fn()
+    for _ in range(calls):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
 
 
 def _untuned(fn, args):
@@ -114,7 +134,7 @@ def bench_operator(name, rows, cols, rounds, inductor=True, tuned=True):
     for got in (compiled(*args), untuned(*args)):
         for g, w in zip(got if isinstance(got, tuple) else (got,), outs):
             torch.testing.assert_close(g, w, atol=1e-4, rtol=1e-4)   # sanity check; tests hold the precise bounds
-    med = time_round_robin(candidates, rounds)
+    med = time_round_robin(candidates, rounds, apart=("copy",), calls=3)
     copy_bytes = 2 * src.numel() * src.element_size()
     gbs = {k: (copy_bytes if k == "copy" else moved) / t / 1e9 for k, t in med.items()}
     return med, gbs
@@ -139,7 +159,8 @@ def run(args) -> int:
     shapes = _parse_shapes(args.shapes)
     if args.target != "cpu":
         return _run_device(args.target, names, shapes, not args.no_inductor)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; median of {args.rounds} interleaved rounds")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; median of {args.rounds} interleaved rounds "
+          "(in a fresh order each round, 3 timed calls per turn)")
     impls = ["girflow", "tuned", "girflow(out=)", "eager", "inductor", "copy"]
     print("GB/s (girflow: untuned, the cost model's first choice; tuned: measured search, out= tuned too);")
     print("best: tuned / faster of eager and inductor; copy: tuned as a share of a plain copy's GB/s")

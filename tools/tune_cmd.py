@@ -15,7 +15,7 @@ def configure(p):
     p.add_argument("--shapes", default="8x64,128x768,1024x1000,4096x1024,8192x4096",
                    help="comma-separated ROWSxCOLS (default: %(default)s)")
     p.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
-    p.add_argument("--candidates", type=int, default=4, help="candidates timed per shape (default: %(default)s)")
+    p.add_argument("--candidates", type=int, default=5, help="candidates timed per shape (default: %(default)s)")
     p.add_argument("--budget", type=float, default=1.0, help="seconds of timing per shape (default: %(default)s)")
     p.add_argument("--force", action="store_true", help="re-measure shapes the cache already holds")
 

@@ -153,10 +153,25 @@ class RowKernel:
         # gir.dynamic_rows: the row count is a trailing `index` argument (the static one is only the
         # shape the program was scheduled at); rows are independent, so nothing else depends on it
         self.dynamic_rows = "gir.dynamic_rows" in g.func.attributes
+        self.interleave = s.get("interleave", 1)
         self.row_cache: dict = {}       # node -> scalar f32 value (per row)
         self.bcast_cache: dict = {}     # (node, width) -> broadcast vector
         self.scratch: dict = {}         # node -> row buffer
         self.red_results: dict = {}     # reduce node -> scalar f32
+
+    # -- rows swept together ------------------------------------------------------------------
+    def row_state(self, r) -> dict:
+        """Fresh per-row caches for row index `r` (one per row an interleaved sweep carries)."""
+        return {"r": r, "row_cache": {}, "bcast_cache": {}, "red_results": {}, "vmemo": {}}
+
+    def enter(self, state: dict) -> None:
+        """Make `state`'s row the one values are built for (its caches are shared, not copied)."""
+        self.r, self.row_cache, self.bcast_cache = state["r"], state["row_cache"], state["bcast_cache"]
+        self.red_results, self.vmemo = state["red_results"], state["vmemo"]
+
+    def current_state(self) -> dict:
+        return {"r": self.r, "row_cache": self.row_cache, "bcast_cache": self.bcast_cache,
+                "red_results": self.red_results, "vmemo": getattr(self, "vmemo", {})}
 
     # -- values -----------------------------------------------------------------------------
     def arg_space(self, i):
@@ -254,75 +269,94 @@ class RowKernel:
         return emit_op(self.b, n, ins, vtype(width))
 
     # -- sweeps -----------------------------------------------------------------------------
-    def sweep(self, phase, row: ir.InsertionPoint, reductions, stores, base=None, length=None):
+    def sweep(self, phase, row: ir.InsertionPoint, reductions, stores, base=None, length=None, states=None):
         """One pass over the row: accumulate `reductions`, write `stores` (refs -> output index).
         A reduction's state is one vector per unrolled step, or two for the online kinds
         (online_reduce.KINDS: logsumexp, var). With `base` (split rows): columns base..base+length
-        only, and each reduction's raw partial (a mean's sum) left in `red_results`."""
+        only, and each reduction's raw partial (a mean's sum) left in `red_results`. With `states`
+        (row_state per row), those rows are swept together: each loop step loads the same columns
+        of every row, so their memory streams and accumulator chains overlap."""
         W, U = self.width, self.unroll
         C = self.cols if length is None else length
         main_end = (C // (W * U)) * (W * U)
         vec_end = (C // W) * W
-        partials: dict = {r.index: [] for r in reductions}   # scalar partial states per reduction
+        states = states or [self.current_state()]
+        partials: list[dict] = [{r.index: [] for r in reductions} for _ in states]   # scalar partial states per row, reduction
+        pivots = []
         with row:
-            pivots = self.pivots(reductions, row, phase)
+            for st in states:
+                self.enter(st)
+                pivots.append(self.pivots(reductions, row, phase))
         for lo, hi, width, unroll in ((0, main_end, W, U), (main_end, vec_end, W, 1), (vec_end, C, 1, 1)):
             if hi > lo:
                 with row:
-                    states = self.sweep_loop(phase, lo, hi, width, unroll, reductions, stores, pivots, base)
-                    for r, st in zip(reductions, states):
-                        partials[r.index].append(st)
+                    per_row = self.sweep_loop(phase, lo, hi, width, unroll, reductions, stores, pivots, base, states)
+                    for part, results in zip(partials, per_row):
+                        for r, st in zip(reductions, results):
+                            part[r.index].append(st)
         with row:
-            for r in reductions:
-                kind = r.attrs["kind"]
-                st = self.fold(kind, partials[r.index], element("f32"))
-                if kind in online.KINDS:
-                    self.red_results[r.index] = online.finish(self.b, kind, st, C)
-                    continue
-                v = st[0]
-                if kind == "mean" and base is None:
-                    v = arith.mulf(v, self.b.float(1.0 / C))
-                self.red_results[r.index] = v
+            for st, part in zip(states, partials):
+                self.enter(st)
+                for r in reductions:
+                    kind = r.attrs["kind"]
+                    folded = self.fold(kind, part[r.index], element("f32"))
+                    if kind in online.KINDS:
+                        self.red_results[r.index] = online.finish(self.b, kind, folded, C)
+                        continue
+                    v = folded[0]
+                    if kind == "mean" and base is None:
+                        v = arith.mulf(v, self.b.float(1.0 / C))
+                    self.red_results[r.index] = v
 
-    def sweep_loop(self, phase, lo, hi, width, unroll, reductions, stores, pivots, base=None) -> list:
+    def sweep_loop(self, phase, lo, hi, width, unroll, reductions, stores, pivots, base=None, states=None) -> list:
         """One vector loop over columns lo..hi (after `base`, where given), `unroll` vectors of
-        `width` per step; returns each reduction's scalar partial state over those columns.
-        Per-row values go before the loop."""
+        `width` per step for each row of `states` (one pivot dict per row); returns, per row, each
+        reduction's scalar partial state over those columns. Per-row values go before the loop."""
         b, ty = self.b, vtype(width)
+        states = states or [self.current_state()]
         nstate = [online.STATE if r.attrs["kind"] in online.KINDS else 1 for r in reductions]
-        inits = [v for r in reductions for _ in range(unroll) for v in self.init_state(r, ty)]
-        pivot_vecs = {i: vector.broadcast(ty, p) for i, p in pivots.items()}
-        self.vmemo: dict = {}
+        per_row = unroll * sum(nstate)
+        inits = [v for _ in states for r in reductions for _u in range(unroll) for v in self.init_state(r, ty)]
+        pivot_vecs = [{i: vector.broadcast(ty, p) for i, p in piv.items()} for piv in pivots]
         start, stop = b.index(lo), b.index(hi)
         if base is not None:
             start, stop = arith.addi(base, start), arith.addi(base, stop)
         with b.loop(start, stop, b.index(width * unroll), inits) as loop:
             pre = ir.InsertionPoint(loop.op)
-            accs = _split_states(loop.args, nstate, unroll)
-            out: list = [[] for _ in reductions]
+            for st in states:
+                st["vmemo"] = {}
+            accs = [_split_states(loop.args[i * per_row:(i + 1) * per_row], nstate, unroll)
+                    for i in range(len(states))]
+            out: list = [[[] for _ in reductions] for _ in states]
             for u in range(unroll):
                 ju = loop.iv if u == 0 else arith.addi(loop.iv, b.index(u * width))
-                for k, r in enumerate(reductions):
-                    x = self.vec(r.operands[0], ju, width, pre, phase)
-                    kind = r.attrs["kind"]
-                    if kind in online.KINDS:
-                        out[k].append(online.update(kind, accs[k][u], x, pivot_vecs.get(r.index)))
-                    else:
-                        out[k].append([b.arith(REDUCE_COMBINE[kind], accs[k][u][0], x)])
-                for ref, oi in stores:
-                    self.store(self.vec(ref, ju, width, pre, phase), oi, ju, width)
-                for mi in self.scratch_writes(phase):   # materialised values nobody reduced here
-                    self.vec(("node", mi), ju, width, pre, phase)
-            loop.carried = [a for states in out for st in states for a in st]
-        states = []
-        for r, parts in zip(reductions, _split_states(loop.results, nstate, unroll)):
-            kind = r.attrs["kind"]
-            st = self.fold(kind, parts, ty)
-            if kind in online.KINDS:
-                states.append(online.fold_lanes(kind, st, width))
-            else:
-                states.append([vector.reduction(element("f32"), getattr(vector.CombiningKind, REDUCE_KIND[kind]), st[0])])
-        return states
+                for i, st in enumerate(states):
+                    self.enter(st)
+                    for k, r in enumerate(reductions):
+                        x = self.vec(r.operands[0], ju, width, pre, phase)
+                        kind = r.attrs["kind"]
+                        if kind in online.KINDS:
+                            out[i][k].append(online.update(kind, accs[i][k][u], x, pivot_vecs[i].get(r.index)))
+                        else:
+                            out[i][k].append([b.arith(REDUCE_COMBINE[kind], accs[i][k][u][0], x)])
+                    for ref, oi in stores:
+                        self.store(self.vec(ref, ju, width, pre, phase), oi, ju, width)
+                    for mi in self.scratch_writes(phase):   # materialised values nobody reduced here
+                        self.vec(("node", mi), ju, width, pre, phase)
+            loop.carried = [a for row_out in out for states_ in row_out for st_ in states_ for a in st_]
+        results = []
+        for i in range(len(states)):
+            row_results = []
+            for r, parts in zip(reductions, _split_states(loop.results[i * per_row:(i + 1) * per_row], nstate, unroll)):
+                kind = r.attrs["kind"]
+                st = self.fold(kind, parts, ty)
+                if kind in online.KINDS:
+                    row_results.append(online.fold_lanes(kind, st, width))
+                else:
+                    row_results.append([vector.reduction(element("f32"),
+                                                         getattr(vector.CombiningKind, REDUCE_KIND[kind]), st[0])])
+            results.append(row_results)
+        return results
 
     def init_state(self, r, ty) -> list:
         kind = r.attrs["kind"]
@@ -383,8 +417,17 @@ class RowKernel:
             for n in g.nodes:
                 if n.materialize:
                     self.scratch[n.index] = gir.alloc(memref_type((self.cols,)), "local")
+            k = self.interleave if not self.scratch else 1
+            if k > 1:   # groups of k rows swept together, then the rest one by one
+                b = self.b
+                grouped = arith.addi(begin, arith.muli(arith.divui(arith.subi(end, begin), b.index(k)), b.index(k)))
+                with b.loop(begin, grouped, b.index(k)) as group:
+                    states = [self.row_state(group.iv if i == 0 else arith.addi(group.iv, b.index(i)))
+                              for i in range(k)]
+                    self.row_body(ir.InsertionPoint.current, out_spaces, states)
+                begin = grouped
             with self.b.loop(begin, end, self.b.index(1)) as rows:
-                self.r = rows.iv
+                self.enter(self.row_state(rows.iv))
                 self.row_body(ir.InsertionPoint.current, out_spaces)
         return kf.func
 
@@ -464,16 +507,20 @@ class RowKernel:
                 self.row_outputs(ir.InsertionPoint.current, out_spaces)
         return kf.func
 
-    def row_body(self, row: ir.InsertionPoint, out_spaces):
+    def row_body(self, row: ir.InsertionPoint, out_spaces, states=None):
+        """The sweeps of one row, or of the rows of `states` together, then the per-row outputs."""
         g = self.g
+        states = states or [self.current_state()]
         full_reds = self.full_reductions()
         last_phase = max([n.phase for n in full_reds] + [-1]) + 1
         for phase in range(last_phase + 1):
             reds = [n for n in full_reds if n.phase == phase]
             stores = [(ref, i) for i, ref in enumerate(g.outputs) if out_spaces[i] == "full"] if phase == last_phase else []
             if reds or stores:
-                self.sweep(phase, row, reds, stores)
-        self.row_outputs(row, out_spaces)
+                self.sweep(phase, row, reds, stores, states=states)
+        for st in states:
+            self.enter(st)
+            self.row_outputs(row, out_spaces)
 
     def row_outputs(self, row: ir.InsertionPoint, out_spaces):
         """Store the per-row outputs, computed from the row's reduction results."""

@@ -166,3 +166,20 @@ def test_model_writes_through_the_last_level_cache_when_the_data_fits():
     assert rank(big, desc)[0][1]["streaming"] == 1
     del desc["memory_levels"]["last_level"]
     assert rank(df, desc)[0][1]["streaming"] == 1
+
+
+def test_tuner_keeps_the_models_choice_unless_a_candidate_wins_clearly():
+    from girflow.runtime.tuner import CLEAR_WIN, pick
+
+    assert pick([1.0, 1.0 - CLEAR_WIN / 2, 1.2]) == 0      # within noise: the model's first choice
+    assert pick([1.0, 0.9, 0.8]) == 2
+    assert pick([0.5, 0.9]) == 0
+
+
+def test_shortlist_times_the_other_store_kind_and_interleaved_rows():
+    order = ranked(girflow.trace(ops.softmax, (4096, 1024)))
+    picked = [c for _, c in shortlist(order, 5)]
+    assert {c.get("streaming", 0) for c in picked} == {0, 1}
+    sums = [c for _, c in shortlist(ranked(girflow.trace(ops.sum_last, (4096, 1024))), 5)]
+    assert {c.get("interleave", 1) > 1 for c in sums} == {False, True}
+    assert all(c.get("streaming", 0) == 0 for c in sums)     # no full-size output: nothing to stream

@@ -92,3 +92,23 @@ def test_shortlist_times_a_split_and_an_unsplit_candidate():
     for name, rows, cols in (("sum_first", 50000, 64), ("sum_last", 1, 65536), ("sum_first", 3000, 333)):
         picked = shortlist(_space(name, rows, cols)[0], 4)
         assert {c.get("split", 1) > 1 for _, c in picked} == {True, False}
+
+
+@pytest.mark.parametrize("fn,name,shape,options", [
+    (ops.sum_first, "sum_first", (300, 20), "tasks=2 split=4 vector_width=8 unroll=1"),
+    (ops.sum_last, "sum_last", (5, 1000), "tasks=1 split=2 vector_width=8 unroll=2"),
+    (ops.sum_last, "sum_last", (9, 70), "tasks=2 vector_width=8 unroll=2")])
+def test_python_call_path_runs_the_tasks_then_the_combine_step(monkeypatch, fn, name, shape, options):
+    """Builds without the native launcher call kernels through ctypes: the same `run`, with the
+    combine step and its workspace where the reduced axis is split."""
+    from girflow.runtime import dispatch
+
+    monkeypatch.setattr(dispatch, "Launcher", None)
+    x = torch.randn(*shape)
+    traced = girflow.trace(fn, x)
+    kernel = CpuKernel(traced.mlir, options)
+    assert kernel.runner.native is None
+    for _ in range(2):     # the second call reuses the slot set (and its workspace)
+        out = torch.full(traced.output_shapes[0], float("nan"))
+        kernel.run([x.data_ptr(), out.data_ptr()])
+        _close(out, x, name)

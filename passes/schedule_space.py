@@ -385,8 +385,15 @@ def shortlist(ranked: list, k: int, cores: int = 2) -> list:
 
 
 def as_options(cand: dict) -> str:
-    """The gir-schedule option text that applies `cand`."""
-    return " ".join(f"{k}={cand[k]}" for k in KNOBS if k in cand)
+    """The gir-schedule option text that applies `cand`. Knobs a candidate leaves at their default
+    (split and interleave 1: absent from the dict) are written out: options merge over the model's
+    first choice, which must not lend a candidate its split or interleave."""
+    full = dict(cand)
+    if "unroll" in full:                 # row and column programs
+        full.setdefault("split", 1)
+    if "streaming" in full:              # row programs
+        full.setdefault("interleave", 1)
+    return " ".join(f"{k}={full[k]}" for k in KNOBS if k in full)
 
 
 def describe(cand: dict) -> str:

@@ -183,3 +183,20 @@ def test_shortlist_times_the_other_store_kind_and_interleaved_rows():
     sums = [c for _, c in shortlist(ranked(girflow.trace(ops.sum_last, (4096, 1024))), 5)]
     assert {c.get("interleave", 1) > 1 for c in sums} == {False, True}
     assert all(c.get("streaming", 0) == 0 for c in sums)     # no full-size output: nothing to stream
+
+
+def test_a_candidate_never_inherits_the_models_split_or_interleave():
+    """Options merge over the model's first choice: a candidate without split/interleave must say
+    so, or it would be built (and timed) with the model's."""
+    from girflow.dialects import targets
+    from girflow.passes.schedule import knobs_for
+
+    traced = girflow.trace(ops.sum_last, (8192, 4096))
+    order = ranked(traced)
+    _ctx, _m, df = analysed(traced)
+    desc = targets.get("cpu")
+    for _, cand in order[:40]:
+        opts = dict(kv.split("=") for kv in as_options(cand).split())
+        knobs, _source = knobs_for(df, desc, opts)
+        assert knobs.get("split", 1) == cand.get("split", 1)
+        assert knobs.get("interleave", 1) == cand.get("interleave", 1)

@@ -44,6 +44,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
                             "default: --dim); rows then grow by importance at adjustments")
         p.add_argument("--evict-after", type=int, default=0,
                        help="FIITED: evict rows untouched for more than this many adjustments (0: never)")
+        p.add_argument("--evict-single-after", type=int, default=0,
+                       help="FIITED: evict rows touched in one batch only (most ids of a long tail) after this many "
+                            "adjustments untouched instead (0: --evict-after), so rows seen repeatedly can live "
+                            "longer in the same memory")
         p.add_argument("--seeds", default="0", help="comma-separated model seeds (eval: mean and spread over them)")
         p.add_argument("--json", default=None, help="also write the results as JSON here")
         p.add_argument("--no-progress", action="store_true")
@@ -129,12 +133,15 @@ def _config(args, **over):
 
     base = dict(embedding_dim=args.dim, chunk_size=args.chunk, batch_size=args.batch_size, epochs=args.epochs,
                 emb_lr=args.emb_lr, emb_optimizer=args.emb_optimizer, adjust_every=args.adjust_every, anneal=args.anneal, decay=args.decay,
-                evict_after=args.evict_after, init_dim=args.init_dim, progress=not args.no_progress)
+                evict_after=args.evict_after, evict_single_after=args.evict_single_after, init_dim=args.init_dim, progress=not args.no_progress)
     base.update(over)
     if args.dim % args.chunk:
         raise UserError(f"--dim {args.dim} must be a multiple of --chunk {args.chunk}")
     if args.init_dim is not None and not (0 <= args.init_dim <= args.dim and args.init_dim % args.chunk == 0):
         raise UserError(f"--init-dim {args.init_dim} must be a multiple of --chunk {args.chunk} in [0, --dim {args.dim}]")
+    if args.evict_single_after and not 0 < args.evict_single_after <= args.evict_after:
+        raise UserError(f"--evict-single-after {args.evict_single_after} needs --evict-after at least as large "
+                        f"(got --evict-after {args.evict_after})")
     return TrainConfig(**base)
 
 

@@ -100,19 +100,22 @@ class FiitedEmbeddingBag(nn.Module):
     Rows shorter than `embedding_dim` read as zeros beyond their length. A row exists only once its
     id is looked up in training (`num_embeddings` bounds the ids; 0 accepts any non-negative int64,
     e.g. raw feature hashes); in `eval()` mode unknown ids read as zeros and create nothing. Rows
-    untouched for more than `evict_after` dimension adjustments are evicted (0: never). Training
+    untouched for more than `evict_after` dimension adjustments are evicted (0: never), rows touched
+    in one batch only after `evict_single_after` (0: `evict_after`). Training
     updates happen inside backward with the runtime's optimiser (`optimizer`, `lr`).
     """
 
     def __init__(self, num_embeddings: int, embedding_dim: int, mode: str = "sum", chunk_size: int = 8,
                  optimizer: str = "adagrad", lr: float = 0.01, init_dim: int | None = None, seed: int = 0,
-                 init_scale: float | None = None, evict_after: int = 0, _weight: np.ndarray | None = None):
+                 init_scale: float | None = None, evict_after: int = 0, evict_single_after: int = 0,
+                 _weight: np.ndarray | None = None):
         super().__init__()
         if mode not in ("sum", "mean"):
             raise ValueError(f"mode must be 'sum' or 'mean', got {mode!r}")
         self.num_embeddings, self.embedding_dim, self.mode = num_embeddings, embedding_dim, mode
         self.table = Table(num_embeddings, embedding_dim, chunk_size, init_dim, optimizer, lr, seed=seed,
-                           init_scale=init_scale, evict_after=evict_after)
+                           init_scale=init_scale, evict_after=evict_after,
+                           evict_single_after=evict_single_after)
         if _weight is not None:
             self.table.set_rows(np.arange(num_embeddings, dtype=np.int64), np.asarray(_weight, np.float32))
         self._anchor = nn.Parameter(torch.zeros(0), requires_grad=True)

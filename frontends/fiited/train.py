@@ -45,6 +45,7 @@ class TrainConfig:
     decay: float = 0.5
     background_adjust: bool = True   # FIITED adjustments computed in a second thread (same result)
     evict_after: int = 0              # FIITED: evict rows untouched for more than this many adjustments (0: never)
+    evict_single_after: int = 0       # FIITED: the same for rows touched in one batch only (0: evict_after)
     init_dim: int | None = None       # FIITED: dimension a row starts at when first touched (None: full)
     pep_init: float = -8.0
     test_fraction: float = 0.1
@@ -86,6 +87,7 @@ def _embeddings(cfg: TrainConfig, table_sizes: list[int]):
     if sharded():
         emb = ShardedEmbeddingBagCollection(table_sizes, cfg.embedding_dim, chunk_size=cfg.chunk_size, seed=cfg.seed,
                                             optimizer=cfg.emb_optimizer, lr=cfg.emb_lr, evict_after=cfg.evict_after,
+                                           evict_single_after=cfg.evict_single_after,
                                            init_dim=cfg.init_dim)
     elif cfg.method == "fiited":
         # rows are created on first touch with the same initial values the full baseline starts
@@ -93,6 +95,7 @@ def _embeddings(cfg: TrainConfig, table_sizes: list[int]):
         # adjustment, not initialisation noise
         emb = FiitedEmbeddingBagCollection(table_sizes, cfg.embedding_dim, chunk_size=cfg.chunk_size, seed=cfg.seed,
                                            optimizer=cfg.emb_optimizer, lr=cfg.emb_lr, evict_after=cfg.evict_after,
+                                           evict_single_after=cfg.evict_single_after,
                                            init_dim=cfg.init_dim)
     elif cfg.method == "full":
         emb = FullEmbeddingBags(table_sizes, cfg.embedding_dim, seed=cfg.seed)

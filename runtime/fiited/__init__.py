@@ -50,7 +50,7 @@ def lib() -> ctypes.CDLL:
             "fiited_live_rows": (I, [P]),
             "fiited_touch": (ctypes.c_int, [P, P, I]),
             "fiited_set_training": (ctypes.c_int, [P, I]),
-            "fiited_set_eviction": (ctypes.c_int, [P, I]),
+            "fiited_set_eviction": (ctypes.c_int, [P, I, I]),
             "fiited_init_rows": (None, [I, D, P, I, I, P]),
             "fiited_resize": (ctypes.c_int, [P, P, P, I, I, D]),
             "fiited_compact": (ctypes.c_int, [P]),
@@ -140,12 +140,15 @@ class Table:
     meets its id. In evaluation mode (`train(False)`) ids without a row read as zeros and create
     nothing. `num_rows` > 0 only bounds the ids (an id >= num_rows is an error); 0 accepts any id
     in [0, 2^63). Rows untouched for more than `evict_after` adjustments (`decay_importance` calls)
-    are evicted; 0 keeps every row.
+    are evicted; 0 keeps every row. Rows touched in one batch only (most ids of a long tail: they
+    hold one sample's worth of learning) are evicted after `evict_single_after` adjustments instead
+    (0: `evict_after`), so rows seen repeatedly can live longer in the same memory.
     """
 
     def __init__(self, num_rows: int, max_dim: int, chunk_size: int = 8, init_dim: int | None = None,
                  optimizer: str = "adagrad", lr: float = 0.01, eps: float = 1e-10,
-                 init_scale: float | None = None, seed: int = 0, evict_after: int = 0, _handle=None):
+                 init_scale: float | None = None, seed: int = 0, evict_after: int = 0, evict_single_after: int = 0,
+                 _handle=None):
         if _handle is not None:
             self._h = _handle
         else:
@@ -158,8 +161,8 @@ class Table:
                                                 OPTIMIZERS[optimizer], float(lr), float(eps), float(init_scale), int(seed))
             if not self._h:
                 raise FiitedError(lib().fiited_last_error().decode())
-            if evict_after:
-                _check(lib().fiited_set_eviction(self._h, int(evict_after)))
+            if evict_after or evict_single_after:
+                self.set_eviction(evict_after, evict_single_after)
         c = self.counters()
         self.num_rows, self.max_dim, self.chunk_size = c["id_limit"], c["max_dim"], c["chunk_size"]
         self.max_chunks = self.max_dim // self.chunk_size
@@ -184,8 +187,10 @@ class Table:
         self.training = bool(mode)
         return self
 
-    def set_eviction(self, evict_after: int) -> None:
-        _check(lib().fiited_set_eviction(self._h, int(evict_after)))
+    def set_eviction(self, evict_after: int, evict_single_after: int = 0) -> None:
+        """Evict rows idle for more than `evict_after` adjustments (0: never), rows touched in one
+        batch only after `evict_single_after` (0: `evict_after`; at most `evict_after`)."""
+        _check(lib().fiited_set_eviction(self._h, int(evict_after), int(evict_single_after)))
 
     def lookup(self, ids, offsets, mode: str = "sum", out: np.ndarray | None = None) -> np.ndarray:
         ids, offsets = _arr(ids, np.int64, "ids", 1), _arr(offsets, np.int64, "offsets", 1)

@@ -197,8 +197,10 @@ ALWAYS_INLINE void update_row(const apply_args *a, const unique_row *r, int64_t 
     fiited_row *row = &t->rows[r->row];
     row->base = r->base;
     row->nchunks = (uint16_t)r->nchunks;
+    /* touched before (a row's frequency stays positive once counted) or twice in this batch */
+    uint16_t again = (row->seen & FIITED_SEEN_AGAIN) || row->freq > 0.f || r->count > 1 ? FIITED_SEEN_AGAIN : 0;
     row->freq += (float)r->count;
-    row->seen = (uint16_t)t->epoch;
+    row->seen = fiited_epoch15(t->epoch) | again;
     const float *g = r->sum ? r->sum : a->grad_out + r->bag * t->max_chunks * cs;
     float scale = r->sum ? 1.0f : r->scale;
     for (int32_t k = 0; k < r->nchunks; k++) update_chunk(t, (int64_t)r->base + k, g + k * cs, scale, cs);

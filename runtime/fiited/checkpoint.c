@@ -38,6 +38,12 @@ static void write_row(writer *w, const fiited_table *t, const fiited_row *row) {
     if (t->pool.state) w_bytes(w, fiited_state(&t->pool, row->base), (size_t)(nc * t->pool.state_width) * 4);
 }
 
+/* Header word 8: evict_after, and in bits 16.. evict_single_after when it differs (so checkpoints
+ * written before it existed load unchanged). */
+static int64_t evict_word(const fiited_table *t) {
+    return t->evict_after | (t->evict_single_after != t->evict_after ? t->evict_single_after << 16 : 0);
+}
+
 int fiited_save(void *h, const char *path) {
     fiited_table *t = h;
     if (!t) { fiited_set_error("null table"); return FIITED_EINVAL; }
@@ -47,7 +53,7 @@ int fiited_save(void *h, const char *path) {
     pthread_rwlock_rdlock(&t->lock);
     w_bytes(&w, MAGIC, 8);
     int64_t hdr[10] = {t->id_limit, t->max_chunks, t->chunk_size, t->optimizer, t->init_chunks, t->nrows,
-                       t->count, t->epoch, t->evict_after, (int64_t)t->seed};
+                       t->count, t->epoch, evict_word(t), (int64_t)t->seed};
     float hp[3] = {t->lr, t->eps, t->init_scale};
     w_bytes(&w, hdr, sizeof hdr); w_bytes(&w, hp, sizeof hp); w_bytes(&w, &t->free_row, 4);
     for (int64_t r = 0; r < t->nrows; r++) write_row(&w, t, &t->rows[r]);
@@ -101,10 +107,11 @@ void *fiited_load(const char *path) {
     int64_t id_limit = hdr[0], mc = hdr[1], cs = hdr[2], opt = hdr[3], init = hdr[4], nrows = hdr[5], count = hdr[6];
     if (id_limit < 0 || mc <= 0 || mc > FIITED_MAX_CHUNKS_PER_ROW || cs <= 0 || cs > 4096 || init < 0 || init > mc ||
         (opt != FIITED_OPT_SGD && opt != FIITED_OPT_ADAGRAD && opt != FIITED_OPT_CHUNK_ADAGRAD) || nrows < 0 || nrows > FIITED_MAX_LIVE_ROWS ||
-        count < 0 || count > nrows || hdr[7] < 0 || hdr[8] < 0 || hdr[8] > 30000) goto bad;
+        count < 0 || count > nrows || hdr[7] < 0 || hdr[8] < 0 || (hdr[8] & 0xFFFF) > 30000 || (hdr[8] >> 16) > (hdr[8] & 0xFFFF)) goto bad;
     t = fiited_table_alloc(id_limit, mc, cs, init, opt, hp[0], hp[1], hp[2], (uint64_t)hdr[9]);
     if (!t) { why = "out of memory"; goto bad; }
-    t->epoch = hdr[7]; t->evict_after = hdr[8];
+    t->epoch = hdr[7]; t->evict_after = hdr[8] & 0xFFFF;
+    t->evict_single_after = hdr[8] >> 16 ? hdr[8] >> 16 : t->evict_after;
     if (fiited_reserve_rows(t, nrows, count)) { why = "out of memory"; goto bad; }
     if (free_row != NO_ROW && free_row >= (uint64_t)nrows) goto bad;
     t->free_row = free_row;

@@ -58,11 +58,18 @@ typedef struct {
  * not 20. */
 #define FIITED_ROW_FREE 0xFFFF        /* nchunks of a free record (base = next free record) */
 #define FIITED_ROW_PARKED 0x8000      /* nchunks flag while apply parks a unique number in base */
+/* `seen`: the low 15 bits are the epoch of the last training touch, the top bit says the row has been
+ * touched again since it was created (in a later batch, or twice in one): a row seen once holds
+ * what one sample taught it, and may be evicted sooner (`evict_single_after`). */
+#define FIITED_SEEN_EPOCH 0x7FFF
+#define FIITED_SEEN_AGAIN 0x8000
+static inline uint16_t fiited_epoch15(int64_t epoch) { return (uint16_t)(epoch & FIITED_SEEN_EPOCH); }
 typedef struct {
     uint32_t key;               /* the row id's low 32 bits */
     uint32_t base;              /* first chunk of the row's run */
     uint16_t nchunks;
-    uint16_t seen;              /* adjustment epoch (mod 2^16) of the last training touch */
+    uint16_t seen;              /* adjustment epoch (mod 2^15) of the last training touch, and
+                                 * FIITED_SEEN_AGAIN once the row was touched in a second batch */
     float freq;                 /* decayed access count */
 } fiited_row;
 
@@ -86,6 +93,7 @@ typedef struct {
     uint64_t seed;
     int training;               /* lookups create missing rows and count as touches */
     int64_t evict_after;        /* evict rows untouched for more than this many adjustments; 0: never */
+    int64_t evict_single_after; /* the same for rows touched in one batch only (not FIITED_SEEN_AGAIN) */
     int64_t epoch;              /* adjustments so far */
     /* Growing or shrinking the index is incremental: `old` (read-only but for DEAD marks) is
      * copied slot by slot into `cur` by the training calls, from `cursor` on. */

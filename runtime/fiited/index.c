@@ -86,7 +86,7 @@ int64_t fiited_insert(fiited_table *t, uint64_t id) {
     if (id >> 32 && fiited_wide_keys(t)) return -1;
     int64_t r = fiited_alloc_row(t);
     if (r < 0) return -1;
-    t->rows[r] = (fiited_row){0, 0, 0, (uint16_t)t->epoch, 0.f};
+    t->rows[r] = (fiited_row){0, 0, 0, fiited_epoch15(t->epoch), 0.f};
     fiited_set_row_key(t, r, id);
     put(&t->cur, fiited_tag(id), (uint32_t)r);
     t->count++;

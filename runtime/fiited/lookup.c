@@ -136,7 +136,9 @@ ALWAYS_INLINE void stage_record(const pool_args *a, const index_view *v, int64_t
     if (r < 0) { q->r = (run){0, MISSING}; return; }
     fiited_row *row = &v->rows[r];
     q->r = (run){row->base, row->nchunks};
-    if (a->touch && row->seen != v->epoch) __atomic_store_n(&row->seen, v->epoch, __ATOMIC_RELAXED);
+    uint16_t seen = row->seen;  /* the flag changes only in apply, under the write lock */
+    if (a->touch && (seen & FIITED_SEEN_EPOCH) != v->epoch)
+        __atomic_store_n(&row->seen, (uint16_t)((seen & FIITED_SEEN_AGAIN) | v->epoch), __ATOMIC_RELAXED);
     prefetch_run(v->values, q->r, cs);
 }
 
@@ -159,7 +161,7 @@ ALWAYS_INLINE void stage_add(const pool_args *a, const index_view *v, int64_t p,
 ALWAYS_INLINE void pool_bags(const pool_args *a, int64_t b0, int64_t b1, accumulator acc, int64_t cs, int64_t mc) {
     if (b0 >= b1) return;
     const fiited_table *t = a->t;
-    const index_view v = {t->cur.slots, t->cur.slots + t->cur.cap, t->cur.cap, t->rows, t->key_hi, t->pool.values, (uint16_t)t->epoch};
+    const index_view v = {t->cur.slots, t->cur.slots + t->cur.cap, t->cur.cap, t->rows, t->key_hi, t->pool.values, fiited_epoch15(t->epoch)};
     const int64_t *ids = a->ids;
     int64_t b = b0, bag_end = fiited_bag_end(a->offsets, a->nbags, a->n, b0);
     int64_t lo = a->offsets[b0], hi = fiited_bag_end(a->offsets, a->nbags, a->n, b1 - 1);

@@ -133,7 +133,7 @@ int64_t fiited_touch_row(fiited_table *t, uint64_t id) {
         if ((r = fiited_insert(t, id)) < 0) return -1;
         if (fiited_set_row_chunks(t, r, t->init_chunks, 0)) return -1;
     }
-    t->rows[r].seen = (uint16_t)t->epoch;
+    t->rows[r].seen = fiited_epoch15(t->epoch) | (t->rows[r].seen & FIITED_SEEN_AGAIN);
     return r;
 }
 
@@ -225,12 +225,20 @@ int fiited_set_training(void *h, int64_t on) {
     return FIITED_OK;
 }
 
-/* Rows untouched for more than `adjustments` adjustments are evicted at the next one; 0 never. */
-int fiited_set_eviction(void *h, int64_t adjustments) {
+/* Rows untouched for more than `adjustments` adjustments are evicted at the next one (0: never);
+ * rows touched in one batch only, after `single` adjustments (0: as the others). A row seen once
+ * holds one sample's worth of learning, and most ids of a long tail are seen once: evicting them
+ * sooner lets the rows seen repeatedly, which hold what training learned, live longer in the same
+ * memory. */
+int fiited_set_eviction(void *h, int64_t adjustments, int64_t single) {
     fiited_table *t = h;
     if (!t) { fiited_set_error("null table"); return FIITED_EINVAL; }
     if (adjustments < 0 || adjustments > 30000) { fiited_set_error("evict_after must be in [0, 30000], got %lld", (long long)adjustments); return FIITED_EINVAL; }
+    if (single < 0 || single > 30000) { fiited_set_error("evict_single_after must be in [0, 30000], got %lld", (long long)single); return FIITED_EINVAL; }
+    if (single && !adjustments) { fiited_set_error("evict_single_after needs evict_after (rows seen repeatedly are never evicted otherwise)"); return FIITED_EINVAL; }
+    if (single > adjustments) { fiited_set_error("evict_single_after (%lld) must not exceed evict_after (%lld)", (long long)single, (long long)adjustments); return FIITED_EINVAL; }
     t->evict_after = adjustments;
+    t->evict_single_after = single ? single : adjustments;
     return FIITED_OK;
 }
 
@@ -277,7 +285,9 @@ static void evict_idle(fiited_table *t) {
     int64_t evicted = 0;
     for (int64_t r = 0; r < t->nrows; r++) {
         fiited_row *row = &t->rows[r];
-        if (row->nchunks == FIITED_ROW_FREE || (uint16_t)((uint16_t)t->epoch - row->seen) <= t->evict_after) continue;
+        if (row->nchunks == FIITED_ROW_FREE) continue;
+        int64_t idle = (fiited_epoch15(t->epoch) - (row->seen & FIITED_SEEN_EPOCH)) & FIITED_SEEN_EPOCH;
+        if (idle <= (row->seen & FIITED_SEEN_AGAIN ? t->evict_after : t->evict_single_after)) continue;
         fiited_pool_give(&t->pool, row->base, row->nchunks);
         fiited_index_remove(t, (uint32_t)r);
         free_row(t, r);

@@ -4,7 +4,7 @@ per live row, and checkpoints that resume training bit for bit."""
 import numpy as np
 import pytest
 
-from girflow.runtime.fiited import Table, init_rows
+from girflow.runtime.fiited import FiitedError, Table, init_rows
 
 SCALE = 0.05
 
@@ -199,3 +199,34 @@ def test_checkpoint_holds_the_id_map_and_training_resumes_bit_identically(tmp_pa
     for a, b in zip(t.stats(), u.stats()):
         np.testing.assert_array_equal(a, b)
     assert t.counters()["adjustments"] == u.counters()["adjustments"] == 6
+
+
+def test_rows_seen_once_are_evicted_sooner_than_rows_seen_again(tmp_path):
+    """`evict_single_after`: a row touched in one batch only goes after that many idle adjustments,
+    a row touched again (a later batch, or twice in one) lives `evict_after`; a checkpoint keeps both."""
+    t = Table(0, 16, chunk_size=8, optimizer="sgd", init_scale=SCALE, evict_after=3, evict_single_after=1)
+    once, again, twice_in_a_batch = np.arange(100, 110), np.arange(200, 210), np.arange(300, 310)
+    g = lambda ids: np.ones((len(ids), 16), np.float32)
+    t.apply_gradients(once, np.arange(10), g(once))
+    t.apply_gradients(again, np.arange(10), g(again))
+    t.lookup(again, np.arange(10))                        # a lookup alone is not a second touch
+    t.apply_gradients(np.repeat(twice_in_a_batch, 2), np.arange(10) * 2, g(twice_in_a_batch))
+    t.decay_importance(0.5)
+    t.apply_gradients(again, np.arange(10), g(again))    # touched in a second batch
+    path = str(tmp_path / "t.ckpt")
+    t.save(path)
+    for table in (t, Table.load(path)):
+        table.decay_importance(0.5)                      # `once` idle for 2 adjustments > 1: evicted
+        assert sorted(table.stats()[0]) == list(again) + list(twice_in_a_batch)
+        table.decay_importance(0.5)
+        table.decay_importance(0.5)                      # idle 4 > 3: the twice-in-a-batch rows go
+        assert sorted(table.stats()[0]) == list(again)
+        table.decay_importance(0.5)
+        assert table.live_rows == 0
+
+
+def test_single_eviction_needs_a_longer_eviction():
+    with pytest.raises(FiitedError, match="evict_single_after"):
+        Table(0, 8, evict_single_after=2)
+    with pytest.raises(FiitedError, match="must not exceed"):
+        Table(0, 8, evict_after=2, evict_single_after=3)

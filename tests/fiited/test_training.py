@@ -119,13 +119,17 @@ def test_eviction_at_full_dimension_follows_the_adjustment_clock(tmp_path):
     path = tmp_path / "d.tsv"
     generate(str(path), 3000, SIZES, seed=4)
     dense, sparse, label = load(str(path), SIZES, cache=False)
-    runs = {e: train(TrainConfig(embedding_dim=16, batch_size=200, budget=1.0, evict_after=e, adjust_every=2,
-                                 progress=False), dense, sparse, label, SIZES) for e in (0, 1)}
-    train_ids = sparse[:runs[0]["train_samples"]]
-    assert runs[0]["live_rows"] == sum(len(np.unique(train_ids[:, t])) for t in range(NUM_SPARSE))
-    assert runs[1]["live_rows"] < 0.8 * runs[0]["live_rows"]
-    assert runs[1]["memory"]["total"] < runs[0]["memory"]["total"]
-    assert runs[1]["memory_fraction"] > 0 and abs(runs[1]["auc"] - runs[0]["auc"]) < 0.05
+    runs = {e: train(TrainConfig(embedding_dim=16, batch_size=200, budget=1.0, evict_after=e[0], evict_single_after=e[1],
+                                 adjust_every=2, progress=False), dense, sparse, label, SIZES)
+            for e in ((0, 0), (1, 0), (3, 0), (3, 1))}
+    train_ids = sparse[:runs[0, 0]["train_samples"]]
+    assert runs[0, 0]["live_rows"] == sum(len(np.unique(train_ids[:, t])) for t in range(NUM_SPARSE))
+    assert runs[1, 0]["live_rows"] < 0.8 * runs[0, 0]["live_rows"]
+    assert runs[1, 0]["memory"]["total"] < runs[0, 0]["memory"]["total"]
+    assert runs[1, 0]["memory_fraction"] > 0 and abs(runs[1, 0]["auc"] - runs[0, 0]["auc"]) < 0.05
+    # ids seen in one batch only go after 1 adjustment, the others after 3: fewer rows than 3 for all,
+    # more than 1 for all (every row touched in the last 2 periods stays under both rules)
+    assert runs[1, 0]["live_rows"] < runs[3, 1]["live_rows"] < 0.95 * runs[3, 0]["live_rows"]
 
 
 def test_parsed_data_is_cached_in_girflows_cache_folder_not_beside_the_data(tmp_path, monkeypatch):
@@ -175,6 +179,9 @@ def test_cli_gen_train_eval_bench(tmp_path, capsys):
     assert main(["fiited", "train", str(tmp_path / "none.tsv")]) == 2
     assert main(["fiited", "train", str(data), "--table-sizes", "1,2"]) == 2
     assert main(["fiited", "train", str(data), "--table-sizes", sizes, "--dim", "12", "--chunk", "8"]) == 2
+    assert main(["fiited", "train", str(data), "--table-sizes", sizes, "--evict-after", "1",
+                 "--evict-single-after", "2"]) == 2
+    assert "--evict-single-after 2 needs --evict-after at least as large" in capsys.readouterr().err
 
 
 def test_collection_checkpoint_round_trip_after_adjustment(tmp_path):

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 
 from .joins import JoinGraph, ident
 from .linking import Link, is_key_like, name_parts, stem
-from .names import split_identifier
+from .names import name_words, split_identifier
 from .schema import Schema
 from .shape import IMPLIED_MEASURES, SUPERLATIVE, Shape, read_shape
+from .roles import self_join_queries
 from .superlative import CountRank, count_per_group, count_rank
 
 MAX_TABLES_PER_JOIN = 4
@@ -50,6 +51,10 @@ def join_plans(tables: list[str], schema: Schema, needed: list[str] | None = Non
 
 def build_grammar(schema: Schema, linked: Link) -> str:
     shape = linked.shape or read_shape(linked.question)
+    self_joined = self_join_queries(linked.question, schema, linked.values,
+                                    lambda t: asked_columns(shape, schema, t, linked))
+    if self_joined:  # one table in two roles (manager / employee): the question fixes the query's form
+        return "start: query\nquery: " + " | ".join(lit(q) for q in self_joined) + "\n"
     plans = join_plans(linked.tables, schema, [t for t in linked.tables if t in linked.named],
                        frozenset(stem(w) for w in re.findall(r"[a-z]+", linked.question.lower())))
     entity = asked_entity(linked.question, schema, linked.tables)
@@ -188,7 +193,27 @@ def flag_value(q_lower: str, column) -> str | None:
 
 def is_label(column) -> bool:
     """A column that names its row: `name`, `Title`, `ENAME`, `med_nm`."""
-    return bool(re.search(r"name|title", column.name, re.I) or {"name", "title"} & set(split_identifier(column.name)))
+    return bool(re.search(r"name|title|label|caption", column.name, re.I)
+                or {"name", "title"} & set(split_identifier(column.name)))
+
+
+PERSON_NAME_PARTS = {"first", "last", "given", "family", "surname", "middle", "fname", "lname", "forename"}
+
+
+def row_names(schema: Schema, table: str) -> list:
+    """The columns that name one row of `table`: a person's first and last name together (a first name
+    alone does not tell two people apart), else its first name-like column, else its first text column."""
+    cols = schema.columns_of(table)
+    labels = [c for c in cols if is_label(c) and not c.is_numeric]
+    from .names import word_match
+
+    person = [c for c in labels if any(word_match(w, p) >= 0.8 for w in split_identifier(c.name)
+                                       for p in PERSON_NAME_PARTS) or re.fullmatch(r"[fl]_?name", c.name, re.I)]
+    own = [c for c in labels if c not in person and (
+        {w.lower() for w in split_identifier(c.name)} - {"name", "title", "label"} <= set(name_words(table)))]
+    if len(person) >= 2:  # `username` beside `first_name`, `last_name`: all of them, in the table's order
+        return [c for c in labels if c in person or c in own]
+    return labels[:1] or [c for c in cols if not c.is_numeric and not c.is_pk][:1]
 
 
 def is_date_column(column) -> bool:
@@ -227,6 +252,14 @@ def split_values(linked: Link, shape: Shape):
 
 def asked_entity(question: str, schema: Schema, tables: list[str]):
     """What a "which X" / "how many X" question asks for: ("table", T) or ("column", T, column)."""
+    if re.match(r"\s*who\b", question.lower()):  # "who leads the project ...": the row a key named for that
+        words = frozenset(stem(w) for w in re.findall(r"[a-z]+", question.lower()))  # role points at
+        from .joins import plays_role
+
+        targets = {e.other_table for t in tables for _, e in JoinGraph(schema).edges.get(t, [])
+                   if e.table == t and e.other_table in tables and plays_role(e, words)}
+        if len(targets) == 1:
+            return ("table", targets.pop())
     m = re.search(r"\b(?:which|how many|what)(?: (?:is|are|was|were|the|all|of|different|distinct))* (?:\d+ )?"
                   r"([a-z]+)(?: ([a-z]+))?", question.lower())
     if not m:
@@ -282,8 +315,9 @@ def membership_conds(schema: Schema, linked: Link, shape: Shape, entity, plans) 
         return []
     values = [v for v in linked.values if v[0] != t]
     if shape.membership:
-        if not values:
-            return [f"{ident(pk)} NOT IN (SELECT {ident(f.column)} FROM {ident(f.table)})" for f in refs]
+        if not values:  # a NULL key in the subquery would make NOT IN true for no row at all
+            return [f"{ident(pk)} NOT IN (SELECT {ident(f.column)} FROM {ident(f.table)} WHERE {ident(f.column)} "
+                    "IS NOT NULL)" for f in refs]
     elif not values or any(v[0] == t for v in linked.values) or not re.match(
             r"\s*(which|how many|what|show|list|find|give)\b", linked.question.lower()):
         return []
@@ -297,6 +331,8 @@ def membership_conds(schema: Schema, linked: Link, shape: Shape, entity, plans) 
             said_at = {value_text(v, q): linked.question.lower().find(v[2].lower()) for v in values}
             where = " AND ".join(either_or([value_text(v, q) for v in values], said_at, linked.question.lower(), True))
             col = f"{ident(f.table)}.{ident(f.column)}" if q else ident(f.column)
+            if "NOT" in op:
+                where += f" AND {col} IS NOT NULL"
             conds.append(f"{ident(pk)}{op}SELECT {col} FROM {plan[1]} WHERE {where})")
     return conds
 
@@ -436,6 +472,10 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
     ranked = f' " ORDER BY " {p}_agg {direction} " LIMIT {shape.limit}"' if shape.limit else ""
     which = re.match(r"\s*(which|who)\b", q_lower) is not None or re.search(r"\bnames? of\b", q_lower) is not None
 
+    per_entity = None if counting else ranked_per_entity(ctx, cols, names, from_clause, rank, entity, where, qualify)
+    if per_entity:
+        rules.append(f"{p}: {per_entity}")
+        return rules
     if grouped:
         # SELECT <key>, <aggregate> ... GROUP BY <the same key>: one alternative per key, so they always agree.
         plain = [q for q, t, c in cols if not is_key_like(schema, t, c) and q not in numeric]
@@ -445,15 +485,17 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
         if not keys and (rank_group or having_n) and entity and entity[0] == "table":
             t = entity[1]
             pk = next((c for c in schema.columns_of(t) if c.is_pk), None)
-            label = next((c for c in schema.columns_of(t) if is_label(c) and not c.is_numeric), None) or next(
-                (c for c in schema.columns_of(t) if not c.is_numeric and not c.is_pk), None)
-            if pk and label:
+            labels = row_names(schema, t)
+            if pk and labels:
                 qual = (lambda c: f"{ident(t)}.{ident(c)}") if qualify else ident
-                keys = [(lit(qual(label.name)), lit(qual(pk.name)))]
+                keys = [(lit(", ".join(qual(c.name) for c in labels)), lit(qual(pk.name)))]
         each = re.search(r"\b(?:each|per|every|by) (?:the |a )?([a-z]+(?: [a-z]+)?)", q_lower)
         each_col = best_column(each.group(1), schema, cols, list(linked.tables)) if each and not keys else None
         if each_col is None and each and not keys:
             each_col = best_column(each.group(1).split()[0], schema, cols, list(linked.tables))
+        if each_col and len(names) > 1 and table_named(each.group(1).split()[0], names) and any(
+                q == each_col and is_key_like(schema, t, c) for q, t, c in cols):
+            each_col = None  # "each category" with a category table joined: its rows, by name, not the key column
         if each_col and not any(c.name == each_col.split(".")[-1] and (c.in_key or c.is_pk) for _, _, c in cols):
             keys = [(lit(each_col),) * 2]  # "average weight each year": the column named after "each"
         if not keys and each and len(names) > 1 and (grouped_table := table_named(each.group(1).split()[0], names)):
@@ -516,7 +558,9 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
         rules.append(f'{p}_list: "AVG(" {p}_num ")"')
     elif (which or shape.limit) and "distinct" not in intent:
         # "which X ...", "the 5 largest X": the X themselves, by name when they have one, else by key
+        person = row_names(schema, entity[1]) if entity and entity[0] == "table" else []
         labels = ([q for q, t, c in cols if entity and entity[0] == "column" and (t, c.name) == entity[1:]]
+                  or ([", ".join(q for q, t, c in cols if t == entity[1] and c in person)] if len(person) >= 2 else [])
                   or [q for q, t, c in cols if entity and t == entity[1] and is_label(c)]
                   or [q for q, t, c in cols if entity and t == entity[1] and not c.is_numeric and not
                       is_key_like(schema, t, c) and name_parts(c.name) & name_parts(t)]  # model_list.Model
@@ -553,6 +597,42 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
         order = ""
     rules.append(f'{p}: "SELECT " {p}_list " FROM " {lit(from_clause)} {where}{order}')
     return rules
+
+
+TOTAL_WORDS = re.compile(r"\b(total|in total|overall|altogether|combined|sum|all together)\b")
+
+
+def ranked_per_entity(ctx: Context, cols, names: list[str], from_clause: str, rank, entity, where: str,
+                      qualify: bool) -> str | None:
+    """"Which customer has the highest total payments", "the employee paid the most in total": the measure
+    ranked lives in another table than the entity asked for (many rows per entity), so the entity's rows are
+    grouped by its key and ranked by the measure's total (or average), not by one row's value."""
+    shape, schema = ctx.shape, ctx.schema
+    if not (entity and entity[0] == "table" and shape.limit and not ctx.membership and len(names) > 1):
+        return None
+    if rank is None and shape.superlative in ("most", "least"):  # "paid the most": the one measure of the other table
+        others = [q for q, t, c in cols if t != entity[1] and t in ctx.linked.named and c.is_numeric
+                  and not is_key_like(schema, t, c)]
+        rank = (others[0], shape.direction or " DESC") if len(others) == 1 else None
+    if rank is None:
+        return None
+    owner = next((t for q, t, _ in cols if q == rank[0]), None)
+    q_lower = ctx.linked.question.lower()
+    agg = "AVG" if re.search(r"(average|mean)", q_lower) else "SUM" if TOTAL_WORDS.search(q_lower) else None
+    if owner is None or owner == entity[1] or agg is None:
+        return None
+    if not any(e.other_table == entity[1] and e.table in names and e.table != entity[1]
+               for _, e in JoinGraph(schema).edges.get(entity[1], [])):
+        return None  # the entity must be the "one" side of a key
+    t = entity[1]
+    pk = next((c for c in schema.columns_of(t) if c.is_pk), None)
+    labels = row_names(schema, t)
+    if pk is None or not labels:
+        return None
+    qual = (lambda c: f"{ident(t)}.{ident(c)}") if qualify else ident
+    select = ", ".join(qual(c.name) for c in labels)
+    return (f'"SELECT " {lit(select)} " FROM " {lit(from_clause)} {where} " GROUP BY " {lit(qual(pk.name))} '
+            f'{lit(f" ORDER BY {agg}({rank[0]}){rank[1]} LIMIT {shape.limit}")}')
 
 
 def outside_name(question: str, name_words: set[str]) -> set[str]:
@@ -787,6 +867,18 @@ def count_column(qualified: str, text: str) -> bool:
     return bool(cwords & {"number", "num", "no", "count"}) and bool(wanted) and wanted <= cwords
 
 
+def asked_columns(shape: Shape, schema: Schema, table: str, linked: Link) -> list[str]:
+    """The columns of one table a question asks to see (their names): those it spells out, else the
+    columns that name its rows (first and last name both), else its first text column."""
+    cols = [(ident(c.name), table, c) for c in schema.columns_of(table)]
+    head = resolve_head(shape, schema, cols, [table], linked)
+    by_q = {q: c for q, _, c in cols}
+    if head and all(h in by_q and not is_key_like(schema, table, by_q[h]) for h in head):
+        return [by_q[h].name for h in head]
+    labels = [c.name for c in schema.columns_of(table) if is_label(c) and not c.is_numeric]
+    return labels or [c.name for c in schema.columns_of(table) if not c.is_numeric and not c.is_pk][:1]
+
+
 def resolve_head(shape: Shape, schema: Schema, cols, names: list[str], linked: Link) -> list[str] | None:
     """The SELECT list the question spells out ("the name and capacity", "the average and maximum age"),
     each item resolved to a column of this FROM clause; None unless every item resolves."""
@@ -806,7 +898,12 @@ def resolve_head(shape: Shape, schema: Schema, cols, names: list[str], linked: L
             # "the number of products" may name a column (Number_products) rather than ask for a count
             col = best_column(f"number {text}", schema, cols, prefer) if text else None
             named = col and count_column(col, text)
-            out += [f"{a}(*)" if a == "COUNT" else None for a in pending] + [col if named else "COUNT(*)"]
+            # "the total number of hours" where hours are a quantity column (`HRS_QTY`): its sum, not a count
+            quantity = None if named or not text or table_named(text.split()[-1], [t.name for t in schema.tables]) else best_column(
+                text, schema, [x for x in cols if x[2].is_numeric and not is_key_like(schema, x[1], x[2])
+                               and x[1] in names], prefer)
+            out += [f"{a}(*)" if a == "COUNT" else None for a in pending] + [
+                col if named else f"SUM({quantity})" if quantity else "COUNT(*)"]
             pending = []
             continue
         owner = shape.owners.get(said)

@@ -32,6 +32,9 @@ class Edge:
         return f"{ident(self.table)}.{ident(self.column)} = {ident(self.other_table)}.{ident(self.other_column)}"
 
 
+KEY_TAILS = ("id", "no", "num", "nbr", "key")  # how key columns end: `customer_id`, `EMP_NO`, `ACCT_NBR`
+
+
 def inferred_keys(schema: Schema) -> list[ForeignKey]:
     """Joins the naming says exist but no FOREIGN KEY declares: `customer_id` -> customers.id, `StuID` ->
     Student.StuID, and keys named for the role the other row plays (`home_team_id`, `startStationId` ->
@@ -62,11 +65,20 @@ def inferred_keys(schema: Schema) -> list[ForeignKey]:
                     found.append(ForeignKey(t.name, c.name, other, pk.name))
                     continue
                 # a role word before the key's own name: home_team_id -> teams.id / teams.team_id
-                role_id = len(cw) >= 3 and cw[-1] == "id" and (
-                    pk.name.lower() == "id" and (cw[-1 - len(ow):-1] == ow or cw[-2:-1] == ow[-1:])
-                    or len(pw) >= 2 and pw[-1] == "id" and cw[-len(pw):] == pw and len(cw) > len(pw))
+                role_id = len(cw) >= 3 and (
+                    cw[-1] == "id" and pk.name.lower() == "id" and (cw[-1 - len(ow):-1] == ow or cw[-2:-1] == ow[-1:])
+                    or len(pw) >= 2 and pw[-1] in KEY_TAILS and cw[-len(pw):] == pw and len(cw) > len(pw))
                 if role_id:
                     found.append(ForeignKey(t.name, c.name, other, pk.name))
+            if cw and cw[-1] == "id" and len(cw) == 2 and len(cw[0]) >= 4 and not any(
+                    f.table == t.name and f.column == c.name for f in found):
+                # ORM models named by a glued compound: `status_id` -> sales_orderstatus.id, when one table's
+                # last word ends in the key's word
+                glued = [o for o, pk in pks.items() if o != t.name and pk.name.lower() == "id"
+                         and c.is_numeric == pk.is_numeric and (ow := name_words(o))
+                         and ow[-1].endswith(cw[0]) and ow[-1] != cw[0]]
+                if len(glued) == 1 and frozenset((t.name, glued[0])) not in declared:
+                    found.append(ForeignKey(t.name, c.name, glued[0], "id"))
     return found
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from . import names
 from .errors import MirrorError
-from .joins import JoinGraph
+from .joins import KEY_TAILS, JoinGraph, plays_role
 from .names import STOPWORDS, name_score, name_words, question_stems
 from .schema import Schema
 from .shape import Shape, read_shape
@@ -49,11 +49,12 @@ def name_parts(identifier: str) -> set[str]:
     return {stem(p) for p in parts} | set(parts)
 
 
-def expand(question: str) -> set[str]:
-    """Question words, stemmed, plus the schema-words they are synonyms of."""
+def expand(question: str, known: Set[str] = frozenset()) -> set[str]:
+    """Question words, stemmed, plus the schema-words they are synonyms of; a word the schema itself uses
+    (`known`: "unit" of `unit_price`) means that name, not a synonym."""
     toks = {stem(w) for w in words(question)} | set(words(question))
     for canon, syns in SYNONYMS.items():
-        if toks & ({stem(s) for s in syns} | syns):
+        if {w for w in toks if stem(w) not in known} & ({stem(s) for s in syns} | syns):
             toks.add(canon)
     return toks - STOPWORDS
 
@@ -134,7 +135,7 @@ def _question_words(text: str, schema: Schema) -> tuple[list[str], set[str], set
     """The words of `text` as names are matched against them: stems with their expansions, every
     word with its stem, and those that are some name's word exactly (such a word is that name's, not
     an abbreviation of another: "countries" is the table countries, not the `cont` of `ContId`)."""
-    qset = sorted(set(question_stems(text)) | {stem(w) for w in expand(text)})
+    qset = sorted(set(question_stems(text)) | {stem(w) for w in expand(text, schema_words(schema))})
     qall = {stem(w) for w in words(text)} | set(words(text))
     return qset, qall, set(qset) & schema_words(schema)
 
@@ -166,7 +167,7 @@ def link(question: str, schema: Schema) -> Link:
             if (t.name, c.name) in fk_cols and not c.in_key:
                 continue  # `customer_id` says nothing about what the question wants from orders
             words_c = [w for w in name_words(c.name) if w not in own] or list(name_words(c.name))
-            cover_c, best_c = name_score("_".join(words_c), qset, qall, exact)
+            cover_c, best_c = name_score("_".join(words_c), qset, qall, exact, kinds_optional=True)
             partial[t.name] = max(partial[t.name], 0.9 * best_c)
             if cover_c >= LINK_COVERAGE and best_c > 0 and not (c.in_key and len(words_c) == 1 and words_c[0] == "id"):
                 cols.append(c.name)
@@ -176,6 +177,9 @@ def link(question: str, schema: Schema) -> Link:
                 cols.append(vc)
         scores[t.name] = score + len(cols) + 2.0 * sum(vt == t.name for vt, _, _ in values)
         columns[t.name] = cols
+    for t in head_named(schema, named, qset, exact):
+        named.add(t)
+        scores[t] += 3.0 * LINK_COVERAGE
     chosen_names = {t.name for t in schema.tables if t.name in named}
     # a column the question names joins the query only when no table already chosen has a column so named
     for _, hit_table, hit_words in sorted(col_hits, reverse=True):
@@ -200,6 +204,12 @@ def link(question: str, schema: Schema) -> Link:
                               f"of it matches a word of the question. Its tables are: {listed}. "
                               "Try naming what you want with the database's words.")
     chosen.sort(key=lambda t: -scores.get(t, 0))
+    asks_who = re.match(r"\s*who\b", question.lower()) is not None
+    for t in list(chosen) if asks_who else []:  # "who leads the project": the row a role key (`LEAD_EMP_NO`)
+        for other, e in graph.edges.get(t, []):  # points at
+            if e.table == t and other not in chosen and plays_role(e, frozenset(qset)):
+                chosen.append(other)
+                named.add(other)
     tree = graph.connect(chosen, words=frozenset(qset))
     if tree:
         chosen += [t for t in tree[0] if t not in chosen]
@@ -210,6 +220,24 @@ def link(question: str, schema: Schema) -> Link:
                               {w for t in schema.tables for w in name_words(t.name)}, measure_words,
                               all_schema_words(schema)), question,
                 read_shape(question))
+
+
+def head_named(schema: Schema, named: set[str], qset, exact) -> set[str]:
+    """Tables the question names by their head noun alone ("orders": `sales_order`; "users": `auth_user`),
+    unless a table it names in full already holds that word ("concerts": `concert`, not `singer_in_concert`)."""
+    from .names import head_word, word_match
+
+    found = set()
+    for t in schema.tables:
+        head = head_word(t.name)
+        if t.name in named or head is None or not any(
+                (q == head) if q in exact else word_match(head, q) >= 1.0 for q in qset):
+            continue
+        if any(head in name_words(n) for n in named) or any(
+                name_words(c.name) == (head,) for o in schema.tables if o.name != t.name for c in o.columns):
+            continue  # "the makers and models": a column model_list.Maker says it, not the table car_makers
+        found.add(t.name)
+    return found
 
 
 class _AnyWord:
@@ -226,7 +254,14 @@ def is_key_like(schema: Schema, table: str, column) -> bool:
     parts = names.split_identifier(column.name)
     if parts and parts[-1] in ("id", "ids"):
         return True
-    return any(f.table == table and f.column == column.name for f in schema.foreign_keys)
+    if any(f.table == table and f.column == column.name for f in schema.foreign_keys):
+        return True
+    if any(e.table == table and e.column == column.name  # a key the naming implies
+           for edges in JoinGraph(schema).edges.values() for _, e in edges):
+        return True
+    words = name_words(column.name)  # `MGR_EMP_NO`: a role before a table's own key name (EMP_NO)
+    return len(words) >= 3 and any(len(pw) >= 2 and pw[-1] in KEY_TAILS and words[-len(pw):] == pw
+                                   for t in schema.tables for pw in [name_words(k.name) for k in t.columns if k.is_pk])
 
 
 def asks_number_of(q: str, measure_words: Set[str] = frozenset()) -> bool:

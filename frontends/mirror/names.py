@@ -21,11 +21,24 @@ they them he she his her we our you your i my when where why into out over under
 """.split())
 
 
+# English verbs whose past forms do not end in -ed ("paid" names a `pay` table, "sold" a `sell_price`).
+IRREGULAR_PAST = {"paid": "pay", "sold": "sell", "bought": "buy", "spent": "spend", "led": "lead", "won": "win",
+                  "lost": "lose", "taught": "teach", "held": "hold", "wrote": "write", "written": "write",
+                  "gave": "give", "given": "give", "made": "make", "flew": "fly", "flown": "fly", "drove": "drive",
+                  "driven": "drive", "sent": "send", "built": "build", "took": "take", "taken": "take",
+                  "chose": "choose", "chosen": "choose", "sang": "sing", "sung": "sing", "began": "begin",
+                  "begun": "begin", "kept": "keep", "sat": "sit", "bore": "bear", "born": "bear", "grew": "grow",
+                  "grown": "grow", "ate": "eat", "eaten": "eat", "shot": "shoot", "fought": "fight",
+                  "caught": "catch", "brought": "bring", "thought": "think", "told": "tell"}
+
+
 @lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """Light English stemming: plurals and a few common endings, so 'countries' ~ 'country',
-    'employees' ~ 'employee', 'singers' ~ 'singer'."""
+    'employees' ~ 'employee', 'singers' ~ 'singer'; irregular past forms ('paid' ~ 'pay')."""
     w = word.lower()
+    if w in IRREGULAR_PAST:
+        return IRREGULAR_PAST[w]
     if len(w) <= 3:
         return "id" if w == "ids" else w  # "the ids of ..." names id columns
     for suffix, repl in (("ies", "y"), ("sses", "ss"), ("xes", "x"), ("ches", "ch"), ("shes", "sh"), ("s", "")):
@@ -44,7 +57,8 @@ GLUED_TAILS = ("name", "nm", "date", "dt", "no", "num", "nbr", "code", "cd", "ty
 VOWELS = frozenset("aeiouy")
 # Words naming conventions add to a name that say what kind of table or key it is, not what it holds:
 # `tblCustomer`, `dim_customer`, `fact_sales`, `lkp_status`, `vw_orders`, `Ref_Template_Types`, `customer_id`.
-NAMING_PREFIXES = frozenset({"id", "ref", "tbl", "t", "dim", "fact", "lkp", "lu", "vw", "stg"})
+NAMING_PREFIXES = frozenset({"id", "ref", "tbl", "t", "dim", "fact", "lkp", "lu", "vw", "stg",
+                             "mstr", "master", "xref", "xrf", "lookup", "hist"})  # `EMP_MSTR`, `EMP_PRJ_XREF`: the kind of table
 # The shortenings naming conventions use for those words (ISO/IEC 11179-style class words), read as the word.
 CLASS_WORDS = {"nm": "name", "dt": "date", "cd": "code", "amt": "amount", "qty": "quantity", "nbr": "number",
                "yr": "year", "yrs": "years", "desc": "description", "addr": "address"}
@@ -115,6 +129,9 @@ def word_match(a: str, b: str) -> float:
         return 0.8
     if (len(a) == 1) != (len(b) == 1) and a[0] == b[0] and a.isalpha() and b.isalpha():
         return 0.6
+    short, long = sorted((a, b), key=len)
+    if len(short) >= 3 and long in (short + "d", short + "ed", short + "ing", short[:-1] + "ing"):
+        return 0.9  # 'hired' ~ `HIRE_DT`, 'ordered' ~ order, 'hiring' ~ hire
     n = min(len(a), len(b))
     if n >= 5 and a[: n - 1] == b[: n - 1]:  # 'accelerate' ~ 'acceleration', 'popular' ~ 'popularity'
         return 0.8
@@ -130,10 +147,20 @@ def question_stems(question: str) -> list[str]:
     return [stem(w) for w in words(question) if w not in STOPWORDS]
 
 
-def name_score(identifier: str, qstems, qall=frozenset(), exact=frozenset()) -> tuple[float, float]:
+# Words saying what kind of value a column holds (ISO/IEC 11179 class words) or its unit: a question names
+# the thing ("the budget", "the unit price") and rarely the kind (`BUDG_AMT`, `unit_price_cents`).
+KIND_WORDS = frozenset(set(CLASS_WORDS.values()) - {"name", "year", "years", "address"} | {"no", "num", "value", "val", "flag", "flg", "ind", "indicator",
+                                                    "cent", "usd", "eur", "gbp", "pct", "percent", "kg", "km", "ms",
+                                                    "sec", "utc", "ts", "text", "txt"})
+
+
+def name_score(identifier: str, qstems, qall=frozenset(), exact=frozenset(), kinds_optional: bool = False
+               ) -> tuple[float, float]:
     """(coverage, best): the share of the identifier's words the question mentions (abbreviations count a
     little less; a function word such as the `has` of `Has_Pet` only when the question says it), and the
-    best single content word match."""
+    best single content word match. With `kinds_optional` (column names) an unmentioned class or unit word
+    (`BUDG_AMT` for "budget", `unit_price_cents` for "unit price") leaves the share when another word is
+    mentioned."""
     parts = [w for w in name_words(identifier) if w not in NAMING_PREFIXES]
     if not parts:
         return 0.0, 0.0
@@ -143,4 +170,19 @@ def name_score(identifier: str, qstems, qall=frozenset(), exact=frozenset()) -> 
     scores = [(1.0 if p in qall else 0.0) if p in STOPWORDS else max((match(p, q) for q in qstems), default=0.0)
               for p in parts]
     content = [s for p, s in zip(parts, scores) if p not in STOPWORDS]
+    if kinds_optional and any(s >= 0.8 for p, s in zip(parts, scores) if p not in KIND_WORDS):
+        kept = [s for p, s in zip(parts, scores) if s > 0 or p not in KIND_WORDS]
+        return sum(kept) / len(kept), max(content, default=0.0)
     return sum(scores) / len(scores), max(content, default=0.0)
+
+
+def head_word(identifier: str) -> str | None:
+    """The head noun of a compound table name, its last content word (`sales_order` -> order, `auth_user` ->
+    user, `catalog_item` -> item: the words before it qualify it or name the application's namespace), when
+    the name has two or more content words and the head is not a class word (`car_names`, `Ref_Template_Types`)."""
+    parts = [w for w in name_words(identifier) if w not in NAMING_PREFIXES and w not in STOPWORDS
+             and not w.isdigit()]
+    if len(parts) < 2 or parts[-1] in KIND_WORDS or parts[-1] in ("type", "name", "id", "data", "info", "detail",
+                                                                    "list", "hist", "history", "log"):
+        return None
+    return parts[-1]

@@ -82,7 +82,9 @@ def count_rank(question: str, schema: Schema, measure_linked: bool = False) -> C
     after_sup = re.match(r"\s*(?:different |distinct )?([a-z]+)", q[sup.end():])
     rest = after_sup.group(1) if after_sup else ""
     explicit = " of" in sup.group(0)  # "the greatest number of Y"
-    if not (rest and is_table_word(rest, schema)) and (names_measure(rest, schema) or measure_linked and not explicit):
+    summed = re.search(r"\b(in total|overall|altogether|combined)\b", q[sup.end():])  # "paid the most in total"
+    if not (rest and is_table_word(rest, schema)) and (names_measure(rest, schema) or (measure_linked or summed)
+                                                        and not explicit):
         return None  # "the largest number of products" where `Number_products` is a column: that column  # "the most horsepower", "the largest amount of gasoline": a measure, not a count
     graph = JoinGraph(schema)
     direction = " ASC" if LOW.search(sup.group(0)) else " DESC"

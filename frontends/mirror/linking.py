@@ -6,7 +6,7 @@ relevant part of a large schema reaches the prompt and the grammar, and a weak m
 from __future__ import annotations
 
 import re
-from collections.abc import Container, Set
+from collections.abc import Container, Sequence, Set
 from dataclasses import dataclass, field
 
 from . import names
@@ -53,9 +53,12 @@ def expand(question: str, known: Set[str] = frozenset()) -> set[str]:
     """Question words, stemmed, plus the schema-words they are synonyms of; a word the schema itself uses
     (`known`: "unit" of `unit_price`) means that name, not a synonym."""
     toks = {stem(w) for w in words(question)} | set(words(question))
+    unknown = {w for w in toks if stem(w) not in known}
     for canon, syns in SYNONYMS.items():
-        if {w for w in toks if stem(w) not in known} & ({stem(s) for s in syns} | syns):
+        if unknown & ({stem(s) for s in syns} | syns):
             toks.add(canon)
+        elif canon in unknown and known:  # "customers" where the schema says `user`: the other way round
+            toks |= {s for s in syns if s in known}
     return toks - STOPWORDS
 
 
@@ -140,9 +143,10 @@ def _question_words(text: str, schema: Schema) -> tuple[list[str], set[str], set
     return qset, qall, set(qset) & schema_words(schema)
 
 
-def link(question: str, schema: Schema) -> Link:
+def link(question: str, schema: Schema, hint: Sequence[str] = ()) -> Link:
     """Tables, columns and values of the question: names matched word by word across naming styles
-    (names.py), values through the value index, and the tables joining them through the key graph."""
+    (names.py), values through the value index, and the tables joining them through the key graph.
+    `hint`: tables known to be meant though no word names them (the model's choice, see pipeline.py)."""
     qset, qall, exact = _question_words(question, schema)
     values = find_values(question, schema, qset)
     if values:  # a value's words name no table or column ("title is 'Sales Representative'" says nothing of sales)
@@ -177,7 +181,7 @@ def link(question: str, schema: Schema) -> Link:
                 cols.append(vc)
         scores[t.name] = score + len(cols) + 2.0 * sum(vt == t.name for vt, _, _ in values)
         columns[t.name] = cols
-    for t in head_named(schema, named, qset, exact):
+    for t in head_named(schema, named, qset, exact) | {h for h in hint if h in scores}:
         named.add(t)
         scores[t] += 3.0 * LINK_COVERAGE
     chosen_names = {t.name for t in schema.tables if t.name in named}

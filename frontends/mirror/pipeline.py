@@ -21,6 +21,7 @@ from .engines.base import statement_text
 from .errors import MirrorError
 from .grammar import build_grammar
 from .guard import Result
+from .joins import ident
 from .linking import Link, link
 from .models import make_model
 from .prompt import prompt_prefix, prompt_tail
@@ -125,7 +126,14 @@ class Mirror:
         t0 = time.perf_counter()
         self._record(trace, "schema", self.schema.describe(), t0)
         t0 = time.perf_counter()
-        linked = link(question, self.schema)
+        try:
+            linked = link(question, self.schema)
+        except MirrorError as refusal:
+            guess = self.table_by_model(question) if "does not seem to be about" in str(refusal) else None
+            if guess is None:
+                raise
+            linked = link(question, self.schema, hint=[guess])
+            self._record(trace, "table-by-model", f"no name or value matched; the model reads it as {guess}", t0)
         self._record(trace, "schema-linking", linked.describe(), t0)
         t0 = time.perf_counter()
         grammar = build_grammar(self.schema, linked)
@@ -174,6 +182,21 @@ class Mirror:
             self._record(trace, f"repair-{attempt + 1}", sql, t0)
         raise MirrorError(f"could not produce a valid query for this question; last attempt was:\n{sql}\n"
                           f"{self.engine.name} said: {error}")
+
+    def table_by_model(self, question: str) -> str | None:
+        """The table a question is about when none of its words names one ("hotels" for a table
+        `properties`, "guests" for `customers`): the model's likelihood of `SELECT * FROM <table>` after the
+        question, with the schema (and its example values) in the cached prompt head. None without a model
+        that can score, or for a schema of one table."""
+        if not hasattr(self.model, "score") or len(self.schema.tables) < 2:
+            return None
+        from .joins import JoinGraph
+
+        graph = JoinGraph(self.schema)  # a table no key joins (`schema_migrations`, an ETL log) is bookkeeping
+        names = [t.name for t in self.schema.tables if graph.edges.get(t.name)] or [t.name for t in self.schema.tables]
+        scores = self.model.score(self.prefix + f"\nQuestion: {' '.join(question.split())}\nSQL: ",
+                                  [f"SELECT * FROM {ident(n)}" for n in names])
+        return max(zip(scores, names))[1] if scores and max(scores) > float("-inf") else None
 
     def _unless_empty(self, sql: str, grammar: str, numbers: list[str], prompt: str,
                       trace: list[Stage]) -> str:

@@ -70,7 +70,10 @@ def summarise(model, question: str, result: Result, use_model: bool = True, lead
     """Facts, plus one model sentence. With `lead` (the SQL prompt and its SQL) the sentence is asked for as
     a continuation of it, which llama.cpp has cached, so only the few result rows are new to the model."""
     base = facts(result)
-    if not use_model or not result.rows or model is None:
+    if not use_model or len(result.rows) <= 1 or model is None:
+        # one row: the facts state each of its values exactly; a sentence from the model would only say them
+        # again (or misstate them), at the cost of reading the question, SQL and row and writing ~15 tokens
+        # (about a second of CPU with the embedded model, most of a question's time)
         return base
     if lead is not None:
         prompt = lead + f"\nResult:\n{table_text(result, max_rows=SUMMARY_ROWS)}\nAnswer:"

@@ -51,6 +51,7 @@ def join_plans(tables: list[str], schema: Schema, needed: list[str] | None = Non
 
 def build_grammar(schema: Schema, linked: Link) -> str:
     shape = linked.shape or read_shape(linked.question)
+    linked = with_ranked_neighbour(schema, linked, shape)
     self_joined = self_join_queries(linked.question, schema, linked.values,
                                     lambda t: asked_columns(shape, schema, t, linked))
     if self_joined:  # one table in two roles (manager / employee): the question fixes the query's form
@@ -197,6 +198,14 @@ def is_label(column) -> bool:
                 or {"name", "title"} & set(split_identifier(column.name)))
 
 
+def row_key(schema: Schema, table: str):
+    """The column that tells a table's rows apart: its integer primary key, else its one-column primary
+    key of any type (`DEPT_CD TEXT PRIMARY KEY` in a code table); None for a composite key or none."""
+    cols = schema.columns_of(table)
+    keys = [c for c in cols if c.is_pk] or [c for c in cols if c.in_key]
+    return keys[0] if len(keys) == 1 else None
+
+
 PERSON_NAME_PARTS = {"first", "last", "given", "family", "surname", "middle", "fname", "lname", "forename"}
 
 
@@ -213,7 +222,8 @@ def row_names(schema: Schema, table: str) -> list:
         {w.lower() for w in split_identifier(c.name)} - {"name", "title", "label"} <= set(name_words(table)))]
     if len(person) >= 2:  # `username` beside `first_name`, `last_name`: all of them, in the table's order
         return [c for c in labels if c in person or c in own]
-    return labels[:1] or [c for c in cols if not c.is_numeric and not c.is_pk][:1]
+    return labels[:1] or [c for c in cols if not c.is_numeric and not c.is_pk and not c.in_key][:1] or [
+        c for c in cols if not c.is_numeric and not c.is_pk][:1]
 
 
 def is_date_column(column) -> bool:
@@ -484,7 +494,7 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
         keys = [(f'"strftime(\'{f}\', " {lit(d)} ")"',) * 2 for d in dates for f in formats]
         if not keys and (rank_group or having_n) and entity and entity[0] == "table":
             t = entity[1]
-            pk = next((c for c in schema.columns_of(t) if c.is_pk), None)
+            pk = row_key(schema, t)
             labels = row_names(schema, t)
             if pk and labels:
                 qual = (lambda c: f"{ident(t)}.{ident(c)}") if qualify else ident
@@ -501,11 +511,11 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
         if not keys and each and len(names) > 1 and (grouped_table := table_named(each.group(1).split()[0], names)):
             # "how many employees work in each department" (table DEPT): the department's rows are the groups,
             # shown by their name and kept apart by their key
-            pk = next((c for c in schema.columns_of(grouped_table) if c.is_pk), None)
+            pk = row_key(schema, grouped_table)
             said = linked.columns.get(grouped_table, [])  # "each doctor by last name": the column the question names
-            label = next((c for c in schema.columns_of(grouped_table) if c.name in said and not c.is_numeric
+            label = next((c for c in schema.columns_of(grouped_table) if c.name in said and not c.is_numeric and not c.in_key
                           and not c.is_pk), None) or next((c for c in schema.columns_of(grouped_table) if is_label(c)), None) or next(
-                (c for c in schema.columns_of(grouped_table) if not c.is_numeric and not c.is_pk), None)
+                (c for c in row_names(schema, grouped_table)), None)
             if pk and label:
                 keys = [(lit(f"{ident(grouped_table)}.{ident(label.name)}"), lit(f"{ident(grouped_table)}.{ident(pk.name)}"))]
         if not keys and entity and entity[0] == "column":
@@ -573,7 +583,7 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
         rules.append(f"{p}_sel: {p}_expr | {p}_agg" if shape.aggregates else f"{p}_sel: {p}_expr")
     if shape.limit:
         # rank by the measure the question names; by a date only for "latest", "earliest", ...
-        temporal = re.search(r"\b(latest|earliest|newest|oldest|recent|first|last)\b", q_lower)
+        temporal = re.search(r"\b(latest|earliest|newest|oldest|recent|recently|first|last)\b", q_lower)
         ranks = (dates if temporal else named_measures or measures or dates) or all_names
         limit = f' {direction} " LIMIT {shape.limit}"'
         if rank:  # the measure the superlative names ("the highest average attendance", "the youngest")
@@ -610,6 +620,7 @@ def ranked_per_entity(ctx: Context, cols, names: list[str], from_clause: str, ra
     shape, schema = ctx.shape, ctx.schema
     if not (entity and entity[0] == "table" and shape.limit and not ctx.membership and len(names) > 1):
         return None
+    rank = rank or ranked_measure(shape, schema, cols, inside=True)  # "the highest average salary": salary
     if rank is None and shape.superlative in ("most", "least"):  # "paid the most": the one measure of the other table
         others = [q for q, t, c in cols if t != entity[1] and t in ctx.linked.named and c.is_numeric
                   and not is_key_like(schema, t, c)]
@@ -618,14 +629,14 @@ def ranked_per_entity(ctx: Context, cols, names: list[str], from_clause: str, ra
         return None
     owner = next((t for q, t, _ in cols if q == rank[0]), None)
     q_lower = ctx.linked.question.lower()
-    agg = "AVG" if re.search(r"(average|mean)", q_lower) else "SUM" if TOTAL_WORDS.search(q_lower) else None
+    agg = "AVG" if re.search(r"\b(average|mean)\b", q_lower) else "SUM" if TOTAL_WORDS.search(q_lower) else None
     if owner is None or owner == entity[1] or agg is None:
         return None
     if not any(e.other_table == entity[1] and e.table in names and e.table != entity[1]
                for _, e in JoinGraph(schema).edges.get(entity[1], [])):
         return None  # the entity must be the "one" side of a key
     t = entity[1]
-    pk = next((c for c in schema.columns_of(t) if c.is_pk), None)
+    pk = row_key(schema, t)
     labels = row_names(schema, t)
     if pk is None or not labels:
         return None
@@ -684,13 +695,34 @@ def grouped_head(shape: Shape, schema: Schema, cols, names, linked: Link, keys, 
     if len(owners) == 1 and len(names) > 1:  # joined: the rows of the owner's table are the groups; in one
         # table the columns themselves are ("the cities that have more than 1 employee": GROUP BY city)
         t = owners.pop()
-        pk = next((c.name for c in schema.columns_of(t) if c.is_pk), None)
+        pk = next((c.name for c in [row_key(schema, t)] if c), None)
         if pk:
             return head, f"{ident(t)}.{ident(pk)}" if qualify else ident(pk)
     return head, ", ".join(plain)
 
 
-def ranked_measure(shape: Shape, schema: Schema, cols) -> tuple[str, str] | None:
+def with_ranked_neighbour(schema: Schema, linked: Link, shape: Shape) -> Link:
+    """"Which department has the highest total salary": the measure a superlative names may live in a table
+    next to the linked ones (the employees' `BASE_SAL_AMT`), which then joins the question."""
+    if not shape.superlative or shape.subquery_agg or not linked.tables:
+        return linked
+    def cols_of(tables):
+        return [(f"{ident(t)}.{ident(c.name)}", t, c) for t in tables for c in schema.columns_of(t)]
+    if ranked_measure(shape, schema, cols_of(linked.tables), implied=False, inside=True):
+        return linked
+    graph = JoinGraph(schema)
+    near = sorted({n for t in linked.tables for n in graph.neighbours(t)} - set(linked.tables))
+    found = [n for n in near if ranked_measure(shape, schema, cols_of([n]), implied=False, inside=True)]
+    if len(found) != 1:
+        return linked
+    return dataclasses.replace(linked, tables=linked.tables + found, named=set(linked.named) | set(found))
+
+
+AGGREGATE_WORDS = ("average", "mean", "total", "sum", "overall", "combined", "number", "count")
+
+
+def ranked_measure(shape: Shape, schema: Schema, cols, implied: bool = True, inside: bool = False
+                   ) -> tuple[str, str] | None:
     """The column a superlative ranks rows by, and the direction: the measure the words after it name
     ("the highest average attendance" -> Average, "the smallest amount of horsepower"), else the measure
     a superlative adjective implies ("youngest" -> age ascending, or birth year descending)."""
@@ -699,12 +731,13 @@ def ranked_measure(shape: Shape, schema: Schema, cols) -> tuple[str, str] | None
     from .names import stem as nstem
 
     ranked = [(q, t, c) for q, t, c in cols if not is_key_like(schema, t, c) and (
-        c.is_numeric or c.numeric_text or re.search(r"date|time|year", c.name, re.I) or c.type in ("DATE", "TIMESTAMP"))]
-    implied = IMPLIED_MEASURES.get(shape.superlative, [])
+        c.is_numeric or c.numeric_text or re.search(r"date|time|year", c.name, re.I) or c.type in ("DATE", "TIMESTAMP")
+        or is_date_column(c))]
+    implied_by = IMPLIED_MEASURES.get(shape.superlative, [])
 
     def direction(c):
         parts = name_parts(c.name)
-        return next((d for word, d in implied if nstem(word) in parts or word in parts), shape.direction or " DESC")
+        return next((d for word, d in implied_by if nstem(word) in parts or word in parts), shape.direction or " DESC")
 
     # the measure's words: "the largest orders by amount" ranks by amount, "the youngest singer" by what
     # "youngest" implies; table names and linking words name no measure
@@ -716,10 +749,17 @@ def ranked_measure(shape: Shape, schema: Schema, cols) -> tuple[str, str] | None
         col = best_column(" ".join(words[:n]), schema, ranked, [])
         if col:
             return col, direction(next(c for q, _, c in ranked if q == col))
-    for word, d in implied:
+    for word, d in implied_by if implied else []:
         for q, _, c in ranked:
             if nstem(word) in name_parts(c.name) or word in name_parts(c.name):
                 return q, d
+    # a later word alone ("most recently hired": the hire date); after an aggregate word ("the highest average
+    # price") only when asked for the measure inside the aggregate (`inside`): such a superlative ranks groups
+    if words and (inside or words[0] not in AGGREGATE_WORDS):
+        for w in words[1:]:
+            col = best_column(w, schema, ranked, [])
+            if col:
+                return col, direction(next(c for q, _, c in ranked if q == col))
     return None
 
 
@@ -876,7 +916,7 @@ def asked_columns(shape: Shape, schema: Schema, table: str, linked: Link) -> lis
     if head and all(h in by_q and not is_key_like(schema, table, by_q[h]) for h in head):
         return [by_q[h].name for h in head]
     labels = [c.name for c in schema.columns_of(table) if is_label(c) and not c.is_numeric]
-    return labels or [c.name for c in schema.columns_of(table) if not c.is_numeric and not c.is_pk][:1]
+    return labels or [c.name for c in row_names(schema, table)]
 
 
 def resolve_head(shape: Shape, schema: Schema, cols, names: list[str], linked: Link) -> list[str] | None:

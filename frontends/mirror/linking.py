@@ -160,7 +160,7 @@ def link(question: str, schema: Schema, hint: Sequence[str] = ()) -> Link:
     partial: dict[str, float] = {}  # the best single word match of a table's or its columns' names
     col_hits: list[tuple[float, str, tuple[str, ...]]] = []
     for t in schema.tables:
-        cover, best = name_score(t.name, qset, qall, exact)
+        cover, best = name_score(t.name, qset, qall, exact, kinds_optional=True)  # DEPT_CD_REF: "department"
         partial[t.name] = best
         score = 3.0 * cover if cover >= LINK_COVERAGE and best > 0 else 0.0
         if score:

@@ -102,6 +102,15 @@ def test_never_is_safe_with_null_keys(styles):
      "ORDER BY SUM(p.GROSS_AMT) DESC LIMIT 1"),
     ("What is the total number of hours on each project?",
      "SELECT p.PRJ_NM, SUM(x.HRS_QTY) FROM PRJ_MSTR p JOIN EMP_PRJ_XREF x ON x.PRJ_NO = p.PRJ_NO GROUP BY p.PRJ_NO"),
+    ("Which department has the highest total salary?",  # the measure in the next table; a text code key
+     "SELECT d.DEPT_DESC FROM DEPT_CD_REF d JOIN EMP_MSTR e ON e.DEPT_CD = d.DEPT_CD GROUP BY d.DEPT_CD "
+     "ORDER BY SUM(e.BASE_SAL_AMT) DESC LIMIT 1"),
+    ("Which department has the highest average salary?",
+     "SELECT d.DEPT_DESC FROM DEPT_CD_REF d JOIN EMP_MSTR e ON e.DEPT_CD = d.DEPT_CD GROUP BY d.DEPT_CD "
+     "ORDER BY AVG(e.BASE_SAL_AMT) DESC LIMIT 1"),
+    ("Which department has the most employees?",
+     "SELECT d.DEPT_DESC FROM DEPT_CD_REF d JOIN EMP_MSTR e ON e.DEPT_CD = d.DEPT_CD GROUP BY d.DEPT_CD "
+     "ORDER BY COUNT(*) DESC LIMIT 1"),
 ])
 def test_roles_and_measures_elsewhere(styles, question, gold):
     _, engines = styles
@@ -115,3 +124,11 @@ def test_people_are_named_by_first_and_last_name(styles):
     schema, con = engines["hr_legacy"]
     got = allowed("Which employee was paid the most in total?", schema)
     assert con.execute(got[0]).fetchall() == [("Amara", "Okafor")]
+
+
+def test_a_later_word_names_the_ranked_column(styles):
+    """"the 2 most recently hired": ranked by the hire date (`HIRE_DT`), newest first."""
+    _, engines = styles
+    schema, con = engines["hr_legacy"]
+    got = allowed("List the 2 most recently hired employees.", schema)
+    assert got and all("ORDER BY HIRE_DT DESC LIMIT 2" in q for q in got), got

@@ -93,7 +93,7 @@ def plays_role(edge: "Edge", words: frozenset[str]) -> bool:
     """Whether the question names this key's role ("trips that started at ...": startStationId)."""
     from .names import word_match
 
-    return any(word_match(r, w) >= 0.8 for r in role_words(edge) for w in words)
+    return any(word_match(r, w, roots=True) >= 0.8 for r in role_words(edge) for w in words)
 
 
 class JoinGraph:

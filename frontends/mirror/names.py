@@ -120,11 +120,13 @@ def is_abbreviation(short: str, long: str) -> bool:
     return True
 
 
-def word_match(a: str, b: str) -> float:
+def word_match(a: str, b: str, roots: bool = False) -> float:
     """How well two stems match: 1 equal, 0.8 abbreviation / shared long prefix, 0.6 a one-letter initial
     (the `f` of `fname` for "first"), else 0."""
     if a == b:
         return 1.0
+    if a in ("at", "by", "of", "in", "on", "to") or b in ("at", "by", "of", "in", "on", "to"):
+        return 0.0  # a function word in a name (`PaidAt`, `referred_by_id`) abbreviates nothing
     if is_abbreviation(a, b) or is_abbreviation(b, a):
         return 0.8
     if (len(a) == 1) != (len(b) == 1) and a[0] == b[0] and a.isalpha() and b.isalpha():
@@ -132,6 +134,9 @@ def word_match(a: str, b: str) -> float:
     short, long = sorted((a, b), key=len)
     if len(short) >= 3 and long in (short + "d", short + "ed", short + "ing", short[:-1] + "ing"):
         return 0.9  # 'hired' ~ `HIRE_DT`, 'ordered' ~ order, 'hiring' ~ hire
+    ra, rb = (re.sub(r"(ed|er|or|ing|ion)$", "", w) for w in (a, b))
+    if roots and len(ra) >= 5 and (ra == rb or ra + "e" == rb or rb + "e" == ra):
+        return 0.8  # a role's root with another ending: 'supervised' ~ `supervisor_id`, 'managed' ~ manager
     n = min(len(a), len(b))
     if n >= 5 and a[: n - 1] == b[: n - 1]:  # 'accelerate' ~ 'acceleration', 'popular' ~ 'popularity'
         return 0.8

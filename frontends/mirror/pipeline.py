@@ -33,6 +33,10 @@ from .tidy import without_repeated_items
 
 MAX_REPAIRS = 2
 MAX_RUN = 6  # of those, the likeliest run against the database
+# Questions that ask for rows or a count of them ("how many hotels ...", "list the guests ..."): when no
+# name or value links such a question, the model picks the table; any other question is refused.
+ASKS_FOR_ROWS = re.compile(r"\s*(how many|list|show|display|give me|count|what are the|which \w+ (are|have|has|is|were|was))\b",
+                           re.I)
 CANDIDATE_TIME_S = 1.0  # time limit of each candidate's run (the chosen query then runs under the user's limit)
 
 
@@ -188,8 +192,8 @@ class Mirror:
         `properties`, "guests" for `customers`): the model's likelihood of `SELECT * FROM <table>` after the
         question, with the schema (and its example values) in the cached prompt head. None without a model
         that can score, or for a schema of one table."""
-        if not hasattr(self.model, "score") or len(self.schema.tables) < 2:
-            return None
+        if not hasattr(self.model, "score") or len(self.schema.tables) < 2 or not ASKS_FOR_ROWS.match(question):
+            return None  # "who won the world cup in 1998": a question of fact, not about this data's rows
         from .joins import JoinGraph
 
         graph = JoinGraph(self.schema)  # a table no key joins (`schema_migrations`, an ETL log) is bookkeeping

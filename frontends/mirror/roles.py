@@ -57,7 +57,7 @@ def self_keys(schema: Schema) -> list[SelfKey]:
 def _said_at(question: str, word: str) -> int:
     """Index of the first question word matching `word` (a stem), or -1."""
     for i, w in enumerate(re.findall(r"[a-z0-9]+", question.lower())):
-        if word_match(stem(w), word) >= 0.8:
+        if word_match(stem(w), word, roots=True) >= 0.8:
             return i
     return -1
 
@@ -72,7 +72,7 @@ def self_join_queries(question: str, schema: Schema, values, head_columns) -> li
     for k in self_keys(schema):
         role_at = min((i for r in k.roles if (i := _said_at(question, r)) >= 0), default=-1)
         vals = [v for v in values if v[0] == k.table]
-        if role_at < 0 or not vals or not any(word_match(r, s) >= 0.8 for r in k.roles for s in stems):
+        if role_at < 0 or not vals or not any(word_match(r, s, roots=True) >= 0.8 for r in k.roles for s in stems):
             continue
         own = [w for w in name_words(k.table) if len(w) > 1]
         table_at = min((i for i, w in enumerate(q_words) if any(word_match(stem(w), o) >= 0.8 for o in own)),

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from .joins import JoinGraph, ident
 from .linking import Link, is_key_like, name_parts, stem
 from .names import name_words, split_identifier
+from .roles import self_join_queries
 from .schema import Schema
 from .shape import IMPLIED_MEASURES, SUPERLATIVE, Shape, read_shape
-from .roles import self_join_queries
 from .superlative import CountRank, count_per_group, count_rank
 
 MAX_TABLES_PER_JOIN = 4
@@ -503,7 +503,7 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
         each_col = best_column(each.group(1), schema, cols, list(linked.tables)) if each and not keys else None
         if each_col is None and each and not keys:
             each_col = best_column(each.group(1).split()[0], schema, cols, list(linked.tables))
-        if each_col and len(names) > 1 and table_named(each.group(1).split()[0], names) and any(
+        if each and each_col and len(names) > 1 and table_named(each.group(1).split()[0], names) and any(
                 q == each_col and is_key_like(schema, t, c) for q, t, c in cols):
             each_col = None  # "each category" with a category table joined: its rows, by name, not the key column
         if each_col and not any(c.name == each_col.split(".")[-1] and (c.in_key or c.is_pk) for _, _, c in cols):
@@ -570,7 +570,8 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
         # "which X ...", "the 5 largest X": the X themselves, by name when they have one, else by key
         person = row_names(schema, entity[1]) if entity and entity[0] == "table" else []
         labels = ([q for q, t, c in cols if entity and entity[0] == "column" and (t, c.name) == entity[1:]]
-                  or ([", ".join(q for q, t, c in cols if t == entity[1] and c in person)] if len(person) >= 2 else [])
+                  or ([", ".join(q for q, t, c in cols if entity and t == entity[1] and c in person)]
+                      if len(person) >= 2 else [])
                   or [q for q, t, c in cols if entity and t == entity[1] and is_label(c)]
                   or [q for q, t, c in cols if entity and t == entity[1] and not c.is_numeric and not
                       is_key_like(schema, t, c) and name_parts(c.name) & name_parts(t)]  # model_list.Model

@@ -181,9 +181,9 @@ def link(question: str, schema: Schema, hint: Sequence[str] = ()) -> Link:
                 cols.append(vc)
         scores[t.name] = score + len(cols) + 2.0 * sum(vt == t.name for vt, _, _ in values)
         columns[t.name] = cols
-    for t in head_named(schema, named, qset, exact) | {h for h in hint if h in scores}:
-        named.add(t)
-        scores[t] += 3.0 * LINK_COVERAGE
+    for extra in head_named(schema, named, qset, exact) | {h for h in hint if h in scores}:
+        named.add(extra)
+        scores[extra] += 3.0 * LINK_COVERAGE
     chosen_names = {t.name for t in schema.tables if t.name in named}
     # a column the question names joins the query only when no table already chosen has a column so named
     for _, hit_table, hit_words in sorted(col_hits, reverse=True):
@@ -209,9 +209,9 @@ def link(question: str, schema: Schema, hint: Sequence[str] = ()) -> Link:
                               "Try naming what you want with the database's words.")
     chosen.sort(key=lambda t: -scores.get(t, 0))
     asks_who = re.match(r"\s*who\b", question.lower()) is not None
-    for t in list(chosen) if asks_who else []:  # "who leads the project": the row a role key (`LEAD_EMP_NO`)
-        for other, e in graph.edges.get(t, []):  # points at
-            if e.table == t and other not in chosen and plays_role(e, frozenset(qset)):
+    for holder in list(chosen) if asks_who else []:  # "who leads the project": the row a role key
+        for other, e in graph.edges.get(holder, []):  # (`LEAD_EMP_NO`) points at
+            if e.table == holder and other not in chosen and plays_role(e, frozenset(qset)):
                 chosen.append(other)
                 named.add(other)
     tree = graph.connect(chosen, words=frozenset(qset))

@@ -56,8 +56,8 @@ def build_fleet(path: str | Path) -> Path:
                 for i in range(1, 13)]
     for i, v in enumerate(vehicles, 1):
         con.execute("INSERT INTO vehicles VALUES (?,?,?,?,?,?,?)", (i, *v))
-    for i, d in enumerate(DRIVERS, 1):
-        con.execute("INSERT INTO drivers VALUES (?,?,?,?,?,?)", (i, *d))
+    for i, person in enumerate(DRIVERS, 1):
+        con.execute("INSERT INTO drivers VALUES (?,?,?,?,?,?)", (i, *person))
     for i in range(1, 61):
         o = rng.randint(1, 4)
         dest = rng.choice([d for d in range(1, 5) if d != o])

@@ -14,7 +14,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from .joins import JoinGraph, ident
+from .joins import JoinGraph, ident, plays_role, role_words
 from .linking import Link, is_key_like, name_parts, stem
 from .names import name_words, split_identifier
 from .roles import self_join_queries
@@ -321,6 +321,9 @@ def membership_conds(schema: Schema, linked: Link, shape: Shape, entity, plans) 
     refs = [e for edges in JoinGraph(schema).edges.values() for _, e in edges
             if e.other_table == t and e.table in linked.tables and e.table != t]
     refs = list(dict.fromkeys(refs))
+    said = frozenset(stem(w) for w in re.findall(r"[a-z]+", linked.question.lower()))
+    plain = [e for e in refs if not role_words(e) or plays_role(e, said)]
+    refs = plain or refs  # "employees working on Apollo": the assignments' key, not the project's `LEAD_EMP_NO`
     if not pk or not refs:
         return []
     values = [v for v in linked.values if v[0] != t]

@@ -108,6 +108,9 @@ def test_never_is_safe_with_null_keys(styles):
     ("Which department has the highest average salary?",
      "SELECT d.DEPT_DESC FROM DEPT_CD_REF d JOIN EMP_MSTR e ON e.DEPT_CD = d.DEPT_CD GROUP BY d.DEPT_CD "
      "ORDER BY AVG(e.BASE_SAL_AMT) DESC LIMIT 1"),
+    ("What are the last names of the employees working on the project Apollo?",  # the bridge, not LEAD_EMP_NO
+     "SELECT e.EMP_LAST_NM FROM EMP_MSTR e JOIN EMP_PRJ_XREF x ON x.EMP_NO = e.EMP_NO JOIN PRJ_MSTR p "
+     "ON x.PRJ_NO = p.PRJ_NO WHERE p.PRJ_NM = 'Apollo'"),
     ("Which department has the most employees?",
      "SELECT d.DEPT_DESC FROM DEPT_CD_REF d JOIN EMP_MSTR e ON e.DEPT_CD = d.DEPT_CD GROUP BY d.DEPT_CD "
      "ORDER BY COUNT(*) DESC LIMIT 1"),

@@ -74,7 +74,7 @@ def splittable(df) -> bool:
     if df.form != "row" or "gir.dynamic_rows" in df.func.attributes:
         return False
     rows, cols = df.view
-    ret = [o for o in df.func.regions[0].blocks[0].operations][-1]
+    ret = list(df.func.regions[0].blocks[0].operations)[-1]
     if any(math.prod(v.type.shape) != rows for v in ret.operands):
         return False
     reduces = [(op, i) for op, i in df.infos.items() if op.name == "gir.reduce"]
@@ -131,7 +131,7 @@ def candidates(df, desc: dict) -> list[dict]:
     splits = split_counts(cols, MIN_SPLIT_COLS, cores, desc.get("kind", "cpu")) if splittable(df) else [1]
     # rows swept together: CPU code generation only (GPU targets map rows onto warps and blocks)
     reduces = desc.get("kind", "cpu") == "cpu" and any(op.name == "gir.reduce" for op in df.infos)
-    ret = [o for o in df.func.regions[0].blocks[0].operations][-1]
+    ret = list(df.func.regions[0].blocks[0].operations)[-1]
     full_out = any(math.prod(v.type.shape) == rows * cols for v in ret.operands)
     stores = (0, 1) if full_out else (0,)     # streaming stores only matter for full-size outputs
     out = []

@@ -10,6 +10,7 @@ stays unless another candidate beats it clearly (CLEAR_WIN).
 """
 from __future__ import annotations
 
+import functools
 import statistics
 import time
 
@@ -59,6 +60,19 @@ def _buffers(traced):
     return keep, pointers
 
 
+def timed_turn(fn, calls: int) -> list[float]:
+    """Seconds of each of `calls` timed calls of `fn`, after one untimed call: torch's OpenMP workers
+    spin for a while after a parallel region and parked thread pools take time to wake; neither is
+    charged to the timed calls. One turn of a round-robin (the tuner here, `girflow bench`)."""
+    fn()
+    out = []
+    for _ in range(calls):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return out
+
+
 def measure(kernels: list, traced, budget_s: float, min_rounds: int = 5, calls: int = 2) -> list[float]:
     """Seconds per call of each kernel (objects with .run(pointers)): rounds until the budget is
     spent, the kernels in a fresh order each round (a kernel runs where its inputs were left by
@@ -77,13 +91,7 @@ def measure(kernels: list, traced, budget_s: float, min_rounds: int = 5, calls: 
     while True:
         rng.shuffle(order)
         for i in order:
-            kernels[i].run(pointers)
-            ts = []
-            for _ in range(calls):
-                t0 = time.perf_counter()
-                kernels[i].run(pointers)
-                ts.append(time.perf_counter() - t0)
-            turns[i].append(statistics.median(ts))
+            turns[i].append(statistics.median(timed_turn(functools.partial(kernels[i].run, pointers), calls)))
         if len(turns[0]) >= min_rounds and time.perf_counter() - start > budget_s:
             break
         if len(turns[0]) >= 10000:

@@ -68,6 +68,8 @@ def time_round_robin(candidates: dict, rounds: int, apart: tuple = (), calls: in
     calls after an untimed one; the median is over every timed call."""
     import random
 
+    from girflow.runtime.tuner import timed_turn
+
     for fn in candidates.values():   # warm up (compiles, page faults, caches)
         fn()
         fn()
@@ -77,21 +79,11 @@ def time_round_robin(candidates: dict, rounds: int, apart: tuple = (), calls: in
         order = together[:]
         random.Random(r).shuffle(order)
         for name in order:
-            _timed_calls(candidates[name], times[name], calls)
+            times[name] += timed_turn(candidates[name], calls)
     for name in apart:
         for _ in range(rounds):
-            _timed_calls(candidates[name], times[name], calls)
+            times[name] += timed_turn(candidates[name], calls)
     return {name: statistics.median(ts) for name, ts in times.items()}
-
-
-def _timed_calls(fn, out: list, calls: int) -> None:
-    # one untimed call first: torch's OpenMP workers spin for a while after a parallel region, and
-    # parked thread pools take time to wake; neither is charged to the next candidate's timed call
-    fn()
-    for _ in range(calls):
-        t0 = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t0)
 
 
 def _untuned(fn, args):

@@ -11,6 +11,7 @@ Constants are made once, at the function's entry.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from torch_mlir import ir
@@ -134,6 +135,16 @@ class CombineFunc:
         self.builder = Builder(hoist=ir.InsertionPoint(first.owner))
 
 
+@dataclass
+class RowState:
+    """The values built for one row: an interleaved sweep carries one of these per row it sweeps."""
+    r: object                                                   # the row index (an `index` value)
+    row_cache: dict = field(default_factory=dict)               # node -> scalar f32 value
+    bcast_cache: dict = field(default_factory=dict)             # (node, width) -> broadcast vector
+    red_results: dict = field(default_factory=dict)             # reduce node -> scalar f32
+    vmemo: dict = field(default_factory=dict)                   # vector loads of the current loop step
+
+
 class RowKernel:
     """Code generator for one row program (see module docstring)."""
 
@@ -160,18 +171,17 @@ class RowKernel:
         self.red_results: dict = {}     # reduce node -> scalar f32
 
     # -- rows swept together ------------------------------------------------------------------
-    def row_state(self, r) -> dict:
+    def row_state(self, r) -> RowState:
         """Fresh per-row caches for row index `r` (one per row an interleaved sweep carries)."""
-        return {"r": r, "row_cache": {}, "bcast_cache": {}, "red_results": {}, "vmemo": {}}
+        return RowState(r)
 
-    def enter(self, state: dict) -> None:
+    def enter(self, state: RowState) -> None:
         """Make `state`'s row the one values are built for (its caches are shared, not copied)."""
-        self.r, self.row_cache, self.bcast_cache = state["r"], state["row_cache"], state["bcast_cache"]
-        self.red_results, self.vmemo = state["red_results"], state["vmemo"]
+        self.r, self.row_cache, self.bcast_cache = state.r, state.row_cache, state.bcast_cache
+        self.red_results, self.vmemo = state.red_results, state.vmemo
 
-    def current_state(self) -> dict:
-        return {"r": self.r, "row_cache": self.row_cache, "bcast_cache": self.bcast_cache,
-                "red_results": self.red_results, "vmemo": getattr(self, "vmemo", {})}
+    def current_state(self) -> RowState:
+        return RowState(self.r, self.row_cache, self.bcast_cache, self.red_results, getattr(self, "vmemo", {}))
 
     # -- values -----------------------------------------------------------------------------
     def arg_space(self, i):
@@ -324,7 +334,7 @@ class RowKernel:
         with b.loop(start, stop, b.index(width * unroll), inits) as loop:
             pre = ir.InsertionPoint(loop.op)
             for st in states:
-                st["vmemo"] = {}
+                st.vmemo = {}
             accs = [_split_states(loop.args[i * per_row:(i + 1) * per_row], nstate, unroll)
                     for i in range(len(states))]
             out: list = [[[] for _ in reductions] for _ in states]

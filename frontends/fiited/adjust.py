@@ -21,6 +21,9 @@ import numpy as np
 from girflow.runtime.fiited import Table
 
 
+SCOPES = ("table", "global")
+
+
 class DimensionAdjuster:
     """Adjusts dimensions on a fixed step schedule, so the result depends on the steps alone.
 
@@ -40,20 +43,26 @@ class DimensionAdjuster:
     def __init__(self, tables: list[Table], every: int = 100, budget_fraction: float | None = None,
                  threshold: float | None = None, decay: float = 0.5, anneal: int = 5,
                  freq_weight: float = 1.0, min_steps: int = 0, max_growth: int = 2, background: bool = False,
-                 lag: int | None = None, group=None, start_fraction: float = 1.0):
+                 lag: int | None = None, group=None, start_fraction: float = 1.0, scope: str = "table"):
         """`start_fraction`: the fraction of full dimension new rows start at (a table's `init_dim`
         over its `max_dim`); the budget anneals from it, or holds from the first adjustment when rows
         start within it (annealing from full size would let rows that start small grow far past the
         budget first). `group`: a torch.distributed process group over which `tables` are shards of one set of
         tables (`ShardedEmbeddingBagCollection.adjust_group`): the budget, the score threshold and
         the ties are then decided over all shards, by all-reduces of counts and score histograms,
-        and every rank must adjust on the same steps."""
+        and every rank must adjust on the same steps. `scope`: "table" scores each table's chunks
+        against that table's own means (every table gets a share of the budget by the shape of its
+        scores), "global" against the means over all tables, so a table whose gradients are weak
+        (a feature that carries little signal) loses dimension first, and one whose rows are read
+        more often keeps more."""
         if (budget_fraction is None) == (threshold is None):
             raise ValueError("give exactly one of budget_fraction or threshold")
         if budget_fraction is not None and not 0.0 <= budget_fraction <= 1.0:
             raise ValueError(f"budget_fraction must be in [0, 1], got {budget_fraction}")
         if every < 1:
             raise ValueError(f"every must be >= 1, got {every}")
+        if scope not in SCOPES:
+            raise ValueError(f"scope must be one of {SCOPES}, got {scope!r}")
         lag = max(1, every // 5) if lag is None else lag
         if not 1 <= lag <= every:
             raise ValueError(f"lag must be between 1 and every ({every}), got {lag}")
@@ -67,6 +76,7 @@ class DimensionAdjuster:
         self._apply_at = 0        # the step at which the pending adjustment takes effect
         self.group = group
         self.start_fraction = start_fraction
+        self.scope = scope
 
     def maybe_adjust(self, step: int) -> bool:
         """Call after every training step. `lag` steps after a snapshot, apply it (waiting for its
@@ -125,11 +135,10 @@ class DimensionAdjuster:
         # scores are ratios to the table's means, which a uniform decay leaves unchanged
         for t in self.tables:
             t.decay_importance(self.decay)
-        # sharded: every shard scores against its whole table's means
-        totals = self._sum(np.stack([t.score_totals() for t in self.tables])) if self.group is not None \
-            else [None] * len(self.tables)
-        self._buffers = [t.chunk_scores(self.freq_weight, 1e-3, self.max_growth, out=b, totals=tot)
-                         for t, b, tot in zip(self.tables, self._buffers or [None] * len(self.tables), totals)]
+        totals, fills = self._score_totals()
+        self._buffers = [t.chunk_scores(self.freq_weight, 1e-3, self.max_growth, out=b, totals=tot, pruned_fill=f)
+                         for t, b, tot, f in zip(self.tables, self._buffers or [None] * len(self.tables), totals,
+                                                 fills)]
         # the live rows of each table (ids, dims, scores)
         scored = [(t, dims, s) for t, (_, dims, s) in zip(self.tables, self._buffers)]
         self._ids = [ids for ids, _, _ in self._buffers]
@@ -141,6 +150,22 @@ class DimensionAdjuster:
             worker = None
             self._compute_into(scored, fraction, box)
         self._pending = (scored, fraction, box, worker)
+
+    def _score_totals(self) -> tuple[list, list[float]]:
+        """Per table, the sums its chunks are scored against and the score its pruned rows borrow.
+        Sharded, every shard scores against its whole table's sums; with the global scope every
+        table against the sums over all tables, its pruned rows at its own mean on that scale."""
+        if self.group is None and self.scope == "table":
+            return [None] * len(self.tables), [0.0] * len(self.tables)
+        per_table = np.stack([t.score_totals() for t in self.tables])
+        if self.group is not None:
+            per_table = self._sum(per_table)
+        if self.scope == "table":
+            return list(per_table), [0.0] * len(self.tables)
+        common = per_table.sum(axis=0)
+        mean = common[1] / common[0] if common[0] > 0 and common[1] > 0 else 1.0
+        fills = [float(live and total / live / mean) for live, total in per_table[:, :2]]
+        return [common] * len(self.tables), fills
 
     def _compute_into(self, scored, fraction, box: dict) -> None:
         try:

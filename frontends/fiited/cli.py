@@ -39,6 +39,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
                             "reach the budget end halfway through training)")
         p.add_argument("--anneal", type=int, default=4, help="FIITED: adjustments to reach the budget")
         p.add_argument("--decay", type=float, default=0.5, help="FIITED: importance decay per adjustment")
+        p.add_argument("--importance-scope", choices=["table", "global"], default="table",
+                       help="FIITED: score chunks against each table's mean importance and frequency (every table "
+                            "keeps a share), or against all tables' (features whose gradients are weak lose "
+                            "dimension first)")
         p.add_argument("--init-dim", type=int, default=None,
                        help="FIITED: dimension of a row when its id is first seen (a multiple of --chunk; "
                             "default: --dim); rows then grow by importance at adjustments")
@@ -133,6 +137,7 @@ def _config(args, **over):
 
     base = dict(embedding_dim=args.dim, chunk_size=args.chunk, batch_size=args.batch_size, epochs=args.epochs,
                 emb_lr=args.emb_lr, emb_optimizer=args.emb_optimizer, adjust_every=args.adjust_every, anneal=args.anneal, decay=args.decay,
+                importance_scope=args.importance_scope,
                 evict_after=args.evict_after, evict_single_after=args.evict_single_after, init_dim=args.init_dim, progress=not args.no_progress)
     base.update(over)
     if args.dim % args.chunk:

@@ -45,7 +45,7 @@ def lib() -> ctypes.CDLL:
             "fiited_apply_gradients": (ctypes.c_int, [P, P, I, P, I, I, P]),
             "fiited_decay_importance": (ctypes.c_int, [P, D]),
             "fiited_read_stats": (ctypes.c_int, [P, I, P, P, P, P, P]),
-            "fiited_chunk_scores": (ctypes.c_int, [P, D, D, I, I, P, P, P, P, P]),
+            "fiited_chunk_scores": (ctypes.c_int, [P, D, D, I, I, P, P, P, P, P, D]),
             "fiited_score_totals": (ctypes.c_int, [P, P]),
             "fiited_live_rows": (I, [P]),
             "fiited_touch": (ctypes.c_int, [P, P, I]),
@@ -269,14 +269,16 @@ class Table:
         return out
 
     def chunk_scores(self, freq_weight: float = 1.0, floor: float = 1e-3, max_growth: int = 2, out=None,
-                     totals=None):
+                     totals=None, pruned_fill: float = 0.0):
         """(ids, dims, scores[max_chunks, rows]) of the live rows in record order for dimension
         adjustment: per chunk position, sqrt(importance) normalised to a table mean of 1, plus
         `floor`, times (frequency / mean)^`freq_weight`; missing positions borrow the row's last
         score (pruned rows: 1), scores are non-increasing along a row and 0 beyond `max_growth` new
         chunks. `out`: a previous result whose buffers to reuse (fresh pages for millions of rows
         cost more than the scoring). `totals`: `score_totals()` summed over the shards of a
-        sharded table, so the means are the whole table's (default: this table's own)."""
+        sharded table, so the means are the whole table's (default: this table's own), or summed
+        over several tables scored on one scale; `pruned_fill`: the score a pruned row's positions
+        borrow before the frequency weight (default, 0: the mean, 1)."""
         if totals is not None:
             totals = _arr(totals, np.float64, "totals", 1)
             if totals.shape != (4,):
@@ -292,7 +294,7 @@ class Table:
             b = buffers
             rc = lib().fiited_chunk_scores(self._h, float(freq_weight), float(floor), int(max_growth), b["cap"],
                                            _p(b["scores"]), _p(b["dims"]), _p(b["ids"]), ctypes.byref(count),
-                                           None if totals is None else _p(totals))
+                                           None if totals is None else _p(totals), float(pruned_fill))
             if rc == -2:
                 return None
             _check(rc)

@@ -8,12 +8,14 @@
  * dimension, scores[j * rows + i] for chunk position j (rows = the live rows: a dense
  * [max_chunks, rows] array at the start of the capacity * max_chunks buffer). A chunk's score is sqrt(importance)
  * scaled so the table's live chunks average 1, plus `floor`, times (freq / mean freq)^freq_weight.
- * A position the row lacks borrows the row's last chunk score (a pruned row: the table mean), so it
- * can grow; scores are made non-increasing along the row (a row is a prefix of chunks), and
+ * A position the row lacks borrows the row's last chunk score (a pruned row: `pruned_fill`, or the
+ * mean, 1, when it is not positive), so it can grow; scores are made non-increasing along the row (a row is a prefix of chunks), and
  * positions >= nchunks + max_growth score 0. *count = live rows (FIITED_ERANGE when > capacity).
  * `totals` (may be NULL: this table's own, from fiited_score_totals) are the four sums the means
  * come from; a table sharded over processes passes the sums over all its shards, so each shard
- * scores its rows as the whole table would. */
+ * scores its rows as the whole table would; tables scored on one common scale pass the sums over all
+ * of them, and then `pruned_fill` = the table's own mean on that scale (a pruned row of a table whose
+ * gradients are weak regrows as that table's rows score, not as the average table's). */
 static void score_totals(const fiited_table *t, double out[4]) {
     const float *imp = t->pool.importance;
     const fiited_row *rows = t->rows;
@@ -38,7 +40,8 @@ int fiited_score_totals(void *h, double *out) {
 }
 
 int fiited_chunk_scores(void *h, double freq_weight, double floor, int64_t max_growth, int64_t capacity,
-                        float *scores, int64_t *dims, int64_t *ids, int64_t *count, const double *totals) {
+                        float *scores, int64_t *dims, int64_t *ids, int64_t *count, const double *totals,
+                        double pruned_fill) {
     fiited_table *t = h;
     if (!t || !scores || !dims || !ids || !count) { fiited_set_error("null table or output"); return FIITED_EINVAL; }
     if (max_growth < 0) { fiited_set_error("max_growth must be >= 0, got %lld", (long long)max_growth); return FIITED_EINVAL; }
@@ -58,6 +61,7 @@ int fiited_chunk_scores(void *h, double freq_weight, double floor, int64_t max_g
     float scale = (float)(live > 0 && total > 0 ? live / total : 1.0);
     double f_mean = nrows > 0 ? fsum / nrows : 0.0;
     float inv_f = (float)(f_mean > 0 ? 1.0 / f_mean : 1.0), fl = (float)floor, fw = (float)freq_weight;
+    float pf = pruned_fill > 0 ? (float)pruned_fill : 1.f;
     int64_t i = 0;
     for (int64_t r = 0; r < t->nrows; r++) {
         const fiited_row *row = &rows[r];
@@ -68,7 +72,7 @@ int fiited_chunk_scores(void *h, double freq_weight, double floor, int64_t max_g
         dims[i] = nc * t->chunk_size;
         float w = row->freq * inv_f;
         if (fw != 1.f) w = powf(w, fw);
-        float fill = nc > 0 ? sqrtf(g0[nc - 1]) * scale : 1.f, prev = INFINITY;
+        float fill = nc > 0 ? sqrtf(g0[nc - 1]) * scale : pf, prev = INFINITY;
         for (int64_t j = 0; j < M; j++) {
             float g = j < nc ? sqrtf(g0[j]) * scale : fill;
             float v = j >= nc + max_growth ? 0.f : fminf((g + fl) * w, prev);

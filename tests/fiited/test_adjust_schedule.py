@@ -147,3 +147,45 @@ def test_rows_created_after_the_last_snapshot_do_not_fail_the_final_budget_check
         adj.maybe_adjust(step)
     adj.finish()
     assert t.counters()["value_bytes"] <= 0.3 * 4 * 32 * t.live_rows
+
+
+def _two_tables_one_weak():
+    """Two tables with the same ids read equally often; the first's gradients 30x the second's."""
+    from girflow.runtime.fiited import Table
+
+    tables = [Table(0, 32, 8, optimizer="sgd", lr=0.0, seed=s) for s in (1, 2)]
+    rng = np.random.default_rng(4)
+    ids = np.tile(np.arange(100, dtype=np.int64), 3)
+    for t, scale in zip(tables, (3.0, 0.1)):
+        t.apply_gradients(ids, np.arange(len(ids)), (scale * rng.normal(size=(len(ids), 32))).astype(np.float32))
+    return tables
+
+
+def test_global_scope_cuts_the_table_whose_gradients_are_weak_first():
+    kept = {}
+    for scope in ("table", "global"):
+        tables = _two_tables_one_weak()
+        adj = DimensionAdjuster(tables, every=1, budget_fraction=0.5, anneal=1, scope=scope, max_growth=0)
+        adj.adjust()
+        kept[scope] = [int(t.dims(np.arange(100)).sum()) for t in tables]
+        assert sum(kept[scope]) == 0.5 * 2 * 100 * 32          # the budget is shared, either way
+    assert abs(kept["table"][0] - kept["table"][1]) <= 0.2 * 3200   # each table scored on its own: about even
+    assert kept["global"] == [3200, 0]                          # one scale: the weak table gives it all up
+
+
+def test_global_scope_pruned_rows_regrow_at_their_own_tables_mean():
+    tables = _two_tables_one_weak()
+    for t in tables:
+        t.resize(np.arange(0, 100, 2, dtype=np.int64), np.zeros(50, np.int64))   # half the rows pruned
+    adj = DimensionAdjuster(tables, every=1, budget_fraction=0.5, scope="global")
+    totals, fills = adj._score_totals()
+    own = [t.score_totals() for t in tables]
+    np.testing.assert_allclose(totals[0], own[0] + own[1])
+    means = [o[1] / o[0] for o in own]
+    np.testing.assert_allclose(fills, [m / ((own[0][1] + own[1][1]) / (own[0][0] + own[1][0])) for m in means])
+    assert fills[0] > 1 > fills[1]
+    ids, dims, scores = tables[1].chunk_scores(1.0, 1e-3, 2, totals=totals[1], pruned_fill=fills[1])
+    pruned = dims == 0
+    assert pruned.any() and np.allclose(scores[0, pruned], (fills[1] + 1e-3), rtol=1e-5)  # read equally often: w = 1
+    with pytest.raises(ValueError, match="scope must be one of"):
+        DimensionAdjuster(tables, budget_fraction=0.5, scope="everything")

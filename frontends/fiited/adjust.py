@@ -20,7 +20,6 @@ import numpy as np
 
 from girflow.runtime.fiited import Table
 
-
 SCOPES = ("table", "global")
 
 

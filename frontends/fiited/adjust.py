@@ -1,7 +1,9 @@
 """Per-row dimension adjustment from importance, every K steps, under a memory budget or a threshold.
 
 A chunk's importance is its decayed sum of squared gradients (kept by the runtime per chunk) scaled
-by the row's decayed access frequency. Scores are made non-increasing along a row (a row is a prefix
+by the row's decayed access frequency, both measured against their means over all tables (so the
+budget goes to the features whose gradients say they matter; `scope="table"` measures each table
+against its own means instead). Scores are made non-increasing along a row (a row is a prefix
 of chunks), then either the globally best chunks that fit the budget are kept (budget mode, the
 budget annealed from full size over `anneal` adjustments so rows shrink chunk by chunk), or chunks
 scoring above `threshold` times the mean are kept. The budget is a fraction of the values the rows that exist (live rows) would take at full
@@ -42,18 +44,18 @@ class DimensionAdjuster:
     def __init__(self, tables: list[Table], every: int = 100, budget_fraction: float | None = None,
                  threshold: float | None = None, decay: float = 0.5, anneal: int = 5,
                  freq_weight: float = 1.0, min_steps: int = 0, max_growth: int = 2, background: bool = False,
-                 lag: int | None = None, group=None, start_fraction: float = 1.0, scope: str = "table"):
+                 lag: int | None = None, group=None, start_fraction: float = 1.0, scope: str = "global"):
         """`start_fraction`: the fraction of full dimension new rows start at (a table's `init_dim`
         over its `max_dim`); the budget anneals from it, or holds from the first adjustment when rows
         start within it (annealing from full size would let rows that start small grow far past the
         budget first). `group`: a torch.distributed process group over which `tables` are shards of one set of
         tables (`ShardedEmbeddingBagCollection.adjust_group`): the budget, the score threshold and
         the ties are then decided over all shards, by all-reduces of counts and score histograms,
-        and every rank must adjust on the same steps. `scope`: "table" scores each table's chunks
-        against that table's own means (every table gets a share of the budget by the shape of its
-        scores), "global" against the means over all tables, so a table whose gradients are weak
-        (a feature that carries little signal) loses dimension first, and one whose rows are read
-        more often keeps more."""
+        and every rank must adjust on the same steps. `scope`: "global" (default) scores every
+        table's chunks against the means over all tables, so a table whose gradients are weak (a
+        feature that carries little signal) loses dimension first and one whose rows are read more
+        often keeps more; "table" against each table's own means (every table keeps a share of the
+        budget by the shape of its scores, whatever its signal: the behaviour before session 8)."""
         if (budget_fraction is None) == (threshold is None):
             raise ValueError("give exactly one of budget_fraction or threshold")
         if budget_fraction is not None and not 0.0 <= budget_fraction <= 1.0:

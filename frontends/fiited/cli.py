@@ -39,10 +39,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
                             "reach the budget end halfway through training)")
         p.add_argument("--anneal", type=int, default=4, help="FIITED: adjustments to reach the budget")
         p.add_argument("--decay", type=float, default=0.5, help="FIITED: importance decay per adjustment")
-        p.add_argument("--importance-scope", choices=["table", "global"], default="table",
-                       help="FIITED: score chunks against each table's mean importance and frequency (every table "
-                            "keeps a share), or against all tables' (features whose gradients are weak lose "
-                            "dimension first)")
+        p.add_argument("--importance-scope", choices=["global", "table"], default="global",
+                       help="FIITED: score chunks against the mean importance and frequency over all tables (features "
+                            "whose gradients are weak lose dimension first), or against each table's own (every "
+                            "table keeps a share of the budget)")
         p.add_argument("--init-dim", type=int, default=None,
                        help="FIITED: dimension of a row when its id is first seen (a multiple of --chunk; "
                             "default: --dim); rows then grow by importance at adjustments")

@@ -43,7 +43,7 @@ class TrainConfig:
     adjust_lag: int | None = None     # steps from an adjustment's snapshot to its effect (None: adjust_every // 5)
     anneal: int = 4
     decay: float = 0.5
-    importance_scope: str = "table"   # FIITED: chunk scores against each table's means, or all tables' ("global")
+    importance_scope: str = "global"  # FIITED: chunk scores against all tables' means, or each table's own ("table")
     background_adjust: bool = True   # FIITED adjustments computed in a second thread (same result)
     evict_after: int = 0              # FIITED: evict rows untouched for more than this many adjustments (0: never)
     evict_single_after: int = 0       # FIITED: the same for rows touched in one batch only (0: evict_after)

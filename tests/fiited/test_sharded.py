@@ -52,10 +52,10 @@ def _engine(rank, tmp):
     kw = dict(chunk_size=8, optimizer="adagrad", lr=0.1, seed=5)
     sharded = ShardedEmbeddingBagCollection(SIZES, 16, **kw)
     single = FiitedEmbeddingBagCollection(SIZES, 16, **kw)
-    # one scale over all tables (the default per-table scale is exercised by train() below)
+    # each table on its own scale (the default, one scale over all tables, is exercised by train() below)
     adj_sharded = DimensionAdjuster(sharded.tables, every=2, budget_fraction=0.3, anneal=2, lag=1,
-                                    background=True, group=sharded.adjust_group, scope="global")
-    adj_single = DimensionAdjuster(single.tables, every=2, budget_fraction=0.3, anneal=2, lag=1, scope="global")
+                                    background=True, group=sharded.adjust_group, scope="table")
+    adj_single = DimensionAdjuster(single.tables, every=2, budget_fraction=0.3, anneal=2, lag=1, scope="table")
     rng = np.random.default_rng(7)
     for step in range(1, 10):
         ids = _batch(rng, step)

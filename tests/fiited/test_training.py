@@ -169,7 +169,8 @@ def test_cli_gen_train_eval_bench(tmp_path, capsys):
     assert "fiited budget=  0.3" in out and "AUC=" in out and "step time x" in out
     plot = tmp_path / "p.png"
     assert main(["fiited", "eval", str(data), "--table-sizes", sizes, "--dim", "16", "--batch-size", "512",
-                 "--budgets", "0.2", "--pep-inits=-6", "--no-progress", "--plot", str(plot)]) == 0
+                 "--budgets", "0.2", "--pep-inits=-6", "--importance-scope", "table", "--no-progress",
+                 "--plot", str(plot)]) == 0
     assert plot.stat().st_size > 1000
     out = capsys.readouterr().out
     assert "saved total" in out and "training memory values=" in out and "index=" in out
@@ -182,6 +183,9 @@ def test_cli_gen_train_eval_bench(tmp_path, capsys):
     assert main(["fiited", "train", str(data), "--table-sizes", sizes, "--evict-after", "1",
                  "--evict-single-after", "2"]) == 2
     assert "--evict-single-after 2 needs --evict-after at least as large" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main(["fiited", "train", str(data), "--importance-scope", "tables"])
+    assert exit_.value.code == 2 and "invalid choice: 'tables'" in capsys.readouterr().err
 
 
 def test_collection_checkpoint_round_trip_after_adjustment(tmp_path):

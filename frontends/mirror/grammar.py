@@ -14,9 +14,10 @@ import json
 import re
 from dataclasses import dataclass
 
+from .conditions import Condition, stated_conditions
 from .joins import JoinGraph, ident, plays_role, role_words
 from .linking import Link, is_key_like, name_parts, stem
-from .names import name_words, split_identifier
+from .names import STOPWORDS, name_words, split_identifier
 from .roles import self_join_queries
 from .schema import Schema
 from .shape import IMPLIED_MEASURES, SUPERLATIVE, Shape, read_shape
@@ -79,7 +80,11 @@ def build_grammar(schema: Schema, linked: Link) -> str:
     outer_values, sub_values = split_values(linked, shape)
     if shape.like:  # the pattern's text is matched with LIKE, not looked up as a whole value
         outer_values = [v for v in outer_values if shape.like[1].lower() not in v[2].lower()]
-    membership = [] if counting else membership_conds(schema, linked, shape, entity, plans)
+    stated = stated_conditions(linked.question, schema, [(ident(c.name), t, c) for t in linked.tables
+                                                         for c in schema.columns_of(t)],
+                               {ident(c) for _, c, _ in outer_values})
+    membership = [] if counting or any(c.negated for c in stated) else membership_conds(
+        schema, linked, shape, entity, plans)
     if membership:
         outer_values = []
     # Top-level FROM: the smallest plans covering every table whose columns or values the question names
@@ -96,6 +101,11 @@ def build_grammar(schema: Schema, linked: Link) -> str:
                 named_cols.append((t, c, column))
             elif column is not None and column.is_numeric:
                 synonym_measures.append((t, c))
+    # a column of a table the question does not name joins it only for words no column of a named table says
+    # ("the average purchase cost of assets": `asset.purchaseCost`, not `ticket.costUsd`)
+    said_by = {(t, c): {p for p in name_parts(c) if len(p) > 1} & asked_words for t, c, _ in named_cols}
+    named_cols = [(t, c, column) for t, c, column in named_cols if t in linked.named or not any(
+        u != t and u in linked.named and said_by[(t, c)] <= words for (u, _), words in said_by.items())]
     # a measure matched through a synonym ("spent" ~ amount) brings its table in, unless the question names a
     # measure itself ("the unit price": UnitPrice, not Quantity through "unit"); a text column matched only
     # through a synonym ("titles" ~ Staff.Name) never does
@@ -104,7 +114,8 @@ def build_grammar(schema: Schema, linked: Link) -> str:
     for t, c in [(t, c) for t, c, _ in named_cols] + ([] if measure_named else synonym_measures):
         owners.setdefault(c, set()).add(t)
     # a column name found in several tables ("name") does not say which table is needed
-    needed = {t for t, _, _ in outer_values} | {t for c, ts in owners.items() if len(ts) == 1 for t in ts}
+    needed = {t for t, _, _ in outer_values} | {t for c, ts in owners.items() if len(ts) == 1 for t in ts} | {
+        c.table for c in stated}
     named = set(linked.named)
     words_of = {t: {stem(w) for w in split_identifier(t) if len(w) > 2} for t in named}
     # "the template type code": Templates is named only inside the name of Ref_Template_Types
@@ -149,7 +160,7 @@ def build_grammar(schema: Schema, linked: Link) -> str:
     numbers = sorted(set(re.findall(r"(?<![\w.-])-?\d+(?:\.\d+)?(?![\w-])", linked.question)) - set(years)
                      - {shape.limit} - set(shape.between) - set(shape.between.values()))
     lines.append("number: " + (" | ".join(lit(n) for n in numbers) if numbers else "/[0-9]{1,6}/"))
-    ctx = Context(schema, linked, shape, entity, numbers, years, outer_values, sub_values, membership, counting)
+    ctx = Context(schema, linked, shape, entity, numbers, years, outer_values, sub_values, membership, counting, stated)
     for i, (names, from_clause) in enumerate(plans):
         if i in top:
             lines += branch_rules(f"q{i}", names, from_clause, ctx, True)
@@ -247,6 +258,7 @@ class Context:
     sub_values: list
     membership: list[str]
     counting: CountRank | None = None
+    stated: list[Condition] = dataclasses.field(default_factory=list)  # conditions.py: flags, NULLs, two columns
 
 
 def split_values(linked: Link, shape: Shape):
@@ -371,7 +383,8 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
     numeric = [q for q, t, c in cols if (c.is_numeric or c.numeric_text) and not is_key_like(schema, t, c)]
     measures = [q for q in numeric if q in linked_names] or numeric
     dates = [q for q, _, c in cols if is_date_column(c)]  # HireDate, hire_date, created_at TIMESTAMP
-    table_words = {stem(t.name) for t in schema.tables} | {t.name for t in schema.tables}
+    table_words = {stem(t.name) for t in schema.tables} | {t.name for t in schema.tables} | {
+        w for t in schema.tables for w in name_words(t.name) if len(w) > 2}  # "3 staff members": `staffMember`
     having_n = next((n for n in ctx.numbers if n in shape.comparisons and (after_n := re.search(
         rf"\b{re.escape(n)} ([a-z]+)", q_lower)) and stem(after_n.group(1)) in table_words), None)
     entity = ctx.entity if ctx.entity and ctx.entity[1] in names else None
@@ -421,12 +434,23 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
             said_at[required[-1]] = number_at(q_lower, n)
     for n in ctx.numbers:  # "with 8 cylinders": a number right before a column's name is that column's value
         after_n = re.search(rf"(?<![\w.]){re.escape(n)} ([a-z]+)", q_lower)
-        if n in shape.comparisons or n == having_n or not after_n:
+        if n in shape.comparisons or n == having_n:
             continue
-        col = best_column(after_n.group(1), schema, [x for x in cols if x[2].is_numeric or x[2].numeric_text], [])
+        numeric_cols = [x for x in cols if x[2].is_numeric or x[2].numeric_text]
+        col = best_column(after_n.group(1), schema, numeric_cols, []) if after_n else None
+        before_n = re.search(rf"\b([a-z]+) {re.escape(n)}(?![\w.])", q_lower)
+        if col is None and before_n and before_n.group(1) not in STOPWORDS:  # "in ward 6", "on floor 2"
+            col = best_column(before_n.group(1), schema, [x for x in numeric_cols
+                                                          if not is_key_like(schema, x[1], x[2])], [])
         if col:
             required.append(lit(f"{col} = {n}"))
             said_at[required[-1]] = number_at(q_lower, n)
+    if ctx.stated:  # what the question's words restrict, read against the data (conditions.py)
+        constrained = {q for q, _, _ in cols if any(re.search(rf"(?<![\w.\"]){re.escape(q)}(?![\w\"])", r)
+                                                   for r in required)}
+        for cond in stated_conditions(linked.question, schema, cols, constrained):
+            required.append(lit(cond.sql))
+            said_at[required[-1]] = cond.at
     for q, _, c in cols:  # "how many bikes are electric": a yes/no column `isElectric` holds it
         flag = flag_value(q_lower, c)
         if flag is not None and not any(q in r for r in required):

@@ -16,6 +16,8 @@ from .aliases import readable_aliases
 from .beam import BEAM_WIDTH
 from .candidates import MAX_RANKED, MAX_SCORED, Candidate, choose, enumerate_language
 from .chart import draw_chart
+from .column_facts import engine_facts
+from .conditions import plain_numbers
 from .engines import open_engine
 from .engines.base import statement_text
 from .errors import MirrorError
@@ -82,6 +84,7 @@ class Mirror:
         self.schema: Schema = self.engine.schema
         self.schema.value_index = self.engine.value_index([(t.name, c.name) for t in self.schema.tables
                                                            for c in t.columns if not c.is_numeric])
+        self.schema.column_facts = engine_facts(self.engine)
         self.model = make_model(model, model_name)
         self.print_stages = print_stages
         self.max_scored = candidates  # 0: the greedy decode alone, no candidate scoring or voting
@@ -121,7 +124,7 @@ class Mirror:
         trace = [] if trace is None else trace
         if not question or not question.strip():
             raise MirrorError("empty question")
-        question = numbers_as_digits(question)  # "more than one pet" compares with 1
+        question = numbers_as_digits(plain_numbers(question))  # "more than one pet" compares with 1, "$40,000" with 40000
         split = split_set_question(question) if split_sets else None
         if split:
             combined = self._compile_set_operation(split, trace)

@@ -97,6 +97,7 @@ class Schema:
     tables: list[Table]
     foreign_keys: list[ForeignKey]
     value_index: object = None  # values.ValueIndex over the data, set by the pipeline
+    column_facts: object = None  # column_facts.ColumnFacts: NULLs and yes/no values, read when asked
 
     def table(self, name: str) -> Table | None:
         return next((t for t in self.tables if t.name == name), None)

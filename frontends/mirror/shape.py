@@ -181,8 +181,8 @@ def read_shape(question: str) -> Shape:
         shape.limit = "1"  # "how much does the youngest dog weigh": the youngest dog's weight
     elif sup and re.search(rf"\b(?:by|of|with|for|from|has|have|had|in|at|on|to) the (?:{sup.group(0)})\b", q):
         shape.limit = "1"  # "the song by the youngest singer", "the stadium with the highest capacity": one row
-    compare_to = re.search(r"\b(than|above|below|over|under) the (average|mean|cheapest|lowest|smallest|most expensive|"
-                           r"highest|largest|biggest|maximum|minimum)\b", q)
+    compare_to = re.search(r"\b(than|above|below|over|under) (?:the (?:[a-z]+ )?)?(average|mean|cheapest|lowest|smallest|"
+                           r"most expensive|highest|largest|biggest|maximum|minimum)\b", q)  # "the citywide average"
     if compare_to:
         word = compare_to.group(2)
         shape.subquery_agg = ("AVG" if word in ("average", "mean") else

@@ -94,6 +94,8 @@ class ValueIndex:
                         k in schema_words or stem(k) in schema_words) and k not in capitalised):
                     continue
                 places = self.lookup(k)
+                if not places and (n > 1 or k not in schema_words and stem(k) not in schema_words):
+                    places = self.lookup(" ".join(stem(t) for t in toks[i:i + n]))  # "no-shows": 'No-Show'
                 if not places and (k in quoted or n > 1 and all(t in capitalised for t in toks[i:i + n])):
                     places = self.containing(k)  # a name quoted, or of capitalised words, inside a longer value
                 if places:

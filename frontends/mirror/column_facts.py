@@ -1,0 +1,72 @@
+"""What the data says about one column, asked for lazily: how many rows, how many NULLs, its distinct values
+when there are few. Conditions (conditions.py) are proposed from these facts, not from names alone: a yes/no
+column is one whose values are two of 0/1, 'true'/'false', 'Y'/'N', ...; "no phone number on file" is a
+column that is NULL in some rows and not in others.
+
+Only columns a question's words name are probed (one small aggregate query each, cached per session), so a
+large schema costs nothing up front."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Facts:
+    rows: int = 0
+    nulls: int = 0
+    distinct: int = 0
+    values: list = field(default_factory=list)  # the distinct non-NULL values when there are at most MAX_LISTED
+
+    @property
+    def nullable(self) -> bool:
+        """NULL in some rows and set in others: "not given" / "not yet" is a real restriction."""
+        return 0 < self.nulls < self.rows
+
+
+MAX_LISTED = 3
+
+
+def quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class ColumnFacts:
+    """Facts per (table, column), from `run(sqlite_sql) -> rows` (the engine's guarded runner, through its
+    dialect translation); a column that cannot be read has no facts (None)."""
+
+    def __init__(self, run: Callable[[str], list]):
+        self._run = run
+        self._cache: dict[tuple[str, str], Facts | None] = {}
+
+    def __call__(self, table: str, column: str) -> Facts | None:
+        key = (table, column)
+        if key not in self._cache:
+            self._cache[key] = self._probe(table, column)
+        return self._cache[key]
+
+    def _probe(self, table: str, column: str) -> Facts | None:
+        t, c = quoted(table), quoted(column)
+        try:
+            rows, set_, distinct = self._run(f"SELECT COUNT(*), COUNT({c}), COUNT(DISTINCT {c}) FROM {t}")[0]
+            facts = Facts(int(rows or 0), int(rows or 0) - int(set_ or 0), int(distinct or 0))
+            if 0 < facts.distinct <= MAX_LISTED:
+                facts.values = [r[0] for r in self._run(f"SELECT DISTINCT {c} FROM {t} WHERE {c} IS NOT NULL "
+                                                        f"ORDER BY 1 LIMIT {MAX_LISTED}")]
+        except Exception:  # noqa: BLE001 - a column the engine cannot aggregate simply has no facts
+            return None
+        return facts
+
+
+def engine_facts(engine) -> ColumnFacts:
+    """Column facts read through an engine's guard (read-only, time-limited) in its own dialect."""
+    def run(sql: str) -> list:
+        return engine.run(engine.translate(sql)).rows
+
+    return ColumnFacts(run)
+
+
+def facts_of(schema, table: str, column: str) -> Facts | None:
+    """The schema's column facts (set by the pipeline from the engine), or None without them."""
+    probe = getattr(schema, "column_facts", None)
+    return probe(table, column) if probe else None

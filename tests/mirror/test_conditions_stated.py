@@ -1,0 +1,136 @@
+"""Conditions a question states in words (conditions.py, column_facts.py): yes/no columns in any encoding,
+columns NULL where something was not given or has not happened yet, two columns of a row compared, amounts
+written with currency signs and thousands separators; and no join the question does not ask for. Checked
+against SQLite itself, no model: the grammar built for the question must allow the gold query's rows, and
+(where the question fixes the whole query) only them."""
+import re
+import sqlite3
+
+import pytest
+
+from girflow.frontends.mirror.candidates import enumerate_language
+from girflow.frontends.mirror.column_facts import engine_facts
+from girflow.frontends.mirror.conditions import flag_pair, plain_numbers, stated_conditions
+from girflow.frontends.mirror.engines import open_engine
+from girflow.frontends.mirror.grammar import build_grammar
+from girflow.frontends.mirror.linking import link
+from girflow.frontends.mirror.shape import numbers_as_digits
+from girflow.frontends.mirror.spider_eval import same_rows
+
+SCHEMA = """
+CREATE TABLE region (region_id INTEGER PRIMARY KEY, region_name TEXT);
+CREATE TABLE member (member_id INTEGER PRIMARY KEY, member_name TEXT, region_id INTEGER REFERENCES region(region_id),
+                     newsletter_opt_in INTEGER, IsConverted TEXT, Written_Off__c TEXT, phone TEXT,
+                     joined_on TEXT, cancelled_on TEXT, dues REAL, ward INTEGER);
+CREATE TABLE project (project_id INTEGER PRIMARY KEY, title TEXT, member_id INTEGER REFERENCES member(member_id),
+                      budget_amount REAL, actual_amount REAL, closed_at TEXT, kind TEXT);
+"""
+
+
+@pytest.fixture(scope="module")
+def club(tmp_path_factory):
+    path = tmp_path_factory.mktemp("club") / "club.sqlite"
+    con = sqlite3.connect(path)
+    con.executescript(SCHEMA)
+    con.executemany("INSERT INTO region VALUES (?,?)", [(1, "North"), (2, "South"), (3, "Coast")])
+    for i in range(1, 13):
+        con.execute("INSERT INTO member VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    (i, f"Member {i}", 1 + i % 3, i % 2, "true" if i % 3 == 0 else "false", "Y" if i % 4 == 0 else "N",
+                     None if i % 5 == 0 else f"555-01{i:02d}", f"2023-0{1 + i % 9}-01",
+                     "2024-05-01" if i in (2, 7) else None, 1000.0 + 2500 * i, 1 + i % 4))
+    for i in range(1, 21):
+        con.execute("INSERT INTO project VALUES (?,?,?,?,?,?,?)",
+                    (i, f"Project {i}", 1 + i % 12, 100.0 * (1 + i % 4), 90.0 * (1 + i % 5),
+                     None if i % 3 == 0 else "2024-02-02", ["Roof Repair", "Garden", "Mural"][i % 3]))
+    con.commit()
+    engine = open_engine(path, tmp_path_factory.mktemp("club_cache"))
+    engine.schema.value_index = engine.value_index([(t.name, c.name) for t in engine.schema.tables
+                                                    for c in t.columns if not c.is_numeric])
+    engine.schema.column_facts = engine_facts(engine)
+    return engine.schema, con
+
+
+def allowed(question, schema):
+    q = numbers_as_digits(plain_numbers(question))
+    return enumerate_language(build_grammar(schema, link(q, schema)), re.findall(r"\d+(?:\.\d+)?", q), limit=13)
+
+
+def rows_of(con, sql):
+    return con.execute(sql).fetchall()
+
+
+QUESTIONS = [
+    ("How many members opted out of the newsletter?", "SELECT COUNT(*) FROM member WHERE newsletter_opt_in = 0"),
+    ("How many members signed up for the newsletter?", "SELECT COUNT(*) FROM member WHERE newsletter_opt_in = 1"),
+    ("How many members have not converted yet?", "SELECT COUNT(*) FROM member WHERE IsConverted = 'false'"),
+    ("How many members were written off?", "SELECT COUNT(*) FROM member WHERE Written_Off__c = 'Y'"),
+    ("Which members have no phone number on file?", "SELECT member_name FROM member WHERE phone IS NULL"),
+    ("How many projects are still open?", "SELECT COUNT(*) FROM project WHERE closed_at IS NULL"),
+    ("How many members have cancelled?", "SELECT COUNT(*) FROM member WHERE cancelled_on IS NOT NULL"),
+    ("How many projects went over budget?", "SELECT COUNT(*) FROM project WHERE actual_amount > budget_amount"),
+    ("How many members pay dues of more than $20,000?", "SELECT COUNT(*) FROM member WHERE dues > 20000"),
+    ("How many garden projects are still open?",
+     "SELECT COUNT(*) FROM project WHERE kind = 'Garden' AND closed_at IS NULL"),
+    ("How many members live in ward 3?", "SELECT COUNT(*) FROM member WHERE ward = 3"),
+    ("How many roof repairs are still open?",
+     "SELECT COUNT(*) FROM project WHERE kind = 'Roof Repair' AND closed_at IS NULL"),
+    ("Which projects have a budget above the overall average?",
+     "SELECT title FROM project WHERE budget_amount > (SELECT AVG(budget_amount) FROM project)"),
+    ("How many members are there?", "SELECT COUNT(*) FROM member"),
+    ("What is the average dues of members?", "SELECT AVG(dues) FROM member"),
+    ("Which regions have more than 3 members?",
+     "SELECT region_name FROM region r JOIN member m ON m.region_id = r.region_id GROUP BY r.region_id "
+     "HAVING COUNT(*) > 3"),
+]
+
+
+@pytest.mark.parametrize("question,gold", QUESTIONS)
+def test_the_grammar_allows_the_stated_condition(club, question, gold):
+    schema, con = club
+    queries = allowed(question, schema)
+    want = rows_of(con, gold)
+    assert any(same_rows(len(con.execute(q).description), rows_of(con, q), want, False) for q in queries), queries
+
+
+@pytest.mark.parametrize("question,gold", QUESTIONS[:9])
+def test_a_restricting_phrase_is_never_dropped(club, question, gold):
+    """Every query the grammar allows keeps the condition: none counts the whole table."""
+    schema, con = club
+    want = rows_of(con, gold)
+    for q in allowed(question, schema):
+        assert same_rows(len(con.execute(q).description), rows_of(con, q), want, False), q
+
+
+def test_unrestricted_questions_get_no_condition_and_no_join(club):
+    schema, _ = club
+    for question in ("How many members are there?", "What is the average dues of members?",
+                     "List the names of the members."):
+        for q in allowed(question, schema):
+            assert " WHERE " not in q and " JOIN " not in q, (question, q)
+
+
+def test_flag_encodings():
+    assert flag_pair([0, 1]) == (1, 0)
+    assert flag_pair(["true", "false"]) == ("true", "false")
+    assert flag_pair(["Y", "N"]) == ("Y", "N")
+    assert flag_pair(["No", "Yes"]) == ("Yes", "No")
+    assert flag_pair(["N"]) == ("Y", "N")  # only "no" occurs: "yes" written in the column's style
+    assert flag_pair([0]) == (1, 0)
+    assert flag_pair(["red", "blue"]) is None
+    assert flag_pair([0, 1, 2]) is None
+
+
+def test_amounts_as_numbers():
+    assert plain_numbers("donors who gave more than $50,000 in total") == "donors who gave more than 50000 in total"
+    assert plain_numbers("a price above €1,250.50") == "a price above 1250.50"
+    assert plain_numbers("in 2014, 2015 and 2016") == "in 2014, 2015 and 2016"
+    assert plain_numbers("ward 6") == "ward 6"
+
+
+def test_negation_stays_in_its_clause(club):
+    schema, _ = club
+    cols = [(c.name, "member", c) for c in schema.columns_of("member")]
+    found = {c.sql for c in stated_conditions("members who did not pay dues and have a phone number", schema, cols)}
+    assert "phone IS NOT NULL" in found and "phone IS NULL" not in found
+    found = {c.sql for c in stated_conditions("members without a phone number", schema, cols)}
+    assert found == {"phone IS NULL"}

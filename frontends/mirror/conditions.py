@@ -12,6 +12,7 @@ in/out). Nothing here knows any database's words.
 from __future__ import annotations
 
 import re
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from .column_facts import facts_of
@@ -159,7 +160,7 @@ def _particle_reversed(tokens, positions: list[int], particles: list[str]) -> bo
     return any(OPPOSITE[p] in near and p not in near for p in particles)
 
 
-def stated_conditions(question: str, schema, cols, constrained: set[str] = frozenset()) -> list[Condition]:
+def stated_conditions(question: str, schema, cols, constrained: AbstractSet[str] = frozenset()) -> list[Condition]:
     """The conditions the question's words state on the columns `cols` ((name as the query writes it, table,
     column) of the tables in play), each checked against the data: yes/no columns, columns NULL in some rows,
     and two columns of one row compared. Columns in `constrained` (already given a value or a number) are
@@ -225,7 +226,7 @@ def _present(tokens, positions: list[int], column) -> bool:
     return bool(set(before) & PRESENCE) or words[positions[-1] + 1:positions[-1] + 3] == ["on", "file"]
 
 
-def column_comparisons(question: str, schema, cols, constrained: set[str] = frozenset()) -> list[Condition]:
+def column_comparisons(question: str, schema, cols, constrained: AbstractSet[str] = frozenset()) -> list[Condition]:
     """Two numeric columns of one row compared: "took more logged hours than estimated" (loggedHours >
     estimateHours), "went over budget" (the spent amount > the budget): the word after "than"/"over" names one
     column; the other is the one the question names before it, else the one sharing its unit or kind word."""
@@ -236,7 +237,7 @@ def column_comparisons(question: str, schema, cols, constrained: set[str] = froz
                 if (c.is_numeric or c.numeric_text) and not is_key_like(schema, t, c)]
     out = []
     forms = [(rf"\b({MORE}|{LESS})\b((?: [a-z]+){{0,3}}) than (?:(?:was|were|is|are|the|their|its|what was) )?([a-z]+)",
-              1, 3), (rf"\b(over|above|under|below|within|exceeded|exceeds|exceeding|exceed)(?: (?:the|their|its))? ([a-z]+)", 1, 2)]
+              1, 3), (r"\b(over|above|under|below|within|exceeded|exceeds|exceeding|exceed)(?: (?:the|their|its))? ([a-z]+)", 1, 2)]
     for pattern, op_group, word_group in forms:
         for m in re.finditer(pattern, q):
             word = m.group(word_group)

@@ -105,7 +105,8 @@ def build_grammar(schema: Schema, linked: Link) -> str:
     # ("the average purchase cost of assets": `asset.purchaseCost`, not `ticket.costUsd`)
     said_by = {(t, c): {p for p in name_parts(c) if len(p) > 1} & asked_words for t, c, _ in named_cols}
     named_cols = [(t, c, column) for t, c, column in named_cols if t in linked.named or not any(
-        u != t and u in linked.named and said_by[(t, c)] <= words for (u, _), words in said_by.items())]
+        u != t and said_by[(t, c)] <= name_parts(oc.name) for u in linked.named if u in linked.tables
+        for oc in schema.columns_of(u))]
     # a measure matched through a synonym ("spent" ~ amount) brings its table in, unless the question names a
     # measure itself ("the unit price": UnitPrice, not Quantity through "unit"); a text column matched only
     # through a synonym ("titles" ~ Staff.Name) never does
@@ -388,6 +389,13 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
     having_n = next((n for n in ctx.numbers if n in shape.comparisons and (after_n := re.search(
         rf"\b{re.escape(n)} ([a-z]+)", q_lower)) and stem(after_n.group(1)) in table_words), None)
     entity = ctx.entity if ctx.entity and ctx.entity[1] in names else None
+    # "donors who have given more than 50000 in total": the entity's rows grouped, their sum compared
+    total_n = next((n for n in ctx.numbers if n in shape.comparisons and n != having_n and re.search(
+        rf"\b(?:total|overall|combined|altogether)\b(?: [a-z]+){{0,4}} {re.escape(n)}\b|\b{re.escape(n)}(?: [a-z]+){{0,2}} "
+        rf"(?:in total|overall|combined|altogether|all together)\b", q_lower)), None) if (
+        entity and entity[0] == "table" and len(names) > 1) else None
+    summed = [q for q, t, c in cols if q in measures and entity and t != entity[1]] if total_n else []
+    total_n = total_n if summed else None
     after_sup = re.search(rf"{SUPERLATIVE} (?:amount of |value of )?([a-z]+)", q_lower)
     rank = ranked_measure(shape, schema, cols)
     ranks_a_measure = rank is not None or after_sup is not None and any(  # "the car with the greatest accelerate"
@@ -397,7 +405,7 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
                       and (entity[0] == "column" or (len(names) > 1 and "count" not in intent)))
     counting = ctx.counting if ctx.counting and set(ctx.counting.tables) <= set(names) else None
     rank_group = rank_group or counting is not None
-    grouped = ("group" in intent or having_n or rank_group) and not ctx.membership and not shape.subquery_agg
+    grouped = ("group" in intent or having_n or total_n or rank_group) and not ctx.membership and not shape.subquery_agg
 
     rules = []
     required = [lit(value_text(v, qualify)) for v in ctx.outer_values
@@ -424,17 +432,17 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
         return year_cols if re.fullmatch(r"(?:19|20)\d\d", n) and year_cols else measures
 
     for n, op in shape.comparisons.items():
-        if n in ctx.numbers and n != having_n and compared(n) and n in either:
+        if n in ctx.numbers and n not in (having_n, total_n) and compared(n) and n in either:
             other = either[n]
             if other is not None:
                 op2 = shape.comparisons.get(other, op)
                 required.append("(" + " | ".join(lit(f"({m}{op}{n} OR {m}{op2}{other})") for m in compared(n)) + ")")
-        elif n in ctx.numbers and n != having_n and compared(n):
+        elif n in ctx.numbers and n not in (having_n, total_n) and compared(n):
             required.append(f'({" | ".join(lit(m) for m in compared(n))}) {lit(op + n)}')
             said_at[required[-1]] = number_at(q_lower, n)
     for n in ctx.numbers:  # "with 8 cylinders": a number right before a column's name is that column's value
         after_n = re.search(rf"(?<![\w.]){re.escape(n)} ([a-z]+)", q_lower)
-        if n in shape.comparisons or n == having_n:
+        if n in shape.comparisons or n in (having_n, total_n):
             continue
         numeric_cols = [x for x in cols if x[2].is_numeric or x[2].numeric_text]
         col = best_column(after_n.group(1), schema, numeric_cols, []) if after_n else None
@@ -519,7 +527,7 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
         named = [q for q in plain if q in linked_names and q not in dates]
         formats = ["%Y-%m"] if "month" in intent else ["%Y"] if "year" in intent else []
         keys = [(f'"strftime(\'{f}\', " {lit(d)} ")"',) * 2 for d in dates for f in formats]
-        if not keys and (rank_group or having_n) and entity and entity[0] == "table":
+        if not keys and (rank_group or having_n or total_n) and entity and entity[0] == "table":
             t = entity[1]
             pk = row_key(schema, t)
             labels = row_names(schema, t)
@@ -549,9 +557,11 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
             keys = [(lit(q),) * 2 for q, t, c in cols if t == entity[1] and c.name == entity[2]]
         if not keys:
             keys = [(lit(q),) * 2 for q in (named or plain)]
-        key_only = which and (shape.limit == "1" or having_n) or counting is not None and "how many" not in q_lower \
+        key_only = which and (shape.limit == "1" or having_n or total_n) or counting is not None and "how many" not in q_lower \
             and not any(a == "COUNT" for a, _ in shape.head)  # "the 2 departments with the most employees": names
-        having = f' " HAVING COUNT(*){shape.comparisons[having_n]}{having_n}"' if having_n else ""
+        having = f' " HAVING COUNT(*){shape.comparisons[having_n]}{having_n}"' if having_n else (
+            f' " HAVING SUM(" ({" | ".join(lit(m) for m in summed)}) {lit(")" + shape.comparisons[total_n] + total_n)}'
+            if total_n else "")
         order = ranked or (f' (" ORDER BY " {p}_agg {direction})?' if shape.direction else "")
         asked = grouped_head(shape, schema, cols, names, linked, keys, qualify)
         if asked and (any(AGGREGATED.match(h) for h in asked[0]) or having or shape.limit):

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from . import names
 from .errors import MirrorError
 from .joins import KEY_TAILS, JoinGraph, plays_role
+from .lookups import rows_named_by_values
 from .names import STOPWORDS, name_score, name_words, question_stems
 from .schema import Schema
 from .shape import Shape, read_shape
@@ -195,6 +196,10 @@ def link(question: str, schema: Schema, hint: Sequence[str] = ()) -> Link:
         if chosen_names and scores[hit_table] < 1.0:
             continue
         chosen_names.add(hit_table)
+    for extra in rows_named_by_values(question, schema, values, named):  # "how many grants": the rows pointing
+        named.add(extra)  # at the lookup table's 'Grant', not the lookup table itself
+        chosen_names.add(extra)
+        scores[extra] += 3.0 * LINK_COVERAGE
     chosen = [t.name for t in schema.tables if t.name in chosen_names]
     if not chosen:
         closest = max(partial, key=lambda t: partial[t], default="")

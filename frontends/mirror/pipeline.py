@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .accounting import most_accounted
 from .aliases import readable_aliases
 from .beam import BEAM_WIDTH
 from .candidates import MAX_RANKED, MAX_SCORED, Candidate, choose, enumerate_language
@@ -153,6 +154,8 @@ class Mirror:
         numbers = re.findall(r"(?<![\w.])\d+(?:\.\d+)?(?![\w])", question)
         limit = self.max_scored if hasattr(self.model, "score") else 1
         enumerated = enumerate_language(grammar, numbers, limit=limit + 1) if self.max_scored > 0 else []
+        if len(enumerated) <= self.max_scored:  # the whole language: drop queries leaving a restricting word unused
+            enumerated = most_accounted(question, enumerated)
         if len(enumerated) == 1:  # the question fixes the whole query: nothing for the model to choose
             sql = enumerated[0]
             self._record(trace, "generation", f"{sql}\n(the only query the grammar allows; no decoding)", t0)

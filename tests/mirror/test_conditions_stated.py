@@ -19,6 +19,8 @@ from girflow.frontends.mirror.spider_eval import same_rows
 
 SCHEMA = """
 CREATE TABLE region (region_id INTEGER PRIMARY KEY, region_name TEXT);
+CREATE TABLE RecordType (Id TEXT PRIMARY KEY, Name TEXT);
+CREATE TABLE Donation (Id TEXT PRIMARY KEY, RecordTypeId TEXT, Amount REAL);
 CREATE TABLE member (member_id INTEGER PRIMARY KEY, member_name TEXT, region_id INTEGER REFERENCES region(region_id),
                      newsletter_opt_in INTEGER, IsConverted TEXT, Written_Off__c TEXT, phone TEXT,
                      joined_on TEXT, cancelled_on TEXT, dues REAL, ward INTEGER);
@@ -42,6 +44,9 @@ def club(tmp_path_factory):
         con.execute("INSERT INTO project VALUES (?,?,?,?,?,?,?)",
                     (i, f"Project {i}", 1 + i % 12, 100.0 * (1 + i % 4), 90.0 * (1 + i % 5),
                      None if i % 3 == 0 else "2024-02-02", ["Roof Repair", "Garden", "Mural"][i % 3]))
+    con.executemany("INSERT INTO RecordType VALUES (?,?)", [("01A", "Grant"), ("01B", "Major Gift"), ("01C", "Pledge")])
+    con.executemany("INSERT INTO Donation VALUES (?,?,?)", [(f"D{i}", ["01A", "01B", "01C"][i % 3], 100.0 * i)
+                                                           for i in range(1, 11)])
     con.commit()
     engine = open_engine(path, tmp_path_factory.mktemp("club_cache"))
     engine.schema.value_index = engine.value_index([(t.name, c.name) for t in engine.schema.tables
@@ -76,6 +81,13 @@ QUESTIONS = [
      "SELECT COUNT(*) FROM project WHERE kind = 'Roof Repair' AND closed_at IS NULL"),
     ("Which projects have a budget above the overall average?",
      "SELECT title FROM project WHERE budget_amount > (SELECT AVG(budget_amount) FROM project)"),
+    ("Which members have a total budget of more than 500?",
+     "SELECT member_name FROM member m JOIN project p ON p.member_id = m.member_id GROUP BY m.member_id "
+     "HAVING SUM(p.budget_amount) > 500"),
+    ("How many grants are there?",
+     "SELECT COUNT(*) FROM Donation d JOIN RecordType r ON d.RecordTypeId = r.Id WHERE r.Name = 'Grant'"),
+    ("What is the total amount of major gifts?",
+     "SELECT SUM(Amount) FROM Donation d JOIN RecordType r ON d.RecordTypeId = r.Id WHERE r.Name = 'Major Gift'"),
     ("How many members are there?", "SELECT COUNT(*) FROM member"),
     ("What is the average dues of members?", "SELECT AVG(dues) FROM member"),
     ("Which regions have more than 3 members?",
@@ -134,3 +146,19 @@ def test_negation_stays_in_its_clause(club):
     assert "phone IS NOT NULL" in found and "phone IS NULL" not in found
     found = {c.sql for c in stated_conditions("members without a phone number", schema, cols)}
     assert found == {"phone IS NULL"}
+
+
+def test_a_query_leaving_a_restricting_word_unused_is_dropped():
+    from girflow.frontends.mirror.accounting import most_accounted, used_words
+
+    question = "How many members live in ward 3?"
+    kept = most_accounted(question, ["SELECT COUNT(*) FROM member", "SELECT COUNT(*) FROM member WHERE ward = 3",
+                                     "SELECT COUNT(DISTINCT ward) FROM member"])
+    assert kept == ["SELECT COUNT(*) FROM member WHERE ward = 3"]
+    # what is shown and which tables are joined do not count; table qualifiers say nothing of a condition
+    assert used_words("How many members are in the North region?",
+                      "SELECT COUNT(*) FROM member JOIN region ON a = b WHERE region.region_name = 'North'") == {
+        "north", "region"}
+    assert used_words("How many orders were there?", "SELECT COUNT(*) FROM t ORDER BY x") == frozenset()
+    assert most_accounted(question, ["SELECT a FROM t WHERE x = 1", "SELECT b FROM t WHERE y = 2"]) == [
+        "SELECT a FROM t WHERE x = 1", "SELECT b FROM t WHERE y = 2"]

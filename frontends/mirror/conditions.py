@@ -264,3 +264,30 @@ def plain_numbers(question: str) -> str:
     "1,250.50" -> 1250.50, "€5" -> 5. A comma between separate numbers ("in 2014, 2015") is left alone."""
     text = re.sub(r"(?<![\w.])[$€£¥](?=\d)", "", question)
     return re.sub(r"(?<![\d,.])\d{1,3}(?:,\d{3})+(?![\d,])", lambda m: m.group(0).replace(",", ""), text)
+
+
+def tables_for_years(question: str, schema, chosen: list[str]) -> list[str]:
+    """"models of the cars produced after 1980": a year the question compares or places ("in 1970", "after
+    1980", "before 2025") restricts a date or year column; when no linked table has one, the nearest table
+    that does (one key away, else two) joins, if it is the only one that near."""
+    from .grammar import is_date_column
+    from .joins import JoinGraph
+
+    if not chosen or not re.search(r"\b(?:in|after|before|since|until|during|from|than|by|of)\s+(?:19|20)\d\d\b",
+                                   question.lower()):
+        return []
+
+    def dated(table: str) -> bool:
+        return any(is_date_column(c) or "year" in split_identifier(c.name) for c in schema.columns_of(table))
+
+    if any(dated(t) for t in chosen):
+        return []
+    graph = JoinGraph(schema)
+    seen, ring = set(chosen), list(chosen)
+    for _ in range(2):
+        ring = sorted({n for t in ring for n in graph.neighbours(t)} - seen)
+        seen |= set(ring)
+        found = [t for t in ring if dated(t)]
+        if found:
+            return found if len(found) == 1 else []
+    return []

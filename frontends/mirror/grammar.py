@@ -387,7 +387,8 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
     table_words = {stem(t.name) for t in schema.tables} | {t.name for t in schema.tables} | {
         w for t in schema.tables for w in name_words(t.name) if len(w) > 2}  # "3 staff members": `staffMember`
     having_n = next((n for n in ctx.numbers if n in shape.comparisons and (after_n := re.search(
-        rf"\b{re.escape(n)} ([a-z]+)", q_lower)) and stem(after_n.group(1)) in table_words), None)
+        rf"\b{re.escape(n)} (?:or (?:more|fewer|less|above|below) )?(?:different |distinct )?([a-z]+)", q_lower))
+        and stem(after_n.group(1)) in table_words), None)  # "2 or more paragraphs"
     entity = ctx.entity if ctx.entity and ctx.entity[1] in names else None
     # "donors who have given more than 50000 in total": the entity's rows grouped, their sum compared
     total_n = next((n for n in ctx.numbers if n in shape.comparisons and n != having_n and re.search(

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from . import names
 from .errors import MirrorError
 from .joins import KEY_TAILS, JoinGraph, plays_role
+from .conditions import tables_for_years
 from .lookups import rows_named_by_values
 from .names import STOPWORDS, name_score, name_words, question_stems
 from .schema import Schema
@@ -219,6 +220,9 @@ def link(question: str, schema: Schema, hint: Sequence[str] = ()) -> Link:
             if e.table == holder and other not in chosen and plays_role(e, frozenset(qset)):
                 chosen.append(other)
                 named.add(other)
+    for extra in tables_for_years(question, schema, chosen):  # "cars produced after 1980": the years' table
+        chosen.append(extra)
+        named.add(extra)
     tree = graph.connect(chosen, words=frozenset(qset))
     if tree:
         chosen += [t for t in tree[0] if t not in chosen]

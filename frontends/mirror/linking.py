@@ -10,9 +10,9 @@ from collections.abc import Container, Sequence, Set
 from dataclasses import dataclass, field
 
 from . import names
+from .conditions import tables_for_years
 from .errors import MirrorError
 from .joins import KEY_TAILS, JoinGraph, plays_role
-from .conditions import tables_for_years
 from .lookups import rows_named_by_values
 from .names import STOPWORDS, name_score, name_words, question_stems
 from .schema import Schema

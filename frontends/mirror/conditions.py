@@ -291,3 +291,34 @@ def tables_for_years(question: str, schema, chosen: list[str]) -> list[str]:
         if found:
             return found if len(found) == 1 else []
     return []
+
+
+# Which end of a trip, transfer or message a preposition names, and the words names use for each end.
+DIRECTIONS = [({"from", "leaving", "departing", "out"},
+               {"source", "src", "origin", "orig", "from", "start", "departure", "depart", "sender", "outbound"}),
+              ({"to", "into", "arriving", "reaching", "towards", "toward"},
+               {"destination", "dest", "dst", "to", "end", "arrival", "arrive", "target", "recipient", "inbound"})]
+
+
+def direction_fit(before: list[str], column: str) -> int:
+    """"flights from 'APG'" is the source airport, "to 'APG'" the destination: +1 when the words before a
+    value name the end of the column's name, -1 when they name the other end, else 0."""
+    parts = set(split_identifier(column))
+    near = set(before[-2:])
+    for i, (said, named) in enumerate(DIRECTIONS):
+        if near & said:
+            other = DIRECTIONS[1 - i][1]
+            return 1 if parts & named else -1 if parts & other else 0
+    return 0
+
+
+def negated_value(question: str, value: str) -> bool:
+    """"whose hometown is not 'Little Lever'", "a country other than France": the question says the value is
+    not the column's (a copula negated, or "other than" / "except" right before it)."""
+    q = question.lower()
+    at = q.find(value.lower())
+    if at < 0:
+        return False
+    before = " ".join(re.findall(r"[a-z]+", q[:at])[-3:])
+    return re.search(r"\b(?:(?:is|are|was|were)(?: not|n t)|isn t|aren t|wasn t|weren t|other than|except|excluding)"
+                     r"(?: (?:in|from|at|equal to|the))?$", before) is not None

@@ -14,7 +14,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from .conditions import Condition, stated_conditions
+from .conditions import Condition, negated_value, stated_conditions
 from .joins import JoinGraph, ident, plays_role, role_words
 from .linking import Link, is_key_like, name_parts, stem
 from .names import STOPWORDS, name_words, split_identifier
@@ -409,9 +409,13 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
     grouped = ("group" in intent or having_n or total_n or rank_group) and not ctx.membership and not shape.subquery_agg
 
     rules = []
-    required = [lit(value_text(v, qualify)) for v in ctx.outer_values
+    def value_pred(v):  # "whose hometown is not 'Little Lever'": the value is excluded
+        text = value_text(v, qualify)
+        return text.replace(" = '", " != '", 1) if negated_value(linked.question, v[2]) else text
+
+    required = [lit(value_pred(v)) for v in ctx.outer_values
                 if any(t == v[0] for t in names)]
-    said_at = {lit(value_text(v, qualify)): q_lower.find(v[2].lower()) for v in ctx.outer_values}  # where each
+    said_at = {lit(value_pred(v)): q_lower.find(v[2].lower()) for v in ctx.outer_values}  # where each
     # condition stands in the question, for "cat or dog", "made by General Motors or weighing more than 3500"
     if ctx.membership:
         rules.append(f"{p}_member: " + " | ".join(lit(c) for c in ctx.membership))
@@ -455,8 +459,8 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
             required.append(lit(f"{col} = {n}"))
             said_at[required[-1]] = number_at(q_lower, n)
     if ctx.stated:  # what the question's words restrict, read against the data (conditions.py)
-        constrained = {q for q, _, _ in cols if any(re.search(rf"(?<![\w.\"]){re.escape(q)}(?![\w\"])", r)
-                                                   for r in required)}
+        constrained = {q for q, _, _ in cols if any(re.search(rf"(?<![\w.]){re.escape(q)}(?!\w)", r)
+                                                   for r in required)}  # a column a value or number already sets
         for cond in stated_conditions(linked.question, schema, cols, constrained):
             required.append(lit(cond.sql))
             said_at[required[-1]] = cond.at

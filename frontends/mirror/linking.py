@@ -10,7 +10,7 @@ from collections.abc import Container, Sequence, Set
 from dataclasses import dataclass, field
 
 from . import names
-from .conditions import tables_for_years
+from .conditions import direction_fit, tables_for_years
 from .errors import MirrorError
 from .joins import KEY_TAILS, JoinGraph, plays_role
 from .lookups import rows_named_by_values
@@ -31,6 +31,7 @@ SYNONYMS = {
     "city": {"town", "cities"},
     "country": {"nation", "countries"},
     "category": {"categories", "type", "kind", "department"},
+    "type": {"kind", "kinds", "sort", "sorts"},  # "kinds of permit": `permit_type`
     "name": {"called", "named", "names", "title"},
     "status": {"state", "delivered", "cancelled", "shipped", "returned"},
     "segment": {"segments", "tier"},
@@ -127,10 +128,11 @@ def find_values(question: str, schema: Schema, qstems: list[str] | None = None) 
     qstems = question_stems(question) if qstems is None else qstems
     index = value_index_of(schema)
     found = []
-    for _, _, places in index.find(question, schema_words(schema)):
+    toks = names.words(question)
+    for start, _, places in index.find(question, schema_words(schema)):
         def score(place):
             t, c, _ = place
-            return (name_score(c, qstems)[0] + name_score(t, qstems)[0],
+            return (name_score(c, qstems)[0] + name_score(t, qstems)[0], direction_fit(toks[:start], c),
                     -index.distinct.get((t, c), 0), -len(c))
         found.append(max(places, key=score))
     return found

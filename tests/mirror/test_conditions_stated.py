@@ -20,6 +20,7 @@ from girflow.frontends.mirror.spider_eval import same_rows
 SCHEMA = """
 CREATE TABLE region (region_id INTEGER PRIMARY KEY, region_name TEXT);
 CREATE TABLE RecordType (Id TEXT PRIMARY KEY, Name TEXT);
+CREATE TABLE shipment (shipment_id INTEGER PRIMARY KEY, origin_port TEXT, destination_port TEXT, weight REAL);
 CREATE TABLE Donation (Id TEXT PRIMARY KEY, RecordTypeId TEXT, Amount REAL);
 CREATE TABLE member (member_id INTEGER PRIMARY KEY, member_name TEXT, region_id INTEGER REFERENCES region(region_id),
                      newsletter_opt_in INTEGER, IsConverted TEXT, Written_Off__c TEXT, phone TEXT,
@@ -44,6 +45,9 @@ def club(tmp_path_factory):
         con.execute("INSERT INTO project VALUES (?,?,?,?,?,?,?)",
                     (i, f"Project {i}", 1 + i % 12, 100.0 * (1 + i % 4), 90.0 * (1 + i % 5),
                      None if i % 3 == 0 else "2024-02-02", ["Roof Repair", "Garden", "Mural"][i % 3]))
+    con.executemany("INSERT INTO shipment VALUES (?,?,?,?)", [(i, ["Oslo", "Bergen", "Tromso"][i % 3],
+                                                               ["Bergen", "Tromso", "Oslo", "Oslo"][i % 4], 10.0 * i)
+                                                              for i in range(1, 16)])
     con.executemany("INSERT INTO RecordType VALUES (?,?)", [("01A", "Grant"), ("01B", "Major Gift"), ("01C", "Pledge")])
     con.executemany("INSERT INTO Donation VALUES (?,?,?)", [(f"D{i}", ["01A", "01B", "01C"][i % 3], 100.0 * i)
                                                            for i in range(1, 11)])
@@ -88,6 +92,9 @@ QUESTIONS = [
      "SELECT COUNT(*) FROM Donation d JOIN RecordType r ON d.RecordTypeId = r.Id WHERE r.Name = 'Grant'"),
     ("What is the total amount of major gifts?",
      "SELECT SUM(Amount) FROM Donation d JOIN RecordType r ON d.RecordTypeId = r.Id WHERE r.Name = 'Major Gift'"),
+    ("How many shipments went from Oslo?", "SELECT COUNT(*) FROM shipment WHERE origin_port = 'Oslo'"),
+    ("How many shipments went to Oslo?", "SELECT COUNT(*) FROM shipment WHERE destination_port = 'Oslo'"),
+    ("Which projects have a kind that is not 'Mural'?", "SELECT title FROM project WHERE kind != 'Mural'"),
     ("How many members are there?", "SELECT COUNT(*) FROM member"),
     ("What is the average dues of members?", "SELECT AVG(dues) FROM member"),
     ("Which regions have more than 3 members?",

@@ -67,8 +67,19 @@ def content_words(column: str) -> tuple[list[str], list[str]]:
 
 
 def _matches(word: str, name_word: str) -> bool:
+    """A question word saying a name's word: the same stem, another form of it ("estimated" ~ `estimate`,
+    "called" ~ `Call`), or a name's abbreviation of it (`qty`, `opt`); two different full words never
+    ("called" is not `cancelled`)."""
     w = stem(word)
-    return w == name_word or word_match(w, name_word) >= 0.8 and min(len(w), len(name_word)) >= 3
+    if w == name_word:
+        return True
+    short, long = sorted((w, name_word), key=len)
+    if len(short) < 3:
+        return False
+    if long in (short + "d", short + "ed", short + "ing", short[:-1] + "ing", short + "s", short + "es"):
+        return True
+    skeleton = not set(short[1:]) & set("aeiou")  # `qty`, `amt`, `mgr`; or a prefix: `opt`, `dept`
+    return len(short) <= 4 and (long.startswith(short) or skeleton) and word_match(w, name_word) >= 0.8
 
 
 def _find(tokens, name_words: list[str]) -> tuple[list[int], bool] | None:
@@ -78,7 +89,7 @@ def _find(tokens, name_words: list[str]) -> tuple[list[int], bool] | None:
     two or more content words, not at least half of them with the rarest (last) included."""
     found: dict[str, tuple[int, bool]] = {}
     for i, (w, _) in enumerate(tokens):
-        if w in STOPWORDS and w not in ("left", "open", "closed"):
+        if w in STOPWORDS and len(w) < 4:  # "called" may say `DoNotCall`; "the", "of", "in" say nothing
             continue
         for n in name_words:
             if n in found:
@@ -184,7 +195,8 @@ def stated_conditions(question: str, schema, cols, constrained: AbstractSet[str]
         at = tokens[positions[0]][1]
         pair = flag_pair(facts.values) if facts.distinct <= 2 else None
         if pair and not re.search(r"DATE|TIME", c.type.upper()):
-            no = negated != (reversed_ != _particle_reversed(tokens, positions, particles))
+            said_no = bool({"not", "no", "non", "never", "dont"} & set(split_identifier(c.name)))  # `do_not_call`
+            no = negated ^ reversed_ ^ _particle_reversed(tokens, positions, particles) ^ said_no
             out.append(Condition(f"{q} = {sql_literal(pair[1] if no else pair[0])}", t, c.name, at, "flag", negated))
             continue
         if not facts.nullable:

@@ -24,7 +24,7 @@ CREATE TABLE shipment (shipment_id INTEGER PRIMARY KEY, origin_port TEXT, destin
 CREATE TABLE Donation (Id TEXT PRIMARY KEY, RecordTypeId TEXT, Amount REAL);
 CREATE TABLE member (member_id INTEGER PRIMARY KEY, member_name TEXT, region_id INTEGER REFERENCES region(region_id),
                      newsletter_opt_in INTEGER, IsConverted TEXT, Written_Off__c TEXT, phone TEXT,
-                     joined_on TEXT, cancelled_on TEXT, dues REAL, ward INTEGER);
+                     joined_on TEXT, cancelled_on TEXT, dues REAL, ward INTEGER, DoNotCall TEXT);
 CREATE TABLE project (project_id INTEGER PRIMARY KEY, title TEXT, member_id INTEGER REFERENCES member(member_id),
                       budget_amount REAL, actual_amount REAL, closed_at TEXT, kind TEXT);
 """
@@ -37,10 +37,10 @@ def club(tmp_path_factory):
     con.executescript(SCHEMA)
     con.executemany("INSERT INTO region VALUES (?,?)", [(1, "North"), (2, "South"), (3, "Coast")])
     for i in range(1, 13):
-        con.execute("INSERT INTO member VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        con.execute("INSERT INTO member VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                     (i, f"Member {i}", 1 + i % 3, i % 2, "true" if i % 3 == 0 else "false", "Y" if i % 4 == 0 else "N",
                      None if i % 5 == 0 else f"555-01{i:02d}", f"2023-0{1 + i % 9}-01",
-                     "2024-05-01" if i in (2, 7) else None, 1000.0 + 2500 * i, 1 + i % 4))
+                     "2024-05-01" if i in (2, 7) else None, 1000.0 + 2500 * i, 1 + i % 4, "true" if i % 6 == 1 else "false"))
     for i in range(1, 21):
         con.execute("INSERT INTO project VALUES (?,?,?,?,?,?,?)",
                     (i, f"Project {i}", 1 + i % 12, 100.0 * (1 + i % 4), 90.0 * (1 + i % 5),
@@ -80,6 +80,8 @@ QUESTIONS = [
     ("How many members pay dues of more than $20,000?", "SELECT COUNT(*) FROM member WHERE dues > 20000"),
     ("How many garden projects are still open?",
      "SELECT COUNT(*) FROM project WHERE kind = 'Garden' AND closed_at IS NULL"),
+    ("How many members asked not to be called?", "SELECT COUNT(*) FROM member WHERE DoNotCall = 'true'"),
+    ("How many members may be called?", "SELECT COUNT(*) FROM member WHERE DoNotCall = 'false'"),
     ("How many members live in ward 3?", "SELECT COUNT(*) FROM member WHERE ward = 3"),
     ("How many roof repairs are still open?",
      "SELECT COUNT(*) FROM project WHERE kind = 'Roof Repair' AND closed_at IS NULL"),

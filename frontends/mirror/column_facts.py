@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 class Facts:
     rows: int = 0
     nulls: int = 0
-    distinct: int = 0
+    distinct: int = 0  # distinct non-NULL values, counted up to MAX_LISTED + 1
     values: list = field(default_factory=list)  # the distinct non-NULL values when there are at most MAX_LISTED
 
     @property
@@ -48,11 +48,13 @@ class ColumnFacts:
     def _probe(self, table: str, column: str) -> Facts | None:
         t, c = quoted(table), quoted(column)
         try:
-            rows, set_, distinct = self._run(f"SELECT COUNT(*), COUNT({c}), COUNT(DISTINCT {c}) FROM {t}")[0]
-            facts = Facts(int(rows or 0), int(rows or 0) - int(set_ or 0), int(distinct or 0))
-            if 0 < facts.distinct <= MAX_LISTED:
-                facts.values = [r[0] for r in self._run(f"SELECT DISTINCT {c} FROM {t} WHERE {c} IS NOT NULL "
-                                                        f"ORDER BY 1 LIMIT {MAX_LISTED}")]
+            rows, set_ = self._run(f"SELECT COUNT(*), COUNT({c}) FROM {t}")[0]
+            # a few distinct values are enough to tell a yes/no column; the scan stops there on a large table
+            values = [r[0] for r in self._run(f"SELECT DISTINCT {c} FROM {t} WHERE {c} IS NOT NULL "
+                                              f"LIMIT {MAX_LISTED + 1}")]
+            facts = Facts(int(rows or 0), int(rows or 0) - int(set_ or 0), len(values))
+            if len(values) <= MAX_LISTED:
+                facts.values = sorted(values, key=repr)
         except Exception:  # noqa: BLE001 - a column the engine cannot aggregate simply has no facts
             return None
         return facts

@@ -175,9 +175,10 @@ def stated_conditions(question: str, schema, cols, constrained: AbstractSet[str]
     """The conditions the question's words state on the columns `cols` ((name as the query writes it, table,
     column) of the tables in play), each checked against the data: yes/no columns, columns NULL in some rows,
     and two columns of one row compared. Columns in `constrained` (already given a value or a number) are
-    left alone."""
+    left alone. A question word states one condition: the column whose name it says most fully wins
+    ("did not give an email address" is `Email`, not `HasOptedOutOfEmail`)."""
     tokens = question_tokens(question)
-    out: list[Condition] = []
+    found: list[tuple[float, bool, set[int], Condition]] = []
     for q, t, c in cols:
         if q in constrained or c.is_pk:
             continue
@@ -191,24 +192,33 @@ def stated_conditions(question: str, schema, cols, constrained: AbstractSet[str]
         facts = facts_of(schema, t, c.name)
         if facts is None or facts.rows == 0:
             continue
+        cover = len(positions) / len(content)
         negated = _negated(tokens, positions[0])
         at = tokens[positions[0]][1]
         pair = flag_pair(facts.values) if facts.distinct <= 2 else None
+        cond = None
         if pair and not re.search(r"DATE|TIME", c.type.upper()):
             said_no = bool({"not", "no", "non", "never", "dont"} & set(split_identifier(c.name)))  # `do_not_call`
             no = negated ^ reversed_ ^ _particle_reversed(tokens, positions, particles) ^ said_no
-            out.append(Condition(f"{q} = {sql_literal(pair[1] if no else pair[0])}", t, c.name, at, "flag", negated))
+            cond = Condition(f"{q} = {sql_literal(pair[1] if no else pair[0])}", t, c.name, at, "flag", negated)
+        elif not facts.nullable:
             continue
-        if not facts.nullable:
-            continue
-        if negated or reversed_:
-            out.append(Condition(f"{q} IS NULL", t, c.name, at, "null", negated))
+        elif negated or reversed_:
+            cond = Condition(f"{q} IS NULL", t, c.name, at, "null", negated)
         elif _present(tokens, positions, c):
             said = _said_as_value(schema, t, tokens[positions[0]][0], cols, constrained)
-            if said:  # "resolved tickets" beside a status 'Resolved': the status says it in the data's words
-                out.append(Condition(said, t, c.name, at, "value"))
-            else:
-                out.append(Condition(f"{q} IS NOT NULL", t, c.name, at, "not-null"))
+            # "resolved tickets" beside a status 'Resolved': the status says it in the data's words
+            cond = Condition(said, t, c.name, at, "value") if said else Condition(
+                f"{q} IS NOT NULL", t, c.name, at, "not-null")
+        if cond is not None:
+            found.append((cover, cond.kind == "flag", set(positions), cond))
+    out: list[Condition] = []
+    taken: set[int] = set()
+    for _, _, spots, cond in sorted(found, key=lambda f: (-f[0], not f[1])):
+        if not spots & taken:
+            out.append(cond)
+            taken |= spots
+    out.sort(key=lambda c: c.at)
     return out + column_comparisons(question, schema, cols, constrained)
 
 

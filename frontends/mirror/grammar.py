@@ -20,7 +20,7 @@ from .linking import Link, is_key_like, name_parts, stem
 from .names import STOPWORDS, name_words, split_identifier
 from .roles import self_join_queries
 from .schema import Schema
-from .shape import IMPLIED_MEASURES, SUPERLATIVE, Shape, read_shape
+from .shape import HIGH_WORDS, IMPLIED_MEASURES, LOW_WORDS, SUPERLATIVE, Shape, read_shape
 from .superlative import CountRank, count_per_group, count_rank
 
 MAX_TABLES_PER_JOIN = 4
@@ -152,6 +152,12 @@ def build_grammar(schema: Schema, linked: Link) -> str:
         'andor: " AND " | " OR "',
         'distinct: "DISTINCT "',
     ]
+    if shape.limit and (after := re.search(rf"\b(?<!top ){re.escape(shape.limit)} ([a-z]+)", linked.question.lower())) \
+            and not re.fullmatch(rf"{LOW_WORDS}|{HIGH_WORDS}|most|least|more|less", after.group(1)) and best_column(
+                after.group(1), schema, [(c.name, t, c) for t in linked.tables for c in schema.columns_of(t)
+                                         if (c.is_numeric or c.numeric_text) and not is_key_like(schema, t, c)], []):
+        # "the 4 cylinder cars": a column's value, not a LIMIT ("which model has the most ..." still picks one)
+        shape = dataclasses.replace(shape, limit="1" if shape.superlative and shape.limit != "1" else None)
     years = sorted(set(re.findall(r"\b(?:19|20)\d\d\b", linked.question)))
     has_dates = any(is_date_column(c) for t in linked.tables for c in schema.columns_of(t))
     year_numbers = any("year" in name_parts(c.name) and (c.is_numeric or c.numeric_text)
@@ -343,7 +349,7 @@ def membership_conds(schema: Schema, linked: Link, shape: Shape, entity, plans) 
     if shape.membership:
         if not values:  # a NULL key in the subquery would make NOT IN true for no row at all
             return [f"{ident(pk)} NOT IN (SELECT {ident(f.column)} FROM {ident(f.table)} WHERE {ident(f.column)} "
-                    "IS NOT NULL)" for f in refs]
+                    f"IS NOT NULL{year_in(linked.question, schema, f.table)})" for f in refs]
     elif not values or any(v[0] == t for v in linked.values) or not re.match(
             r"\s*(which|how many|what|show|list|find|give)\b", linked.question.lower()):
         return []
@@ -361,6 +367,26 @@ def membership_conds(schema: Schema, linked: Link, shape: Shape, entity, plans) 
                 where += f" AND {col} IS NOT NULL"
             conds.append(f"{ident(pk)}{op}SELECT {col} FROM {plan[1]} WHERE {where})")
     return conds
+
+
+def year_in(question: str, schema: Schema, table: str) -> str:
+    """" AND Year = 2014" for "stadiums that did not have a concert in 2014": the year a membership
+    subquery's rows are restricted to, on the subquery table's year or date column."""
+    m = re.search(r"\b(?:in|during) ((?:19|20)\d\d)\b", question.lower())
+    if not m:
+        return ""
+    cols = schema.columns_of(table)
+    year = next((c for c in cols if "year" in split_identifier(c.name)), None)
+    if year is not None:
+        return f" AND {ident(year.name)} = {m.group(1)}"
+    from .names import word_match
+
+    said = [stem(w) for w in re.findall(r"[a-z]+", question.lower()) if len(w) > 3]
+    dates = sorted((c for c in cols if is_date_column(c) or c.samples and all(
+        isinstance(v, str) and re.match(r"\d{4}-\d\d-\d\d", v) for v in c.samples)), key=lambda c: -max(  # the date the question's verb names
+        [word_match(p, w) for p in name_parts(c.name) for w in said] + [0]))
+    date = dates[0] if dates else None
+    return f" AND strftime('%Y', {ident(date.name)}) = '{m.group(1)}'" if date is not None else ""
 
 
 def value_text(value, qualify: bool) -> str:
@@ -431,10 +457,16 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
     year_cols = [q for q, _, c in cols if "year" in name_parts(c.name)]
 
     def compared(n):  # the column named beside the number; else a year column for 2014; else any measure
+        implied = comparative_measure(q_lower, n, schema, cols)  # "older than 30": the age
+        if implied:
+            return implied
         named = number_column(q_lower, n, schema, cols)
         if named:
             return [named]
-        return year_cols if re.fullmatch(r"(?:19|20)\d\d", n) and year_cols else measures
+        if re.fullmatch(r"(?:19|20)\d\d", n) and (year_cols or re.search(
+                rf"\b(?:in|during|since|after|before|until|from) {n}\b", q_lower)):
+            return year_cols  # "in 2014" is a year: never another measure ("Capacity = 2014")
+        return measures
 
     for n, op in shape.comparisons.items():
         if n in ctx.numbers and n not in (having_n, total_n) and compared(n) and n in either:
@@ -861,6 +893,20 @@ def column_comparisons(q_lower: str, schema: Schema, cols) -> list[tuple[str, st
             if left and right and left != right:
                 out.append((left, op, right))
     return out
+
+
+COMPARATIVES = {"older": "age", "younger": "age", "taller": "height", "shorter": "height", "heavier": "weight",
+                "lighter": "weight", "longer": "length"}  # general English: the measure a comparative names
+
+
+def comparative_measure(q_lower: str, number: str, schema: Schema, cols) -> list[str]:
+    """"pets older than 1": the column of the measure the comparative names (an age), if the FROM has one."""
+    m = re.search(rf"\b({'|'.join(COMPARATIVES)}) than {re.escape(number)}\b", q_lower)
+    if not m:
+        return []
+    word = COMPARATIVES[m.group(1)]
+    return [q for q, t, c in cols if (c.is_numeric or c.numeric_text) and not is_key_like(schema, t, c)
+            and word in name_parts(c.name)]
 
 
 def number_column(q_lower: str, number: str, schema: Schema, cols) -> str | None:

@@ -49,3 +49,19 @@ def rows_named_by_values(question: str, schema, values, named: set[str]) -> set[
         if not others and asked and len(pointing) == 1:
             out |= pointing
     return out - named
+
+
+def rows_pointing_at(question: str, schema, linked) -> list[str]:
+    """The tables whose rows a lookup value may name when several point at its table and no word says which
+    ("how many grants" where accounts, opportunities and contacts all have a record type): the pipeline lets
+    the model's likelihood choose among them. Empty when the link already holds such a table."""
+    if set(linked.tables) - {t for t, _, _ in linked.values}:
+        return []
+    q = question.lower()
+    for vt, _, value in linked.values:
+        pointing = sorted(pointing_tables(schema, vt))
+        at = q.find(value.lower())
+        if len(pointing) >= 2 and is_lookup(schema, vt) and at >= 0 and re.search(
+                rf"{ASKS_FOR_ROWS}(?: [a-z]+)?\s*$", q[:at].strip() + " "):
+            return pointing
+    return []

@@ -26,6 +26,7 @@ from .grammar import build_grammar
 from .guard import Result
 from .joins import ident
 from .linking import Link, link
+from .lookups import rows_pointing_at
 from .models import make_model
 from .prompt import prompt_prefix, prompt_tail
 from .schema import Schema
@@ -142,6 +143,12 @@ class Mirror:
                 raise
             linked = link(question, self.schema, hint=[guess])
             self._record(trace, "table-by-model", f"no name or value matched; the model reads it as {guess}", t0)
+        pointing = rows_pointing_at(question, self.schema, linked)  # "how many grants": whose record type?
+        guess = self.table_by_model(question, pointing) if pointing else None
+        if guess:
+            linked = link(question, self.schema, hint=[guess])
+            self._record(trace, "table-by-model", f"a lookup value names rows of {', '.join(pointing)}; the model "
+                                                  f"reads them as {guess}", t0)
         self._record(trace, "schema-linking", linked.describe(), t0)
         t0 = time.perf_counter()
         grammar = build_grammar(self.schema, linked)
@@ -193,7 +200,7 @@ class Mirror:
         raise MirrorError(f"could not produce a valid query for this question; last attempt was:\n{sql}\n"
                           f"{self.engine.name} said: {error}")
 
-    def table_by_model(self, question: str) -> str | None:
+    def table_by_model(self, question: str, among: list[str] | None = None) -> str | None:
         """The table a question is about when none of its words names one ("hotels" for a table
         `properties`, "guests" for `customers`): the model's likelihood of `SELECT * FROM <table>` after the
         question, with the schema (and its example values) in the cached prompt head. None without a model
@@ -203,7 +210,8 @@ class Mirror:
         from .joins import JoinGraph
 
         graph = JoinGraph(self.schema)  # a table no key joins (`schema_migrations`, an ETL log) is bookkeeping
-        names = [t.name for t in self.schema.tables if graph.edges.get(t.name)] or [t.name for t in self.schema.tables]
+        names = among or [t.name for t in self.schema.tables if graph.edges.get(t.name)] or [
+            t.name for t in self.schema.tables]
         scores = self.model.score(self.prefix + f"\nQuestion: {' '.join(question.split())}\nSQL: ",
                                   [f"SELECT * FROM {ident(n)}" for n in names])
         return max(zip(scores, names))[1] if scores and max(scores) > float("-inf") else None

@@ -39,8 +39,9 @@ MOST_ADJECTIVES = {"expensive": ("expensive", "cheapest"), "costly": ("expensive
 OPERATORS = [  # longest phrases first; the phrase stands just before the number or the "the average ..."
     (r"at least|no less than|or more", " >= "), (r"at most|no more than|or less|or fewer", " <= "),
     (r"more than|greater than|higher than|larger than|bigger than|above|over|exceeding|costlier than"
-     r"|more expensive than|after", " > "),
-    (r"less than|fewer than|lower than|smaller than|below|under|cheaper than|before", " < "),
+     r"|more expensive than|after|older than|taller than|heavier than|longer than|later than", " > "),
+    (r"less than|fewer than|lower than|smaller than|below|under|cheaper than|before|younger than|shorter than|"
+     r"lighter than|earlier than", " < "),
     (r"of|equal to|equals|exactly|is|=|in|in year|in the year", " = "),
 ]
 

@@ -175,51 +175,62 @@ def stated_conditions(question: str, schema, cols, constrained: AbstractSet[str]
     """The conditions the question's words state on the columns `cols` ((name as the query writes it, table,
     column) of the tables in play), each checked against the data: yes/no columns, columns NULL in some rows,
     and two columns of one row compared. Columns in `constrained` (already given a value or a number) are
-    left alone. A question word states one condition: the column whose name it says most fully wins
-    ("did not give an email address" is `Email`, not `HasOptedOutOfEmail`)."""
+    left alone. A question word belongs to the column whose name it says most fully, whether or not that
+    column then states a condition: "did not give an email address" is `Email IS NULL`, and "list the email
+    addresses" states nothing (not `HasOptedOutOfEmail`); "the converted date" names `ConvertedDate`."""
     tokens = question_tokens(question)
-    found: list[tuple[float, bool, set[int], Condition]] = []
+    said = {stem(w) for w, _ in tokens}
+    hits = []
     for q, t, c in cols:
         if q in constrained or c.is_pk:
             continue
         content, particles = content_words(c.name)
-        if not content:
-            continue
-        hit = _find(tokens, content)
+        hit = _find(tokens, content) if content else None
         if hit is None:
             continue
-        positions, reversed_ = hit
-        facts = facts_of(schema, t, c.name)
-        if facts is None or facts.rows == 0:
-            continue
-        cover = len(positions) / len(content)
-        negated = _negated(tokens, positions[0])
-        at = tokens[positions[0]][1]
-        pair = flag_pair(facts.values) if facts.distinct <= 2 else None
-        cond = None
-        if pair and not re.search(r"DATE|TIME", c.type.upper()):
-            said_no = bool({"not", "no", "non", "never", "dont"} & set(split_identifier(c.name)))  # `do_not_call`
-            no = negated ^ reversed_ ^ _particle_reversed(tokens, positions, particles) ^ said_no
-            cond = Condition(f"{q} = {sql_literal(pair[1] if no else pair[0])}", t, c.name, at, "flag", negated)
-        elif not facts.nullable:
-            continue
-        elif negated or reversed_:
-            cond = Condition(f"{q} IS NULL", t, c.name, at, "null", negated)
-        elif _present(tokens, positions, c):
-            said = _said_as_value(schema, t, tokens[positions[0]][0], cols, constrained)
-            # "resolved tickets" beside a status 'Resolved': the status says it in the data's words
-            cond = Condition(said, t, c.name, at, "value") if said else Condition(
-                f"{q} IS NOT NULL", t, c.name, at, "not-null")
+        whole = [p for p in split_identifier(c.name) if len(p) > 1]
+        cover = (len(hit[0]) / len(content), sum(stem(p) in said for p in whole) / len(whole))
+        hits.append((cover, set(hit[0]), q, t, c, content, particles, hit))
+    # a hit loses its words to one that explains more of them ("opted out of email": `HasOptedOutOfEmail`, not
+    # `Email`), or the same words with more of its name said ("the email address": `Email`)
+    winners = [h for h in hits if not any(o[1] > h[1] or o[1] == h[1] and o[0] > h[0] for o in hits)]
+    found: list[tuple[tuple, bool, set[int], Condition]] = []
+    for cover, spots, q, t, c, content, particles, (positions, reversed_) in winners:
+        cond = _condition(schema, tokens, q, t, c, positions, reversed_, particles, cols, constrained)
         if cond is not None:
-            found.append((cover, cond.kind == "flag", set(positions), cond))
+            found.append((cover, cond.kind == "flag", spots, cond))
     out: list[Condition] = []
     taken: set[int] = set()
-    for _, _, spots, cond in sorted(found, key=lambda f: (-f[0], not f[1])):
+    for _, _, spots, cond in sorted(found, key=lambda f: (tuple(-x for x in f[0]), not f[1])):
         if not spots & taken:
             out.append(cond)
             taken |= spots
     out.sort(key=lambda c: c.at)
     return out + column_comparisons(question, schema, cols, constrained)
+
+
+def _condition(schema, tokens, q, t, c, positions, reversed_, particles, cols, constrained) -> Condition | None:
+    """The condition the words at `positions` state on one column, as the column's data reads it."""
+    facts = facts_of(schema, t, c.name)
+    if facts is None or facts.rows == 0:
+        return None
+    negated = _negated(tokens, positions[0])
+    at = tokens[positions[0]][1]
+    pair = flag_pair(facts.values) if facts.distinct <= 2 else None
+    if pair and not re.search(r"DATE|TIME", c.type.upper()):
+        said_no = bool({"not", "no", "non", "never", "dont"} & set(split_identifier(c.name)))  # `do_not_call`
+        no = negated ^ reversed_ ^ _particle_reversed(tokens, positions, particles) ^ said_no
+        return Condition(f"{q} = {sql_literal(pair[1] if no else pair[0])}", t, c.name, at, "flag", negated)
+    if not facts.nullable:
+        return None
+    if negated or reversed_:
+        return Condition(f"{q} IS NULL", t, c.name, at, "null", negated)
+    if _present(tokens, positions, c):
+        said = _said_as_value(schema, t, tokens[positions[0]][0], cols, constrained)
+        # "resolved tickets" beside a status 'Resolved': the status says it in the data's words
+        return Condition(said, t, c.name, at, "value") if said else Condition(
+            f"{q} IS NOT NULL", t, c.name, at, "not-null")
+    return None
 
 
 def _said_as_value(schema, table: str, word: str, cols, constrained) -> str | None:
@@ -244,6 +255,8 @@ def _present(tokens, positions: list[int], column) -> bool:
     before = words[max(0, first - 3):first]
     if is_date_column(column) or re.search(r"(?:At|On|_at|_on|_date|Date)$", column.name):
         w = words[first]
+        if positions[-1] + 1 < len(words) and words[positions[-1] + 1] in KIND:
+            return False  # "the converted date of each lead" names the column; it does not say it is set
         return bool(re.search(r"(ed|en|ft|t)$", w)) or w in ("left", "gone", "done")
     return bool(set(before) & PRESENCE) or words[positions[-1] + 1:positions[-1] + 3] == ["on", "file"]
 

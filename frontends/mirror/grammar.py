@@ -14,6 +14,7 @@ import json
 import re
 from dataclasses import dataclass
 
+from .column_facts import facts_of
 from .conditions import Condition, negated_value, stated_conditions
 from .joins import JoinGraph, ident, plays_role, role_words
 from .linking import Link, is_key_like, name_parts, stem
@@ -496,8 +497,9 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
         for cond in stated_conditions(linked.question, schema, cols, constrained):
             required.append(lit(cond.sql))
             said_at[required[-1]] = cond.at
-    for q, _, c in cols:  # "how many bikes are electric": a yes/no column `isElectric` holds it
-        flag = flag_value(q_lower, c)
+    for q, t, c in cols:  # "how many bikes are electric": a yes/no column `isElectric` holds it (by its name alone
+        # where the data cannot be read; else conditions.py has read it)
+        flag = flag_value(q_lower, c) if facts_of(schema, t, c.name) is None else None
         if flag is not None and not any(q in r for r in required):
             required.append(lit(f"{q} = {flag}"))
     for a, op, b in column_comparisons(q_lower, schema, cols):  # "whose permanent address is different from

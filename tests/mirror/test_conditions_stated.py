@@ -25,7 +25,8 @@ CREATE TABLE Donation (Id TEXT PRIMARY KEY, RecordTypeId TEXT, Amount REAL);
 CREATE TABLE Campaign (Id TEXT PRIMARY KEY, RecordTypeId TEXT, Title TEXT);
 CREATE TABLE member (member_id INTEGER PRIMARY KEY, member_name TEXT, region_id INTEGER REFERENCES region(region_id),
                      newsletter_opt_in INTEGER, IsConverted TEXT, Written_Off__c TEXT, phone TEXT,
-                     joined_on TEXT, cancelled_on TEXT, dues REAL, ward INTEGER, DoNotCall TEXT);
+                     joined_on TEXT, cancelled_on TEXT, dues REAL, ward INTEGER, DoNotCall TEXT,
+                     email TEXT, HasOptedOutOfEmail INTEGER);
 CREATE TABLE project (project_id INTEGER PRIMARY KEY, title TEXT, member_id INTEGER REFERENCES member(member_id),
                       budget_amount REAL, actual_amount REAL, closed_at TEXT, kind TEXT);
 """
@@ -38,10 +39,11 @@ def club(tmp_path_factory):
     con.executescript(SCHEMA)
     con.executemany("INSERT INTO region VALUES (?,?)", [(1, "North"), (2, "South"), (3, "Coast")])
     for i in range(1, 13):
-        con.execute("INSERT INTO member VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        con.execute("INSERT INTO member VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (i, f"Member {i}", 1 + i % 3, i % 2, "true" if i % 3 == 0 else "false", "Y" if i % 4 == 0 else "N",
                      None if i % 5 == 0 else f"555-01{i:02d}", f"2023-0{1 + i % 9}-01",
-                     "2024-05-01" if i in (2, 7) else None, 1000.0 + 2500 * i, 1 + i % 4, "true" if i % 6 == 1 else "false"))
+                     "2024-05-01" if i in (2, 7) else None, 1000.0 + 2500 * i, 1 + i % 4, "true" if i % 6 == 1 else "false",
+                     None if i % 3 == 2 else f"m{i}@club.test", int(i % 4 == 1)))
     for i in range(1, 21):
         con.execute("INSERT INTO project VALUES (?,?,?,?,?,?,?)",
                     (i, f"Project {i}", 1 + i % 12, 100.0 * (1 + i % 4), 90.0 * (1 + i % 5),
@@ -89,6 +91,8 @@ QUESTIONS = [
     ("Which regions had no member cancel in 2024?",
      "SELECT region_name FROM region WHERE region_id NOT IN (SELECT region_id FROM member "
      "WHERE cancelled_on LIKE '2024%')"),
+    ("How many members opted out of email?", "SELECT COUNT(*) FROM member WHERE HasOptedOutOfEmail = 1"),
+    ("How many members did not give an email?", "SELECT COUNT(*) FROM member WHERE email IS NULL"),
     ("How many members live in ward 3?", "SELECT COUNT(*) FROM member WHERE ward = 3"),
     ("How many roof repairs are still open?",
      "SELECT COUNT(*) FROM project WHERE kind = 'Roof Repair' AND closed_at IS NULL"),
@@ -130,7 +134,8 @@ def test_a_restricting_phrase_is_never_dropped(club, question, gold):
 def test_unrestricted_questions_get_no_condition_and_no_join(club):
     schema, _ = club
     for question in ("How many members are there?", "What is the average dues of members?",
-                     "List the names of the members."):
+                     "List the names of the members.", "List the emails of all members.",
+                     "Show the phone number of each member."):
         for q in allowed(question, schema):
             assert " WHERE " not in q and " JOIN " not in q, (question, q)
 

@@ -306,10 +306,14 @@ def asked_entity(question: str, schema: Schema, tables: list[str]):
         exact = next((t for t in tables if stem(word) in name_parts(t) or word in name_parts(t)), None)
         return exact or table_named(word, tables)  # "which patients" of a table `pt`
 
+    which = m.group(0).startswith("which") and not re.search(r"\d", m.group(0)) and stem(first) != first
+
     def column_of(word, among):
         for t in among:
             for c in schema.columns_of(t):
-                if not c.is_numeric and not c.is_pk and (stem(word) in name_parts(c.name) or word == c.name):
+                # "which wards have more than 2 members": a number column named by "which X" is a group too
+                if (not c.is_numeric or which and not is_key_like(schema, t, c)) and not c.is_pk and (
+                        stem(word) in name_parts(c.name) or word == c.name):
                     return t, c.name
         return None
 
@@ -484,7 +488,7 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
             continue
         numeric_cols = [x for x in cols if x[2].is_numeric or x[2].numeric_text]
         col = best_column(after_n.group(1), schema, numeric_cols, []) if after_n else None
-        before_n = re.search(rf"\b([a-z]+) {re.escape(n)}(?![\w.])", q_lower)
+        before_n = re.search(rf"\b([a-z]+) {re.escape(n)}(?!\w|\.\d)", q_lower)  # "in ward 1." at the end too
         if col is None and before_n and before_n.group(1) not in STOPWORDS:  # "in ward 6", "on floor 2"
             col = best_column(before_n.group(1), schema, [x for x in numeric_cols
                                                           if not is_key_like(schema, x[1], x[2])], [])

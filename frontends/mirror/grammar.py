@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from .column_facts import facts_of
 from .conditions import Condition, negated_value, stated_conditions
 from .joins import JoinGraph, ident, plays_role, role_words
+from .labels import label_columns, label_for_entity
 from .linking import Link, is_key_like, name_parts, stem
 from .names import STOPWORDS, name_words, split_identifier
 from .roles import self_join_queries
@@ -241,7 +242,7 @@ def row_names(schema: Schema, table: str) -> list:
         {w.lower() for w in split_identifier(c.name)} - {"name", "title", "label"} <= set(name_words(table)))]
     if len(person) >= 2:  # `username` beside `first_name`, `last_name`: all of them, in the table's order
         return [c for c in labels if c in person or c in own]
-    return labels[:1] or [c for c in cols if not c.is_numeric and not c.is_pk and not c.in_key][:1] or [
+    return label_columns(schema, table) or labels[:1] or [c for c in cols if not c.is_numeric and not c.is_pk and not c.in_key][:1] or [
         c for c in cols if not c.is_numeric and not c.is_pk][:1]
 
 
@@ -353,8 +354,9 @@ def membership_conds(schema: Schema, linked: Link, shape: Shape, entity, plans) 
     values = [v for v in linked.values if v[0] != t]
     if shape.membership:
         if not values:  # a NULL key in the subquery would make NOT IN true for no row at all
-            return [f"{ident(pk)} NOT IN (SELECT {ident(f.column)} FROM {ident(f.table)} WHERE {ident(f.column)} "
-                    f"IS NOT NULL{year_in(linked.question, schema, f.table)})" for f in refs]
+            return [f"{ident(pk)} NOT IN (SELECT {col} FROM {source} WHERE {col} IS NOT NULL"
+                    f"{year_in(linked.question, schema, f.table)})"
+                    for f in refs for col, source in [through_named(schema, linked, t, f)]]
     elif not values or any(v[0] == t for v in linked.values) or not re.match(
             r"\s*(which|how many|what|show|list|find|give)\b", linked.question.lower()):
         return []
@@ -392,6 +394,20 @@ def year_in(question: str, schema: Schema, table: str) -> str:
         [word_match(p, w) for p in name_parts(c.name) for w in said] + [0]))
     date = dates[0] if dates else None
     return f" AND strftime('%Y', {ident(date.name)}) = '{m.group(1)}'" if date is not None else ""
+
+
+def through_named(schema: Schema, linked: Link, entity: str, ref) -> tuple[str, str]:
+    """The key column and FROM clause of a membership subquery: the referencing table alone, or, when the
+    question names a table further away ("contractors that never had a case", a case belonging to a job of
+    the contractor), the referencing table joined on to it along the key graph, never back through the
+    entity's own table."""
+    graph = JoinGraph(schema)
+    farther = [n for n in linked.tables if n in linked.named and n not in (entity, ref.table)]
+    for n in farther:
+        tree = graph.connect([ref.table, n], MAX_TABLES_PER_JOIN)
+        if tree and entity not in tree[0]:
+            return f"{ident(ref.table)}.{ident(ref.column)}", graph.from_clause(*tree)
+    return ident(ref.column), ident(ref.table)
 
 
 def value_text(value, qualify: bool) -> str:
@@ -592,8 +608,7 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
             pk = row_key(schema, grouped_table)
             said = linked.columns.get(grouped_table, [])  # "each doctor by last name": the column the question names
             label = next((c for c in schema.columns_of(grouped_table) if c.name in said and not c.is_numeric and not c.in_key
-                          and not c.is_pk), None) or next((c for c in schema.columns_of(grouped_table) if is_label(c)), None) or next(
-                (c for c in row_names(schema, grouped_table)), None)
+                          and not c.is_pk), None) or next((c for c in row_names(schema, grouped_table)), None)
             if pk and label:
                 keys = [(lit(f"{ident(grouped_table)}.{ident(label.name)}"), lit(f"{ident(grouped_table)}.{ident(pk.name)}"))]
         if not keys and entity and entity[0] == "column":
@@ -651,7 +666,7 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
         person = row_names(schema, entity[1]) if entity and entity[0] == "table" else []
         labels = ([q for q, t, c in cols if entity and entity[0] == "column" and (t, c.name) == entity[1:]]
                   or ([", ".join(q for q, t, c in cols if entity and t == entity[1] and c in person)]
-                      if len(person) >= 2 else [])
+                      if person else [])  # a person by first and last name, anything else by its label
                   or [q for q, t, c in cols if entity and t == entity[1] and is_label(c)]
                   or [q for q, t, c in cols if entity and t == entity[1] and not c.is_numeric and not
                       is_key_like(schema, t, c) and name_parts(c.name) & name_parts(t)]  # model_list.Model
@@ -711,6 +726,8 @@ def ranked_per_entity(ctx: Context, cols, names: list[str], from_clause: str, ra
     owner = next((t for q, t, _ in cols if q == rank[0]), None)
     q_lower = ctx.linked.question.lower()
     agg = "AVG" if re.search(r"\b(average|mean)\b", q_lower) else "SUM" if TOTAL_WORDS.search(q_lower) else None
+    if agg is None and shape.superlative in ("most", "least", "fewest"):
+        agg = "SUM"  # "the job that has had the most hours": an amount of a measure kept in many rows is their sum
     if owner is None or owner == entity[1] or agg is None:
         return None
     if not any(e.other_table == entity[1] and e.table in names and e.table != entity[1]
@@ -1047,7 +1064,8 @@ def resolve_head(shape: Shape, schema: Schema, cols, names: list[str], linked: L
         if col is None:
             return None
         out += [f"{a}({col})" if a != "COUNT" else "COUNT(*)" for a in pending]
-        out.append(f"{agg}({col})" if agg else col)
+        shown = None if agg or col == "*" else label_for_entity(said, col, schema, cols, names)
+        out += shown or [f"{agg}({col})" if agg else col]
         pending = []
     if pending or not out or None in out:
         return None

@@ -8,16 +8,12 @@ added one table at a time, breadth-first), so a bridge table such as `singer_in_
 """
 from __future__ import annotations
 
-import re
 from collections import deque
 from dataclasses import dataclass
 
 from .names import name_words
+from .quoting import ident
 from .schema import ForeignKey, Schema
-
-
-def ident(name: str) -> str:
-    return name if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) else '"' + name.replace('"', '""') + '"'
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from .candidates import MAX_RANKED, MAX_SCORED, Candidate, choose, enumerate_lan
 from .chart import draw_chart
 from .column_facts import engine_facts
 from .conditions import plain_numbers
+from .coordination import either_where, split_coordinated, tables_of
 from .engines import open_engine
 from .engines.base import statement_text
 from .errors import MirrorError
@@ -30,7 +31,6 @@ from .lookups import rows_pointing_at
 from .models import make_model
 from .prompt import prompt_prefix, prompt_tail
 from .schema import Schema
-from .setops import split_set_question
 from .shape import numbers_as_digits
 from .summary import summarise
 from .tidy import without_repeated_items
@@ -127,7 +127,7 @@ class Mirror:
         if not question or not question.strip():
             raise MirrorError("empty question")
         question = numbers_as_digits(plain_numbers(question))  # "more than one pet" compares with 1, "$40,000" with 40000
-        split = split_set_question(question) if split_sets else None
+        split = split_coordinated(question, self.schema) if split_sets else None
         if split:
             combined = self._compile_set_operation(split, trace)
             if combined:
@@ -259,6 +259,10 @@ class Mirror:
             first, prompt = self._compile(split.first, [], split_sets=False)
             second, _ = self._compile(split.second, [], split_sets=False)
             sql = f"{first} {split.operator} {second}"
+            if split.count:  # "how many members are in A but not in B": the rows of the combination
+                sql = f"SELECT COUNT(*) FROM ({sql})"
+            if split.operator == "UNION" and tables_of(first) == tables_of(second):
+                sql = either_where(first, second) or sql  # one table path: one WHERE with OR keeps repeats
             error = self.guard.explain(sql)
         except MirrorError as e:
             error = str(e).splitlines()[0]

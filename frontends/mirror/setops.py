@@ -18,9 +18,10 @@ RELATIVE = r"\b(?:who|that|which|whose|with|having|where|are|is|were|was|have|ha
 
 @dataclass
 class SetSplit:
-    operator: str  # "INTERSECT" / "EXCEPT"
+    operator: str  # "INTERSECT" / "EXCEPT" / "UNION"
     first: str
     second: str
+    count: bool = False  # "how many ...": the rows of the combination are counted
 
 
 def split_set_question(question: str) -> SetSplit | None:

@@ -14,7 +14,6 @@ Only some foreign keys are declared.
 """
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 

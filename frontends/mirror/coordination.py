@@ -34,7 +34,12 @@ def entity_lead(question: str, schema: Schema) -> str | None:
     from .grammar import table_named
 
     tables = [t.name for t in schema.tables]
-    for m in list(re.finditer(r"[A-Za-z]+", question))[:8]:
+    found = [m for m in list(re.finditer(r"[A-Za-z]+", question))[:12]]
+    relative = next((i for i, m in enumerate(found) if i > 0 and re.fullmatch(RELATIVE, m.group().lower())), None)
+    if relative is not None:  # "the last names of the students who ...": the last table word before "who"
+        named = [m for m in found[:relative] if m.group().lower() not in ASKING and table_named(m.group().lower(), tables)]
+        return question[: named[-1].end()] if named else None
+    for m in found[:8]:
         w = m.group().lower()
         if w in ASKING or len(w) < 3:
             continue
@@ -62,16 +67,18 @@ def split_clauses(question: str, schema: Schema) -> SetSplit | None:
     body, end = question[len(lead):], re.search(r"\s*[?.!]*\s*$", question).group()
     body = body[: len(body) - len(end)] if end else body
     neg = re.search(rf"\s*,?\s+(?:but|and|yet)\s+({AUX}\s+)?(?:never|not)\s+(.+)$", body)
+    rel = re.match(rf"\s*({RELATIVE})\b", body)  # "students who live in X but have not ...": who have
     if neg and neg.start() > 0 and CLAUSE_START.match(neg.group(2)):
         first = lead + body[: neg.start()]
-        second = f"{lead} {neg.group(1) or ''}{neg.group(2)}"
+        second = f"{lead} {rel.group(1) + ' ' if rel else ''}{neg.group(1) or ''}{neg.group(2)}"
         return SetSplit("EXCEPT", first.strip() + end, re.sub(r"\s+", " ", second).strip() + end)
     alt = re.search(r"\s*,?\s+or\s+(.+)$", body)
     if not alt or alt.start() == 0 or " or " in alt.group(1):
         return None
     first, rest = lead + body[: alt.start()], alt.group(1)
+    if re.search(r"\b(?:his|her|him|he|she|they|them|their|its|it)$", first, re.I):
+        return None  # "his or her current address": one person, not two clauses
     if CLAUSE_START.match(rest):  # "... harvested Sungold or belong to the Youth Garden group"
-        rel = re.match(rf"\s*({RELATIVE})\b", body)
         if rel and not re.match(RELATIVE + r"\b", rest):
             rest = f"{rel.group(1)} {rest}"  # "who are insured or have a job": who have a job
         return SetSplit("UNION", first.strip() + end, f"{lead} {rest}".strip() + end)

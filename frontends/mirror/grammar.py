@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from .column_facts import facts_of
 from .conditions import Condition, negated_value, stated_conditions
 from .joins import JoinGraph, ident, plays_role, role_words
-from .labels import label_columns, label_for_entity
+from .labels import label_columns, label_for_entity, person_asked, whole_name
 from .linking import Link, is_key_like, name_parts, stem
 from .names import STOPWORDS, name_words, split_identifier
 from .roles import self_join_queries
@@ -61,10 +61,15 @@ def build_grammar(schema: Schema, linked: Link) -> str:
         return "start: query\nquery: " + " | ".join(lit(q) for q in self_joined) + "\n"
     plans = join_plans(linked.tables, schema, [t for t in linked.tables if t in linked.named],
                        frozenset(stem(w) for w in re.findall(r"[a-z]+", linked.question.lower())))
-    entity = asked_entity(linked.question, schema, linked.tables)
+    person = person_asked(linked.question, schema, linked.tables)
+    if person and person not in linked.tables:  # "who worked the most hours": the people the shifts point at
+        linked = dataclasses.replace(linked, tables=linked.tables + [person], named=set(linked.named) | {person})
+        plans = join_plans(linked.tables, schema, [t for t in linked.tables if t in linked.named],
+                           frozenset(stem(w) for w in re.findall(r"[a-z]+", linked.question.lower())))
+    entity = asked_entity(linked.question, schema, linked.tables) or (("table", person) if person else None)
     measure_linked = any(c.is_numeric and not is_key_like(schema, t, c) for t in linked.tables
                          for c in schema.columns_of(t) if c.name in linked.columns.get(t, []))
-    counting = count_rank(linked.question, schema, measure_linked)  # "which X has the most Y": X ranked by its count of Y
+    counting = count_rank(linked.question, schema, measure_linked, person)  # "which X has the most Y": X ranked by its count of Y
     if counting:
         graph = JoinGraph(schema)
         tree = graph.connect(counting.tables, MAX_TABLES_PER_JOIN)
@@ -405,7 +410,8 @@ def through_named(schema: Schema, linked: Link, entity: str, ref) -> tuple[str, 
     farther = [n for n in linked.tables if n in linked.named and n not in (entity, ref.table)]
     for n in farther:
         tree = graph.connect([ref.table, n], MAX_TABLES_PER_JOIN)
-        if tree and entity not in tree[0]:
+        if tree and entity not in tree[0] and not any(e.table == ref.table for e in tree[1]):
+            # (a bridge holding keys to both, "museums no visitor visited", says it by itself)
             return f"{ident(ref.table)}.{ident(ref.column)}", graph.from_clause(*tree)
     return ident(ref.column), ident(ref.table)
 
@@ -558,6 +564,9 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
     named_measures = [q for q in numeric if q in linked_names]
     if counting:
         agg = f'{p}_agg: "COUNT(*)"'  # "the most Y": Y's rows per X
+    elif grouped and named_measures and "how many" not in q_lower and shape.superlative in ("most", "least", "fewest") \
+            and not re.search(r"\b(average|mean|avg)\b", q_lower) and not ONE_ROW.search(q_lower):
+        agg = f'{p}_agg: "SUM(" {p}_num ")"'  # "the month with the most hours": the hours added up per group
     elif grouped and named_measures and "how many" not in q_lower:
         # "average price per category", "spent the most": aggregate the measure named, not a count
         agg = f'{p}_agg: agg "(" {p}_num ")" | "ROUND(AVG(" {p}_num "), 2)"'
@@ -584,7 +593,9 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
         # SELECT <key>, <aggregate> ... GROUP BY <the same key>: one alternative per key, so they always agree.
         plain = [q for q, t, c in cols if not is_key_like(schema, t, c) and q not in numeric]
         named = [q for q in plain if q in linked_names and q not in dates]
-        formats = ["%Y-%m"] if "month" in intent else ["%Y"] if "year" in intent else []
+        # "in which month of 2023": one year named, so the month alone tells the groups apart
+        month = "%m" if len(ctx.years) == 1 and re.search(rf"\bmonths? (?:of|in|during) {ctx.years[0]}\b", q_lower) else "%Y-%m"
+        formats = [month] if "month" in intent else ["%Y"] if "year" in intent else []
         keys = [(f'"strftime(\'{f}\', " {lit(d)} ")"',) * 2 for d in dates for f in formats]
         if not keys and (rank_group or having_n or total_n) and entity and entity[0] == "table":
             t = entity[1]
@@ -610,7 +621,9 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
             label = next((c for c in schema.columns_of(grouped_table) if c.name in said and not c.is_numeric and not c.in_key
                           and not c.is_pk), None) or next((c for c in row_names(schema, grouped_table)), None)
             if pk and label:
-                keys = [(lit(f"{ident(grouped_table)}.{ident(label.name)}"), lit(f"{ident(grouped_table)}.{ident(pk.name)}"))]
+                shown = ", ".join(f"{ident(grouped_table)}.{ident(c.name)}"
+                                  for c in whole_name(schema, grouped_table, label, linked.question))
+                keys = [(lit(shown), lit(f"{ident(grouped_table)}.{ident(pk.name)}"))]
         if not keys and entity and entity[0] == "column":
             keys = [(lit(q),) * 2 for q, t, c in cols if t == entity[1] and c.name == entity[2]]
         if not keys:
@@ -705,6 +718,7 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
     return rules
 
 
+ONE_ROW = re.compile(r"\b(?:at once|at one time|in one go|in a single [a-z]+)\b")  # one row's value, not a total
 TOTAL_WORDS = re.compile(r"\b(total|in total|overall|altogether|combined|sum|all together)\b")
 
 
@@ -717,6 +731,7 @@ def ranked_per_entity(ctx: Context, cols, names: list[str], from_clause: str, ra
     if not (entity and entity[0] == "table" and shape.limit and not ctx.membership and len(names) > 1):
         return None
     rank = rank or ranked_measure(shape, schema, cols, inside=True)  # "the highest average salary": salary
+    measure_said = rank is not None
     if rank is None and shape.superlative in ("most", "least"):  # "paid the most": the one measure of the other table
         others = [q for q, t, c in cols if t != entity[1] and t in ctx.linked.named and c.is_numeric
                   and not is_key_like(schema, t, c)]
@@ -726,7 +741,7 @@ def ranked_per_entity(ctx: Context, cols, names: list[str], from_clause: str, ra
     owner = next((t for q, t, _ in cols if q == rank[0]), None)
     q_lower = ctx.linked.question.lower()
     agg = "AVG" if re.search(r"\b(average|mean)\b", q_lower) else "SUM" if TOTAL_WORDS.search(q_lower) else None
-    if agg is None and shape.superlative in ("most", "least", "fewest"):
+    if agg is None and measure_said and shape.superlative in ("most", "least", "fewest") and not ONE_ROW.search(q_lower):
         agg = "SUM"  # "the job that has had the most hours": an amount of a measure kept in many rows is their sum
     if owner is None or owner == entity[1] or agg is None:
         return None
@@ -740,6 +755,10 @@ def ranked_per_entity(ctx: Context, cols, names: list[str], from_clause: str, ra
         return None
     qual = (lambda c: f"{ident(t)}.{ident(c)}") if qualify else ident
     select = ", ".join(qual(c.name) for c in labels)
+    head = resolve_head(shape, schema, cols, names, ctx.linked)  # "the name and age of the visitor who ..."
+    owned = {q for q, owner, _ in cols if owner == t}
+    if head and all(h in owned for h in head):
+        select = ", ".join(head)
     return (f'"SELECT " {lit(select)} " FROM " {lit(from_clause)} {where} " GROUP BY " {lit(qual(pk.name))} '
             f'{lit(f" ORDER BY {agg}({rank[0]}){rank[1]} LIMIT {shape.limit}")}')
 
@@ -1065,6 +1084,9 @@ def resolve_head(shape: Shape, schema: Schema, cols, names: list[str], linked: L
             return None
         out += [f"{a}({col})" if a != "COUNT" else "COUNT(*)" for a in pending]
         shown = None if agg or col == "*" else label_for_entity(said, col, schema, cols, names)
+        if not agg and not shown and (owner_col := next(((t, c) for q, t, c in cols if q == col), None)):
+            whole = whole_name(schema, owner_col[0], owner_col[1], linked.question)  # a person: first + last name
+            shown = [q for q, t, c in cols if t == owner_col[0] and c in whole] if len(whole) > 1 else None
         out += shown or [f"{agg}({col})" if agg else col]
         pending = []
     if pending or not out or None in out:

@@ -13,7 +13,8 @@ import re
 from .names import split_identifier
 from .schema import Column, Schema
 
-LABEL_WORDS = {"name", "title", "label", "caption", "descr", "description", "desc", "heading", "headline", "nm"}
+LABEL_WORDS = {"name", "title", "label", "caption", "nm"}  # what names a row, ahead of what describes it
+DESCRIBING_WORDS = {"descr", "description", "desc", "heading", "headline", "summary"}
 CONTACT = re.compile(r"^[^@\s]+@[^@\s]+$|^https?://|^www\.|^\+?[\d\s().-]{7,}$")
 
 
@@ -31,7 +32,9 @@ def label_score(schema: Schema, table: str, column: Column) -> float | None:
     score = 0.0
     words = _words(column)
     if words & LABEL_WORDS or re.search(r"name|title|label|caption", column.name, re.I):
-        score += 2.0
+        score += 4.0  # a column called a name is the label whatever its data, unless a better-named one differs more
+    elif words & DESCRIBING_WORDS:
+        score += 1.5
     values = [v for v in (column.values or column.samples) if isinstance(v, str) and v.strip()]
     if values and all(CONTACT.search(v.strip()) for v in values):
         return None  # an e-mail address or a URL identifies, but does not name
@@ -85,3 +88,40 @@ def label_for_entity(text: str, resolved: str, schema: Schema, cols, names: list
 def _is_flag(column: Column) -> bool:
     values = {str(v) for v in column.samples if v is not None}
     return bool(values) and values <= {"0", "1", "True", "False", "true", "false", "Y", "N", "yes", "no"}
+
+
+def is_person_table(schema: Schema, table: str) -> bool:
+    """A table of people: its rows are named by a first and a last name (or a full name)."""
+    from .grammar import row_names
+
+    shown = row_names(schema, table)
+    return len(shown) >= 2 or any({"full", "name"} <= _words(c) or "fullname" in _words(c) for c in shown)
+
+
+def person_asked(question: str, schema: Schema, tables: list[str]) -> str | None:
+    """"Who worked the most hours?": "who" asks for people. The linked table of people, else the one table of
+    people a key away from a linked table (the shifts' `member_no` -> `Member`); None if not exactly one."""
+    from .joins import JoinGraph
+
+    if not re.match(r"\s*who\b", question, re.I):
+        return None
+    people = [t for t in tables if is_person_table(schema, t)]
+    if not people:
+        graph = JoinGraph(schema)
+        people = sorted({n for t in tables for n in graph.neighbours(t) if is_person_table(schema, n)} - set(tables))
+    return people[0] if len(people) == 1 else None
+
+
+NAME_PART_WORDS = re.compile(r"\b(?:first|last|given|family|sur|middle|fore|maiden|nick|user)\s*names?\b|\bsurnames?\b|"
+                             r"\b[fl]names?\b", re.I)
+
+
+def whole_name(schema: Schema, table: str, column: Column, question: str) -> list[Column]:
+    """"their name", "the names of the inspectors": a person's name is first and last name together, unless the
+    question names one part ("the first name"); any other column stays itself."""
+    from .grammar import row_names
+
+    shown = row_names(schema, table)
+    if len(shown) >= 2 and column in shown and not NAME_PART_WORDS.search(question):
+        return shown
+    return [column]

@@ -320,8 +320,10 @@ def detect_intent(question: str, table_words: Set[str] = frozenset(), measure_wo
     grouped = (each and each_names and (aggregated or not names_something(each.group(1), table_words))) or by_groups
     if grouped:
         intent.add("group")
+    if aggregated and re.search(r"\b(?:which|what) (?:month|year)\b", q):
+        grouped = True  # "in which month were the most hours worked": the months are the groups
     m = re.search(r"\b(most|fewest|least) (\w+)", q)
-    if m and names_something(m.group(2), table_words):
+    if grouped or m and names_something(m.group(2), table_words):
         intent.add("group")  # "which country has the most customers" counts customers per country
     if re.search(r"\b(than the|than any|than all|never|not|no|without|average \w+ price)\b", q) and not grouped:
         intent.add("nested")

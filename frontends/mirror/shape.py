@@ -82,7 +82,16 @@ def numbers_as_digits(question: str) -> str:
     def digit(m):
         return f"{m.group(1)} {NUMBER_WORDS[m.group(2).lower()]}"
 
-    return re.sub(rf"\b((?:{COMPARING})) (?:a )?({words})\b", digit, question, flags=re.I)
+    question = re.sub(rf"\b((?:{COMPARING})) (?:a )?({words})\b", digit, question, flags=re.I)
+    # a count of rows asked for: "the three most dedicated", "top five", "the two cheapest"
+    counts = "two|three|four|five|six|seven|eight|nine|ten|twelve|twenty"
+    question = re.sub(rf"\b(top) ({words})\b", digit, question, flags=re.I)
+    question = re.sub(rf"\b(the|first|last) ({counts})\b(?! (?:of|with|and|or)\b)", digit, question, flags=re.I)
+    return re.sub(rf"\b(the|first|last) (one)(?= (?:{SUPERLATIVE_WORDS})\b| [a-z]+(?:est|iest)\b)",
+                  digit, question, flags=re.I)
+
+
+SUPERLATIVE_WORDS = "most|least|fewest|highest|lowest|largest|smallest|best|worst|biggest|top|oldest|youngest|latest"
 
 
 def number_operator(question: str, number: str) -> str | None:

@@ -65,10 +65,12 @@ def mentions(question: str, schema: Schema) -> list[tuple[int, int, str]]:
     return found
 
 
-def count_rank(question: str, schema: Schema, measure_linked: bool = False) -> CountRank | None:
+def count_rank(question: str, schema: Schema, measure_linked: bool = False, asked: str | None = None
+               ) -> CountRank | None:
     """The X and Y of "which X has the most Y", or None when the question ranks nothing by a count.
     `measure_linked`: the question names a measure (through a synonym too: "spent" ~ amount), so a bare
-    "the most" ("the customers who spent the most") ranks that measure's sum, not a count."""
+    "the most" ("the customers who spent the most") ranks that measure's sum, not a count. `asked`: the table
+    a question asks for without naming it ("who leads the most projects": the people)."""
     q = question.lower()
     sup = next((m for m in COUNT_SUPERLATIVE.finditer(q)
                 if not (m.group(0) in ("most", "least", "fewest")
@@ -77,7 +79,7 @@ def count_rank(question: str, schema: Schema, measure_linked: bool = False) -> C
     if sup is None:
         return None
     found = mentions(q, schema)
-    before = [t for s, _, t in found if s < sup.start()]
+    before = [t for s, _, t in found if s < sup.start()] or ([asked] if asked else [])  # "who": the people
     after = [t for s, _, t in found if s >= sup.end()]
     after_sup = re.match(r"\s*(?:different |distinct )?([a-z]+)", q[sup.end():])
     rest = after_sup.group(1) if after_sup else ""

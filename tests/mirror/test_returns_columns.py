@@ -25,6 +25,9 @@ CREATE TABLE job (job_id INTEGER PRIMARY KEY, headline TEXT, contractor_id INTEG
 CREATE TABLE timesheet (ts_id INTEGER PRIMARY KEY, job_id INTEGER REFERENCES job(job_id), hours REAL, worked_on TEXT);
 CREATE TABLE "Case" (case_id INTEGER PRIMARY KEY, job_id INTEGER REFERENCES job(job_id), opened TEXT, severity TEXT);
 CREATE TABLE "Order" (order_id INTEGER PRIMARY KEY, job_id INTEGER REFERENCES job(job_id), "Group" TEXT, amount REAL);
+CREATE TABLE inspector (inspector_id INTEGER PRIMARY KEY, first_name TEXT, last_name TEXT, badge TEXT);
+CREATE TABLE inspection (inspection_id INTEGER PRIMARY KEY, job_id INTEGER REFERENCES job(job_id),
+                         inspector_id INTEGER REFERENCES inspector(inspector_id), minutes REAL);
 """
 CONTRACTORS = [("L-101", 1, "Acme Roofing", "Leeds"), ("L-102", 0, "Bright Electric", "York"),
                ("L-103", 1, "Castle Plumbing", "Hull"), ("L-104", 0, "Delta Paving", "Leeds")]
@@ -46,6 +49,10 @@ def permits(tmp_path_factory):
                                                           (3, 5, "2024-03-05", "low")])
     con.executemany('INSERT INTO "Order" VALUES (?,?,?,?)', [(1, 1, "roofing", 120.0), (2, 2, "electrical", 80.5),
                                                            (3, 2, "electrical", 33.0)])
+    con.executemany("INSERT INTO inspector VALUES (?,?,?,?)", [(1, "Maya", "Osei", "B7"), (2, "Liam", "Osei", "B9"),
+                                                               (3, "Maya", "Kowalski", "C2")])
+    con.executemany("INSERT INTO inspection VALUES (?,?,?,?)", [(1, 1, 1, 30), (2, 2, 1, 45), (3, 3, 2, 120),
+                                                               (4, 4, 3, 20), (5, 5, 3, 25), (6, 1, 3, 15)])
     con.commit()
     engine = open_engine(path, tmp_path_factory.mktemp("cache"))
     schema = engine.schema
@@ -102,6 +109,23 @@ def test_label_is_found_from_the_data(permits):
     ("Which 2 jobs have the fewest hours?",
      "SELECT j.headline FROM job j JOIN timesheet t ON t.job_id = j.job_id GROUP BY j.job_id "
      "ORDER BY SUM(t.hours) ASC LIMIT 2"),
+    ("Who spent the most minutes on inspections?",
+     "SELECT i.first_name, i.last_name FROM inspector i JOIN inspection n ON n.inspector_id = i.inspector_id "
+     "GROUP BY i.inspector_id ORDER BY SUM(n.minutes) DESC LIMIT 1"),
+    ("Who did the most inspections?",
+     "SELECT i.first_name, i.last_name FROM inspector i JOIN inspection n ON n.inspector_id = i.inspector_id "
+     "GROUP BY i.inspector_id ORDER BY COUNT(*) DESC LIMIT 1"),
+    ("Which are the two jobs with the most minutes of inspection?",
+     "SELECT j.headline FROM job j JOIN inspection n ON n.job_id = j.job_id GROUP BY j.job_id "
+     "ORDER BY SUM(n.minutes) DESC LIMIT 2"),
+    ("For each inspector, give their name and the number of inspections.",
+     "SELECT i.first_name, i.last_name, COUNT(*) FROM inspector i JOIN inspection n ON n.inspector_id = i.inspector_id "
+     "GROUP BY i.inspector_id"),
+    ("List the names of all inspectors.", "SELECT first_name, last_name FROM inspector"),
+    ("What is the first name of the inspector with badge B9?", "SELECT first_name FROM inspector WHERE badge = 'B9'"),
+    ("In which month of 2024 were the most hours worked?",
+     "SELECT strftime('%m', worked_on) FROM timesheet WHERE worked_on LIKE '2024-%' GROUP BY 1 "
+     "ORDER BY SUM(hours) DESC LIMIT 1"),
     ("Which contractors have never had a case?",
      'SELECT business FROM contractor WHERE contractor_id NOT IN (SELECT j.contractor_id FROM job j JOIN "Case" c '
      "ON c.job_id = j.job_id)"),
@@ -112,4 +136,6 @@ def test_the_entity_asked_for_is_returned_by_its_label(permits, question, gold):
     queries = allowed(question, schema)
     assert queries, question
     cur = con.execute(queries[0])  # the first query allowed: the one the question's words fix
-    assert same_rows(len(cur.description), cur.fetchall(), want, "ORDER BY" in gold), (question, queries[0])
+    rows = cur.fetchall()
+    assert len(cur.description) >= len(want[0]), (question, queries[0])  # no column missing
+    assert same_rows(len(cur.description), rows, want, "ORDER BY" in gold), (question, queries[0])

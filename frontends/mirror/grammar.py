@@ -634,7 +634,7 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
             f' " HAVING SUM(" ({" | ".join(lit(m) for m in summed)}) {lit(")" + shape.comparisons[total_n] + total_n)}'
             if total_n else "")
         order = ranked or (f' (" ORDER BY " {p}_agg {direction})?' if shape.direction else "")
-        asked = grouped_head(shape, schema, cols, names, linked, keys, qualify)
+        asked = grouped_head(shape, schema, cols, names, linked, keys, qualify, entity[1] if entity else None)
         if asked and (any(AGGREGATED.match(h) for h in asked[0]) or having or shape.limit):
             # the question spells out what it wants per group: "the names of the singers and the number of
             # concerts for each", "the average and maximum age for each pet type", "name and id of courses
@@ -649,9 +649,10 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
                   for j, (sel, grp) in enumerate(keys)]
         return rules
 
-    head = resolve_head(shape, schema, cols, names, linked)
+    head = resolve_head(shape, schema, cols, names, linked, entity[1] if entity else None)
     mixed = head and any(AGGREGATED.match(h) for h in head) and not all(AGGREGATED.match(h) for h in head)
-    asked = grouped_head(shape, schema, cols, names, linked, [], qualify) if mixed and not ctx.membership else None
+    asked = grouped_head(shape, schema, cols, names, linked, [], qualify, entity[1] if entity else None) \
+        if mixed and not ctx.membership else None
     if asked:  # "the names of the singers and the number of concerts": a count per singer
         select, group = asked
         order = f' " ORDER BY " {lit(select[-1])} {direction} " LIMIT {shape.limit}"' if shape.limit else ""
@@ -674,6 +675,11 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
         rules.append(f'{p}_list: "SUM(" {p}_num ")"')
     elif "avg" in intent and measures and not shape.subquery_agg:
         rules.append(f'{p}_list: "AVG(" {p}_num ")"')
+    elif re.match(r"\s*(?:when|on (?:what|which) (?:date|day))\b", q_lower) and dates and not intent & {"count", "avg"}:
+        # "when was the last transcript released": the date; the latest or earliest one when the question says so
+        extreme = "MAX" if re.search(r"\b(?:last|latest|most recent(?:ly)?|newest)\b", q_lower) else "MIN" if re.search(
+            r"\b(?:first|earliest|oldest)\b", q_lower) else None
+        rules.append(f'{p}_list: ' + " | ".join(lit(f"{extreme}({d})" if extreme else d) for d in dates))
     elif (which or shape.limit) and "distinct" not in intent:
         # "which X ...", "the 5 largest X": the X themselves, by name when they have one, else by key
         person = row_names(schema, entity[1]) if entity and entity[0] == "table" else []
@@ -755,7 +761,7 @@ def ranked_per_entity(ctx: Context, cols, names: list[str], from_clause: str, ra
         return None
     qual = (lambda c: f"{ident(t)}.{ident(c)}") if qualify else ident
     select = ", ".join(qual(c.name) for c in labels)
-    head = resolve_head(shape, schema, cols, names, ctx.linked)  # "the name and age of the visitor who ..."
+    head = resolve_head(shape, schema, cols, names, ctx.linked, t)  # "the name and age of the visitor who ..."
     owned = {q for q, owner, _ in cols if owner == t}
     if head and all(h in owned for h in head):
         select = ", ".join(head)
@@ -793,11 +799,12 @@ def literal_text(rule: str) -> str | None:
 AGGREGATED = re.compile(r"(?:COUNT|SUM|AVG|MIN|MAX)\(")
 
 
-def grouped_head(shape: Shape, schema: Schema, cols, names, linked: Link, keys, qualify: bool):
+def grouped_head(shape: Shape, schema: Schema, cols, names, linked: Link, keys, qualify: bool,
+                 entity_table: str | None = None):
     """The SELECT list and GROUP BY key of a grouped question whose head names its columns: the plain
     columns are grouped by their table's key (two "John"s stay apart), aggregates are computed per group; a
     head of aggregates alone ("the average and maximum age for each type") goes beside the group key."""
-    head = resolve_head(shape, schema, cols, names, linked)
+    head = resolve_head(shape, schema, cols, names, linked, entity_table)
     if not head or "*" in head:
         return None
     plain = [h for h in head if not AGGREGATED.match(h)]
@@ -1050,7 +1057,20 @@ def asked_columns(shape: Shape, schema: Schema, table: str, linked: Link) -> lis
     return labels or [c.name for c in row_names(schema, table)]
 
 
-def resolve_head(shape: Shape, schema: Schema, cols, names: list[str], linked: Link) -> list[str] | None:
+GENERIC_ITEMS = {"id", "ids", "name", "names", "identifier", "title", "titles"}  # whose? the entity's
+
+
+def entity_item(text: str, schema: Schema, cols, table: str | None) -> str | None:
+    """"the name and id of the one with the most students": a bare "id" is the entity's own key, a bare "name"
+    its label (the first of a person's name parts; `whole_name` adds the rest)."""
+    if table is None:
+        return None
+    want = row_key(schema, table) if text in ("id", "ids", "identifier") else next(iter(row_names(schema, table)), None)
+    return next((q for q, t, c in cols if t == table and c is want), None)
+
+
+def resolve_head(shape: Shape, schema: Schema, cols, names: list[str], linked: Link, entity_table: str | None = None
+                 ) -> list[str] | None:
     """The SELECT list the question spells out ("the name and capacity", "the average and maximum age"),
     each item resolved to a column of this FROM clause; None unless every item resolves."""
     if not shape.head:
@@ -1079,7 +1099,9 @@ def resolve_head(shape: Shape, schema: Schema, cols, names: list[str], linked: L
             continue
         owner = shape.owners.get(said)
         col = ("*" if text == "*" and not agg else
-               owner and best_column(f"{owner} {text}", schema, cols, prefer) or best_column(text, schema, cols, prefer))
+               owner and best_column(f"{owner} {text}", schema, cols, prefer)
+               or (text in GENERIC_ITEMS and entity_item(text, schema, cols, entity_table))
+               or best_column(text, schema, cols, prefer))
         if col is None:
             return None
         out += [f"{a}({col})" if a != "COUNT" else "COUNT(*)" for a in pending]

@@ -126,6 +126,10 @@ def test_label_is_found_from_the_data(permits):
     ("In which month of 2024 were the most hours worked?",
      "SELECT strftime('%m', worked_on) FROM timesheet WHERE worked_on LIKE '2024-%' GROUP BY 1 "
      "ORDER BY SUM(hours) DESC LIMIT 1"),
+    ("When was the latest case opened?", 'SELECT MAX(opened) FROM "Case"'),
+    ("Find the contractor with the most jobs. List both the id and the name.",
+     "SELECT c.contractor_id, c.business FROM contractor c JOIN job j ON j.contractor_id = c.contractor_id "
+     "GROUP BY c.contractor_id ORDER BY COUNT(*) DESC LIMIT 1"),
     ("Which contractors have never had a case?",
      'SELECT business FROM contractor WHERE contractor_id NOT IN (SELECT j.contractor_id FROM job j JOIN "Case" c '
      "ON c.job_id = j.job_id)"),

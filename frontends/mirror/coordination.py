@@ -64,7 +64,8 @@ def split_clauses(question: str, schema: Schema) -> SetSplit | None:
     lead = entity_lead(question, schema)
     if not lead:
         return None
-    body, end = question[len(lead):], re.search(r"\s*[?.!]*\s*$", question).group()
+    closing = re.search(r"\s*[?.!]*\s*$", question)
+    body, end = question[len(lead):], closing.group() if closing else ""
     body = body[: len(body) - len(end)] if end else body
     neg = re.search(rf"\s*,?\s+(?:but|and|yet)\s+({AUX}\s+)?(?:never|not)\s+(.+)$", body)
     rel = re.match(rf"\s*({RELATIVE})\b", body)  # "students who live in X but have not ...": who have

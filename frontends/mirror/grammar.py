@@ -66,7 +66,7 @@ def build_grammar(schema: Schema, linked: Link) -> str:
         linked = dataclasses.replace(linked, tables=linked.tables + [person], named=set(linked.named) | {person})
         plans = join_plans(linked.tables, schema, [t for t in linked.tables if t in linked.named],
                            frozenset(stem(w) for w in re.findall(r"[a-z]+", linked.question.lower())))
-    entity = asked_entity(linked.question, schema, linked.tables) or (("table", person) if person else None)
+    entity: tuple | None = asked_entity(linked.question, schema, linked.tables) or (("table", person) if person else None)
     measure_linked = any(c.is_numeric and not is_key_like(schema, t, c) for t in linked.tables
                          for c in schema.columns_of(t) if c.name in linked.columns.get(t, []))
     counting = count_rank(linked.question, schema, measure_linked, person)  # "which X has the most Y": X ranked by its count of Y

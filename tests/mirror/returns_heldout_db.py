@@ -71,8 +71,8 @@ def build_seedcoop(path: str | Path) -> Path:
         member = rng.choice([1, 2, 3, 4, 5, 6, 6, 6, 6, 6, 9])  # Ruth, Pavel and Marcus never order
         con.execute('INSERT INTO "Order" VALUES (?,?,?,?)',
                     (o, member, f"2024-{5 if o % 7 == 0 else 1 + o % 12:02d}-{3 + o % 25:02d}", 0 if o % 5 == 0 else 1))
-        for v in rng.sample([1, 2, 3, 4, 5, 6, 7, 8], rng.randint(1, 3)):  # Moss Curled Parsley is never ordered
-            con.execute("INSERT INTO OrderLine VALUES (?,?,?)", (o, v, rng.randint(1, 6)))
+        for variety in rng.sample([1, 2, 3, 4, 5, 6, 7, 8], rng.randint(1, 3)):  # Moss Curled Parsley is never ordered
+            con.execute("INSERT INTO OrderLine VALUES (?,?,?)", (o, variety, rng.randint(1, 6)))
     for h in range(1, 31):
         member = rng.choice([1, 2, 2, 3, 4, 4, 5, 7, 8, 9])
         variety = rng.choice([1, 2, 3, 4, 5, 5, 7, 8, 9])  # Genovese Basil is never harvested

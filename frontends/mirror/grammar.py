@@ -315,6 +315,10 @@ def asked_entity(question: str, schema: Schema, tables: list[str]):
     which = m.group(0).startswith("which") and not re.search(r"\d", m.group(0)) and stem(first) != first
 
     def column_of(word, among):
+        from .names import STOPWORDS
+
+        if word in STOPWORDS:  # "which product is ...": `is` is no column's word, though `is_discontinued` has it
+            return None
         for t in among:
             for c in schema.columns_of(t):
                 # "which wards have more than 2 members": a number column named by "which X" is a group too

@@ -25,6 +25,7 @@ CREATE TABLE job (job_id INTEGER PRIMARY KEY, headline TEXT, contractor_id INTEG
 CREATE TABLE timesheet (ts_id INTEGER PRIMARY KEY, job_id INTEGER REFERENCES job(job_id), hours REAL, worked_on TEXT);
 CREATE TABLE "Case" (case_id INTEGER PRIMARY KEY, job_id INTEGER REFERENCES job(job_id), opened TEXT, severity TEXT);
 CREATE TABLE "Order" (order_id INTEGER PRIMARY KEY, job_id INTEGER REFERENCES job(job_id), "Group" TEXT, amount REAL);
+CREATE TABLE product (product_id INTEGER PRIMARY KEY, is_discontinued BOOLEAN, title TEXT, price REAL);
 CREATE TABLE inspector (inspector_id INTEGER PRIMARY KEY, first_name TEXT, last_name TEXT, badge TEXT);
 CREATE TABLE inspection (inspection_id INTEGER PRIMARY KEY, job_id INTEGER REFERENCES job(job_id),
                          inspector_id INTEGER REFERENCES inspector(inspector_id), minutes REAL);
@@ -49,6 +50,8 @@ def permits(tmp_path_factory):
                                                           (3, 5, "2024-03-05", "low")])
     con.executemany('INSERT INTO "Order" VALUES (?,?,?,?)', [(1, 1, "roofing", 120.0), (2, 2, "electrical", 80.5),
                                                            (3, 2, "electrical", 33.0)])
+    con.executemany("INSERT INTO product VALUES (?,?,?,?)", [(1, 0, "Hammer", 12.5), (2, 1, "Drill", 89.0),
+                                                             (3, 0, "Saw", 25.0)])
     con.executemany("INSERT INTO inspector VALUES (?,?,?,?)", [(1, "Maya", "Osei", "B7"), (2, "Liam", "Osei", "B9"),
                                                                (3, "Maya", "Kowalski", "C2")])
     con.executemany("INSERT INTO inspection VALUES (?,?,?,?)", [(1, 1, 1, 30), (2, 2, 1, 45), (3, 3, 2, 120),
@@ -130,6 +133,9 @@ def test_label_is_found_from_the_data(permits):
     ("Find the contractor with the most jobs. List both the id and the name.",
      "SELECT c.contractor_id, c.business FROM contractor c JOIN job j ON j.contractor_id = c.contractor_id "
      "GROUP BY c.contractor_id ORDER BY COUNT(*) DESC LIMIT 1"),
+    ("Which product is the most expensive?", "SELECT title FROM product ORDER BY price DESC LIMIT 1"),
+    ("Which jobs are not closed?", "SELECT headline FROM job WHERE status <> 'closed'"),
+    ("How many contractors are not in Leeds?", "SELECT COUNT(*) FROM contractor WHERE city <> 'Leeds'"),
     ("Which contractors have never had a case?",
      'SELECT business FROM contractor WHERE contractor_id NOT IN (SELECT j.contractor_id FROM job j JOIN "Case" c '
      "ON c.job_id = j.job_id)"),

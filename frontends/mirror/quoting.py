@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import re
 import sqlite3
+import threading
 
 PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -27,22 +28,32 @@ def ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"' if needs_quotes(name) else name
 
 
+_PROBE = sqlite3.connect(":memory:", check_same_thread=False)  # an empty database, only ever asked to EXPLAIN
+_PROBE_LOCK = threading.Lock()
+
+
 def _sqlite_reads_as_name(name: str) -> bool:
-    con = sqlite3.connect(":memory:")
     try:  # as a column, as a table and as a qualifier, the three places Mirror writes names
-        con.execute(f'SELECT {name}, {name}.{name} FROM (SELECT 1 AS "{name}") AS {name} '
-                    f"WHERE {name} = 1 GROUP BY {name} ORDER BY {name}")
+        with _PROBE_LOCK:
+            _PROBE.execute(f'EXPLAIN SELECT {name}, {name}.{name} FROM (SELECT 1 AS "{name}") AS {name} '
+                           f"WHERE {name} = 1 GROUP BY {name} ORDER BY {name}")
         return True
     except sqlite3.Error:
         return False
-    finally:
-        con.close()
 
 
 def _sqlglot_reads_as_name(name: str) -> bool:
     import sqlglot
     from sqlglot import exp
+    from sqlglot.dialects.sqlite import SQLite
+    from sqlglot.tokens import TokenType
 
+    try:
+        tokens = SQLite().tokenize(name)
+        if len(tokens) == 1 and tokens[0].token_type == TokenType.VAR:
+            return True  # a plain word to sqlglot's tokenizer: no need to parse (the common, fast case)
+    except Exception:  # sqlglot's TokenError
+        return False
     try:
         tree = sqlglot.parse_one(f"SELECT {name}.{name}, {name} FROM {name} JOIN t ON {name}.{name} = t.x "
                                  f"WHERE {name} = 1 ORDER BY {name}", read="sqlite")

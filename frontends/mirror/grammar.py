@@ -139,7 +139,7 @@ def build_grammar(schema: Schema, linked: Link) -> str:
             if found:
                 needed.add(found[0].split(".")[0])
     if membership or shape.subquery_agg:
-        needed = {entity[1]} if membership else needed - {t for t, _, _ in sub_values} or needed
+        needed = {entity[1]} if membership and entity else needed - {t for t, _, _ in sub_values} or needed
     if counting:  # only the key path from X to Y (and the tables of the values named): any other table
         # would repeat the rows counted
         needed = set(counting.tables) | {t for t, _, _ in outer_values}

@@ -26,6 +26,7 @@ from .errors import MirrorError
 from .grammar import build_grammar
 from .guard import Result
 from .joins import ident
+from .key_labels import with_key_labels
 from .linking import Link, link
 from .lookups import rows_pointing_at
 from .models import make_model
@@ -175,6 +176,7 @@ class Mirror:
             self._record(trace, "generation", sql, t0)
             if len(enumerated) > self.max_scored and self.beam_width and hasattr(self.model, "rank"):
                 sql = self._unless_empty(sql, grammar, numbers, prompt, trace)
+        sql = self._with_key_labels(sql, question, trace)
         for attempt in range(MAX_REPAIRS + 1):
             t0 = time.perf_counter()
             try:
@@ -199,6 +201,20 @@ class Mirror:
             self._record(trace, f"repair-{attempt + 1}", sql, t0)
         raise MirrorError(f"could not produce a valid query for this question; last attempt was:\n{sql}\n"
                           f"{self.engine.name} said: {error}")
+
+    def _with_key_labels(self, sql: str, question: str, trace: list[Stage]) -> str:
+        """A foreign key in the SELECT list shown by the referenced row's label (key_labels.py), if the
+        database accepts the rewritten query; else the query as it was."""
+        t0 = time.perf_counter()
+        labelled = with_key_labels(sql, self.schema, question)
+        if labelled == sql:
+            return sql
+        try:
+            error = self.guard.explain(self.engine.translate(labelled))
+        except MirrorError as e:
+            error = str(e)
+        self._record(trace, "key-labels", f"not used: {error}" if error else labelled, t0)
+        return sql if error else labelled
 
     def table_by_model(self, question: str, among: list[str] | None = None) -> str | None:
         """The table a question is about when none of its words names one ("hotels" for a table

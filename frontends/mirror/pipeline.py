@@ -206,7 +206,11 @@ class Mirror:
         """A foreign key in the SELECT list shown by the referenced row's label (key_labels.py), if the
         database accepts the rewritten query; else the query as it was."""
         t0 = time.perf_counter()
-        labelled = with_key_labels(sql, self.schema, question)
+        try:
+            labelled = with_key_labels(sql, self.schema, question)
+        except Exception as e:  # a display rewrite never costs the question its answer
+            self._record(trace, "key-labels", f"not used: {type(e).__name__}: {e}", t0)
+            return sql
         if labelled == sql:
             return sql
         try:

@@ -45,12 +45,15 @@ def with_key_labels(sql: str, schema: Schema, question: str) -> str:
     joined = {t.lower() for t in sources.values()}
     for item in tree.selects:
         col = item if isinstance(item, exp.Column) else None
-        owner = None
+        owner: str | None = None
         if col is not None:
             owner = sources.get(col.table.lower()) if col.table else (
                 next(iter(sources.values())) if len(set(sources.values())) == 1 else None)
-        edge = next((e for _, e in graph.edges.get(owner, []) if owner and e.table == owner
-                     and e.column.lower() == col.name.lower()), None) if col is not None else None
+        if col is None or owner is None:
+            new_items.append(item)
+            continue
+        edge = next((e for _, e in graph.edges.get(owner, []) if e.table == owner
+                     and e.column.lower() == col.name.lower()), None)
         labels = row_names(schema, edge.other_table) if edge else []  # a person: first and last name
         if not edge or not labels:
             new_items.append(item)

@@ -128,3 +128,12 @@ def either_where(first: str, second: str) -> str | None:
     if bare_a.sql(dialect="sqlite") != bare_b.sql(dialect="sqlite"):
         return None
     return bare_a.where(exp.or_(exp.paren(wa.this.copy()), exp.paren(wb.this.copy()))).sql(dialect="sqlite")
+
+
+def combined(split: SetSplit, first: str, second: str) -> str:
+    """The two halves' queries joined as the split says: by its set operator, or, when both read the same
+    tables and "or" joins them, as one WHERE with OR (repeats kept); counted for "how many"."""
+    sql = f"{first} {split.operator} {second}"
+    if split.operator == "UNION" and tables_of(first) == tables_of(second):
+        sql = either_where(first, second) or sql
+    return f"SELECT COUNT(*) FROM ({sql})" if split.count else sql

@@ -19,7 +19,7 @@ from .candidates import MAX_RANKED, MAX_SCORED, Candidate, choose, enumerate_lan
 from .chart import draw_chart
 from .column_facts import engine_facts
 from .conditions import plain_numbers
-from .coordination import either_where, split_coordinated, tables_of
+from .coordination import combined, split_coordinated
 from .engines import open_engine
 from .engines.base import statement_text
 from .errors import MirrorError
@@ -278,11 +278,7 @@ class Mirror:
         try:
             first, prompt = self._compile(split.first, [], split_sets=False)
             second, _ = self._compile(split.second, [], split_sets=False)
-            sql = f"{first} {split.operator} {second}"
-            if split.count:  # "how many members are in A but not in B": the rows of the combination
-                sql = f"SELECT COUNT(*) FROM ({sql})"
-            if split.operator == "UNION" and tables_of(first) == tables_of(second):
-                sql = either_where(first, second) or sql  # one table path: one WHERE with OR keeps repeats
+            sql = combined(split, first, second)
             error = self.guard.explain(sql)
         except MirrorError as e:
             error = str(e).splitlines()[0]

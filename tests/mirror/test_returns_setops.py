@@ -4,7 +4,7 @@ two join paths -> UNION (one WHERE with OR when both clauses use the same tables
 import pytest
 from test_returns_columns import allowed, permits  # noqa: F401  (the fixture's database)
 
-from girflow.frontends.mirror.coordination import either_where, split_coordinated, tables_of
+from girflow.frontends.mirror.coordination import combined, either_where, split_coordinated
 from girflow.frontends.mirror.spider_eval import same_rows
 
 
@@ -48,17 +48,14 @@ def test_other_questions_are_not_split(permits, question):  # noqa: F811
      'SELECT COUNT(*) FROM job WHERE job_id IN (SELECT job_id FROM "Case") AND job_id IN (SELECT job_id FROM "Order")'),
     ("Which contractors are insured or are in York?",
      "SELECT business FROM contractor WHERE is_insured = 1 OR city = 'York'"),
+    ("How many contractors are insured or are in York?",  # one table: one WHERE with OR, still counted
+     "SELECT COUNT(*) FROM contractor WHERE is_insured = 1 OR city = 'York'"),
 ])
 def test_the_combined_halves_give_the_gold_rows(permits, question, gold):  # noqa: F811
     """The halves' queries (the first the grammar allows for each), combined as the pipeline combines them."""
     schema, con = permits
     split = split_coordinated(question, schema)
-    first, second = allowed(split.first, schema)[0], allowed(split.second, schema)[0]
-    sql = f"{first} {split.operator} {second}"
-    if split.operator == "UNION" and tables_of(first) == tables_of(second):
-        sql = either_where(first, second) or sql
-    if split.count:
-        sql = f"SELECT COUNT(*) FROM ({sql})"
+    sql = combined(split, allowed(split.first, schema)[0], allowed(split.second, schema)[0])
     cur = con.execute(sql)
     assert same_rows(len(cur.description), cur.fetchall(), con.execute(gold).fetchall(), False), sql
 

@@ -45,6 +45,36 @@ ASKS_FOR_ROWS = re.compile(r"\s*(how many|list|show|display|give me|count|what a
 CANDIDATE_TIME_S = 1.0  # time limit of each candidate's run (the chosen query then runs under the user's limit)
 
 
+NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w])")
+
+
+def as_digits(question: str) -> str:
+    """The question with its numbers in digits: "more than one pet" compares with 1, "$40,000" with 40000."""
+    return numbers_as_digits(plain_numbers(question))
+
+
+def numbers_in(question: str) -> list[str]:
+    """The numbers of a question (after `as_digits`) that its queries may use as literals."""
+    return NUMBER.findall(question)
+
+
+def linkable_schema(engine) -> Schema:
+    """The engine's schema with what linking reads from the data: the index of its text values and the
+    facts (NULLs, distinct values) of the columns a question names."""
+    schema = engine.schema
+    schema.value_index = engine.value_index([(t.name, c.name) for t in schema.tables for c in t.columns
+                                             if not c.is_numeric])
+    schema.column_facts = engine_facts(engine)
+    return schema
+
+
+def allowed_queries(schema: Schema, question: str, limit: int) -> list[str]:
+    """Up to `limit` queries the grammar allows for `question`, as the pipeline builds them before any
+    model is involved (linking by names and values only)."""
+    q = as_digits(question)
+    return enumerate_language(build_grammar(schema, link(q, schema)), numbers_in(q), limit=limit)
+
+
 @dataclass
 class Stage:
     name: str
@@ -84,10 +114,7 @@ class Mirror:
         self.engine = open_engine(source, self.out_dir, engine=engine, time_limit_s=time_limit_s, row_cap=row_cap)
         self.guard = self.engine  # the only way SQL reaches the data: explain() and run(), read-only
         self.db_path = self.engine.location
-        self.schema: Schema = self.engine.schema
-        self.schema.value_index = self.engine.value_index([(t.name, c.name) for t in self.schema.tables
-                                                           for c in t.columns if not c.is_numeric])
-        self.schema.column_facts = engine_facts(self.engine)
+        self.schema: Schema = linkable_schema(self.engine)
         self.model = make_model(model, model_name)
         self.print_stages = print_stages
         self.max_scored = candidates  # 0: the greedy decode alone, no candidate scoring or voting
@@ -127,7 +154,7 @@ class Mirror:
         trace = [] if trace is None else trace
         if not question or not question.strip():
             raise MirrorError("empty question")
-        question = numbers_as_digits(plain_numbers(question))  # "more than one pet" compares with 1, "$40,000" with 40000
+        question = as_digits(question)
         split = split_coordinated(question, self.schema) if split_sets else None
         if split:
             combined = self._compile_set_operation(split, trace)
@@ -159,7 +186,7 @@ class Mirror:
         self._record(trace, "prompt", "[static head: instruction, examples, tables]" + prompt[len(self.prefix):]
                      if prompt.startswith(self.prefix) else prompt, t0)
         t0 = time.perf_counter()
-        numbers = re.findall(r"(?<![\w.])\d+(?:\.\d+)?(?![\w])", question)
+        numbers = numbers_in(question)
         limit = self.max_scored if hasattr(self.model, "score") else 1
         enumerated = enumerate_language(grammar, numbers, limit=limit + 1) if self.max_scored > 0 else []
         if len(enumerated) <= self.max_scored:  # the whole language: drop queries leaving a restricting word unused

@@ -1,7 +1,6 @@
 """General English read into the plan, checked on a database written for the tests (library_db): which
 measure a superlative ranks by, which column a number belongs to, counts per group that the question spells
 out, comparisons written in words; plus the gold SQL of the two test databases (library, store)."""
-import re
 import sqlite3
 
 import pytest
@@ -10,10 +9,8 @@ from library_db import build_library_db
 from store_db import QUESTIONS as STORE_QUESTIONS
 from store_db import build_store_db
 
-from girflow.frontends.mirror.candidates import enumerate_language
 from girflow.frontends.mirror.engines import open_engine
-from girflow.frontends.mirror.grammar import build_grammar
-from girflow.frontends.mirror.linking import link
+from girflow.frontends.mirror.pipeline import allowed_queries, linkable_schema
 from girflow.frontends.mirror.shape import numbers_as_digits, read_shape
 
 
@@ -21,16 +18,12 @@ from girflow.frontends.mirror.shape import numbers_as_digits, read_shape
 def library(tmp_path_factory):
     path = build_library_db(tmp_path_factory.mktemp("library") / "library.sqlite")
     engine = open_engine(str(path), tmp_path_factory.mktemp("library_cache"))
-    schema = engine.schema
-    schema.value_index = engine.value_index([(t.name, c.name) for t in schema.tables for c in t.columns
-                                             if not c.is_numeric])
+    schema = linkable_schema(engine)
     return path, schema
 
 
 def allowed(schema, question):
-    question = numbers_as_digits(question)
-    grammar = build_grammar(schema, link(question, schema))
-    return enumerate_language(grammar, re.findall(r"\d+", question), limit=60)
+    return allowed_queries(schema, question, limit=60)
 
 
 def rows(path, sql):
@@ -124,8 +117,7 @@ def test_a_table_named_only_inside_another_tables_name_is_not_joined(tmp_path):
     con.commit()
     con.close()
     engine = open_engine(str(path), tmp_path / "cache")
-    schema = engine.schema
-    schema.value_index = engine.value_index([(t.name, c.name) for t in schema.tables for c in t.columns if not c.is_numeric])
+    schema = linkable_schema(engine)
     # "order status" names Order_Statuses; Orders is not asked about, and joining it would repeat the code
     assert allowed(schema, "What is the order status code for order status description 'Shipped'?") == [
         "SELECT Order_Status_Code FROM Order_Statuses WHERE Order_Status_Description = 'Shipped'"]

@@ -3,18 +3,14 @@ quoted (tables called `Case`, `Order`, `Group`), an entity is shown by its label
 and the data, not only from a column called `name`), a measure kept in many rows is totalled per entity, and a
 "never" question reaches a table two keys away."""
 import random
-import re
 import sqlite3
 
 import pytest
 
-from girflow.frontends.mirror.candidates import enumerate_language
 from girflow.frontends.mirror.engines import open_engine
-from girflow.frontends.mirror.grammar import build_grammar
 from girflow.frontends.mirror.labels import label_columns
-from girflow.frontends.mirror.linking import link
+from girflow.frontends.mirror.pipeline import allowed_queries, linkable_schema
 from girflow.frontends.mirror.quoting import ident, needs_quotes
-from girflow.frontends.mirror.shape import numbers_as_digits
 from girflow.frontends.mirror.spider_eval import same_rows
 
 SCHEMA = """
@@ -58,15 +54,12 @@ def permits(tmp_path_factory):
                                                                (4, 4, 3, 20), (5, 5, 3, 25), (6, 1, 3, 15)])
     con.commit()
     engine = open_engine(path, tmp_path_factory.mktemp("cache"))
-    schema = engine.schema
-    schema.value_index = engine.value_index([(t.name, c.name) for t in schema.tables for c in t.columns
-                                             if not c.is_numeric])
+    schema = linkable_schema(engine)
     return schema, con
 
 
 def allowed(question, schema):
-    q = numbers_as_digits(question)
-    return enumerate_language(build_grammar(schema, link(q, schema)), re.findall(r"\d+", q), limit=13)
+    return allowed_queries(schema, question, limit=13)
 
 
 def test_reserved_words_are_quoted_and_plain_names_are_not():

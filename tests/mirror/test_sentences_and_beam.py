@@ -4,17 +4,14 @@ a grammar too large to score one by one, against exhaustive scoring."""
 import itertools
 import math
 import random
-import re
 
 import pytest
 from spider_folder import fresh_database
 
 from girflow.frontends.mirror.beam import beam_search
-from girflow.frontends.mirror.candidates import enumerate_language
 from girflow.frontends.mirror.engines import open_engine
-from girflow.frontends.mirror.grammar import build_grammar
-from girflow.frontends.mirror.linking import link
-from girflow.frontends.mirror.shape import numbers_as_digits, read_shape
+from girflow.frontends.mirror.pipeline import allowed_queries, linkable_schema
+from girflow.frontends.mirror.shape import read_shape
 
 SCHEMA = """
 CREATE TABLE Employees(EmployeeId INTEGER PRIMARY KEY, FirstName TEXT, LastName TEXT, Title TEXT, HireDate TEXT,
@@ -40,15 +37,12 @@ def shop(tmp_path_factory):
     folder = tmp_path_factory.mktemp("shop")
     fresh_database(folder / "shop.sqlite", SCHEMA).close()
     engine = open_engine(str(folder / "shop.sqlite"), folder / "cache")
-    schema = engine.schema
-    schema.value_index = engine.value_index([(t.name, c.name) for t in schema.tables for c in t.columns
-                                             if not c.is_numeric])
+    schema = linkable_schema(engine)
     return schema
 
 
 def allowed(schema, question):
-    question = numbers_as_digits(question)
-    return enumerate_language(build_grammar(schema, link(question, schema)), re.findall(r"\d+", question), limit=60)
+    return allowed_queries(schema, question, limit=60)
 
 
 def test_a_later_sentence_that_says_what_to_show_is_the_head(shop):

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .engines.base import sql_ident
+
 
 @dataclass
 class Facts:
@@ -27,10 +29,6 @@ class Facts:
 MAX_LISTED = 3
 
 
-def quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 class ColumnFacts:
     """Facts per (table, column), from `run(sqlite_sql) -> rows` (the engine's guarded runner, through its
     dialect translation); a column that cannot be read has no facts (None)."""
@@ -46,7 +44,7 @@ class ColumnFacts:
         return self._cache[key]
 
     def _probe(self, table: str, column: str) -> Facts | None:
-        t, c = quoted(table), quoted(column)
+        t, c = sql_ident(table), sql_ident(column)
         try:
             rows, set_ = self._run(f"SELECT COUNT(*), COUNT({c}) FROM {t}")[0]
             # a few distinct values are enough to tell a yes/no column; the scan stops there on a large table

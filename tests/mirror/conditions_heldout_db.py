@@ -61,8 +61,7 @@ def build(path: str | Path) -> Path:
         left = f"2024-{1 + i % 12:02d}-15" if i in (3, 11, 16) else None
         con.execute("INSERT INTO staffMember VALUES (?,?,?,?,?,?,?,?)",
                     (i, name, email, phone, dept, contractor, f"20{15 + i % 9}-0{1 + i % 9}-01", left))
-    for i, label in enumerate(CATEGORIES, 1):
-        con.execute("INSERT INTO ticketCategory VALUES (?,?)", (i, label))
+    spider_folder.insert_numbered(con, "ticketCategory", CATEGORIES)
     for i in range(1, 61):
         state = rng.choice(STATES)
         opened = f"202{3 + i % 2}-{1 + i % 12:02d}-{1 + (i * 5) % 28:02d}"

@@ -56,16 +56,11 @@ GROUP_MEMBERS = [(1, 1), (1, 2), (1, 4), (1, 9), (2, 2), (2, 3), (2, 5), (2, 9),
 def build_seedcoop(path: str | Path) -> Path:
     rng = random.Random(23)
     con = spider_folder.fresh_database(path, SEEDCOOP_SCHEMA)
-    for i, p in enumerate(PLOTS, 1):
-        con.execute("INSERT INTO Plot VALUES (?,?,?,?)", (i, *p))
-    for i, m in enumerate(MEMBERS, 1):
-        con.execute("INSERT INTO Member VALUES (?,?,?,?,?)", (i, *m))
-    for i, c in enumerate(CATEGORIES, 1):
-        con.execute("INSERT INTO Category VALUES (?,?)", (i, c))
-    for i, v in enumerate(VARIETIES, 1):
-        con.execute("INSERT INTO Variety VALUES (?,?,?,?,?,?)", (i, *v))
-    for i, g in enumerate(GROUPS, 1):
-        con.execute('INSERT INTO "Group" VALUES (?,?,?)', (i, *g))
+    spider_folder.insert_numbered(con, "Plot", PLOTS)
+    spider_folder.insert_numbered(con, "Member", MEMBERS)
+    spider_folder.insert_numbered(con, "Category", CATEGORIES)
+    spider_folder.insert_numbered(con, "Variety", VARIETIES)
+    spider_folder.insert_numbered(con, "Group", GROUPS)
     con.executemany("INSERT INTO GroupMember VALUES (?,?)", GROUP_MEMBERS)
     for o in range(1, 23):
         member = rng.choice([1, 2, 3, 4, 5, 6, 6, 6, 6, 6, 9])  # Ruth, Pavel and Marcus never order

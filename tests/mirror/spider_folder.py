@@ -2,7 +2,7 @@
 --spider DIR` measures Mirror on it exactly as on Spider's own databases."""
 import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 
@@ -24,3 +24,13 @@ def fresh_database(path: str | Path, schema: str) -> sqlite3.Connection:
     con = sqlite3.connect(path)
     con.executescript(schema)
     return con
+
+
+def insert_numbered(con: sqlite3.Connection, table: str, rows: Iterable[object]) -> None:
+    """Insert `rows` into `table` with ids 1, 2, ... in front: the builders' lists hold the data, the
+    position is the key. A row is a tuple of column values or one value."""
+    numbered = [(i, *(row if isinstance(row, tuple) else (row,))) for i, row in enumerate(rows, 1)]
+    if numbered:
+        marks = ",".join("?" * len(numbered[0]))
+        name = table.replace('"', '""')
+        con.executemany(f'INSERT INTO "{name}" VALUES ({marks})', numbered)

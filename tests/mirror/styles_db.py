@@ -147,10 +147,8 @@ def build_hr_legacy(path: str | Path) -> Path:
     con.executemany("INSERT INTO DEPT_CD_REF VALUES (?,?)", DEPTS)
     con.executemany("INSERT INTO EMP_STAT_REF VALUES (?,?)", EMP_STATUS)
     con.executemany("INSERT INTO PRJ_STAT_REF VALUES (?,?)", PRJ_STATUS)
-    for i, e in enumerate(EMPLOYEES, 1):
-        con.execute("INSERT INTO EMP_MSTR VALUES (?,?,?,?,?,?,?,?)", (i, *e))
-    for i, p in enumerate(PROJECTS, 1):
-        con.execute("INSERT INTO PRJ_MSTR VALUES (?,?,?,?,?)", (i, *p))
+    spider_folder.insert_numbered(con, "EMP_MSTR", EMPLOYEES)
+    spider_folder.insert_numbered(con, "PRJ_MSTR", PROJECTS)
     con.executemany("INSERT INTO EMP_PRJ_XREF VALUES (?,?,?,?)", ASSIGNMENTS)
     for i, e in enumerate(EMPLOYEES, 1):  # monthly pay; the leavers stop early
         months = 6 if e[6] == "T" else 12

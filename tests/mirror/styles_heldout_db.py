@@ -47,17 +47,13 @@ def build_fleet(path: str | Path) -> Path:
     rng = random.Random(11)
     con = spider_folder.fresh_database(path, FLEET_SCHEMA)
     con.executemany("INSERT INTO schema_migrations VALUES (?)", [("20190101000000",), ("20230315120000",)])
-    for i, d in enumerate(DEPOTS, 1):
-        con.execute("INSERT INTO depots VALUES (?,?,?,?)", (i, *d))
-    for i, t in enumerate(TYPES, 1):
-        con.execute("INSERT INTO vehicle_types VALUES (?,?,?)", (i, *t))
+    spider_folder.insert_numbered(con, "depots", DEPOTS)
+    spider_folder.insert_numbered(con, "vehicle_types", TYPES)
     vehicles = [(f"YK{10 + i} ABC", 1 + i % 4, 1 + i % 3, f"20{15 + i % 8}-0{1 + i % 9}-1{i % 10}",
                  [3100000, 8900000, 14500000, 2800000][i % 4] + 1000 * i, "2024-06-30" if i in (3, 9) else None)
                 for i in range(1, 13)]
-    for i, v in enumerate(vehicles, 1):
-        con.execute("INSERT INTO vehicles VALUES (?,?,?,?,?,?,?)", (i, *v))
-    for i, person in enumerate(DRIVERS, 1):
-        con.execute("INSERT INTO drivers VALUES (?,?,?,?,?,?)", (i, *person))
+    spider_folder.insert_numbered(con, "vehicles", vehicles)
+    spider_folder.insert_numbered(con, "drivers", DRIVERS)
     for i in range(1, 61):
         o = rng.randint(1, 4)
         dest = rng.choice([d for d in range(1, 5) if d != o])
@@ -132,20 +128,15 @@ STATUSES = ["Confirmed", "Cancelled", "Refunded", "Pending"]
 def build_box_office(path: str | Path) -> Path:
     rng = random.Random(5)
     con = spider_folder.fresh_database(path, BOX_SCHEMA)
-    for i, v in enumerate(VENUES, 1):
-        con.execute("INSERT INTO Venue VALUES (?,?,?,?)", (i, *v))
-    for i, c in enumerate(CATEGORIES, 1):
-        con.execute("INSERT INTO EventCategory VALUES (?,?)", (i, c))
-    for i, e in enumerate(EVENTS, 1):
-        con.execute("INSERT INTO Event VALUES (?,?,?,?,?,?)", (i, *e))
-    for i, p in enumerate(PERFORMERS, 1):
-        con.execute("INSERT INTO Performer VALUES (?,?,?)", (i, *p))
+    spider_folder.insert_numbered(con, "Venue", VENUES)
+    spider_folder.insert_numbered(con, "EventCategory", CATEGORIES)
+    spider_folder.insert_numbered(con, "Event", EVENTS)
+    spider_folder.insert_numbered(con, "Performer", PERFORMERS)
     con.executemany("INSERT INTO EventPerformer VALUES (?,?,?)", LINEUP)
     for i, (f, last) in enumerate(CUSTOMERS, 1):
         con.execute("INSERT INTO Customer VALUES (?,?,?,?,?)",
                     (i, f, last, f"{f.lower()}.{last.lower()}@mail.test", f"202{i % 4}-0{1 + i % 9}-15"))
-    for i, s in enumerate(STATUSES, 1):
-        con.execute("INSERT INTO BookingStatus VALUES (?,?)", (i, s))
+    spider_folder.insert_numbered(con, "BookingStatus", STATUSES)
     pay_id = 0
     for b in range(1, 41):
         cust = rng.choice([1, 1, 2, 3, 3, 3, 4, 5, 6, 7, 8, 9])  # Jack Kerr (10) never books

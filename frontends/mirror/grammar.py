@@ -19,7 +19,7 @@ from .conditions import Condition, negated_value, stated_conditions
 from .joins import JoinGraph, ident, plays_role, role_words
 from .labels import label_columns, label_for_entity, person_asked, whole_name
 from .linking import Link, is_key_like, name_parts, stem
-from .names import STOPWORDS, name_words, split_identifier
+from .names import NAMING_PREFIXES, STOPWORDS, is_abbreviation, name_words, split_identifier, word_match, words
 from .roles import self_join_queries
 from .schema import Schema
 from .shape import HIGH_WORDS, IMPLIED_MEASURES, LOW_WORDS, SUPERLATIVE, Shape, read_shape
@@ -192,8 +192,6 @@ def refers_to_other(schema: Schema, table: str, column, tables: list[str]) -> bo
 
 def table_named(word: str, tables: list[str]) -> str | None:
     """The table a question word names, by its name's words or an abbreviation of the word (`DEPT`)."""
-    from .names import NAMING_PREFIXES, is_abbreviation
-
     parts = {t: name_parts(t) - NAMING_PREFIXES for t in tables}
     return next((t for t in tables if stem(word) in parts[t] or word in parts[t]), None) or next(
         (t for t in tables if any(is_abbreviation(p, stem(word)) for p in parts[t])), None)
@@ -202,8 +200,6 @@ def table_named(word: str, tables: list[str]) -> str | None:
 def flag_value(q_lower: str, column) -> str | None:
     """`1` when the question says what a yes/no column `is_X` / `isX` names ("bikes that are electric"),
     `0` when it says so negated ("not electric", "non-electric"); None when it does not say it."""
-    from .names import word_match
-
     parts = split_identifier(column.name)
     if len(parts) < 2 or parts[0] != "is" or not re.search(r"INT|BOOL|BIT", column.type.upper()):
         return None
@@ -239,8 +235,6 @@ def row_names(schema: Schema, table: str) -> list:
     alone does not tell two people apart), else its first name-like column, else its first text column."""
     cols = schema.columns_of(table)
     labels = [c for c in cols if is_label(c) and not c.is_numeric]
-    from .names import word_match
-
     person = [c for c in labels if any(word_match(w, p) >= 0.8 for w in split_identifier(c.name)
                                        for p in PERSON_NAME_PARTS) or re.fullmatch(r"[fl]_?name", c.name, re.I)]
     own = [c for c in labels if c not in person and (
@@ -290,8 +284,6 @@ def asked_entity(question: str, schema: Schema, tables: list[str]):
     """What a "which X" / "how many X" question asks for: ("table", T) or ("column", T, column)."""
     if re.match(r"\s*who\b", question.lower()):  # "who leads the project ...": the row a key named for that
         words = frozenset(stem(w) for w in re.findall(r"[a-z]+", question.lower()))  # role points at
-        from .joins import plays_role
-
         targets = {e.other_table for t in tables for _, e in JoinGraph(schema).edges.get(t, [])
                    if e.table == t and e.other_table in tables and plays_role(e, words)}
         if len(targets) == 1:
@@ -315,8 +307,6 @@ def asked_entity(question: str, schema: Schema, tables: list[str]):
     which = m.group(0).startswith("which") and not re.search(r"\d", m.group(0)) and stem(first) != first
 
     def column_of(word, among):
-        from .names import STOPWORDS
-
         if word in STOPWORDS:  # "which product is ...": `is` is no column's word, though `is_discontinued` has it
             return None
         for t in among:
@@ -395,8 +385,6 @@ def year_in(question: str, schema: Schema, table: str) -> str:
     year = next((c for c in cols if "year" in split_identifier(c.name)), None)
     if year is not None:
         return f" AND {ident(year.name)} = {m.group(1)}"
-    from .names import word_match
-
     said = [stem(w) for w in re.findall(r"[a-z]+", question.lower()) if len(w) > 3]
     dates = sorted((c for c in cols if is_date_column(c) or c.samples and all(
         isinstance(v, str) and re.match(r"\d{4}-\d\d-\d\d", v) for v in c.samples)), key=lambda c: -max(  # the date the question's verb names
@@ -776,8 +764,6 @@ def ranked_per_entity(ctx: Context, cols, names: list[str], from_clause: str, ra
 def outside_name(question: str, name_words: set[str]) -> set[str]:
     """The question's word stems outside runs of two or more words of one table's name ("how many templates
     per template type" keeps "templates", drops "template type")."""
-    from .names import word_match
-
     stems = [stem(w) for w in re.findall(r"[a-z]+", question.lower())]
     keep, i = set(), 0
     while i < len(stems):
@@ -856,8 +842,6 @@ def ranked_measure(shape: Shape, schema: Schema, cols, implied: bool = True, ins
     a superlative adjective implies ("youngest" -> age ascending, or birth year descending)."""
     if not shape.superlative:
         return None
-    from .names import stem as nstem
-
     ranked = [(q, t, c) for q, t, c in cols if not is_key_like(schema, t, c) and (
         c.is_numeric or c.numeric_text or re.search(r"date|time|year", c.name, re.I) or c.type in ("DATE", "TIMESTAMP")
         or is_date_column(c))]
@@ -865,7 +849,7 @@ def ranked_measure(shape: Shape, schema: Schema, cols, implied: bool = True, ins
 
     def direction(c):
         parts = name_parts(c.name)
-        return next((d for word, d in implied_by if nstem(word) in parts or word in parts), shape.direction or " DESC")
+        return next((d for word, d in implied_by if stem(word) in parts or word in parts), shape.direction or " DESC")
 
     # the measure's words: "the largest orders by amount" ranks by amount, "the youngest singer" by what
     # "youngest" implies; table names and linking words name no measure
@@ -879,7 +863,7 @@ def ranked_measure(shape: Shape, schema: Schema, cols, implied: bool = True, ins
             return col, direction(next(c for q, _, c in ranked if q == col))
     for word, d in implied_by if implied else []:
         for q, _, c in ranked:
-            if nstem(word) in name_parts(c.name) or word in name_parts(c.name):
+            if stem(word) in name_parts(c.name) or word in name_parts(c.name):
                 return q, d
     # a later word alone ("most recently hired": the hire date); after an aggregate word ("the highest average
     # price") only when asked for the measure inside the aggregate (`inside`): such a superlative ranks groups
@@ -1005,11 +989,7 @@ def number_column(q_lower: str, number: str, schema: Schema, cols) -> str | None
 def best_column(text: str, schema: Schema, cols, prefer: list[str]):
     """The column `text` ("release year", "song names", "id") names among `cols` (qualified name, table,
     column), or None: all its words must be found in the column's or its table's name."""
-    from .names import name_words, word_match
-    from .names import stem as nstem
-    from .names import words as nwords
-
-    item = [nstem(w) for w in nwords(text) if w not in ("the", "a", "an", "all")]
+    item = [stem(w) for w in words(text) if w not in ("the", "a", "an", "all")]
     if not item:
         return None
     best, best_key = None, None
@@ -1031,21 +1011,17 @@ def best_column(text: str, schema: Schema, cols, prefer: list[str]):
         # "the continent name" where `continents` has no name column: the text column named like its table
         # (`Continent`) is what names its rows
         for q, t, c in cols:
-            tstems = {nstem(w) for w in name_words(t)}
+            tstems = {stem(w) for w in name_words(t)}
             if not c.is_numeric and not c.in_key and all(any(word_match(w, x) >= 0.8 for x in tstems) for w in item[:-1]) \
-                    and {nstem(w) for w in name_words(c.name)} & tstems and not is_label(c):
+                    and {stem(w) for w in name_words(c.name)} & tstems and not is_label(c):
                 return q
     return best
 
 
 def count_column(qualified: str, text: str) -> bool:
     """Whether a column is itself "the number of <text>": Number_products, num_employees, NoOfStaff."""
-    from .names import name_words
-    from .names import stem as nstem
-    from .names import words as nwords
-
-    cwords = {nstem(w) for w in name_words(qualified.split(".")[-1].strip('"'))}
-    wanted = {nstem(w) for w in nwords(text) if w not in ("the", "a", "an", "all")}
+    cwords = {stem(w) for w in name_words(qualified.split(".")[-1].strip('"'))}
+    wanted = {stem(w) for w in words(text) if w not in ("the", "a", "an", "all")}
     return bool(cwords & {"number", "num", "no", "count"}) and bool(wanted) and wanted <= cwords
 
 

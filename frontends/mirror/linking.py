@@ -14,7 +14,7 @@ from .conditions import direction_fit, tables_for_years
 from .errors import MirrorError
 from .joins import KEY_TAILS, JoinGraph, plays_role
 from .lookups import rows_named_by_values
-from .names import STOPWORDS, name_score, name_words, question_stems
+from .names import STOPWORDS, name_score, name_words, question_stems, stem, words  # stem, words: re-exported
 from .schema import Schema
 from .shape import Shape, read_shape
 from .values import ValueIndex
@@ -36,14 +36,6 @@ SYNONYMS = {
     "status": {"state", "delivered", "cancelled", "shipped", "returned"},
     "segment": {"segments", "tier"},
 }
-
-
-def stem(word: str) -> str:
-    return names.stem(word)
-
-
-def words(text: str) -> list[str]:
-    return names.words(text)
 
 
 def name_parts(identifier: str) -> set[str]:

@@ -22,7 +22,7 @@ from .linking import Link, is_key_like, name_parts, stem
 from .names import NAMING_PREFIXES, STOPWORDS, is_abbreviation, name_words, split_identifier, word_match, words
 from .roles import self_join_queries
 from .schema import Schema
-from .shape import HIGH_WORDS, IMPLIED_MEASURES, LOW_WORDS, SUPERLATIVE, Shape, read_shape
+from .shape import HIGH_WORDS, IMPLIED_MEASURES, LOW_WORDS, SUPERLATIVE, Shape, negation_start, read_shape
 from .superlative import CountRank, count_per_group, count_rank
 
 MAX_TABLES_PER_JOIN = 4
@@ -90,10 +90,11 @@ def build_grammar(schema: Schema, linked: Link) -> str:
     stated = stated_conditions(linked.question, schema, [(ident(c.name), t, c) for t in linked.tables
                                                          for c in schema.columns_of(t)],
                                {ident(c) for _, c, _ in outer_values})
-    membership = [] if counting or any(c.negated for c in stated) else membership_conds(
+    membership, inner_numbers = ([], set()) if counting or any(c.negated for c in stated) else membership_conds(
         schema, linked, shape, entity, plans)
-    if membership:
-        outer_values = []
+    if membership:  # what is said before a negation, or of the entity's own rows, restricts the rows asked for
+        outer_values = [v for v in outer_values if shape.membership and entity and (
+            v[0] == entity[1] or not after_negation(linked.question, v[2]))]
     # Top-level FROM: the smallest plans covering every table whose columns or values the question names
     # ("amount per country" needs orders and customers); subqueries may use any linked table.
     owners: dict[str, set] = {}
@@ -139,7 +140,8 @@ def build_grammar(schema: Schema, linked: Link) -> str:
             if found:
                 needed.add(found[0].split(".")[0])
     if membership or shape.subquery_agg:
-        needed = {entity[1]} if membership and entity else needed - {t for t, _, _ in sub_values} or needed
+        needed = {entity[1]} | {t for t, _, _ in outer_values} if membership and entity else \
+            needed - {t for t, _, _ in sub_values} or needed
     if counting:  # only the key path from X to Y (and the tables of the values named): any other table
         # would repeat the rows counted
         needed = set(counting.tables) | {t for t, _, _ in outer_values}
@@ -172,7 +174,7 @@ def build_grammar(schema: Schema, linked: Link) -> str:
     if not has_dates or year_numbers:
         years = []  # a year held as a number ("Year INTEGER", "PublishedYear") is compared like any number
     numbers = sorted(set(re.findall(r"(?<![\w.-])-?\d+(?:\.\d+)?(?![\w-])", linked.question)) - set(years)
-                     - {shape.limit} - set(shape.between) - set(shape.between.values()))
+                     - {shape.limit} - set(shape.between) - set(shape.between.values()) - inner_numbers)
     lines.append("number: " + (" | ".join(lit(n) for n in numbers) if numbers else "/[0-9]{1,6}/"))
     ctx = Context(schema, linked, shape, entity, numbers, years, outer_values, sub_values, membership, counting, stated)
     for i, (names, from_clause) in enumerate(plans):
@@ -334,12 +336,12 @@ def asked_entity(question: str, schema: Schema, tables: list[str]):
     return None
 
 
-def membership_conds(schema: Schema, linked: Link, shape: Shape, entity, plans) -> list[str]:
+def membership_conds(schema: Schema, linked: Link, shape: Shape, entity, plans) -> tuple[list[str], set[str]]:
     """`id NOT IN (SELECT fk FROM other)` for "which customers never ordered", and `id IN (SELECT fk FROM
     ... WHERE value)` for "how many customers placed a returned order": joining the many side would
-    repeat each customer once per order."""
+    repeat each customer once per order. Also returns the numbers the subquery uses (not the outer query's)."""
     if not entity:
-        return []
+        return [], set()
     t = entity[1]  # "which customers ..." or "the names of the customers ...": the customers' table
     pk = next((c.name for c in schema.columns_of(t) if c.is_pk), None)
     refs = [e for edges in JoinGraph(schema).edges.values() for _, e in edges
@@ -349,16 +351,20 @@ def membership_conds(schema: Schema, linked: Link, shape: Shape, entity, plans) 
     plain = [e for e in refs if not role_words(e) or plays_role(e, said)]
     refs = plain or refs  # "employees working on Apollo": the assignments' key, not the project's `LEAD_EMP_NO`
     if not pk or not refs:
-        return []
+        return [], set()
     values = [v for v in linked.values if v[0] != t]
     if shape.membership:
-        if not values:  # a NULL key in the subquery would make NOT IN true for no row at all
+        inner = [v for v in values if after_negation(linked.question, v[2])]
+        numbers = inner_number_conds(schema, linked, shape, t, refs)
+        if not inner and not numbers:  # a NULL key in the subquery would make NOT IN true for no row at all
             return [f"{ident(pk)} NOT IN (SELECT {col} FROM {source} WHERE {col} IS NOT NULL"
                     f"{year_in(linked.question, schema, f.table)})"
-                    for f in refs for col, source in [through_named(schema, linked, t, f)]]
+                    for f in refs for col, source in [through_named(schema, linked, t, f)]], set()
+        conds = restricted_not_in(schema, linked, t, pk, refs, inner, numbers)
+        return conds, {n for _, _, n in numbers} if conds else set()
     elif not values or any(v[0] == t for v in linked.values) or not re.match(
             r"\s*(which|how many|what|show|list|find|give)\b", linked.question.lower()):
-        return []
+        return [], set()
     op = shape.membership or " IN ("
     conds = []
     for f in refs:
@@ -372,6 +378,77 @@ def membership_conds(schema: Schema, linked: Link, shape: Shape, entity, plans) 
             if "NOT" in op:
                 where += f" AND {col} IS NOT NULL"
             conds.append(f"{ident(pk)}{op}SELECT {col} FROM {plan[1]} WHERE {where})")
+    return conds, set()
+
+
+def after_negation(question: str, text: str) -> bool:
+    """Whether `text` is said after the question's negation: "which teams have no player from Spain" restricts
+    the players that must not exist, "which teams from Spain have no player" the teams asked for."""
+    q = question.lower()
+    at = negation_start(q)
+    return at >= 0 and q.find(text.lower()) > at
+
+
+def inner_number_conds(schema: Schema, linked: Link, shape: Shape, entity: str, refs) -> list[tuple[str, str, str]]:
+    """The numbers said after a negation, as conditions on the related rows that must not exist ("teams with
+    no player over 30": age > 30; "venues with no production in the 2024 season": season = 2024): (SQL on a
+    qualified column, its table, the number). The column is looked for in the referencing tables and the
+    tables one key away from them, never in the entity's own table."""
+    q_lower = linked.question.lower()
+    graph = JoinGraph(schema)
+    near = dict.fromkeys(x for f in refs for x in [f.table] + [o for o, _ in graph.edges.get(f.table, [])]
+                         if x != entity)
+    cols = [(f"{ident(x)}.{ident(c.name)}", x, c) for x in near for c in schema.columns_of(x)]
+    measures = [(q, x, c) for q, x, c in cols if (c.is_numeric or c.numeric_text) and not is_key_like(schema, x, c)]
+    out = []
+    for n in sorted(set(re.findall(r"(?<![\w.-])\d+(?:\.\d+)?(?![\w-])", linked.question))):
+        if n == shape.limit or not after_negation(linked.question, n) or number_at(q_lower, n) < 0:
+            continue
+        op = shape.comparisons.get(n)
+        col = None
+        if op:
+            col = next(iter(comparative_measure(q_lower, n, schema, measures)), None) or number_column(
+                q_lower, n, schema, measures) or only_measure(q_lower[:number_at(q_lower, n)], measures)
+        else:  # "in the 2024 season": the column named right after or before the number
+            after_n = re.search(rf"(?<![\w.]){re.escape(n)} ([a-z]+)", q_lower)
+            before_n = re.search(rf"\b([a-z]+) {re.escape(n)}(?!\w|\.\d)", q_lower)
+            col = (best_column(after_n.group(1), schema, measures, []) if after_n else None) or (
+                best_column(before_n.group(1), schema, measures, []) if before_n and before_n.group(1) not in STOPWORDS
+                else None)
+            op = " = "
+        if col:
+            out.append((f"{col}{op}{n}", next(x for q, x, _ in measures if q == col), n))
+    return out
+
+
+def only_measure(before: str, measures) -> str | None:
+    """"no player over 30": the number names no column, so it is the one measure of the table named last
+    before it (a player's age), or the one measure there is."""
+    words = re.findall(r"[a-z]+", before)
+    for w in reversed(words[-4:]):
+        table = table_named(w, sorted({t for _, t, _ in measures}))
+        if table:
+            own = [q for q, t, _ in measures if t == table]
+            return own[0] if len(own) == 1 else None
+    return measures[0][0] if len(measures) == 1 else None
+
+
+def restricted_not_in(schema: Schema, linked: Link, entity: str, pk: str, refs, values, numbers) -> list[str]:
+    """`id NOT IN (SELECT fk FROM <referencing rows joined to what restricts them> WHERE <restriction>)`:
+    "performers who never appeared at the Old Mill Theatre", "productions with no cast member born after
+    2000"; the subquery never passes through the entity's own table."""
+    graph = JoinGraph(schema)
+    words = frozenset(stem(w) for w in re.findall(r"[a-z]+", linked.question.lower()))
+    conds = []
+    for f in refs:
+        want = [f.table] + sorted({v[0] for v in values} | {x for _, x, _ in numbers} - {f.table})
+        tree = graph.connect(want, MAX_TABLES_PER_JOIN, words) if len(want) > 1 else ([f.table], [])
+        if not tree or entity in tree[0]:
+            continue
+        source = graph.from_clause(*tree) if len(tree[0]) > 1 else ident(f.table)
+        col = f"{ident(f.table)}.{ident(f.column)}"
+        where = [value_text(v, True) for v in values] + [sql for sql, _, _ in numbers] + [f"{col} IS NOT NULL"]
+        conds.append(f"{ident(pk)} NOT IN (SELECT {col} FROM {source} WHERE {' AND '.join(where)})")
     return conds
 
 
@@ -463,7 +540,8 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
     said_at = {lit(value_pred(v)): q_lower.find(v[2].lower()) for v in ctx.outer_values}  # where each
     # condition stands in the question, for "cat or dog", "made by General Motors or weighing more than 3500"
     if ctx.membership:
-        rules.append(f"{p}_member: " + " | ".join(lit(c) for c in ctx.membership))
+        owner = f"{ident(entity[1])}." if qualify and entity else ""  # the key of the rows asked for, in a join
+        rules.append(f"{p}_member: " + " | ".join(lit(owner + c) for c in ctx.membership))
         required.append(f"{p}_member")
     if ctx.years and dates:
         rules.append(f"{p}_year: " + " | ".join(lit(f"strftime('%Y', {d}){shape.comparisons.get(y, ' = ')}'{y}'")
@@ -536,15 +614,13 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
         if measures:
             required.append(f'({" | ".join(lit(m) for m in measures)}) {lit(f" BETWEEN {lo} AND {hi}")}')
     if shape.subquery_agg and measures:
-        sub_where = " AND ".join(value_text(v, False) for v in ctx.sub_values if v[0] in names)
-        sub_from = names[0] if len(names) == 1 else None
-        if sub_from:
-            alts = [lit(f"{m}{shape.subquery_op}(SELECT {shape.subquery_agg}({m}) FROM {ident(sub_from)}"
-                        + (f" WHERE {sub_where}" if sub_where else "") + ")") for m in measures]
+        alts = [lit(a) for a in nested_aggregates(ctx, cols, measures, required, said_at, qualify)]
+        if alts:
             required.append("(" + " | ".join(alts) + ")")
     loose = [f'({" | ".join(lit(m) for m in measures)}) cmp number'] if (
         measures and [n for n in ctx.numbers if n not in shape.comparisons and not any(
             f"= {n}" in r for r in required)]) else []
+    required = list(dict.fromkeys(required))  # one condition reached two ways (a value, a stated word) is one
     if required:
         where = '" WHERE " ' + ' " AND " '.join(either_or(required, said_at, q_lower))
     elif loose:
@@ -714,6 +790,51 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
         order = ""
     rules.append(f'{p}: "SELECT " {p}_list " FROM " {lit(from_clause)} {where}{order}')
     return rules
+
+
+def nested_aggregates(ctx: Context, cols, measures: list[str], required: list[str], said_at: dict[str, int],
+                      qualify: bool) -> list[str]:
+    """`m > (SELECT AVG(m) FROM ... WHERE ...)` for "than the average ...", one per measure. The subquery keeps
+    what restricts the rows it averages: the values said after "than" ("than the average Electronics product"),
+    and any condition of the outer query the question says again there ("dogs heavier than the average dog",
+    "budget above the average budget of that season"). A condition said only after "than" restricts the
+    subquery alone, so it leaves `required`. The subquery reads only the measure's table and the tables of its
+    conditions (a join to more would count a row once per related row)."""
+    schema, shape, q_lower = ctx.schema, ctx.shape, ctx.linked.question.lower()
+    m = re.search(r"\b(than|above|below|over|under) the\b", q_lower)
+    cut = m.start() if m else len(q_lower)
+    later = q_lower[cut:]
+    later_words = {stem(w) for w in re.findall(r"[a-z]+", later) if w not in STOPWORDS}
+    table_of = {q: t for q, t, _ in cols}
+    inner = [value_text(v, qualify) for v in ctx.sub_values if v[0] in table_of.values()]
+    for r in list(required):
+        sql = literal_text(r) or literal_text(re.sub(r'^\(("(?:[^"\\]|\\.)*")\) ', r"\1 ", r))  # ("col") " > 5"
+        if sql is None or said_at.get(r, -1) < 0:
+            continue
+        said = [q for q in table_of if re.search(rf"(?<![\w.]){re.escape(q)}(?![\w])", sql)]
+        quoted = re.findall(r"'((?:[^']|'')*)'", sql)
+        numbers = re.findall(r"(?<![\w.])\d+(?:\.\d+)?(?![\w])", sql)
+        again = any(v.lower() in later for v in quoted) or any(re.search(rf"(?<![\w.]){n}(?![\w])", later)
+                                                               for n in numbers) or any(
+            {stem(w) for w in split_identifier(q.split(".")[-1].strip('"'))} & later_words for q in said
+            if q not in measures)  # the compared measure's own name says nothing about which rows
+        if said and said_at[r] > cut:  # said only after "than": the average's rows, not the rows asked for
+            required.remove(r)
+            inner.append(sql)
+        elif said and again:
+            inner.append(sql)
+    graph = JoinGraph(schema)
+    out = []
+    for measure in measures:
+        tables = [table_of[measure]] + sorted({table_of[q] for c in inner for q in table_of
+                                                if re.search(rf"(?<![\w.]){re.escape(q)}(?![\w])", c)} - {table_of[measure]})
+        tree = graph.connect(tables, MAX_TABLES_PER_JOIN) if len(tables) > 1 else None
+        if len(tables) > 1 and not tree:
+            continue
+        source = graph.from_clause(*tree) if tree else ident(tables[0])
+        where = f" WHERE {' AND '.join(dict.fromkeys(inner))}" if inner else ""
+        out.append(f"{measure}{shape.subquery_op}(SELECT {shape.subquery_agg}({measure}) FROM {source}{where})")
+    return out
 
 
 ONE_ROW = re.compile(r"\b(?:at once|at one time|in one go|in a single [a-z]+)\b")  # one row's value, not a total
@@ -939,9 +1060,10 @@ COMPARATIVES = {"older": "age", "younger": "age", "taller": "height", "shorter":
 def comparative_measure(q_lower: str, number: str, schema: Schema, cols) -> list[str]:
     """"pets older than 1": the column of the measure the comparative names (an age), if the FROM has one."""
     m = re.search(rf"\b({'|'.join(COMPARATIVES)}) than {re.escape(number)}\b", q_lower)
-    if not m:
+    born = re.search(rf"\bborn (?:after|before|since|in|until) {re.escape(number)}\b", q_lower)
+    if not m and not born:
         return []
-    word = COMPARATIVES[m.group(1)]
+    word = COMPARATIVES[m.group(1)] if m else "birth"  # "born after 2000": the year or date of birth
     return [q for q, t, c in cols if (c.is_numeric or c.numeric_text) and not is_key_like(schema, t, c)
             and word in name_parts(c.name)]
 

@@ -126,7 +126,9 @@ def find_values(question: str, schema: Schema, qstems: list[str] | None = None) 
             t, c, _ = place
             return (name_score(c, qstems)[0] + name_score(t, qstems)[0], direction_fit(toks[:start], c),
                     -index.distinct.get((t, c), 0), -len(c))
-        found.append(max(places, key=score))
+        place = max(places, key=score)
+        if place not in found:  # a value said twice ("Ashford patrons ... than Ashford patrons") is one condition
+            found.append(place)
     return found
 
 

@@ -214,8 +214,7 @@ def read_shape(question: str) -> Shape:
             shape.limit = "1"
         elif not any(agg for agg, _ in shape.head):
             shape.extreme = "MIN" if shape.direction == " ASC" else "MAX"
-    negated = r"\b(?:not been|(?:do|does|did|has|have|had|is|are|was|were) not|(?:don|doesn|didn|haven|hasn) t)\b"
-    if re.search(r"\b(never|without|no) \w+", q) or re.search(negated, q):
+    if negation_start(q) >= 0:
         shape.membership = " NOT IN ("
     shape.like = read_like(question)
     for lo, hi in re.findall(r"\bbetween (\d+(?:\.\d+)?) and (\d+(?:\.\d+)?)", q):
@@ -228,6 +227,18 @@ def read_shape(question: str) -> Shape:
             shape.comparisons[number] = op
     return shape
 
+
+
+NEGATED = re.compile(r"\b(?:never|without|no) \w+|\b(?:not been|(?:do|does|did|has|have|had|is|are|was|were) not|"
+                     r"(?:don|doesn|didn|haven|hasn)(?: |'|\u2019)?t)\b")
+
+
+def negation_start(text: str) -> int:
+    """Where a question's negation ("never", "no", "did not", "haven't") starts in `text` (lower case), or -1.
+    What is said before it restricts the rows asked for ("patrons from Ashford who never ..."); what is said
+    after it restricts the related rows that must not exist ("... no player over 30")."""
+    m = NEGATED.search(text)
+    return m.start() if m else -1
 
 
 PART = r"(?:the )?(?:word|words|letter|letters|substring|string|text|phrase|characters?|prefix|suffix|name)?"

@@ -1,0 +1,149 @@
+"""The shape of the query (grammar.py): negated questions ("teams with no player over 30") become NOT IN
+subqueries whose restriction is the part of the question said after the negation, while what is said
+before it restricts the rows asked for; checked against SQLite itself, no model: the queries the grammar
+allows for each question must all return the gold rows."""
+import sqlite3
+
+import pytest
+
+from girflow.frontends.mirror.engines import open_engine
+from girflow.frontends.mirror.pipeline import allowed_queries, linkable_schema
+from girflow.frontends.mirror.shape import negation_start
+from girflow.frontends.mirror.spider_eval import same_rows
+
+SCHEMA = """
+CREATE TABLE team (team_id INTEGER PRIMARY KEY, team_name TEXT, country TEXT);
+CREATE TABLE player (player_id INTEGER PRIMARY KEY, full_name TEXT, age INTEGER,
+                     team_id INTEGER REFERENCES team(team_id));
+CREATE TABLE customer (customer_id INTEGER PRIMARY KEY, customer_name TEXT, city TEXT);
+CREATE TABLE product (product_id INTEGER PRIMARY KEY, title TEXT, price REAL);
+CREATE TABLE purchase (purchase_id INTEGER PRIMARY KEY, customer_id INTEGER REFERENCES customer(customer_id),
+                       product_id INTEGER REFERENCES product(product_id), quantity INTEGER);
+CREATE TABLE pet (pet_id INTEGER PRIMARY KEY, pet_name TEXT, species TEXT, weight REAL, adopted_year INTEGER,
+                  customer_id INTEGER REFERENCES customer(customer_id));
+"""
+
+TEAMS = [("Lions", "Spain"), ("Hawks", "Spain"), ("Otters", "Italy"), ("Wolves", "Italy"), ("Foxes", "Spain")]
+PLAYERS = [("Ana Ruiz", 24, 1), ("Ben Cole", 33, 1), ("Carla Dias", 29, 2), ("Dan Poe", 22, 2), ("Eva Lind", 35, 3),
+           ("Femi Ade", 27, 4), ("Gus Moro", 31, 4), ("Hal Tan", 26, 4)]  # the Foxes have no player at all
+CUSTOMERS = [("Ada", "Leeds"), ("Bo", "York"), ("Cy", "Leeds"), ("Di", "Hull"), ("Ed", "Leeds"), ("Flo", "York")]
+PRODUCTS = [("Kettle", 30.0), ("Lamp", 45.0), ("Mug", 8.0), ("Rug", 120.0), ("Vase", 60.0)]
+PURCHASES = [(1, 1, 2), (1, 3, 1), (2, 2, 1), (3, 3, 4), (4, 4, 1), (2, 3, 2), (5, 1, 1), (4, 2, 3)]
+# Di and Flo never buy; the Vase is never bought; Leeds customers (Ada, Cy, Ed) never buy the Lamp or the Rug
+PETS = [("Rex", "dog", 30.0, 2021, 1), ("Fido", "dog", 12.0, 2022, 2), ("Max", "dog", 25.0, 2022, 3),
+        ("Tom", "cat", 4.0, 2021, 1), ("Kit", "cat", 5.5, 2022, 4), ("Bun", "rabbit", 2.0, 2023, 5),
+        ("Ace", "dog", 40.0, 2023, 6), ("Mog", "cat", 6.0, 2023, 2)]
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory):
+    path = tmp_path_factory.mktemp("shape") / "shape.sqlite"
+    con = sqlite3.connect(path)
+    con.executescript(SCHEMA)
+    con.executemany("INSERT INTO team VALUES (?,?,?)", [(i, *t) for i, t in enumerate(TEAMS, 1)])
+    con.executemany("INSERT INTO player VALUES (?,?,?,?)", [(i, *p) for i, p in enumerate(PLAYERS, 1)])
+    con.executemany("INSERT INTO customer VALUES (?,?,?)", [(i, *c) for i, c in enumerate(CUSTOMERS, 1)])
+    con.executemany("INSERT INTO product VALUES (?,?,?)", [(i, *p) for i, p in enumerate(PRODUCTS, 1)])
+    con.executemany("INSERT INTO purchase VALUES (?,?,?,?)", [(i, *p) for i, p in enumerate(PURCHASES, 1)])
+    con.executemany("INSERT INTO pet VALUES (?,?,?,?,?,?)", [(i, *p) for i, p in enumerate(PETS, 1)])
+    con.commit()
+    engine = open_engine(path, tmp_path_factory.mktemp("shape_cache"))
+    linkable_schema(engine)
+    return engine.schema, con
+
+
+NEGATED = [
+    ("Which teams have no player over 30?",
+     "SELECT team_name FROM team WHERE team_id NOT IN (SELECT team_id FROM player WHERE age > 30)"),
+    ("Which teams have no players older than 30?",
+     "SELECT team_name FROM team WHERE team_id NOT IN (SELECT team_id FROM player WHERE age > 30)"),
+    ("Which Spanish teams have no players?", None),  # no value "Spanish": not asserted, see below
+    ("Which teams from Spain have no player over 30?",
+     "SELECT team_name FROM team WHERE country = 'Spain' AND team_id NOT IN (SELECT team_id FROM player WHERE age > 30)"),
+    ("Which customers never made a purchase?",
+     "SELECT customer_name FROM customer WHERE customer_id NOT IN (SELECT customer_id FROM purchase)"),
+    ("Which customers from Leeds have never made a purchase?",
+     "SELECT customer_name FROM customer WHERE city = 'Leeds' AND customer_id NOT IN (SELECT customer_id FROM purchase)"),
+    ("Which products were never purchased by a customer from Leeds?",
+     "SELECT title FROM product WHERE product_id NOT IN (SELECT p.product_id FROM purchase p "
+     "JOIN customer c ON c.customer_id = p.customer_id WHERE c.city = 'Leeds')"),
+    ("How many teams have no player over 30?",
+     "SELECT COUNT(*) FROM team WHERE team_id NOT IN (SELECT team_id FROM player WHERE age > 30)"),
+]
+
+
+@pytest.mark.parametrize("question,gold", [q for q in NEGATED if q[1]])
+def test_negation_restricts_the_rows_said_after_it(db, question, gold):
+    schema, con = db
+    want = con.execute(gold).fetchall()
+    queries = allowed_queries(schema, question, limit=13)
+    assert queries
+    for q in queries:
+        assert same_rows(len(con.execute(q).description), con.execute(q).fetchall(), want, False), (q, want)
+
+
+def test_what_is_said_before_the_negation_stays_outside(db):
+    schema, _ = db
+    for q in allowed_queries(schema, "Which customers from Leeds have never made a purchase?", limit=13):
+        outer, _, inner = q.partition("NOT IN")
+        assert "Leeds" in outer and "Leeds" not in inner, q
+
+
+def test_negation_start():
+    assert negation_start("which teams have no player over 30") == len("which teams have ")
+    assert negation_start("customers who haven't bought anything") == len("customers who ")
+    assert negation_start("customers who did not buy") == len("customers who ")
+    assert negation_start("which teams won the cup") == -1
+    assert negation_start("the london team") == -1  # "don" inside a word is no negation
+
+
+NESTED = [  # (question, gold, text every allowed query's subquery must hold)
+    ("Which dogs are heavier than the average dog?",
+     "SELECT pet_name FROM pet WHERE species = 'dog' AND weight > (SELECT AVG(weight) FROM pet WHERE species = 'dog')",
+     "species = 'dog'"),
+    ("Which cats weigh more than the average cat?",
+     "SELECT pet_name FROM pet WHERE species = 'cat' AND weight > (SELECT AVG(weight) FROM pet WHERE species = 'cat')",
+     "species = 'cat'"),
+    ("Which pets weigh more than the average for pets adopted in 2022?",
+     "SELECT pet_name FROM pet WHERE weight > (SELECT AVG(weight) FROM pet WHERE adopted_year = 2022)",
+     "2022"),
+    ("Which customers from Leeds made a purchase with a quantity above the average quantity of Leeds purchases?",
+     "SELECT c.customer_name FROM purchase p JOIN customer c ON c.customer_id = p.customer_id WHERE c.city = 'Leeds' "
+     "AND p.quantity > (SELECT AVG(p2.quantity) FROM purchase p2 JOIN customer c2 ON c2.customer_id = p2.customer_id "
+     "WHERE c2.city = 'Leeds')", "Leeds"),
+]
+
+
+@pytest.mark.parametrize("question,gold,inside", NESTED)
+def test_a_nested_average_keeps_the_restriction_said_again(db, question, gold, inside):
+    schema, con = db
+    want = con.execute(gold).fetchall()
+    queries = allowed_queries(schema, question, limit=13)
+    assert any(same_rows(len(con.execute(q).description), con.execute(q).fetchall(), want, False)
+               for q in queries), queries
+    for q in queries:
+        assert inside in q[q.index("(SELECT"):], q
+
+
+def test_a_restriction_said_only_after_than_stays_inside(db):
+    schema, _ = db
+    for q in allowed_queries(schema, "Which pets weigh more than the average for pets adopted in 2022?", limit=13):
+        assert "2022" not in q[:q.index("(SELECT")], q
+
+
+def test_the_plain_average_is_over_every_row(db):
+    schema, con = db
+    want = con.execute("SELECT pet_name FROM pet WHERE weight > (SELECT AVG(weight) FROM pet)").fetchall()
+    for q in allowed_queries(schema, "Which pets weigh more than the average pet?", limit=13):
+        assert "WHERE" not in q[q.index("(SELECT"):], q
+        assert same_rows(len(con.execute(q).description), con.execute(q).fetchall(), want, False), q
+
+
+def test_a_value_said_twice_is_one_condition(db):
+    schema, _ = db
+    question = "Which Leeds customers made a purchase with a quantity above the average quantity of Leeds customers?"
+    queries = allowed_queries(schema, question, limit=13)
+    assert queries
+    for q in queries:
+        outer = q[:q.index("(SELECT")]
+        assert outer.count("'Leeds'") == 1 and "'Leeds'" in q[q.index("(SELECT"):], q

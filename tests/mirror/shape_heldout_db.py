@@ -64,12 +64,12 @@ CREW_CALLS = [(1, 1, 12), (2, 1, 10), (3, 1, 8), (1, 2, 9), (4, 2, 6), (2, 3, 7)
 def build(path: str | Path) -> Path:
     rng = random.Random(9)
     con = spider_folder.fresh_database(path, SCHEMA)
-    con.executemany("INSERT INTO venue VALUES (?,?,?,?)", [(i, *v) for i, v in enumerate(VENUES, 1)])
-    con.executemany("INSERT INTO production VALUES (?,?,?,?,?)", [(i, *p) for i, p in enumerate(PRODUCTIONS, 1)])
-    con.executemany("INSERT INTO performer VALUES (?,?,?,?,?)", [(i, *p) for i, p in enumerate(PERFORMERS, 1)])
+    spider_folder.insert_numbered(con, "venue", VENUES)
+    spider_folder.insert_numbered(con, "production", PRODUCTIONS)
+    spider_folder.insert_numbered(con, "performer", PERFORMERS)
     con.executemany("INSERT INTO casting VALUES (?,?,?,?)", CASTING)
-    con.executemany("INSERT INTO patron VALUES (?,?,?,?)", [(i, *p) for i, p in enumerate(PATRONS, 1)])
-    con.executemany("INSERT INTO crew VALUES (?,?,?)", [(i, *c) for i, c in enumerate(CREW, 1)])
+    spider_folder.insert_numbered(con, "patron", PATRONS)
+    spider_folder.insert_numbered(con, "crew", CREW)
     con.executemany("INSERT INTO crew_call VALUES (?,?,?)", CREW_CALLS)
     sale = 0
     for prd in range(1, 8):  # Pygmalion (8) is not on sale yet

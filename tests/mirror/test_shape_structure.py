@@ -5,6 +5,7 @@ allows for each question must all return the gold rows."""
 import sqlite3
 
 import pytest
+import spider_folder
 
 from girflow.frontends.mirror.engines import open_engine
 from girflow.frontends.mirror.pipeline import allowed_queries, linkable_schema
@@ -40,12 +41,12 @@ def db(tmp_path_factory):
     path = tmp_path_factory.mktemp("shape") / "shape.sqlite"
     con = sqlite3.connect(path)
     con.executescript(SCHEMA)
-    con.executemany("INSERT INTO team VALUES (?,?,?)", [(i, *t) for i, t in enumerate(TEAMS, 1)])
-    con.executemany("INSERT INTO player VALUES (?,?,?,?)", [(i, *p) for i, p in enumerate(PLAYERS, 1)])
-    con.executemany("INSERT INTO customer VALUES (?,?,?)", [(i, *c) for i, c in enumerate(CUSTOMERS, 1)])
-    con.executemany("INSERT INTO product VALUES (?,?,?)", [(i, *p) for i, p in enumerate(PRODUCTS, 1)])
-    con.executemany("INSERT INTO purchase VALUES (?,?,?,?)", [(i, *p) for i, p in enumerate(PURCHASES, 1)])
-    con.executemany("INSERT INTO pet VALUES (?,?,?,?,?,?)", [(i, *p) for i, p in enumerate(PETS, 1)])
+    spider_folder.insert_numbered(con, "team", TEAMS)
+    spider_folder.insert_numbered(con, "player", PLAYERS)
+    spider_folder.insert_numbered(con, "customer", CUSTOMERS)
+    spider_folder.insert_numbered(con, "product", PRODUCTS)
+    spider_folder.insert_numbered(con, "purchase", PURCHASES)
+    spider_folder.insert_numbered(con, "pet", PETS)
     con.commit()
     engine = open_engine(path, tmp_path_factory.mktemp("shape_cache"))
     linkable_schema(engine)

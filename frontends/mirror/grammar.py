@@ -737,6 +737,8 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
         rules.append(f'{p}_list: "{shape.extreme}(" {p}_num ")"')
     elif "count-distinct" in intent:
         rules.append(f'{p}_list: "COUNT(DISTINCT " {p}_col ")"')
+    elif "count" in intent and (counted := counted_rows(schema, linked.question, names)):
+        rules.append(f'{p}_list: {lit(counted)}')  # each customer once, not once per order
     elif "count" in intent:  # "how many X" in one table counts its rows; a join may repeat them
         rules.append(f'{p}_list: "COUNT(*)"' + (f' | "COUNT(DISTINCT " {p}_col ")"' if qualify else ""))
     elif "sum" in intent and measures:
@@ -835,6 +837,33 @@ def nested_aggregates(ctx: Context, cols, measures: list[str], required: list[st
         where = f" WHERE {' AND '.join(dict.fromkeys(inner))}" if inner else ""
         out.append(f"{measure}{shape.subquery_op}(SELECT {shape.subquery_agg}({measure}) FROM {source}{where})")
     return out
+
+
+def counted_rows(schema: Schema, question: str, names: list[str]) -> str | None:
+    """What "how many X" counts over a join of `names`, X being the table whose name's last word the question
+    says ("vehicles" is `vehicles`, not `vehicle_types`): `COUNT(DISTINCT X.key)` when the join reaches, from
+    X, a table on the many side of a key (each X then appears once per related row: "how many customers from
+    Leeds made a purchase"); `COUNT(*)` when every step from X goes to the one side (each X row once: "how
+    many purchases were made by customers from Leeds"). None when X is not one joined table."""
+    m = re.search(r"\bhow many (?:different |distinct )?([a-z]+)", question.lower())
+    heads = [t for t in names if m and name_words(t) and stem(name_words(t)[-1]) == stem(m.group(1))]
+    if len(names) < 2 or len(heads) != 1:
+        return None
+    edges = [e for t in names for _, e in JoinGraph(schema).edges.get(t, []) if e.table in names and e.other_table in names]
+    seen, todo, fans_out = {heads[0]}, [heads[0]], False
+    while todo:
+        a = todo.pop()
+        for e in edges:
+            b = e.table if e.other_table == a else e.other_table if e.table == a else None
+            if b is None or b in seen:
+                continue
+            fans_out |= e.table == b  # b's key points at a: many b rows per a row
+            seen.add(b)
+            todo.append(b)
+    if not fans_out:
+        return "COUNT(*)"
+    key = row_key(schema, heads[0])
+    return f"COUNT(DISTINCT {ident(heads[0])}.{ident(key.name)})" if key is not None else None
 
 
 ONE_ROW = re.compile(r"\b(?:at once|at one time|in one go|in a single [a-z]+)\b")  # one row's value, not a total

@@ -148,3 +148,23 @@ def test_a_value_said_twice_is_one_condition(db):
     for q in queries:
         outer = q[:q.index("(SELECT")]
         assert outer.count("'Leeds'") == 1 and "'Leeds'" in q[q.index("(SELECT"):], q
+
+
+COUNTED = [  # counting entities through a join counts each once; counting the many side counts its rows
+    ("How many customers from Leeds made a purchase?",
+     "SELECT COUNT(DISTINCT c.customer_id) FROM customer c JOIN purchase p ON p.customer_id = c.customer_id "
+     "WHERE c.city = 'Leeds'"),
+    ("How many purchases were made by customers from Leeds?",
+     "SELECT COUNT(*) FROM purchase p JOIN customer c ON p.customer_id = c.customer_id WHERE c.city = 'Leeds'"),
+    ("How many customers are there?", "SELECT COUNT(*) FROM customer"),
+]
+
+
+@pytest.mark.parametrize("question,gold", COUNTED)
+def test_counting_through_a_join_counts_each_entity_once(db, question, gold):
+    schema, con = db
+    want = con.execute(gold).fetchall()
+    queries = allowed_queries(schema, question, limit=13)
+    assert queries
+    for q in queries:
+        assert con.execute(q).fetchall() == want, q

@@ -305,15 +305,17 @@ def tables_for_years(question: str, schema, chosen: list[str]) -> list[str]:
     """"models of the cars produced after 1980": a year the question compares or places ("in 1970", "after
     1980", "before 2025") restricts a date or year column; when no linked table has one, the nearest table
     that does (one key away, else two) joins, if it is the only one that near."""
-    from .grammar import is_date_column
     from .joins import JoinGraph
 
     if not chosen or not re.search(r"\b(?:in|after|before|since|until|during|from|than|by|of)\s+(?:19|20)\d\d\b",
                                    question.lower()):
         return []
 
-    def dated(table: str) -> bool:
-        return any(is_date_column(c) or "year" in split_identifier(c.name) for c in schema.columns_of(table))
+    from .grammar import stored_dates
+
+    def dated(table: str) -> bool:  # by name, or dates in any storage (`sold_jd` of Julian days)
+        return any("year" in split_identifier(c.name) for c in schema.columns_of(table)) or bool(
+            stored_dates(schema, [(table, c) for c in schema.columns_of(table)], question))
 
     if any(dated(t) for t in chosen):
         return []

@@ -16,9 +16,11 @@ from dataclasses import dataclass
 
 from .column_facts import facts_of
 from .conditions import Condition, negated_value, stated_conditions
+from .date_encoding import column_encoding, date_part
 from .joins import JoinGraph, ident, plays_role, role_words
 from .labels import label_columns, label_for_entity, person_asked, whole_name
 from .linking import Link, is_key_like, name_parts, stem
+from .measures import measured
 from .names import NAMING_PREFIXES, STOPWORDS, is_abbreviation, name_words, split_identifier, word_match, words
 from .roles import self_join_queries
 from .schema import Schema
@@ -167,16 +169,21 @@ def build_grammar(schema: Schema, linked: Link) -> str:
                                          if (c.is_numeric or c.numeric_text) and not is_key_like(schema, t, c)], []):
         # "the 4 cylinder cars": a column's value, not a LIMIT ("which model has the most ..." still picks one)
         shape = dataclasses.replace(shape, limit="1" if shape.superlative and shape.limit != "1" else None)
-    years = sorted(set(re.findall(r"\b(?:19|20)\d\d\b", linked.question)))
-    has_dates = any(is_date_column(c) for t in linked.tables for c in schema.columns_of(t))
-    year_numbers = any("year" in name_parts(c.name) and (c.is_numeric or c.numeric_text)
+    unvalued = linked.question  # the numbers of a value named ('2023-24', 'Apollo 11') are no years or measures
+    for _, _, v in linked.values:
+        unvalued = re.sub(rf"(?<!\w){re.escape(v)}(?!\w)", " ", unvalued, flags=re.I)
+    years = sorted(set(re.findall(r"\b(?:19|20)\d\d\b", unvalued)))
+    dates = stored_dates(schema, [(t, c) for t in linked.tables for c in schema.columns_of(t)], linked.question)
+    has_dates = bool(dates)
+    year_numbers = any("year" in name_parts(c.name) and (c.is_numeric or c.numeric_text) and holds_years(schema, t, c)
                        for t in linked.tables for c in schema.columns_of(t))
     if not has_dates or year_numbers:
         years = []  # a year held as a number ("Year INTEGER", "PublishedYear") is compared like any number
-    numbers = sorted(set(re.findall(r"(?<![\w.-])-?\d+(?:\.\d+)?(?![\w-])", linked.question)) - set(years)
+    numbers = sorted(set(re.findall(r"(?<![\w.-])-?\d+(?:\.\d+)?(?![\w-])", unvalued)) - set(years)
                      - {shape.limit} - set(shape.between) - set(shape.between.values()) - inner_numbers)
     lines.append("number: " + (" | ".join(lit(n) for n in numbers) if numbers else "/[0-9]{1,6}/"))
-    ctx = Context(schema, linked, shape, entity, numbers, years, outer_values, sub_values, membership, counting, stated)
+    ctx = Context(schema, linked, shape, entity, numbers, years, outer_values, sub_values, membership, counting, stated,
+                  dates)
     for i, (names, from_clause) in enumerate(plans):
         if i in top:
             lines += branch_rules(f"q{i}", names, from_clause, ctx, True)
@@ -247,6 +254,63 @@ def row_names(schema: Schema, table: str) -> list:
         c for c in cols if not c.is_numeric and not c.is_pk][:1]
 
 
+def holds_years(schema: Schema, table: str, column) -> bool:
+    """A number column named for years holds years (1995), not a count of them (a contract's `years` = 3):
+    by its values where the data can be read."""
+    facts = facts_of(schema, table, column.name)
+    if facts is None or facts.low is None:
+        return True
+    try:
+        return 1000 <= float(facts.low) and float(facts.high) <= 2200
+    except (TypeError, ValueError):
+        return False
+
+
+DATE_WORDS = re.compile(r"\b(?:(?:19|20)\d\d|dates?|days?|months?|monthly|years?|yearly|annual|when|since|born|"
+                        r"recent|latest|earliest|newest|oldest)\b", re.I)
+
+
+def stored_dates(schema: Schema, columns: list, question: str) -> dict[tuple[str, str], str | None]:
+    """(table, column) -> how it stores dates (date_encoding.py), for the columns among `columns` holding
+    dates: those whose name or type says so, and, when the question speaks of dates or years, any other
+    whose data are dates in some encoding (`birth_ts` of epoch seconds, `scored_ms`, 20231105)."""
+    asks = DATE_WORDS.search(question) is not None
+    out = {}
+    for t, c in columns:
+        if is_date_column(c):
+            out[(t, c.name)] = column_encoding(schema, t, c) if asks else None
+        elif asks and not c.is_pk and not is_key_like(schema, t, c) and (enc := column_encoding(schema, t, c)):
+            out[(t, c.name)] = enc
+    return out
+
+
+MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+          "november", "december")
+
+
+def month_of_year(question: str, year: str) -> tuple[str, str]:
+    """"before March 2023" compares the month ('%Y-%m' with '2023-03'), "in 2023" the year ('%Y', '2023')."""
+    names = "|".join(f"{m}|{m[:3]}" for m in MONTHS) + "|sept"  # the name or its usual short form
+    m = re.search(rf"\b({names})\.?,? (?:of )?{year}\b", question.lower())
+    if m is None:
+        return "%Y", year
+    return "%Y-%m", f"{year}-{[x[:3] for x in MONTHS].index(m.group(1)[:3]) + 1:02d}"
+
+
+def meant_dates(stored: dict, cols: list, linked: Link) -> list[str]:
+    """The date columns a year or month of the question is read on: those a word of the question names
+    ("signed in 2022": `signed`; "born before 1995": `birth_ts`), else those of the tables the question
+    names, else every one."""
+    said = [stem(w) for w in re.findall(r"[a-z]+", linked.question.lower()) if len(w) > 3 and w not in STOPWORDS]
+    fit = {q: max([word_match(p, w) for _, _, c in [x for x in cols if x[0] == q] for p in name_parts(c.name)
+                   if len(p) > 2 for w in said] + [0.0]) for q in stored}
+    named = [q for q in stored if fit[q] >= 0.8]
+    if named:
+        return named
+    own = [q for q, t, _ in cols if q in stored and t in linked.named]
+    return own or list(stored)
+
+
 def is_date_column(column) -> bool:
     """A column holding dates or times, by its name in any style or its declared type."""
     return bool(re.search(r"date|day|time", column.name, re.I) or re.search(r"DATE|TIME", column.type.upper())
@@ -269,6 +333,7 @@ class Context:
     membership: list[str]
     counting: CountRank | None = None
     stated: list[Condition] = dataclasses.field(default_factory=list)  # conditions.py: flags, NULLs, two columns
+    dates: dict = dataclasses.field(default_factory=dict)  # (table, column) -> date encoding (stored_dates)
 
 
 def split_values(linked: Link, shape: Shape):
@@ -463,11 +528,11 @@ def year_in(question: str, schema: Schema, table: str) -> str:
     if year is not None:
         return f" AND {ident(year.name)} = {m.group(1)}"
     said = [stem(w) for w in re.findall(r"[a-z]+", question.lower()) if len(w) > 3]
-    dates = sorted((c for c in cols if is_date_column(c) or c.samples and all(
-        isinstance(v, str) and re.match(r"\d{4}-\d\d-\d\d", v) for v in c.samples)), key=lambda c: -max(  # the date the question's verb names
+    stored = stored_dates(schema, [(table, c) for c in cols], question)
+    dates = sorted((c for c in cols if (table, c.name) in stored), key=lambda c: -max(  # the date the question's verb names
         [word_match(p, w) for p in name_parts(c.name) for w in said] + [0]))
     date = dates[0] if dates else None
-    return f" AND strftime('%Y', {ident(date.name)}) = '{m.group(1)}'" if date is not None else ""
+    return f" AND {date_part('%Y', ident(date.name), stored[(table, date.name)])} = '{m.group(1)}'" if date is not None else ""
 
 
 def through_named(schema: Schema, linked: Link, entity: str, ref) -> tuple[str, str]:
@@ -503,9 +568,12 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
     q_lower = linked.question.lower()
     all_names = [q for q, _, _ in cols]
     linked_names = [q for q, t, c in cols if c.name in linked.columns.get(t, [])]
+    stored = {q: ctx.dates[(t, c.name)] for q, t, c in cols if (t, c.name) in ctx.dates}
+    dates = meant_dates(stored, cols, linked)  # HireDate, hire_date, created_at TIMESTAMP, `birth_ts` of epoch seconds
     numeric = [q for q, t, c in cols if (c.is_numeric or c.numeric_text) and not is_key_like(schema, t, c)]
-    measures = [q for q in numeric if q in linked_names] or numeric
-    dates = [q for q, _, c in cols if is_date_column(c)]  # HireDate, hire_date, created_at TIMESTAMP
+    numeric = [q for q in numeric if stored.get(q) is None] or numeric  # a date kept as a number is no measure
+    measures = [q for q in numeric if q in linked_names] or measured(  # "how much were they charged": money
+        linked.question, [(q, c.name) for q, _, c in cols if q in numeric]) or numeric
     table_words = {stem(t.name) for t in schema.tables} | {t.name for t in schema.tables} | {
         w for t in schema.tables for w in name_words(t.name) if len(w) > 2}  # "3 staff members": `staffMember`
     having_n = next((n for n in ctx.numbers if n in shape.comparisons and (after_n := re.search(
@@ -544,8 +612,9 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
         rules.append(f"{p}_member: " + " | ".join(lit(owner + c) for c in ctx.membership))
         required.append(f"{p}_member")
     if ctx.years and dates:
-        rules.append(f"{p}_year: " + " | ".join(lit(f"strftime('%Y', {d}){shape.comparisons.get(y, ' = ')}'{y}'")
-                                                  for d in dates for y in ctx.years))
+        rules.append(f"{p}_year: " + " | ".join(
+            lit(f"{date_part(fmt, d, stored[d])}{shape.comparisons.get(y, ' = ')}'{period}'")
+            for d in dates for y in ctx.years for fmt, period in [month_of_year(q_lower, y)]))
         required.append(f"{p}_year")
     either = {}  # "in 2014 or 2015": one condition with OR, on one column
     for a, b in re.findall(r"\b(\d+(?:\.\d+)?) or (\d+(?:\.\d+)?)\b", q_lower):
@@ -647,7 +716,7 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
     rules += [f"{p}_col: " + " | ".join(lit(c) for c in all_names), agg]
     if measures:
         rules.append(f"{p}_num: " + " | ".join(lit(m) for m in measures))
-    rules.append(f'{p}_expr: {p}_col' + "".join(f' | "strftime(\'{f}\', " {lit(d)} ")"' for d in dates
+    rules.append(f'{p}_expr: {p}_col' + "".join(f' | {lit(date_part(f, d, stored[d]))}' for d in dates
                                                  for f in ("%Y-%m", "%Y")))
     direction = lit(shape.direction) if shape.direction else "dir"
     ranked = f' " ORDER BY " {p}_agg {direction} " LIMIT {shape.limit}"' if shape.limit else ""
@@ -664,7 +733,7 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
         # "in which month of 2023": one year named, so the month alone tells the groups apart
         month = "%m" if len(ctx.years) == 1 and re.search(rf"\bmonths? (?:of|in|during) {ctx.years[0]}\b", q_lower) else "%Y-%m"
         formats = [month] if "month" in intent else ["%Y"] if "year" in intent else []
-        keys = [(f'"strftime(\'{f}\', " {lit(d)} ")"',) * 2 for d in dates for f in formats]
+        keys = [(lit(date_part(f, d, stored[d])),) * 2 for d in dates for f in formats]
         if not keys and (rank_group or having_n or total_n) and entity and entity[0] == "table":
             t = entity[1]
             pk = row_key(schema, t)

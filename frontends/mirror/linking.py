@@ -10,6 +10,7 @@ from collections.abc import Container, Sequence, Set
 from dataclasses import dataclass, field
 
 from . import names
+from .codes import coded_values
 from .conditions import direction_fit, tables_for_years
 from .errors import MirrorError
 from .joins import KEY_TAILS, JoinGraph, plays_role
@@ -121,7 +122,9 @@ def find_values(question: str, schema: Schema, qstems: list[str] | None = None) 
     index = value_index_of(schema)
     found = []
     toks = names.words(question)
-    for start, _, places in index.find(question, schema_words(schema)):
+    taken: set[int] = set()
+    known = schema_words(schema)
+    for start, end, places in index.find(question, known):
         def score(place):
             t, c, _ = place
             return (name_score(c, qstems)[0] + name_score(t, qstems)[0], direction_fit(toks[:start], c),
@@ -129,7 +132,8 @@ def find_values(question: str, schema: Schema, qstems: list[str] | None = None) 
         place = max(places, key=score)
         if place not in found:  # a value said twice ("Ashford patrons ... than Ashford patrons") is one condition
             found.append(place)
-    return found
+        taken |= set(range(start, end))
+    return found + coded_values(question, schema, index, taken, known)  # "Swedish players": 'SWE'
 
 
 def _question_words(text: str, schema: Schema) -> tuple[list[str], set[str], set[str]]:
@@ -150,7 +154,7 @@ def link(question: str, schema: Schema, hint: Sequence[str] = ()) -> Link:
     if values:  # a value's words name no table or column ("title is 'Sales Representative'" says nothing of sales)
         rest = question
         for _, _, v in values:
-            rest = re.sub(re.escape(v), " ", rest, flags=re.I)
+            rest = re.sub(rf"(?<!\w){re.escape(v)}(?!\w)", " ", rest, flags=re.I)  # a code 'F' is no letter f
         qset, qall, exact = _question_words(rest, schema)
     graph = JoinGraph(schema)
     fk_cols = {(e.table, e.column) for edges in graph.edges.values() for _, e in edges}

@@ -25,6 +25,13 @@ def key(text: str) -> str:
     return " ".join(words(text))
 
 
+def is_season(value: str) -> bool:
+    """'2023-24', '2023/2024': a period over two consecutive years (a season, a fiscal or school year), kept as
+    text to match as it is written, never read as the year 2023."""
+    m = re.fullmatch(r"((?:19|20)\d\d)[-/](\d\d|\d{4})", value.strip())
+    return m is not None and int(m.group(2)) % 100 == (int(m.group(1)) + 1) % 100
+
+
 class ValueIndex:
     """Distinct short text values in an SQLite table keyed by their words, with an FTS5 trigram index over
     the keys: exact word runs are found by key, and a quoted or capitalised name that is only part of a
@@ -41,8 +48,9 @@ class ValueIndex:
         self.add_many(table, column, [value])
 
     def add_many(self, table: str, column: str, values: list[str]) -> None:
-        rows = [(k, table, column, v) for v in values for k in [key(v)] if k and not k.replace(" ", "").isdigit()]
-        with self.con:  # numbers are compared as numbers (see shape.py), not looked up as names
+        rows = [(k, table, column, v) for v in values for k in [key(v)]
+                if k and (not k.replace(" ", "").isdigit() or is_season(v))]
+        with self.con:  # numbers are compared as numbers (see shape.py), not looked up as names; a season is a name
             self.con.executemany("INSERT OR IGNORE INTO vals(k, tbl, col, value) VALUES (?, ?, ?, ?)", rows)
 
     def set_distinct(self, table: str, column: str, n: int) -> None:
@@ -111,7 +119,7 @@ CREATE TABLE IF NOT EXISTS vals(k TEXT NOT NULL, tbl TEXT NOT NULL, col TEXT NOT
 CREATE TABLE IF NOT EXISTS distinct_counts(tbl TEXT, col TEXT, n INTEGER, PRIMARY KEY(tbl, col));
 CREATE VIRTUAL TABLE IF NOT EXISTS keys_fts USING fts5(k, content='vals', content_rowid='rowid', tokenize='trigram');
 """
-INDEX_VERSION = 2  # bump when the stored layout or the key function changes
+INDEX_VERSION = 3  # bump when the stored layout or the key function changes
 
 
 def build_index(db_path: str | Path, text_columns: list[tuple[str, str]]) -> tuple[ValueIndex, dict]:

@@ -69,6 +69,7 @@ def translate(sql: str, dialect: str, schema: Schema) -> str:
                     return c
         return None
 
+    _unix_times(tree)
     _apply_affinity(tree, column_of, dialect)
     for column in list(tree.find_all(exp.Column)):
         if not isinstance(column.this, exp.Identifier):
@@ -94,6 +95,21 @@ def translate(sql: str, dialect: str, schema: Schema) -> str:
         return tree.sql(dialect=dialect)
     except sqlglot.errors.SqlglotError as e:
         raise MirrorError(f"cannot write this query in {dialect}: {e}") from None
+
+
+def _unix_times(tree: exp.Expression) -> None:
+    """SQLite's `strftime(fmt, x, 'unixepoch')` (how date_encoding.py reads epoch seconds, milliseconds and
+    Julian days) is the engine's timestamp of `x` seconds after 1970 in UTC, then formatted as SQLite would."""
+    for call in list(tree.find_all(exp.Anonymous)):
+        args = call.expressions
+        if str(call.this).upper() != "STRFTIME" or len(args) != 3 or not (
+                isinstance(args[2], exp.Literal) and args[2].is_string and args[2].this.lower() == "unixepoch"):
+            continue
+        formatted = sqlglot.parse_one("SELECT strftime(f, x)", read="sqlite").selects[0]
+        formatted.set("format", args[0].copy())
+        moment = exp.AtTimeZone(this=exp.UnixToTime(this=args[1].copy()), zone=exp.Literal.string("UTC"))
+        formatted.find(exp.Column).replace(moment)
+        call.replace(formatted)
 
 
 COMPARISONS = (exp.EQ, exp.NEQ, exp.LT, exp.GT, exp.LTE, exp.GTE)

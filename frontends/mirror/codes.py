@@ -12,10 +12,12 @@ review"). A word that is itself a table's or column's name, or already a value, 
 from __future__ import annotations
 
 from .names import STOPWORDS, is_abbreviation, name_words, stem, words
+from .shape import NUMBER_WORDS
 
 MAX_CODE_VALUES = 30  # distinct values of a code column
 MAX_CODE_CHARS = 4
 SPECIFIC = 3  # letters from which a code stands for its word anywhere
+FEW_LETTERS = 8  # a column of more single letters than this holds marks, not abbreviations
 
 
 def code_columns(schema, index) -> dict[tuple[str, str], list[str]]:
@@ -69,7 +71,8 @@ def coded_values(question: str, schema, index, taken: set[int], known_words: set
         for n in (2, 1):
             span = toks[i:i + n]
             if len(span) < n or set(range(i, i + n)) & taken or any(
-                    w in STOPWORDS or not w.isalpha() or w in known_words or stem(w) in known_words for w in span):
+                    w in STOPWORDS or w in NUMBER_WORDS or not w.isalpha() or w in known_words or stem(w) in known_words
+                    for w in span):
                 continue
             following = stem(toks[i + n]) if i + n < len(toks) else ""
             matches = []
@@ -80,8 +83,8 @@ def coded_values(question: str, schema, index, taken: set[int], known_words: set
                     hits = [v for v in codes if compound_initials(v, span[0]) or len(v) >= SPECIFIC
                             and is_abbreviation(v.lower(), span[0])]  # 'DLY' of "flights delayed"
                     compound = True
-                if len(hits) != 1:
-                    continue  # no code, or several: the word does not say which
+                if len(hits) != 1 or len(hits[0]) == 1 and len(codes) > FEW_LETTERS:
+                    continue  # no code, or several: the word does not say which; or letters of no meaning
                 near = bool(following) and following in (set(name_words(t)) | set(name_words(c)))
                 if len(hits[0]) >= SPECIFIC or near or compound:
                     matches.append((len(hits[0]), near, t, c, hits[0]))

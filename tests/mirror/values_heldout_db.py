@@ -62,8 +62,7 @@ def _julian(day: dt.date, hour: int) -> float:
 def build(path: str | Path) -> Path:
     rng = random.Random(9)
     con = spider_folder.fresh_database(path, SCHEMA)
-    for i, (name, city) in enumerate(TEAMS, 1):
-        con.execute("INSERT INTO team VALUES (?,?,?)", (i, name, city))
+    spider_folder.insert_numbered(con, "team", TEAMS)
     for i in range(1, 25):
         born = dt.date(1988 + (i * 7) % 14, 1 + (i * 5) % 12, 1 + (i * 3) % 27)
         con.execute("INSERT INTO player VALUES (?,?,?,?,?,?)",
@@ -102,8 +101,7 @@ def build(path: str | Path) -> Path:
         day = dt.datetime.strptime(str(day_int), "%Y%m%d").date() - dt.timedelta(days=(i * 3) % 20)
         con.execute("INSERT INTO ticket_sale VALUES (?,?,?,?,?)",
                     (i, game, _julian(day, 10 + i % 10), [35.0, 49.5, 62.0, 89.0, 120.0][i % 5], "ABCD"[i % 4]))
-    for i, (name, sex) in enumerate(REFS, 1):
-        con.execute("INSERT INTO referee VALUES (?,?,?,?)", (i, name, sex, 2005 + i * 2))
+    spider_folder.insert_numbered(con, "referee", [(name, sex, 2007 + i * 2) for i, (name, sex) in enumerate(REFS)])
     con.commit()
     con.close()
     return Path(path)

@@ -8,7 +8,7 @@ word's halves ('OT' of "overtime") or a consonant skeleton ('DLY' of "delayed").
 A code of three or more letters is specific enough to stand for the word anywhere in the question. A code
 of one or two letters abbreviates too many words ('P' of "played"), so it counts only where the question
 puts the word right before the name of the code column or of its table ("female referees", "pending
-review"). A word that is itself a table's or column's name, or already a value, is not read as a code."""
+review"), or states it of the table's rows after "is/are/was/were" ("how many referees are female"). A word that is itself a table's or column's name, or already a value, is not read as a code."""
 from __future__ import annotations
 
 from .names import STOPWORDS, is_abbreviation, name_words, stem, words
@@ -17,6 +17,7 @@ from .shape import NUMBER_WORDS
 MAX_CODE_VALUES = 30  # distinct values of a code column
 MAX_CODE_CHARS = 4
 SPECIFIC = 3  # letters from which a code stands for its word anywhere
+COPULAS = frozenset({"is", "are", "was", "were", "be", "been"})
 FEW_LETTERS = 8  # a column of more single letters than this holds marks, not abbreviations
 
 
@@ -75,6 +76,7 @@ def coded_values(question: str, schema, index, taken: set[int], known_words: set
                     for w in span):
                 continue
             following = stem(toks[i + n]) if i + n < len(toks) else ""
+            stated = i > 0 and toks[i - 1] in COPULAS  # "how many referees are female", "which orders were shipped"
             matches = []
             for (t, c), codes in columns.items():
                 hits = [v for v in codes if abbreviates(v, span)]
@@ -85,7 +87,8 @@ def coded_values(question: str, schema, index, taken: set[int], known_words: set
                     compound = True
                 if len(hits) != 1 or len(hits[0]) == 1 and len(codes) > FEW_LETTERS:
                     continue  # no code, or several: the word does not say which; or letters of no meaning
-                near = bool(following) and following in (set(name_words(t)) | set(name_words(c)))
+                near = bool(following) and following in (set(name_words(t)) | set(name_words(c))) or (
+                    stated and bool(said & set(name_words(t))))
                 if len(hits[0]) >= SPECIFIC or near or compound:
                     matches.append((len(hits[0]), near, t, c, hits[0]))
             if not matches:

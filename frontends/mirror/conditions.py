@@ -129,8 +129,8 @@ def _negated(tokens, first: int) -> bool:
     "have not been assigned", "without an email", "not converted yet", "yet to be resolved")."""
     for j in range(first - 1, max(-1, first - 6), -1):
         w = tokens[j][0]
-        if w in CLAUSE and j < first - 1:
-            return False
+        if w in CLAUSE and j < first - 1:  # "who did not order and have an email"; but "do not have a manager":
+            return w in ("have", "has", "had") and j > 0 and tokens[j - 1][0] in ("not", "t", "never")  # its verb
         if w in NEGATORS and w not in ("yet", "anyone", "anybody", "missing", "blank", "empty", "unknown"):
             return True
         if w == "yet" and j + 1 < len(tokens) and tokens[j + 1][0] == "to":

@@ -267,7 +267,8 @@ def holds_years(schema: Schema, table: str, column) -> bool:
 
 
 DATE_WORDS = re.compile(r"\b(?:(?:19|20)\d\d|dates?|days?|months?|monthly|years?|yearly|annual|when|since|born|"
-                        r"recent|latest|earliest|newest|oldest)\b", re.I)
+                        r"recent|latest|earliest|newest|oldest|(?:in|during) (?:jan|feb|mar|apr|may|jun|jul|aug|sep|"
+                        r"oct|nov|dec)[a-z]*)\b", re.I)
 
 
 def stored_dates(schema: Schema, columns: list, question: str) -> dict[tuple[str, str], str | None]:
@@ -295,6 +296,13 @@ def month_of_year(question: str, year: str) -> tuple[str, str]:
     if m is None:
         return "%Y", year
     return "%Y-%m", f"{year}-{[x[:3] for x in MONTHS].index(m.group(1)[:3]) + 1:02d}"
+
+
+def month_alone(question: str) -> str | None:
+    """'03' for "placed in March", "during the month of march": a month named with no year after it."""
+    names = "|".join(f"{m}|{m[:3]}" for m in MONTHS if m != "may") + "|sept|may"
+    m = re.search(rf"\b(?:in|during|throughout) (?:the month of )?({names})\b(?!\.?,? (?:of )?\d)", question.lower())
+    return f"{[x[:3] for x in MONTHS].index(m.group(1)[:3]) + 1:02d}" if m else None
 
 
 def meant_dates(stored: dict, cols: list, linked: Link) -> list[str]:
@@ -616,6 +624,9 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
             lit(f"{date_part(fmt, d, stored[d])}{shape.comparisons.get(y, ' = ')}'{period}'")
             for d in dates for y in ctx.years for fmt, period in [month_of_year(q_lower, y)]))
         required.append(f"{p}_year")
+    if dates and not ctx.years and (month := month_alone(q_lower)):  # "orders placed in March": any year's March
+        rules.append(f"{p}_month: " + " | ".join(lit(f"{date_part('%m', d, stored[d])} = '{month}'") for d in dates))
+        required.append(f"{p}_month")
     either = {}  # "in 2014 or 2015": one condition with OR, on one column
     for a, b in re.findall(r"\b(\d+(?:\.\d+)?) or (\d+(?:\.\d+)?)\b", q_lower):
         if a in shape.comparisons:

@@ -165,3 +165,17 @@ def test_other_engines_read_every_encoding_as_sqlite_does(stored, tmp_path):
             engine.close()
         if cluster is not None:
             cluster.stop()
+
+
+def test_a_month_without_a_year_is_that_month_of_every_year(stored):
+    from girflow.frontends.mirror.grammar import month_alone
+
+    assert month_alone("How many payments were made in March?") == "03"
+    assert month_alone("How many payments were made during the month of sept?") == "09"
+    assert month_alone("How many payments were made in March 2023?") is None  # the year says more
+    assert month_alone("Which payments may be late?") is None
+    schema, con = stored
+    want = [(sum(m.month == 3 for m in MOMENTS),)]
+    for table, verb in (("payment", "made"), ("login", "recorded"), ("permit", "issued"), ("alert", "raised")):
+        queries = allowed_queries(schema, f"How many {table}s were {verb} in March?", limit=13)
+        assert any(con.execute(q).fetchall() == want for q in queries), queries

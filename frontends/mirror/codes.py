@@ -12,6 +12,7 @@ review"), or states it of the table's rows after "is/are/was/were" ("how many re
 from __future__ import annotations
 
 from .names import STOPWORDS, is_abbreviation, name_words, stem, words
+from .schema import ForeignKey
 from .shape import NUMBER_WORDS
 
 MAX_CODE_VALUES = 30  # distinct values of a code column
@@ -98,4 +99,29 @@ def coded_values(question: str, schema, index, taken: set[int], known_words: set
                 found.append(best[2:])
                 taken |= set(range(i, i + n))
                 break
+    return found
+
+
+def code_keys(schema) -> list:
+    """Joins to a lookup table that the data shows and no FOREIGN KEY declares: a text column whose every
+    value ('SWE', 'FIN') is a value of another table's text primary key (`country.code`, beside its
+    `name` 'Sweden'), so "players from Sweden" reaches the code through the lookup table. Read from the
+    value index (one query per text key), and only for columns of at least two values."""
+    index = getattr(schema, "value_index", None)
+    if index is None:
+        return []
+    declared = {(f.table, f.column) for f in schema.foreign_keys} | {
+        (f.other_table, f.other_column) for f in schema.foreign_keys}
+    found = []
+    for t in schema.tables:
+        keys = [c for c in t.columns if c.in_key or c.is_pk]
+        if len(keys) != 1 or keys[0].is_numeric or (t.name, keys[0].name) in declared:
+            continue
+        key = keys[0].name
+        rows = index.con.execute(
+            "SELECT a.tbl, a.col, COUNT(*) FROM vals a JOIN vals b ON a.k = b.k AND a.value = b.value "
+            "WHERE b.tbl = ? AND b.col = ? AND a.tbl != ? GROUP BY a.tbl, a.col", (t.name, key, t.name)).fetchall()
+        for other, col, shared in rows:
+            if shared >= 2 and shared == index.distinct.get((other, col)) and (other, col) not in declared:
+                found.append(ForeignKey(other, col, t.name, key))
     return found

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
+from .codes import code_keys
 from .names import name_words
 from .quoting import ident
 from .schema import ForeignKey, Schema
@@ -111,7 +112,10 @@ class JoinGraph:
     def _build(self, schema: Schema):
         self.schema = schema
         self.edges: dict[str, list[tuple[str, Edge]]] = {t.name: [] for t in schema.tables}
-        for f, declared in [(f, True) for f in schema.foreign_keys] + [(f, False) for f in inferred_keys(schema)]:
+        inferred = inferred_keys(schema)
+        named = {(f.table, f.column) for f in inferred}
+        inferred += [f for f in code_keys(schema) if (f.table, f.column) not in named]  # 'SWE' -> country.code
+        for f, declared in [(f, True) for f in schema.foreign_keys] + [(f, False) for f in inferred]:
             if f.table not in self.edges or f.other_table not in self.edges or f.table == f.other_table:
                 continue
             e = Edge(f.table, f.column, f.other_table, f.other_column, declared)

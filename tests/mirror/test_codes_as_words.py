@@ -86,3 +86,29 @@ def test_what_counts_as_a_code():
 def test_seasons_are_periods_not_numbers():
     assert all(is_season(v) for v in ("2023-24", "2023/24", "1999-00", "2023/2024"))
     assert not any(is_season(v) for v in ("2023-25", "2023-11", "2023", "12-13", "2023-11-05"))
+
+
+def test_a_code_reaches_its_lookup_table_through_the_data(tmp_path):
+    """No FOREIGN KEY says so, but every `crew.home_country` value is a `country.iso3` value: "crew from
+    Norway" joins the lookup table and restricts its name."""
+    path = tmp_path / "lookup.sqlite"
+    con = sqlite3.connect(path)
+    con.executescript("""
+        CREATE TABLE country (iso3 TEXT PRIMARY KEY, country_name TEXT);
+        CREATE TABLE crew (crew_id INTEGER PRIMARY KEY, crew_name TEXT, home_country TEXT, rank_title TEXT);
+    """)
+    con.executemany("INSERT INTO country VALUES (?,?)", [("NOR", "Norway"), ("DEU", "Germany"), ("ITA", "Italy"),
+                                                         ("FRA", "France")])
+    con.executemany("INSERT INTO crew VALUES (?,?,?,?)", [(i, f"Crew {i}", ["NOR", "DEU", "ITA"][i % 3],
+                                                           ["Captain", "Purser", "Steward"][i % 3]) for i in range(1, 13)])
+    con.commit()
+    schema = linkable_schema(open_engine(path, tmp_path / "cache"))
+    want = con.execute("SELECT COUNT(*) FROM crew WHERE home_country = 'NOR'").fetchall()
+    queries = allowed_queries(schema, "How many crew members are from Norway?", limit=13)
+    assert queries and all(con.execute(q).fetchall() == want for q in queries), queries
+    assert any("JOIN" in q for q in queries)
+    # a column whose values are no country codes is not joined to it
+    from girflow.frontends.mirror.codes import code_keys
+
+    assert [(f.table, f.column, f.other_table, f.other_column) for f in code_keys(schema)] == [
+        ("crew", "home_country", "country", "iso3")]

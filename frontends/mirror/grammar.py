@@ -369,6 +369,10 @@ def asked_entity(question: str, schema: Schema, tables: list[str]):
         shape = read_shape(question)
         if shape.head and not shape.head[0][0]:  # "show the stadium names without ...": the names' table
             cols = [(c.name, t, c) for t in tables for c in schema.columns_of(t)]
+            head = shape.head[0][1].split()
+            named = table_named(head[0], list(tables)) if len(head) == 1 else None
+            if named:  # "show customers without orders": the table itself, not `orders.customer_id`
+                return ("table", named)
             col = best_column(shape.head[0][1], schema, cols, list(tables))
             found = next(((t, c) for q, t, c in cols if q == col), None)
             return ("table", found[0]) if found else None
@@ -731,7 +735,10 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
                                                  for f in ("%Y-%m", "%Y")))
     direction = lit(shape.direction) if shape.direction else "dir"
     ranked = f' " ORDER BY " {p}_agg {direction} " LIMIT {shape.limit}"' if shape.limit else ""
-    which = re.match(r"\s*(which|who)\b", q_lower) is not None or re.search(r"\bnames? of\b", q_lower) is not None
+    which = re.match(r"\s*(which|who)\b", q_lower) is not None or re.search(r"\bnames? of\b", q_lower) is not None \
+        or bool(ctx.membership and entity and entity[0] == "table" and len(shape.head) == 1 and not shape.head[0][0]
+                and len(shape.head[0][1].split()) == 1 and table_named(shape.head[0][1], [entity[1]]))
+    # "list the products not in any order": the rows themselves, shown as "which products" shows them
 
     per_entity = None if counting else ranked_per_entity(ctx, cols, names, from_clause, rank, entity, where, qualify)
     if per_entity:

@@ -229,7 +229,7 @@ def read_shape(question: str) -> Shape:
 
 
 
-NEGATED = re.compile(r"\b(?:never|without|no) \w+|\b(?:not been|(?:do|does|did|has|have|had|is|are|was|were) not|"
+NEGATED = re.compile(r"\b(?:never|without|no|zero) \w+|\bnot (?:\w+ ){0,2}(?:any|a single)\b|\b(?:not been|(?:do|does|did|has|have|had|is|are|was|were) not|"
                      r"(?:don|doesn|didn|haven|hasn)(?: |'|\u2019)?t)\b")
 
 

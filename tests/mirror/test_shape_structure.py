@@ -71,6 +71,12 @@ NEGATED = [
     ("Which products were never purchased by a customer from Leeds?",
      "SELECT title FROM product WHERE product_id NOT IN (SELECT p.product_id FROM purchase p "
      "JOIN customer c ON c.customer_id = p.customer_id WHERE c.city = 'Leeds')"),
+    ("List the products not in any purchase.",
+     "SELECT title FROM product WHERE product_id NOT IN (SELECT product_id FROM purchase)"),
+    ("Show customers without purchases.",
+     "SELECT customer_name FROM customer WHERE customer_id NOT IN (SELECT customer_id FROM purchase)"),
+    ("Which customers have zero purchases?",
+     "SELECT customer_name FROM customer WHERE customer_id NOT IN (SELECT customer_id FROM purchase)"),
     ("How many teams have no player over 30?",
      "SELECT COUNT(*) FROM team WHERE team_id NOT IN (SELECT team_id FROM player WHERE age > 30)"),
 ]
@@ -99,6 +105,9 @@ def test_negation_start():
     assert negation_start("customers who did not buy") == len("customers who ")
     assert negation_start("which teams won the cup") == -1
     assert negation_start("the london team") == -1  # "don" inside a word is no negation
+    assert negation_start("products not in any order") == len("products ")
+    assert negation_start("customers with zero orders") == len("customers with ")
+    assert negation_start("products that are not cheap") == len("products that ")  # "are not": conditions.py
 
 
 NESTED = [  # (question, gold, text every allowed query's subquery must hold)

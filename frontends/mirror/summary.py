@@ -12,6 +12,7 @@ from .guard import Result
 
 SUMMARY_ROWS = 3  # rows the model reads: enough for the top ones; each row costs ~10 tokens of prefill
 SUMMARY_TOKENS = 20  # one short sentence; decoding costs about 20-25 ms a token on a small CPU
+STATED_CELLS = 6  # a result this small (rows x columns) is stated value by value in the facts
 
 
 def _fmt(v) -> str:
@@ -43,6 +44,8 @@ def facts(result: Result) -> str:
              f" with column{'s' if len(result.columns) != 1 else ''} {', '.join(result.columns)}."]
     if n == 1:
         parts.append("Values: " + ", ".join(f"{c} = {_fmt(v)}" for c, v in zip(result.columns, result.rows[0])) + ".")
+    elif stated_whole(result):
+        parts.append("Rows: " + "; ".join(", ".join(_fmt(v) for v in r) for r in result.rows) + ".")
     nums = [i for i, c in enumerate(result.columns) if all(isinstance(r[i], (int, float)) for r in result.rows if r[i] is not None)
             and any(r[i] is not None for r in result.rows)]
     labels = [i for i in range(len(result.columns)) if i not in nums]
@@ -55,6 +58,11 @@ def facts(result: Result) -> str:
     if result.truncated:
         parts.append("The result was cut at the row cap.")
     return " ".join(parts)
+
+
+def stated_whole(result: Result) -> bool:
+    """A result small enough that the facts state every value of it (one row, or a few short rows)."""
+    return len(result.rows) * max(1, len(result.columns)) <= STATED_CELLS and not result.truncated
 
 
 def table_text(result: Result, max_rows: int = 8) -> str:
@@ -70,10 +78,10 @@ def summarise(model, question: str, result: Result, use_model: bool = True, lead
     """Facts, plus one model sentence. With `lead` (the SQL prompt and its SQL) the sentence is asked for as
     a continuation of it, which llama.cpp has cached, so only the few result rows are new to the model."""
     base = facts(result)
-    if not use_model or len(result.rows) <= 1 or model is None:
-        # one row: the facts state each of its values exactly; a sentence from the model would only say them
-        # again (or misstate them), at the cost of reading the question, SQL and row and writing ~15 tokens
-        # (about a second of CPU with the embedded model, most of a question's time)
+    if not use_model or len(result.rows) <= 1 or stated_whole(result) or model is None:
+        # one row, or a few short ones: the facts state each of its values exactly; a sentence from the model
+        # would only say them again (or misstate them), at the cost of reading the question, SQL and rows and
+        # writing ~15 tokens (about a second of CPU with the embedded model, most of a question's time)
         return base
     if lead is not None:
         prompt = lead + f"\nResult:\n{table_text(result, max_rows=SUMMARY_ROWS)}\nAnswer:"

@@ -33,3 +33,18 @@ def test_facts(demo_db):
     text = facts(g.run("SELECT category, COUNT(*) FROM products GROUP BY category"))
     assert "5 rows" in text and "Highest COUNT(*): 15" in text
     assert facts(g.run("SELECT * FROM products WHERE price < 0")) == "The query returned no rows."
+    small = g.run("SELECT name FROM products ORDER BY price DESC LIMIT 3")
+    assert facts(small).endswith("Rows: " + "; ".join(r[0] for r in small.rows) + ".")  # every value stated
+
+
+def test_a_result_the_facts_state_whole_needs_no_model_sentence():
+    from girflow.frontends.mirror.guard import Result
+    from girflow.frontends.mirror.summary import summarise
+
+    class NoModel:
+        def text(self, prompt, max_tokens=0):
+            raise AssertionError("the model was asked for a sentence the facts already state")
+
+    two = Result(["name"], [("Iris Moreau",), ("Jonah Pike",)], False, 0.0)
+    assert summarise(NoModel(), "Which patrons never bought a ticket?", two) == \
+        "The query returned 2 rows with column name. Rows: Iris Moreau; Jonah Pike."

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from .column_facts import facts_of
 from .conditions import Condition, negated_value, stated_conditions
-from .date_encoding import column_encoding, date_part
+from .date_encoding import DMY_TEXT, MDY_TEXT, column_encoding, date_part
 from .joins import JoinGraph, ident, plays_role, role_words
 from .labels import label_columns, label_for_entity, person_asked, whole_name
 from .linking import Link, is_key_like, name_parts, stem
@@ -601,6 +601,8 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
     total_n = total_n if summed else None
     after_sup = re.search(rf"{SUPERLATIVE} (?:amount of |value of )?([a-z]+)", q_lower)
     rank = ranked_measure(shape, schema, cols)
+    if rank and stored.get(rank[0]) in (DMY_TEXT, MDY_TEXT):  # "the latest contract" of '05/11/2023' text: by the date,
+        rank = (date_part("%Y-%m-%d", rank[0], stored[rank[0]]), rank[1])  # not by the day's digits
     ranks_a_measure = rank is not None or after_sup is not None and any(  # "the car with the greatest accelerate"
         c.is_numeric and not is_key_like(schema, t, c) and stem(after_sup.group(1)) in name_parts(c.name)
         for _, t, c in cols)  # ranks rows by a measure, not groups by a count
@@ -856,7 +858,8 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
     if shape.limit:
         # rank by the measure the question names; by a date only for "latest", "earliest", ...
         temporal = re.search(r"\b(latest|earliest|newest|oldest|recent|recently|first|last)\b", q_lower)
-        ranks = (dates if temporal else named_measures or measures or dates) or all_names
+        by_date = [date_part("%Y-%m-%d", d, stored[d]) if stored[d] in (DMY_TEXT, MDY_TEXT) else d for d in dates]
+        ranks = (by_date if temporal else named_measures or measures or by_date) or all_names
         limit = f' {direction} " LIMIT {shape.limit}"'
         if rank:  # the measure the superlative names ("the highest average attendance", "the youngest")
             ranks, limit = [rank[0]], f' {lit(rank[1])} " LIMIT {shape.limit}"'

@@ -179,3 +179,13 @@ def test_a_month_without_a_year_is_that_month_of_every_year(stored):
     for table, verb in (("payment", "made"), ("login", "recorded"), ("permit", "issued"), ("alert", "raised")):
         queries = allowed_queries(schema, f"How many {table}s were {verb} in March?", limit=13)
         assert any(con.execute(q).fetchall() == want for q in queries), queries
+
+
+def test_the_latest_of_day_first_text_is_the_latest_date(stored):
+    """'25/01/2024' sorts before '26/03/2021' as text: "the latest contract" ranks by the date it stands for."""
+    schema, con = stored
+    latest = max(MOMENTS)
+    for table, column, _, store, _ in STORAGES[3:5]:  # day-first and month-first text
+        verb = "signed" if table == "contract" else "issued"
+        queries = allowed_queries(schema, f"Which {table} was {verb} the latest?", limit=13)
+        assert queries and all(con.execute(q).fetchall()[0][0] == store(latest) for q in queries), queries

@@ -12,7 +12,9 @@ from collections.abc import Set as AbstractSet
 PREFIX = {"SUM": "total", "AVG": "average", "MIN": "min", "MAX": "max", "COUNT": "number_of"}
 _COL = r'(?:[A-Za-z_][\w]*\.)?(?:[A-Za-z_]\w*|"[^"]+")'
 _AGG = re.compile(rf"^(?:ROUND\()?(SUM|AVG|MIN|MAX|COUNT)\((DISTINCT )?({_COL}|\*)\)(?:, \d+\))?$", re.I)
-_DATE = re.compile(rf"^strftime\('(%Y-%m|%Y)', ({_COL})\)$", re.I)
+_NESTED = r"(?:[^()]|\((?:[^()]|\([^()]*\))*\))*"  # text with parentheses two deep
+_DATE = re.compile(rf"^strftime\('(%Y-%m|%Y|%m)', ({_NESTED})\)$", re.I)  # a date bucket of a column in any storage
+# of the date (date_encoding.py: `scored_ms / 1000, 'unixepoch'`, `substr(...) || '-' || ...`)
 
 
 def _top_level(text: str, start: int = 0):
@@ -69,7 +71,7 @@ def alias_for(item: str) -> str | None:
         return f"{PREFIX[fn]}_{'distinct_' if distinct else ''}{_name(col)}"
     m = _DATE.match(text)
     if m:
-        return "month" if m.group(1) == "%Y-%m" else "year"
+        return {"%Y-%m": "month", "%Y": "year", "%m": "month_of_year"}[m.group(1)]
     return None
 
 
@@ -84,7 +86,8 @@ def readable_aliases(sql: str, avoid: AbstractSet[str] = frozenset()) -> str:
     used: set[str] = {_name(i) for i in items if re.fullmatch(rf"\s*{_COL}\s*", i)} | set(avoid)
     out = []
     for item in items:
-        alias = None if re.search(r"\bAS\b", item, re.I) else alias_for(item)
+        aliased = re.search(r"\bAS\s+(?:\w+|\"[^\"]+\")\s*$", item, re.I)  # not the AS of CAST(x AS TEXT)
+        alias = None if aliased else alias_for(item)
         if alias:
             name, n = alias, 2
             while name in used:

@@ -351,7 +351,7 @@ def split_values(linked: Link, shape: Shape):
         return list(linked.values), []
     m = re.search(r"\b(than|above|below|over|under) the\b", linked.question.lower())
     cut = m.start() if m else len(linked.question)
-    after = [v for v in linked.values if linked.question.lower().find(v[2].lower()) > cut]
+    after = [v for v in linked.values if value_at(linked.question, v[2]) > cut]
     return [v for v in linked.values if v not in after], after
 
 
@@ -449,7 +449,7 @@ def membership_conds(schema: Schema, linked: Link, shape: Shape, entity, plans) 
         plan = min((p for p in plans if want <= set(p[0]) and t not in p[0]), key=lambda p: len(p[0]), default=None)
         if plan:
             q = len(plan[0]) > 1
-            said_at = {value_text(v, q): linked.question.lower().find(v[2].lower()) for v in values}
+            said_at = {value_text(v, q): value_at(linked.question, v[2]) for v in values}
             where = " AND ".join(either_or([value_text(v, q) for v in values], said_at, linked.question.lower(), True))
             col = f"{ident(f.table)}.{ident(f.column)}" if q else ident(f.column)
             if "NOT" in op:
@@ -458,12 +458,17 @@ def membership_conds(schema: Schema, linked: Link, shape: Shape, entity, plans) 
     return conds, set()
 
 
+def value_at(question: str, value: str) -> int:
+    """Where the question says a value (-1 if it does not), ignoring the spaces a stored value may carry
+    around it ('Abilene ' said as "Abilene?")."""
+    return question.lower().find(value.strip().lower()) if value.strip() else -1
+
+
 def after_negation(question: str, text: str) -> bool:
     """Whether `text` is said after the question's negation: "which teams have no player from Spain" restricts
     the players that must not exist, "which teams from Spain have no player" the teams asked for."""
-    q = question.lower()
-    at = negation_start(q)
-    return at >= 0 and q.find(text.lower()) > at
+    at = negation_start(question.lower())
+    return at >= 0 and value_at(question, text) > at
 
 
 def inner_number_conds(schema: Schema, linked: Link, shape: Shape, entity: str, refs) -> list[tuple[str, str, str]]:
@@ -619,7 +624,7 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
 
     required = [lit(value_pred(v)) for v in ctx.outer_values
                 if any(t == v[0] for t in names)]
-    said_at = {lit(value_pred(v)): q_lower.find(v[2].lower()) for v in ctx.outer_values}  # where each
+    said_at = {lit(value_pred(v)): value_at(q_lower, v[2]) for v in ctx.outer_values}  # where each
     # condition stands in the question, for "cat or dog", "made by General Motors or weighing more than 3500"
     if ctx.membership:
         owner = f"{ident(entity[1])}." if qualify and entity else ""  # the key of the rows asked for, in a join

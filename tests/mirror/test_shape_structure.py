@@ -21,6 +21,7 @@ CREATE TABLE product (product_id INTEGER PRIMARY KEY, title TEXT, price REAL);
 CREATE TABLE purchase (purchase_id INTEGER PRIMARY KEY, customer_id INTEGER REFERENCES customer(customer_id),
                        product_id INTEGER REFERENCES product(product_id), quantity INTEGER);
 CREATE TABLE staff (staff_id INTEGER PRIMARY KEY, staff_name TEXT, manager_id INTEGER REFERENCES staff(staff_id));
+CREATE TABLE depot (depot_id INTEGER PRIMARY KEY, depot_city TEXT);
 CREATE TABLE pet (pet_id INTEGER PRIMARY KEY, pet_name TEXT, species TEXT, weight REAL, adopted_year INTEGER,
                   customer_id INTEGER REFERENCES customer(customer_id));
 """
@@ -32,6 +33,7 @@ CUSTOMERS = [("Ada", "Leeds"), ("Bo", "York"), ("Cy", "Leeds"), ("Di", "Hull"), 
 PRODUCTS = [("Kettle", 30.0), ("Lamp", 45.0), ("Mug", 8.0), ("Rug", 120.0), ("Vase", 60.0)]
 PURCHASES = [(1, 1, 2), (1, 3, 1), (2, 2, 1), (3, 3, 4), (4, 4, 1), (2, 3, 2), (5, 1, 1), (4, 2, 3)]
 # Di and Flo never buy; the Vase is never bought; Leeds customers (Ada, Cy, Ed) never buy the Lamp or the Rug
+DEPOTS = ["Leeds ", "York ", "Hull ", "Leeds "]  # stored with a trailing space, as exported data often is
 STAFF = [("Ann", None), ("Bob", 1), ("Cat", 1), ("Dan", None), ("Eve", 4)]
 PETS = [("Rex", "dog", 30.0, 2021, 1), ("Fido", "dog", 12.0, 2022, 2), ("Max", "dog", 25.0, 2022, 3),
         ("Tom", "cat", 4.0, 2021, 1), ("Kit", "cat", 5.5, 2022, 4), ("Bun", "rabbit", 2.0, 2023, 5),
@@ -50,6 +52,7 @@ def db(tmp_path_factory):
     spider_folder.insert_numbered(con, "purchase", PURCHASES)
     spider_folder.insert_numbered(con, "pet", PETS)
     spider_folder.insert_numbered(con, "staff", STAFF)
+    spider_folder.insert_numbered(con, "depot", DEPOTS)
     con.commit()
     engine = open_engine(path, tmp_path_factory.mktemp("shape_cache"))
     linkable_schema(engine)
@@ -195,3 +198,12 @@ def test_a_negated_have_reaches_the_role_key(db, question, gold):
     assert queries
     for q in queries:
         assert same_rows(len(con.execute(q).description), con.execute(q).fetchall(), want, False), q
+
+
+def test_values_stored_with_spaces_are_placed_where_the_question_says_them(db):
+    """"in Leeds or York": one OR condition, though the stored values are 'Leeds ' and 'York '."""
+    schema, con = db
+    queries = allowed_queries(schema, "How many depots are in Leeds or York?", limit=13)
+    assert queries
+    for q in queries:
+        assert con.execute(q).fetchall() == [(3,)], q

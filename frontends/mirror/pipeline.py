@@ -149,8 +149,11 @@ class Mirror:
     def compile(self, question: str, trace: list[Stage] | None = None) -> str:
         return self._compile(question, trace)[0]
 
-    def _compile(self, question: str, trace: list[Stage] | None = None, split_sets: bool = True) -> tuple[str, str]:
-        """Question -> SQL that SQLite accepts (EXPLAIN), with a repair loop; each stage into `trace`."""
+    def _compile(self, question: str, trace: list[Stage] | None = None,
+                 split_sets: bool = True) -> tuple[str, str | None]:
+        """Question -> SQL that SQLite accepts (EXPLAIN), with a repair loop; each stage into `trace`. Also
+        returns the prompt the model read for it (None when no model call was needed), which the summary
+        continues."""
         trace = [] if trace is None else trace
         if not question or not question.strip():
             raise MirrorError("empty question")
@@ -191,8 +194,11 @@ class Mirror:
         enumerated = enumerate_language(grammar, numbers, limit=limit + 1) if self.max_scored > 0 else []
         if len(enumerated) <= self.max_scored:  # the whole language: drop queries leaving a restricting word unused
             enumerated = most_accounted(question, enumerated)
+        lead: str | None = prompt  # what the summary sentence continues: the prompt the model has read
         if len(enumerated) == 1:  # the question fixes the whole query: nothing for the model to choose
             sql = enumerated[0]
+            lead = None  # the model never read this prompt's tail (a large schema's tables): the summary gets
+            # the cached head and the question alone, not hundreds of tokens it would read for nothing
             self._record(trace, "generation", f"{sql}\n(the only query the grammar allows; no decoding)", t0)
         elif 1 < len(enumerated) <= self.max_scored and hasattr(self.model, "score"):
             # every query the grammar allows is scored, so a greedy decode (one of them) would add nothing
@@ -220,11 +226,12 @@ class Mirror:
             self._record(trace, "validation" if attempt == 0 else f"validation-{attempt}", error or
                          ("ok (EXPLAIN)" if engine_sql == sql else f"ok (EXPLAIN on {self.engine.name}): {engine_sql}"), t0)
             if error is None:
-                return statement_text(engine_sql), prompt
+                return statement_text(engine_sql), lead
             if attempt == MAX_REPAIRS:
                 break
             t0 = time.perf_counter()
             sql = self.model.sql(prompt + f"{sql}\nSQLite error: {error}\nCorrected SQL: ", grammar)
+            lead = prompt
             self._record(trace, f"repair-{attempt + 1}", sql, t0)
         raise MirrorError(f"could not produce a valid query for this question; last attempt was:\n{sql}\n"
                           f"{self.engine.name} said: {error}")
@@ -298,7 +305,7 @@ class Mirror:
         finally:
             self.engine.time_limit_s = limit
 
-    def _compile_set_operation(self, split, trace: list[Stage]) -> tuple[str, str] | None:
+    def _compile_set_operation(self, split, trace: list[Stage]) -> tuple[str, str | None] | None:
         """Both halves planned as questions of their own, joined by the set operator; None (and the question
         is planned whole) when either half fails or the database refuses the combination."""
         t0 = time.perf_counter()

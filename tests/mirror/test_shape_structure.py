@@ -8,6 +8,7 @@ import pytest
 import spider_folder
 
 from girflow.frontends.mirror.engines import open_engine
+from girflow.frontends.mirror.linking import link
 from girflow.frontends.mirror.pipeline import allowed_queries, linkable_schema
 from girflow.frontends.mirror.shape import negation_start
 from girflow.frontends.mirror.spider_eval import same_rows
@@ -207,3 +208,33 @@ def test_values_stored_with_spaces_are_placed_where_the_question_says_them(db):
     assert queries
     for q in queries:
         assert con.execute(q).fetchall() == [(3,)], q
+
+
+def test_the_summary_reads_no_prompt_tail_the_model_never_read(db, tmp_path, monkeypatch):
+    """A question whose grammar allows one query calls no model for its SQL; its summary sentence then
+    continues the cached head and the question, not the linked tables a large schema puts in the tail."""
+    from girflow import Mirror
+    from girflow.frontends.mirror import prompt as prompt_module
+
+    class Recorder:
+        def __init__(self):
+            self.prompts = []
+
+        def sql(self, prompt, grammar):
+            raise AssertionError("no decoding was needed")
+
+        def text(self, prompt, max_tokens=0):
+            self.prompts.append(prompt)
+            return "Here are the players."
+
+    schema, con = db
+    monkeypatch.setattr(prompt_module, "STATIC_SCHEMA_CHARS", 10)  # a large schema: tables go in the tail
+    path = con.execute("PRAGMA database_list").fetchone()[2]
+    model = Recorder()
+    m = Mirror(path, model=model, out_dir=tmp_path, charts=False)
+    answer = m.ask("List the full names of the players.")
+    assert len(answer.rows) == len(PLAYERS) and len(model.prompts) == 1
+    question = "List the full names of the players."
+    tables = prompt_module.prompt_tail(question, link(question, m.schema), m.schema).split("Question:")[0].strip()
+    assert tables and tables not in model.prompts[0]
+    assert "List the full names of the players." in model.prompts[0]

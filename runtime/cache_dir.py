@@ -5,8 +5,11 @@ Nothing is ever written next to a user's own files; deleting this folder is alwa
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -25,3 +28,17 @@ def file_key(path: str | os.PathLike, *extra: object) -> str:
     st = os.stat(path)
     text = "|".join([os.path.abspath(path), str(st.st_size), str(st.st_mtime_ns), *map(str, extra)])
     return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+@contextlib.contextmanager
+def build_lock(folder: Path) -> Iterator[None]:
+    """Hold an exclusive lock on a cache `folder` while checking for and building what it holds, so
+    processes that want the same derived copy at once build it one at a time (the later ones then
+    find it built) instead of deleting and rewriting each other's files. The lock is an advisory
+    `flock` on `folder/.lock`, released when the block ends or the process dies."""
+    with open(folder / ".lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)

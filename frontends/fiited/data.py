@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 
-from girflow.runtime.cache_dir import cache_dir, file_key
+from girflow.runtime.cache_dir import build_lock, cache_dir, file_key
 
 NUM_DENSE, NUM_SPARSE = 13, 26
 DEFAULT_TABLE_SIZES = [1_000_000, 500_000, 200_000, 200_000, 200_000] + [100_000] * 6 + [10_000] * 5 + \
@@ -301,7 +301,6 @@ def load(path: str, table_sizes: list[int] | None = None, max_rows: int | None =
     modification time, and come back memory-mapped; nothing is written beside the user's data.
     """
     import json
-    import shutil
 
     if fmt == "auto":
         fmt = detect_format(path)
@@ -310,33 +309,45 @@ def load(path: str, table_sizes: list[int] | None = None, max_rows: int | None =
     key = file_key(path, max_rows or "all", fmt, "v3")
     folder = cache_dir("fiited", key)
     meta_path = folder / "meta.json"
-    if not (cache and meta_path.exists()):
-        for old in folder.glob("*"):
-            old.unlink()
-        try:
-            meta = _stream_parse(path, fmt, max_rows, chunk_lines, folder, progress)
-        except UnicodeDecodeError as e:
-            shutil.rmtree(folder, ignore_errors=True)
-            raise ValueError(f"{path} is not a text file: {e}") from e
-        except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)
-            raise
-        if meta["rows"] == 0:
-            shutil.rmtree(folder, ignore_errors=True)
-            where = "; ".join(f"line {n}: {why}" for n, why in meta["bad"][:3])
-            raise ValueError(f"{path} has no valid {fmt} line ({where or 'empty file'})")
-        for k in ("dense", "ids", "label"):
-            os.replace(folder / f"{k}.part", folder / f"{k}.bin")
-        meta_path.write_text(json.dumps(meta))   # written last: a cache without it is rebuilt
-    meta = json.loads(meta_path.read_text())
-    n, f_dense, f_sparse = meta["rows"], meta["num_dense"], meta["num_sparse"]
-    dense = np.memmap(folder / "dense.bin", np.float32, "r", shape=(n, f_dense))
-    ids = np.memmap(folder / "ids.bin", np.uint32, "r", shape=(n, f_sparse))
-    label = np.memmap(folder / "label.bin", np.float32, "r", shape=(n,))
-    sparse = _ids(folder, ids, table_sizes, raw_ids, fmt)
+    with build_lock(folder):   # another process loading the same file waits here, then reads its copy
+        if not (cache and meta_path.exists()):
+            _build_cache(path, fmt, max_rows, chunk_lines, folder, progress)
+        meta = json.loads(meta_path.read_text())
+        n, f_dense, f_sparse = meta["rows"], meta["num_dense"], meta["num_sparse"]
+        dense = np.memmap(folder / "dense.bin", np.float32, "r", shape=(n, f_dense))
+        ids = np.memmap(folder / "ids.bin", np.uint32, "r", shape=(n, f_sparse))
+        label = np.memmap(folder / "label.bin", np.float32, "r", shape=(n,))
+        sparse = _ids(folder, ids, table_sizes, raw_ids, fmt)
     out = Dataset((dense, sparse, label))
     out.bad_lines, out.bad_count = [tuple(b) for b in meta["bad"]], meta["bad_count"]
     return out
+
+
+def _build_cache(path: str, fmt: str, max_rows: int | None, chunk_lines: int, folder, progress: bool) -> None:
+    """Parse `path` into flat files in `folder`; meta.json is written last (a folder without it is
+    rebuilt). A failed parse removes the folder (a process that waited on its lock makes it again)."""
+    import json
+    import shutil
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*"):
+        if old.name != ".lock":
+            old.unlink()
+    try:
+        meta = _stream_parse(path, fmt, max_rows, chunk_lines, folder, progress)
+    except UnicodeDecodeError as e:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise ValueError(f"{path} is not a text file: {e}") from e
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    if meta["rows"] == 0:
+        shutil.rmtree(folder, ignore_errors=True)
+        where = "; ".join(f"line {n}: {why}" for n, why in meta["bad"][:3])
+        raise ValueError(f"{path} has no valid {fmt} line ({where or 'empty file'})")
+    for k in ("dense", "ids", "label"):
+        os.replace(folder / f"{k}.part", folder / f"{k}.bin")
+    (folder / "meta.json").write_text(json.dumps(meta))
 
 
 def default_table_sizes(fmt: str, num_sparse: int) -> list[int]:

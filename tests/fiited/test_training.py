@@ -157,6 +157,46 @@ def test_parsed_data_is_cached_in_girflows_cache_folder_not_beside_the_data(tmp_
     assert len(list((tmp_path / "cache" / "fiited").iterdir())) == 2
 
 
+def test_loads_of_one_file_at_once_build_its_cache_once(tmp_path, monkeypatch):
+    """Runs side by side (several seeds, `eval --isolate`) that load one new file at once take turns
+    on its cache folder: one parses it, the others wait and read that copy (without the lock a later
+    one deleted the first one's half-written files, and both failed)."""
+    import threading
+    import time
+
+    from girflow.frontends.fiited import data as data_module
+
+    monkeypatch.setenv("GIRFLOW_CACHE_DIR", str(tmp_path / "cache"))
+    path = tmp_path / "d.tsv"
+    generate(str(path), 3000, SIZES, seed=4)
+    parse, parses = data_module._stream_parse, []
+
+    def slow_parse(*args):       # a parse that takes a while, so the loads overlap
+        parses.append(1)
+        time.sleep(0.3)
+        return parse(*args)
+
+    monkeypatch.setattr(data_module, "_stream_parse", slow_parse)
+    results, errors = [None] * 3, []
+
+    def run(i):
+        try:
+            results[i] = load(str(path), SIZES)
+        except Exception as e:  # noqa: BLE001 - reported by the assertion below
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(parses) == 1
+    expect = load(str(path), SIZES, cache=False)
+    for got in results:
+        for a, b in zip(got, expect):
+            np.testing.assert_array_equal(a, b)
+
+
 def test_cli_gen_train_eval_bench(tmp_path, capsys):
     from girflow.tools.cli import main
 

@@ -855,7 +855,8 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
                       is_key_like(schema, t, c) and name_parts(c.name) & name_parts(t)]  # model_list.Model
                   or [q for q, _, c in cols if is_label(c)]
                   or [q for q, _, c in cols if c.is_pk] or all_names)  # "which model": the Model column
-        rules.append(f'{p}_list: ' + " | ".join(lit(q) for q in labels))
+        once = "DISTINCT " if entity and entity[0] == "table" and repeats_rows(schema, entity[1], names) else ""
+        rules.append(f'{p}_list: ' + " | ".join(lit(once + q) for q in labels))  # each X once, not once per order
     else:
         d = "distinct " if "distinct" in intent else "distinct? "
         rules.append(f'{p}_list: {d}{p}_sel ("," " " {p}_sel)? ("," " " {p}_sel)?')
@@ -934,6 +935,24 @@ def nested_aggregates(ctx: Context, cols, measures: list[str], required: list[st
     return out
 
 
+def repeats_rows(schema: Schema, table: str, names: list[str]) -> bool:
+    """Whether a join of `names` repeats `table`'s rows: it reaches, from `table`, a table on the many side of
+    a key (many orders per customer)."""
+    edges = [e for t in names for _, e in JoinGraph(schema).edges.get(t, []) if e.table in names and e.other_table in names]
+    seen, todo = {table}, [table]
+    while todo:
+        a = todo.pop()
+        for e in edges:
+            b = e.table if e.other_table == a else e.other_table if e.table == a else None
+            if b is None or b in seen:
+                continue
+            if e.table == b:  # b's key points at a: many b rows per a row
+                return True
+            seen.add(b)
+            todo.append(b)
+    return False
+
+
 def counted_rows(schema: Schema, question: str, names: list[str]) -> str | None:
     """What "how many X" counts over a join of `names`, X being the table whose name's last word the question
     says ("vehicles" is `vehicles`, not `vehicle_types`): `COUNT(DISTINCT X.key)` when the join reaches, from
@@ -944,18 +963,7 @@ def counted_rows(schema: Schema, question: str, names: list[str]) -> str | None:
     heads = [t for t in names if m and name_words(t) and stem(name_words(t)[-1]) == stem(m.group(1))]
     if len(names) < 2 or len(heads) != 1:
         return None
-    edges = [e for t in names for _, e in JoinGraph(schema).edges.get(t, []) if e.table in names and e.other_table in names]
-    seen, todo, fans_out = {heads[0]}, [heads[0]], False
-    while todo:
-        a = todo.pop()
-        for e in edges:
-            b = e.table if e.other_table == a else e.other_table if e.table == a else None
-            if b is None or b in seen:
-                continue
-            fans_out |= e.table == b  # b's key points at a: many b rows per a row
-            seen.add(b)
-            todo.append(b)
-    if not fans_out:
+    if not repeats_rows(schema, heads[0], names):
         return "COUNT(*)"
     key = row_key(schema, heads[0])
     return f"COUNT(DISTINCT {ident(heads[0])}.{ident(key.name)})" if key is not None else None

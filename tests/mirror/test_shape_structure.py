@@ -238,3 +238,14 @@ def test_the_summary_reads_no_prompt_tail_the_model_never_read(db, tmp_path, mon
     tables = prompt_module.prompt_tail(question, link(question, m.schema), m.schema).split("Question:")[0].strip()
     assert tables and tables not in model.prompts[0]
     assert "List the full names of the players." in model.prompts[0]
+
+
+def test_which_x_through_a_join_lists_each_x_once(db):
+    """"which customers from Leeds made a purchase": Ada bought twice but is one customer."""
+    schema, con = db
+    want = con.execute("SELECT customer_name FROM customer WHERE city = 'Leeds' AND customer_id IN "
+                       "(SELECT customer_id FROM purchase)").fetchall()
+    queries = allowed_queries(schema, "Which customers from Leeds made a purchase?", limit=13)
+    assert queries
+    for q in queries:
+        assert same_rows(len(con.execute(q).description), con.execute(q).fetchall(), want, False), q

@@ -23,6 +23,7 @@ import numpy as np
 from girflow.runtime.fiited import Table
 
 SCOPES = ("table", "global")
+SCORES = ("frequency", "saliency")
 
 
 class DimensionAdjuster:
@@ -44,7 +45,8 @@ class DimensionAdjuster:
     def __init__(self, tables: list[Table], every: int = 100, budget_fraction: float | None = None,
                  threshold: float | None = None, decay: float = 0.5, anneal: int = 5,
                  freq_weight: float = 1.0, min_steps: int = 0, max_growth: int = 2, background: bool = False,
-                 lag: int | None = None, group=None, start_fraction: float = 1.0, scope: str = "global"):
+                 lag: int | None = None, group=None, start_fraction: float = 1.0, scope: str = "global",
+                 score: str = "frequency"):
         """`start_fraction`: the fraction of full dimension new rows start at (a table's `init_dim`
         over its `max_dim`); the budget anneals from it, or holds from the first adjustment when rows
         start within it (annealing from full size would let rows that start small grow far past the
@@ -55,7 +57,12 @@ class DimensionAdjuster:
         table's chunks against the means over all tables, so a table whose gradients are weak (a
         feature that carries little signal) loses dimension first and one whose rows are read more
         often keeps more; "table" against each table's own means (every table keeps a share of the
-        budget by the shape of its scores, whatever its signal: the behaviour before session 8)."""
+        budget by the shape of its scores, whatever its signal: the behaviour before session 8).
+        `score`: "frequency" (default) scores a chunk by sqrt(importance) times its row's access
+        frequency; "saliency" by sqrt(importance x the mean square of its values), the loss its
+        removal costs to second order, frequency counting only for pruned rows (no values to
+        measure): the squared gradients already sum over the reads, and a row read often whose
+        values stay small (little to learn) no longer holds chunks a rarer row would use."""
         if (budget_fraction is None) == (threshold is None):
             raise ValueError("give exactly one of budget_fraction or threshold")
         if budget_fraction is not None and not 0.0 <= budget_fraction <= 1.0:
@@ -64,6 +71,8 @@ class DimensionAdjuster:
             raise ValueError(f"every must be >= 1, got {every}")
         if scope not in SCOPES:
             raise ValueError(f"scope must be one of {SCOPES}, got {scope!r}")
+        if score not in SCORES:
+            raise ValueError(f"score must be one of {SCORES}, got {score!r}")
         lag = max(1, every // 5) if lag is None else lag
         if not 1 <= lag <= every:
             raise ValueError(f"lag must be between 1 and every ({every}), got {lag}")
@@ -78,6 +87,7 @@ class DimensionAdjuster:
         self.group = group
         self.start_fraction = start_fraction
         self.scope = scope
+        self.saliency = score == "saliency"
 
     def maybe_adjust(self, step: int) -> bool:
         """Call after every training step. `lag` steps after a snapshot, apply it (waiting for its
@@ -137,7 +147,8 @@ class DimensionAdjuster:
         for t in self.tables:
             t.decay_importance(self.decay)
         totals, fills = self._score_totals()
-        self._buffers = [t.chunk_scores(self.freq_weight, 1e-3, self.max_growth, out=b, totals=tot, pruned_fill=f)
+        self._buffers = [t.chunk_scores(self.freq_weight, 1e-3, self.max_growth, out=b, totals=tot, pruned_fill=f,
+                                       saliency=self.saliency)
                          for t, b, tot, f in zip(self.tables, self._buffers or [None] * len(self.tables), totals,
                                                  fills)]
         # the live rows of each table (ids, dims, scores)
@@ -158,7 +169,7 @@ class DimensionAdjuster:
         table against the sums over all tables, its pruned rows at its own mean on that scale."""
         if self.group is None and self.scope == "table":
             return [None] * len(self.tables), [0.0] * len(self.tables)
-        per_table = np.stack([t.score_totals() for t in self.tables])
+        per_table = np.stack([t.score_totals(self.saliency) for t in self.tables])
         if self.group is not None:
             per_table = self._sum(per_table)
         if self.scope == "table":

@@ -43,6 +43,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
                        help="FIITED: score chunks against the mean importance and frequency over all tables (features "
                             "whose gradients are weak lose dimension first), or against each table's own (every "
                             "table keeps a share of the budget)")
+        p.add_argument("--score", choices=["frequency", "saliency"], default="frequency",
+                       help="FIITED: a chunk's score: sqrt(importance) x its row's access frequency, or sqrt(importance "
+                            "x mean squared value), the loss zeroing it costs to second order (frequency then counts "
+                            "for pruned rows only)")
         p.add_argument("--init-dim", type=int, default=None,
                        help="FIITED: dimension of a row when its id is first seen (a multiple of --chunk; "
                             "default: --dim); rows then grow by importance at adjustments")
@@ -137,7 +141,7 @@ def _config(args, **over):
 
     base = dict(embedding_dim=args.dim, chunk_size=args.chunk, batch_size=args.batch_size, epochs=args.epochs,
                 emb_lr=args.emb_lr, emb_optimizer=args.emb_optimizer, adjust_every=args.adjust_every, anneal=args.anneal, decay=args.decay,
-                importance_scope=args.importance_scope,
+                importance_scope=args.importance_scope, score=args.score,
                 evict_after=args.evict_after, evict_single_after=args.evict_single_after, init_dim=args.init_dim, progress=not args.no_progress)
     base.update(over)
     if args.dim % args.chunk:

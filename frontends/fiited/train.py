@@ -44,6 +44,7 @@ class TrainConfig:
     anneal: int = 4
     decay: float = 0.5
     importance_scope: str = "global"  # FIITED: chunk scores against all tables' means, or each table's own ("table")
+    score: str = "frequency"          # FIITED: chunk score: sqrt(importance) x frequency, or "saliency" (x values)
     background_adjust: bool = True   # FIITED adjustments computed in a second thread (same result)
     evict_after: int = 0              # FIITED: evict rows untouched for more than this many adjustments (0: never)
     evict_single_after: int = 0       # FIITED: the same for rows touched in one batch only (0: evict_after)
@@ -161,7 +162,7 @@ def train(cfg: TrainConfig, dense: np.ndarray, sparse: np.ndarray, label: np.nda
                                      decay=cfg.decay, anneal=cfg.anneal, background=cfg.background_adjust,
                                      lag=cfg.adjust_lag, group=emb.adjust_group if sharded() else None,
                                      start_fraction=1.0 if cfg.init_dim is None else cfg.init_dim / cfg.embedding_dim,
-                                     scope=cfg.importance_scope)
+                                     scope=cfg.importance_scope, score=cfg.score)
     # at full dimension (no adjuster) the tables' clock still advances on the adjustment schedule,
     # so rows idle for more than `evict_after` adjustments are evicted
     clock_every = adjust_period(cfg, n_train) if cfg.method == "fiited" and adjuster is None and cfg.evict_after else 0

@@ -45,8 +45,8 @@ def lib() -> ctypes.CDLL:
             "fiited_apply_gradients": (ctypes.c_int, [P, P, I, P, I, I, P]),
             "fiited_decay_importance": (ctypes.c_int, [P, D]),
             "fiited_read_stats": (ctypes.c_int, [P, I, P, P, P, P, P]),
-            "fiited_chunk_scores": (ctypes.c_int, [P, D, D, I, I, P, P, P, P, P, D]),
-            "fiited_score_totals": (ctypes.c_int, [P, P]),
+            "fiited_chunk_scores": (ctypes.c_int, [P, D, D, I, I, P, P, P, P, P, D, I]),
+            "fiited_score_totals": (ctypes.c_int, [P, P, I]),
             "fiited_live_rows": (I, [P]),
             "fiited_touch": (ctypes.c_int, [P, P, I]),
             "fiited_set_training": (ctypes.c_int, [P, I]),
@@ -261,15 +261,16 @@ class Table:
         out_freq = np.where(found, freq[pick] if len(live) else 0, 0).astype(np.float32)
         return out_dims, out_imp, out_freq
 
-    def score_totals(self) -> np.ndarray:
-        """[live chunks, sum of sqrt(importance) over them, sum of row frequencies, live rows]: the
-        sums `chunk_scores` takes its means from (summed over shards for a sharded table)."""
+    def score_totals(self, saliency: bool = False) -> np.ndarray:
+        """[live chunks, sum of their base scores (sqrt(importance), or with `saliency`
+        sqrt(importance x mean squared value)), sum of row frequencies, live rows]: the sums
+        `chunk_scores` takes its means from (summed over shards for a sharded table)."""
         out = np.empty(4, np.float64)
-        _check(lib().fiited_score_totals(self._h, _p(out)))
+        _check(lib().fiited_score_totals(self._h, _p(out), int(bool(saliency))))
         return out
 
     def chunk_scores(self, freq_weight: float = 1.0, floor: float = 1e-3, max_growth: int = 2, out=None,
-                     totals=None, pruned_fill: float = 0.0):
+                     totals=None, pruned_fill: float = 0.0, saliency: bool = False):
         """(ids, dims, scores[max_chunks, rows]) of the live rows in record order for dimension
         adjustment: per chunk position, sqrt(importance) normalised to a table mean of 1, plus
         `floor`, times (frequency / mean)^`freq_weight`; missing positions borrow the row's last
@@ -278,7 +279,11 @@ class Table:
         cost more than the scoring). `totals`: `score_totals()` summed over the shards of a
         sharded table, so the means are the whole table's (default: this table's own), or summed
         over several tables scored on one scale; `pruned_fill`: the score a pruned row's positions
-        borrow before the frequency weight (default, 0: the mean, 1)."""
+        borrow before the frequency weight (default, 0: the mean, 1). `saliency`: a chunk's base
+        score is sqrt(importance x the mean square of its values), the second-order loss of zeroing
+        it (optimal brain damage, squared gradients as the Fisher diagonal), and the frequency
+        weight applies to pruned rows only (they hold no values to measure); `totals` must then
+        come from `score_totals(saliency=True)`."""
         if totals is not None:
             totals = _arr(totals, np.float64, "totals", 1)
             if totals.shape != (4,):
@@ -294,7 +299,8 @@ class Table:
             b = buffers
             rc = lib().fiited_chunk_scores(self._h, float(freq_weight), float(floor), int(max_growth), b["cap"],
                                            _p(b["scores"]), _p(b["dims"]), _p(b["ids"]), ctypes.byref(count),
-                                           None if totals is None else _p(totals), float(pruned_fill))
+                                           None if totals is None else _p(totals), float(pruned_fill),
+                                           int(bool(saliency)))
             if rc == -2:
                 return None
             _check(rc)

@@ -189,3 +189,28 @@ def test_global_scope_pruned_rows_regrow_at_their_own_tables_mean():
     assert pruned.any() and np.allclose(scores[0, pruned], (fills[1] + 1e-3), rtol=1e-5)  # read equally often: w = 1
     with pytest.raises(ValueError, match="scope must be one of"):
         DimensionAdjuster(tables, budget_fraction=0.5, scope="everything")
+
+
+def test_saliency_keeps_the_chunks_whose_removal_costs_most():
+    """Rows 0-49 are read 4x as often as rows 50-99, but their values stay near zero (nothing
+    learned); rows 50-99 hold large values. Chunk saliency (importance x mean squared value, the
+    loss of zeroing a chunk to second order) gives the budget to the rows that hold something;
+    the frequency score to the rows read most."""
+    from girflow.runtime.fiited import Table
+
+    kept = {}
+    for score in ("frequency", "saliency"):
+        t = Table(0, 32, 8, optimizer="sgd", lr=0.0, seed=0)
+        rng = np.random.default_rng(5)
+        ids = np.concatenate([np.tile(np.arange(50), 4), np.arange(50, 100)]).astype(np.int64)
+        t.apply_gradients(ids, np.arange(len(ids)), rng.normal(size=(len(ids), 32)).astype(np.float32))
+        t.set_rows(np.arange(100), np.concatenate([np.full((50, 32), 1e-3), np.full((50, 32), 1.0)]).astype(np.float32))
+        adj = DimensionAdjuster([t], every=1, budget_fraction=0.5, anneal=1, max_growth=0, score=score)
+        adj.adjust()
+        dims = t.dims(np.arange(100))
+        kept[score] = (int(dims[:50].sum()), int(dims[50:].sum()))
+        assert sum(kept[score]) == 0.5 * 100 * 32
+    assert kept["frequency"] == (1600, 0)
+    assert kept["saliency"] == (0, 1600)
+    with pytest.raises(ValueError, match="score must be one of"):
+        DimensionAdjuster([t], budget_fraction=0.5, score="loudest")

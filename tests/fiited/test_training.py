@@ -271,14 +271,22 @@ def test_collection_at_full_dimension_trains_like_embedding_bags_with_adagrad():
         coll(torch.zeros((4, 2), dtype=torch.int64))
 
 
-def _reference_scores(table, freq_weight=1.0, floor=1e-3, max_growth=2):
-    """The adjustment's chunk score written out in NumPy from the raw statistics (live rows)."""
+def _reference_scores(table, freq_weight=1.0, floor=1e-3, max_growth=2, saliency=False):
+    """The adjustment's chunk score written out in NumPy from the raw statistics (live rows); with
+    `saliency`, importance times each chunk's mean squared value (frequency for pruned rows only)."""
     ids, dims, imp, freq = table.stats()
     nc = dims // table.chunk_size
-    g = np.sqrt(imp.astype(np.float64))
+    base = imp.astype(np.float64)
+    if saliency:
+        values = table.get_rows(ids).astype(np.float64).reshape(len(ids), -1, table.chunk_size)
+        base = base * np.square(values).mean(axis=2)
+    g = np.sqrt(base)
+    g[np.arange(g.shape[1]) >= nc[:, None]] = 0.0
     live, total = nc.sum(), g.sum()
     g *= live / total if live and total > 0 else 1.0
     w = (freq / freq.mean()) ** freq_weight if freq.mean() > 0 else freq.astype(np.float64)
+    if saliency:
+        w = np.where(nc > 0, 1.0, w)
     fill = np.where(nc > 0, g[np.arange(len(nc)), np.maximum(nc - 1, 0)], 1.0)
     cols, prev = [], np.full(len(nc), np.inf)
     for j in range(imp.shape[1]):
@@ -289,8 +297,9 @@ def _reference_scores(table, freq_weight=1.0, floor=1e-3, max_growth=2):
     return ids, dims, np.stack(cols)
 
 
-@pytest.mark.parametrize("freq_weight,max_growth", [(1.0, 2), (0.5, 1), (2.0, 0)])
-def test_runtime_chunk_scores_match_numpy_reference(freq_weight, max_growth):
+@pytest.mark.parametrize("freq_weight,max_growth,saliency", [(1.0, 2, False), (0.5, 1, False), (2.0, 0, False),
+                                                             (1.0, 2, True), (0.5, 1, True)])
+def test_runtime_chunk_scores_match_numpy_reference(freq_weight, max_growth, saliency):
     coll = FiitedEmbeddingBagCollection([700], 32, chunk_size=8, optimizer="adagrad", lr=0.05)
     t = coll.tables[0]
     rng = np.random.default_rng(7)
@@ -298,8 +307,8 @@ def test_runtime_chunk_scores_match_numpy_reference(freq_weight, max_growth):
     t.apply_gradients(ids, np.arange(len(ids)), rng.normal(size=(len(ids), 32)).astype(np.float32))
     shrink = np.arange(0, 700, 3, dtype=np.int64)
     t.resize(shrink, (shrink % 5 * 8).astype(np.int64))  # dims 0..32, some pruned
-    ids, dims, scores = t.chunk_scores(freq_weight, 1e-3, max_growth)
-    ref_ids, ref_dims, ref = _reference_scores(t, freq_weight, 1e-3, max_growth)
+    ids, dims, scores = t.chunk_scores(freq_weight, 1e-3, max_growth, saliency=saliency)
+    ref_ids, ref_dims, ref = _reference_scores(t, freq_weight, 1e-3, max_growth, saliency)
     np.testing.assert_array_equal(ids, ref_ids)
     np.testing.assert_array_equal(dims, ref_dims)
     np.testing.assert_allclose(scores, ref, rtol=2e-5, atol=1e-7)

@@ -855,7 +855,10 @@ def branch_rules(p: str, names: list[str], from_clause: str, ctx: Context, top: 
                       is_key_like(schema, t, c) and name_parts(c.name) & name_parts(t)]  # model_list.Model
                   or [q for q, _, c in cols if is_label(c)]
                   or [q for q, _, c in cols if c.is_pk] or all_names)  # "which model": the Model column
-        once = "DISTINCT " if entity and entity[0] == "table" and repeats_rows(schema, entity[1], names) else ""
+        # each X once when the join repeats X's rows; not when rows are ranked: ORDER BY a column not shown is
+        # undefined under DISTINCT in SQLite and an error in PostgreSQL ("the product ordered in the largest quantity")
+        once = "DISTINCT " if entity and entity[0] == "table" and not (shape.limit or shape.direction) and repeats_rows(
+            schema, entity[1], names) else ""
         rules.append(f'{p}_list: ' + " | ".join(lit(once + q) for q in labels))  # each X once, not once per order
     else:
         d = "distinct " if "distinct" in intent else "distinct? "
